@@ -1,0 +1,52 @@
+# The two set-up commands of the README:
+#   make packs   install, build the default synthetic extract and every locality pack
+#   make test    install (with Chromium for the browser tests) and run the tests
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRACT ?= data/synthetic
+DATE ?= 2025-03-31
+JOBS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: install packs extract test test-all lint bench system-deps clean
+
+$(BIN)/bsol: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/bsol
+
+extract: install
+	$(BIN)/bsol synth --out $(EXTRACT)
+
+packs: extract
+	$(BIN)/bsol packs $(EXTRACT) --date $(DATE) --jobs $(JOBS) --out reports
+
+# Debian's Chromium (browser and accessibility tests) and a Java runtime (Spark in local mode).
+system-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v java >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-dejavu-core $$(command -v java >/dev/null 2>&1 || echo openjdk-17-jre-headless); \
+	fi
+
+test: install system-deps
+	$(BIN)/ruff check bsol_analytics tests benchmarks scripts notebooks
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+test-all: install system-deps
+	$(BIN)/python -m pytest -n 2 -m "" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check bsol_analytics tests benchmarks scripts notebooks
+	$(BIN)/ruff format --check bsol_analytics tests benchmarks scripts notebooks
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) data/processed/* reports/* .pytest_cache

@@ -1,0 +1,197 @@
+"""The ``bsol`` command line.
+
+Every subcommand has ``--help``. User errors (:class:`~bsol_analytics.errors.BsolError`) are
+printed as one paragraph without a traceback; exit codes are documented in the README:
+
+* 0 success
+* 1 internal error (a bug: please report it with the log)
+* 2 invalid parameters
+* 3 the extract was refused (it breaks the data contract)
+* 4 some locality packs failed (the others were built)
+* 130 interrupted
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+
+from bsol_analytics import __version__
+from bsol_analytics.errors import BsolError
+
+log = logging.getLogger("bsol_analytics")
+
+#: subcommand -> (module, function) run with the parsed arguments; returns an exit code.
+HANDLERS: dict[str, tuple[str, str]] = {
+    "synth": ("bsol_analytics.synth", "cli_synth"),
+    "validate": ("bsol_analytics.cleaning", "cli_validate"),
+    "prepare": ("bsol_analytics.cleaning", "cli_prepare"),
+    "indicators": ("bsol_analytics.breakdowns", "cli_indicators"),
+    "packs": ("bsol_analytics.packs", "cli_packs"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser for ``bsol`` and all its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="bsol",
+        description="Population-health analytics for Birmingham and Solihull.",
+    )
+    parser.add_argument("--version", action="version", version=f"bsol_analytics {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "synth",
+        help="write a synthetic extract in the contract shape",
+        description="Write a synthetic GP extract built on real BSOL practices, "
+        "LSOAs, deprivation and ethnicity, with no real person in it.",
+    )
+    p.add_argument("--out", required=True, help="folder to write the extract into")
+    p.add_argument(
+        "--patients",
+        type=int,
+        default=None,
+        help="number of patients (default: the whole BSOL list, about 1.6 million)",
+    )
+    p.add_argument("--seed", type=int, default=2024, help="random seed (same seed, same bytes)")
+    p.add_argument(
+        "--end-date",
+        default="2025-03-31",
+        help="last date of the extract, YYYY-MM-DD (default 2025-03-31)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["csv", "parquet"],
+        default="csv",
+        help="file format of the tables (default csv)",
+    )
+    p.add_argument(
+        "--clean", action="store_true", help="write a tidy extract without the deliberate messiness"
+    )
+
+    p = sub.add_parser(
+        "validate",
+        help="check an extract against the data contract",
+        description="Check an extract against the data contract and print a "
+        "data-quality summary. Exit 0 when usable, 3 when refused.",
+    )
+    p.add_argument("extract", metavar="DIR", help="extract folder (CSV or Parquet tables)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    p = sub.add_parser(
+        "prepare",
+        help="clean an extract into analysis-ready Parquet tables",
+        description="Clean an extract and write analysis-ready Parquet tables. "
+        "Earlier output is replaced only when the new output is complete.",
+    )
+    p.add_argument("extract", metavar="DIR", help="extract folder (CSV or Parquet tables)")
+    p.add_argument("--out", default="data/processed", help="output folder (default data/processed)")
+
+    p = sub.add_parser(
+        "indicators",
+        help="compute indicators with breakdowns",
+        description="Compute every indicator with confidence intervals, "
+        "comparisons and disclosure control.",
+    )
+    p.add_argument("data", metavar="DATA_DIR", help="an extract folder or a prepared folder")
+    p.add_argument(
+        "--date",
+        dest="reporting_date",
+        default=None,
+        help="reporting date YYYY-MM-DD (default: end of latest complete quarter)",
+    )
+    p.add_argument(
+        "--by",
+        default="locality",
+        help="comma-separated breakdowns, e.g. locality,imd_quintile,ethnicity_broad; "
+        "join two with '*' for a cross-tabulation (imd_quintile*ethnicity_broad)",
+    )
+    p.add_argument(
+        "--series",
+        default=None,
+        metavar="START:END",
+        help="quarterly reporting dates from START to END (YYYY-MM-DD:YYYY-MM-DD)",
+    )
+    p.add_argument("--indicators", default=None, help="comma-separated indicator ids (default all)")
+    p.add_argument(
+        "--view",
+        choices=["practice", "resident"],
+        default="practice",
+        help="locality of the practice (default) or of residence",
+    )
+    p.add_argument("--imd", choices=["2025", "2019"], default="2025", help="IMD version")
+    p.add_argument(
+        "--engine",
+        choices=["pandas", "duckdb", "spark"],
+        default="pandas",
+        help="execution engine (default pandas)",
+    )
+    p.add_argument(
+        "--no-sdc",
+        action="store_true",
+        help="turn disclosure control off (only inside the secure environment)",
+    )
+    p.add_argument("--out", required=True, help="output file, .csv or .parquet")
+
+    p = sub.add_parser(
+        "packs",
+        help="build the locality packs (HTML)",
+        description="Build one self-contained HTML pack per locality and one for "
+        "BSOL, with an index page, a log and a run manifest.",
+    )
+    p.add_argument("data", metavar="DATA_DIR", help="an extract folder or a prepared folder")
+    p.add_argument(
+        "--date",
+        dest="reporting_date",
+        default=None,
+        help="reporting date YYYY-MM-DD (default: end of latest complete quarter)",
+    )
+    p.add_argument(
+        "--localities", default=None, help="comma-separated localities (default: all six and BSOL)"
+    )
+    p.add_argument("--jobs", type=int, default=2, help="parallel notebook processes (default 2)")
+    p.add_argument("--view", choices=["practice", "resident"], default="practice")
+    p.add_argument("--imd", choices=["2025", "2019"], default="2025")
+    p.add_argument("--engine", choices=["pandas", "duckdb", "spark"], default="pandas")
+    p.add_argument("--out", default="reports", help="reports folder (default reports/)")
+    return parser
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace], int]:
+    module, func = HANDLERS[command]
+    return getattr(importlib.import_module(module), func)
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("papermill", "traitlets", "py4j", "matplotlib", "fontTools"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``bsol`` command line and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args)
+    try:
+        return int(_handler(args.command)(args) or 0)
+    except BsolError as err:
+        text = textwrap.fill(str(err), width=100, break_long_words=False, break_on_hyphens=False)
+        print(f"bsol {args.command}: error: {text}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(
+            f"bsol {args.command}: interrupted; earlier output was left as it was.", file=sys.stderr
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

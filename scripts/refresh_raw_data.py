@@ -1,0 +1,98 @@
+"""Copy the reference files the suite uses into ``data/raw/`` and rewrite ``data/raw/MANIFEST``.
+
+Run from the repository root when the shared reference data is updated::
+
+    python scripts/refresh_raw_data.py ../shared/reference-data
+
+``data/raw/`` is immutable in normal use: the library only reads it, and the test suite checks
+every file against the SHA-256 recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+#: (folder, file) pairs taken from the shared reference data.
+FILES: list[tuple[str, str]] = [
+    ("boundaries", "bsol_lsoa21.geojson"),
+    ("boundaries", "bsol_localities.geojson"),
+    ("boundaries", "bsol_wards.geojson"),
+    ("census_population", "census2021_ts021_ethnic_group_5cat_bsol_lsoa21.csv"),
+    ("census_population", "census2021_ts021_ethnic_group_19cat_ltla21_england_wales.csv"),
+    ("census_population", "lookup_lsoa11_lsoa21_bsol.csv"),
+    ("census_population", "ons_mye2020_persons_sya_bsol_lsoa11.csv"),
+    ("census_population", "ons_ward21_population_5yr_age_2011_2022_bsol.csv"),
+    ("localities", "lsoa21_ward22_locality_bsol.csv"),
+    ("localities", "ward22_to_locality.csv"),
+    ("localities", "gp_practice_pcn_locality_bsol_2024-03.csv"),
+    ("localities", "gp_practice_pcn_locality_bsol_2024-07-15.csv"),
+    ("localities", "gp_practice_list_size_bsol_2024.csv"),
+    ("localities", "gp_practice_to_ward_weights_bsol.csv"),
+    ("imd", "imd2025_bsol_lsoa21.csv"),
+    ("imd", "imd2019_bsol_lsoa11.csv"),
+    ("qof", "qof_cvd_domain_practice_england_2023-24_heec.csv"),
+    ("qof", "qof1920_modelled_prevalence_lad_england.csv"),
+    ("qof", "qof1920_modelled_prevalence_by_imd2019_decile_england.csv"),
+    ("gp_practices", "epraccur_bsol_15E_QHL_2025-04.csv"),
+    ("gp_practices", "qof2324_mapping_nhs_geographies_practice_pcn_icb_england.csv"),
+    ("end_of_life", "deaths_usual_place_of_residence_65plus_la_2001_2016.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-hyp_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-hypres_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-dm_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-dmres_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-copd_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-copdres_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-palcare_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-palcareni_cod.csv"),
+    ("codelists", "opensafely-systolic-blood-pressure-qof.csv"),
+    ("codelists", "diastolic-blood-pressure.csv"),
+    ("codelists", "opensafely-glycated-haemoglobin-hba1c-tests.csv"),
+    ("codelists", "opensafely-chronic-obstructive-pulmonary-disease-copd-review-qof.csv"),
+    ("codelists", "opensafely-ethnicity-snomed-0removed.csv"),
+]
+
+
+def _provenance(folder: Path) -> dict[str, tuple[str, str]]:
+    """Map file name to (source, licence) from a folder's PROVENANCE.txt."""
+    out: dict[str, tuple[str, str]] = {}
+    text = (folder / "PROVENANCE.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.startswith("#") or "<=" not in line:
+            continue
+        name = line.split()[0]
+        rest = line.split("<=", 1)[1].strip()
+        parts = [p.strip() for p in rest.split("|")]
+        source = parts[0] + (" " + parts[1] if len(parts) > 1 else "")
+        licence = next(
+            (p.removeprefix("licence:").strip() for p in parts if p.startswith("licence")), ""
+        )
+        if not licence:
+            licence = "see PROVENANCE"
+        if name not in out:  # first line is the primary source
+            out[name] = (source, licence)
+    return out
+
+
+def main(src: str) -> None:
+    """Copy the files and write the manifest."""
+    src_root = Path(src)
+    dest_root = Path(__file__).resolve().parents[1] / "data" / "raw"
+    rows = ["file\tsource\tlicence\tsha256"]
+    for folder, name in FILES:
+        prov = _provenance(src_root / folder)
+        target = dest_root / folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src_root / folder / name, target)
+        shutil.copyfile(src_root / folder / "PROVENANCE.txt", target.parent / "PROVENANCE.txt")
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()
+        source, licence = prov.get(name, ("see PROVENANCE.txt", "see PROVENANCE.txt"))
+        rows.append(f"{folder}/{name}\t{source}\t{licence}\t{digest}")
+    (dest_root / "MANIFEST").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    print(f"wrote {len(rows) - 1} files and {dest_root / 'MANIFEST'}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/reference-data")
