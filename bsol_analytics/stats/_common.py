@@ -1,0 +1,290 @@
+"""Shared validation and output assembly for the statistics functions.
+
+Every public function in :mod:`bsol_analytics.stats` returns a new frame holding the
+caller's grouping columns followed by :data:`STAT_COLUMNS`. The helpers here check inputs
+(raising :class:`StatsInputError` with the function, column and rule), resolve confidence
+levels and build that frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from bsol_analytics.errors import ParameterError
+
+#: Statistic columns added by every function, in this order.
+STAT_COLUMNS: tuple[str, ...] = (
+    "statistic",
+    "value",
+    "lower",
+    "upper",
+    "numerator",
+    "denominator",
+    "confidence",
+    "method",
+    "multiplier",
+)
+
+#: Confidence levels accepted; 95 and 99.8 are the OHID conventions.
+SUPPORTED_LEVELS: tuple[float, ...] = (0.95, 0.998)
+
+
+class StatsInputError(ParameterError):
+    """Input to a statistics function that breaks one of its rules.
+
+    Args:
+        function: the statistics function, e.g. ``"proportion"``.
+        column: the column concerned, or ``None`` for a frame-level problem.
+        rule: what is required, in plain English.
+        rows: a few example row labels from the caller's frame.
+
+    Examples:
+        >>> print(StatsInputError("rate", "events", "must not be negative", rows=[3]))
+        Input to rate(), column 'events': must not be negative (example rows: 3).
+    """
+
+    def __init__(
+        self,
+        function: str,
+        column: str | None,
+        rule: str,
+        rows: Sequence[Any] | None = None,
+    ) -> None:
+        self.function = function
+        self.column = column
+        self.rule = rule
+        self.rows = list(rows or [])
+        where = f"Input to {function}()" + (f", column '{column}'" if column else "")
+        msg = f"{where}: {rule}"
+        if self.rows:
+            msg += " (example rows: " + ", ".join(str(r) for r in self.rows[:5]) + ")"
+        super().__init__(msg + ".")
+
+
+def confidence_levels(confidence: float | Sequence[float], function: str) -> list[float]:
+    """Return confidence levels as fractions, validated.
+
+    Accepts a fraction (0.95), a percentage (95, 99.8) or a sequence of them. Each level
+    must lie in [0.9, 1) once scaled, as in the OHID tools.
+
+    Examples:
+        >>> confidence_levels([95, 0.998], "rate")
+        [0.95, 0.998]
+    """
+    raw = [confidence] if np.isscalar(confidence) else list(confidence)  # type: ignore[arg-type]
+    if not raw:
+        raise ParameterError(f"{function}(): give at least one confidence level.")
+    levels: list[float] = []
+    for level in raw:
+        try:
+            value = float(level)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"{function}(): confidence level {level!r} is not a number."
+            ) from None
+        if value >= 90:
+            value /= 100
+        if not 0.9 <= value < 1:
+            raise ParameterError(
+                f"{function}(): confidence level {level!r} must be between 0.9 and 1 "
+                "(or 90 and 100), e.g. 0.95 or 0.998."
+            )
+        value = round(value, 10)
+        if value in levels:
+            raise ParameterError(f"{function}(): confidence level {level!r} is repeated.")
+        levels.append(value)
+    return levels
+
+
+def z_value(level: float | np.ndarray) -> np.ndarray:
+    """Two-sided standard normal critical value for a confidence level.
+
+    Examples:
+        >>> round(float(z_value(0.95)), 6)
+        1.959964
+    """
+    level = np.asarray(level, dtype=float)
+    return sps.norm.ppf(level + (1 - level) / 2)
+
+
+def require_frame(df: Any, function: str) -> None:
+    """Refuse anything that is not a pandas DataFrame."""
+    if not isinstance(df, pd.DataFrame):
+        raise ParameterError(f"{function}(): expected a pandas DataFrame, got {type(df).__name__}.")
+
+
+def as_list(by: Hashable | Sequence[Hashable] | None) -> list[Hashable]:
+    """Normalise a ``by`` argument to a list of column names.
+
+    Examples:
+        >>> as_list("area"), as_list(None), as_list(["a", "b"])
+        (['area'], [], ['a', 'b'])
+    """
+    if by is None:
+        return []
+    if isinstance(by, str) or not isinstance(by, Sequence):
+        return [by]
+    return list(by)
+
+
+def require_columns(df: pd.DataFrame, columns: Sequence[Hashable], function: str) -> None:
+    """Raise if any column is missing from ``df``."""
+    for col in columns:
+        if col not in df.columns:
+            shown = ", ".join(repr(c) for c in list(df.columns)[:12])
+            raise StatsInputError(
+                function, str(col), f"is not a column of the frame (columns: {shown})"
+            )
+
+
+def numeric_column(df: pd.DataFrame, column: Hashable, function: str) -> np.ndarray:
+    """Return a column as float64 with missing values as NaN, refusing non-numbers."""
+    series = df[column]
+    if not (pd.api.types.is_numeric_dtype(series) or series.isna().all()):
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = series.notna() & converted.isna()
+        raise StatsInputError(
+            function, str(column), "must hold numbers", rows=list(series.index[bad][:5])
+        )
+    return series.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def check_rule(
+    bad: np.ndarray, df: pd.DataFrame, column: Hashable, rule: str, function: str
+) -> None:
+    """Raise :class:`StatsInputError` naming example rows where ``bad`` is true."""
+    if np.any(bad):
+        raise StatsInputError(function, str(column), rule, rows=list(df.index[bad][:5]))
+
+
+def group_keys(
+    df: pd.DataFrame, by: list[Hashable], function: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the distinct groups (in order of first appearance) and each row's group code.
+
+    Missing values in grouping columns form their own group rather than being dropped.
+    """
+    require_columns(df, by, function)
+    if not by:
+        return pd.DataFrame(index=pd.RangeIndex(1)), np.zeros(len(df), dtype=np.int64)
+    codes, uniques = pd.MultiIndex.from_frame(df[by]).factorize()
+    if isinstance(uniques, pd.MultiIndex):
+        keys = uniques.to_frame(index=False)
+    else:  # pragma: no cover - defensive, factorize returns a MultiIndex here
+        keys = pd.DataFrame({by[0]: uniques})
+    keys.columns = by
+    for col in by:  # keep the caller's dtypes (factorize can widen them)
+        try:
+            keys[col] = keys[col].astype(df[col].dtype)
+        except (TypeError, ValueError):
+            pass
+    return keys, codes.astype(np.int64)
+
+
+def group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum ``values`` by group code; NaN stays NaN (any missing row makes the sum missing)."""
+    return np.bincount(codes, weights=values, minlength=n_groups).astype(float)
+
+
+def group_nansum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum ``values`` by group code treating NaN as zero."""
+    return np.bincount(codes, weights=np.nan_to_num(values), minlength=n_groups)
+
+
+def check_no_clash(keep: pd.DataFrame, function: str) -> None:
+    """Refuse caller columns that would be overwritten by the statistic columns."""
+    clash = [c for c in keep.columns if c in STAT_COLUMNS]
+    if clash:
+        raise StatsInputError(
+            function,
+            str(clash[0]),
+            "clashes with an output column of the same name; rename it or leave it out "
+            f"(output columns: {', '.join(STAT_COLUMNS)})",
+        )
+
+
+def assemble(
+    keys: pd.DataFrame,
+    levels: list[float],
+    *,
+    statistic: str | np.ndarray,
+    value: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    method: str | np.ndarray,
+    multiplier: float | np.ndarray,
+    function: str,
+) -> pd.DataFrame:
+    """Build the tidy output: one row per key row per confidence level.
+
+    ``value``, ``numerator``, ``denominator`` and ``statistic`` have one entry per key row;
+    ``lower``, ``upper`` and ``method`` may have one entry per key row or shape
+    ``(len(keys), len(levels))``. Rows are ordered key-major, then by level.
+    """
+    check_no_clash(keys, function)
+    n, k = len(keys), len(levels)
+
+    def per_row(x: Any, dtype: Any = float) -> np.ndarray:
+        arr = np.asarray(x, dtype=dtype)
+        if arr.ndim == 0:
+            arr = np.full(n, arr.item() if dtype is not object else x, dtype=dtype)
+        return np.repeat(arr, k)
+
+    def per_level(x: Any, dtype: Any = float) -> np.ndarray:
+        arr = np.asarray(x, dtype=dtype)
+        if arr.ndim == 0:
+            return np.full(n * k, arr.item() if dtype is not object else x, dtype=dtype)
+        if arr.ndim == 1:
+            return np.repeat(arr, k)
+        return arr.reshape(n * k)
+
+    out = keys.loc[keys.index.repeat(k)].reset_index(drop=True)
+    out["statistic"] = per_row(statistic, object)
+    out["value"] = per_row(value)
+    out["lower"] = per_level(lower)
+    out["upper"] = per_level(upper)
+    out["numerator"] = per_row(numerator)
+    out["denominator"] = per_row(denominator)
+    out["confidence"] = np.tile(np.asarray(levels, dtype=float), n)
+    out["method"] = per_level(method, object)
+    out["multiplier"] = per_row(multiplier)
+    for col in ("statistic", "method"):
+        out[col] = out[col].astype("str")
+    return out
+
+
+def counts_by_group(
+    df: pd.DataFrame,
+    numerator: Hashable,
+    denominator: Hashable,
+    by: Hashable | Sequence[Hashable] | None,
+    function: str,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Validate numerator/denominator columns and return keys with their (summed) counts.
+
+    With ``by`` the counts are summed within groups (a missing count makes the group's sum
+    missing, as in the reference implementation); without it each row is its own group and
+    the caller's other columns are kept as identifiers.
+    """
+    require_frame(df, function)
+    require_columns(df, [numerator, denominator], function)
+    num = numeric_column(df, numerator, function)
+    den = numeric_column(df, denominator, function)
+    check_rule(num < 0, df, numerator, "must not be negative", function)
+    check_rule(den < 0, df, denominator, "must not be negative", function)
+    check_rule(np.isinf(num), df, numerator, "must be finite", function)
+    check_rule(np.isinf(den), df, denominator, "must be finite", function)
+    by_cols = as_list(by)
+    if not by_cols:
+        keys = df.drop(columns=[numerator, denominator]).reset_index(drop=True)
+        return keys, num, den
+    keys, codes = group_keys(df, by_cols, function)
+    n = len(keys)
+    return keys, group_sum(num, codes, n), group_sum(den, codes, n)

@@ -1,0 +1,252 @@
+"""Directly standardised rates (Dobson method) and the 2013 European Standard Population."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from bsol_analytics.stats._common import (
+    StatsInputError,
+    as_list,
+    assemble,
+    check_rule,
+    confidence_levels,
+    group_keys,
+    group_nansum,
+    numeric_column,
+    require_columns,
+    require_frame,
+)
+from bsol_analytics.stats.intervals import (
+    EXACT_BELOW,
+    byars_lower,
+    byars_upper,
+    exact_lower,
+    exact_upper,
+)
+
+#: The 19 ESP2013 age bands, in order, as used by the cube's ``age_band``.
+ESP2013_BANDS: tuple[str, ...] = (
+    "0-4", "5-9", "10-14", "15-19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49",
+    "50-54", "55-59", "60-64", "65-69", "70-74", "75-79", "80-84", "85-89", "90+",
+)  # fmt: skip
+
+_ESP2013_POP: tuple[int, ...] = (
+    5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000,
+    7000, 6500, 6000, 5500, 5000, 4000, 2500, 1500, 1000,
+)  # fmt: skip
+
+#: Fewer total events than this and the DSR is not calculated (OHID practice).
+DSR_MIN_COUNT = 10
+
+
+def esp2013() -> pd.DataFrame:
+    """The 2013 European Standard Population (Eurostat 2013), 19 five-year age bands.
+
+    Returns:
+        A new frame with columns ``age_band`` (``"0-4"`` … ``"85-89"``, ``"90+"``) and
+        ``standard_population`` (summing to 100,000).
+
+    Examples:
+        >>> esp = esp2013()
+        >>> len(esp), int(esp["standard_population"].sum())
+        (19, 100000)
+        >>> esp.tail(2)
+           age_band  standard_population
+        17    85-89                 1500
+        18      90+                 1000
+    """
+    return pd.DataFrame(
+        {"age_band": list(ESP2013_BANDS), "standard_population": list(_ESP2013_POP)}
+    )
+
+
+def normalise_age_band(label: object) -> str:
+    """Canonical spelling of an age-band label: no spaces or leading zeros.
+
+    Examples:
+        >>> normalise_age_band("05-09"), normalise_age_band(" 90 + "), normalise_age_band(0)
+        ('5-9', '90+', '0')
+    """
+    text = re.sub(r"\s+", "", str(label)).replace("–", "-")
+    return re.sub(r"(?<!\d)0+(?=\d)", "", text)
+
+
+def _standard_weights(
+    df: pd.DataFrame, age_col: Hashable, standard: pd.DataFrame | str | None
+) -> tuple[np.ndarray, float | None]:
+    """Return each row's standard population and, for a table standard, its total."""
+    if isinstance(standard, str):
+        require_columns(df, [standard], "dsr")
+        weights = numeric_column(df, standard, "dsr")
+        check_rule(np.isnan(weights), df, standard, "must not be missing", "dsr")
+        check_rule(weights < 0, df, standard, "must not be negative", "dsr")
+        return weights, None
+    table = esp2013() if standard is None else standard
+    if not isinstance(table, pd.DataFrame) or table.shape[1] != 2:
+        raise StatsInputError(
+            "dsr",
+            None,
+            "standard must be None (ESP2013), the name of a column holding each row's "
+            "standard population, or a two-column frame of age band and population",
+        )
+    require_columns(df, [age_col], "dsr")
+    bands = table.iloc[:, 0].map(normalise_age_band)
+    pops = pd.to_numeric(table.iloc[:, 1], errors="coerce").to_numpy(dtype=float)
+    if bands.duplicated().any() or np.isnan(pops).any() or (pops < 0).any():
+        raise StatsInputError(
+            "dsr",
+            str(table.columns[1]),
+            "the standard population table needs one row per age band with a "
+            "non-negative population",
+        )
+    lookup = pd.Series(pops, index=bands.to_numpy())
+    row_bands = df[age_col].map(normalise_age_band)
+    weights = row_bands.map(lookup).to_numpy(dtype=float)
+    unknown = np.isnan(weights)
+    if unknown.any():
+        labels = sorted(set(df.loc[unknown, age_col].astype(str)))[:5]
+        raise StatsInputError(
+            "dsr",
+            str(age_col),
+            "has age bands not in the standard population: "
+            + ", ".join(labels)
+            + f" (expected {', '.join(map(str, table.iloc[:, 0]))})",
+            rows=list(df.index[unknown][:5]),
+        )
+    return weights, float(pops.sum())
+
+
+def dsr(
+    df: pd.DataFrame,
+    numerator: Hashable,
+    denominator: Hashable,
+    *,
+    by: Hashable | Sequence[Hashable] | None,
+    age_col: Hashable = "age_band",
+    standard: pd.DataFrame | str | None = None,
+    confidence: float | Sequence[float] = 0.95,
+    multiplier: float = 100_000,
+    min_count: float = DSR_MIN_COUNT,
+    event_frequency: Hashable | None = None,
+) -> pd.DataFrame:
+    """Directly standardised rates with Dobson limits (``phe_dsr`` / ``calculate_dsr``).
+
+    For each group, ``DSR = Σ(wᵢ·xᵢ/nᵢ) / Σw × multiplier`` over age bands ``i`` with
+    standard populations ``w``. The limits follow Dobson et al. (1991): with ``O`` the total
+    count and ``V = Σ(wᵢ²·xᵢ/nᵢ²) / (Σw)²``, each limit is
+    ``DSR + √(V/O)·(O_limit − O) × multiplier`` where ``O_limit`` is Byar's limit for ``O``
+    (exact Poisson when ``O`` < 10, which only applies if ``min_count`` is lowered).
+    Groups with fewer than ``min_count`` (default 10) events get missing value and limits.
+
+    Missing counts count as 0. A band with no population must have no events; it then adds
+    nothing. With the ESP2013 or a standard table, a band absent from a group also adds
+    nothing while ``Σw`` stays the whole standard's total.
+
+    Args:
+        df: one row per group × age band (× event frequency, see below).
+        numerator: column of event counts.
+        denominator: column of populations.
+        by: grouping column(s); ``None`` for a single overall rate.
+        age_col: column holding the age band labels (ignored when ``standard`` is a column).
+        standard: ``None`` for ESP2013 matched on ``age_col`` (``"0-4"`` … ``"90+"``; leading
+            zeros and spaces are ignored), a two-column frame of band label and standard
+            population, or the name of a column of ``df`` holding each row's standard.
+        confidence: 0.95, 0.998 or both.
+        multiplier: e.g. 100000 for a rate per 100,000.
+        min_count: fewest total events for which a DSR is published.
+        event_frequency: for non-independent events (e.g. admissions, where one person can
+            have several), the column giving how many events each person in the row had;
+            ``numerator`` then counts people. The value uses all events and the variance
+            is inflated by the squared frequencies, as in the OHID technical guidance.
+
+    Returns:
+        A new frame: the grouping columns then the statistic columns; ``numerator`` is the
+        total count and ``denominator`` the total population.
+
+    Raises:
+        StatsInputError: missing or non-numeric columns, negative counts, events in a
+            band with no population, or age bands not in the standard.
+
+    Examples:
+        >>> esp = esp2013()
+        >>> df = esp.assign(area="A", deaths=10, pop=esp["standard_population"] * 2)
+        >>> dsr(df, "deaths", "pop", by="area")[["area", "value", "numerator", "method"]]
+          area  value  numerator  method
+        0    A   95.0      190.0  Dobson
+    """
+    require_frame(df, "dsr")
+    levels = confidence_levels(confidence, "dsr")
+    require_columns(df, [numerator, denominator], "dsr")
+    x = numeric_column(df, numerator, "dsr")
+    n = numeric_column(df, denominator, "dsr")
+    check_rule(x < 0, df, numerator, "must not be negative", "dsr")
+    check_rule(np.isnan(n), df, denominator, "must not be missing", "dsr")
+    check_rule(n < 0, df, denominator, "must not be negative", "dsr")
+    x = np.nan_to_num(x)
+    check_rule((n == 0) & (x > 0), df, numerator, f"has events where '{denominator}' is 0", "dsr")
+    if event_frequency is None:
+        freq = np.ones_like(x)
+        method = "Dobson"
+    else:
+        require_columns(df, [event_frequency], "dsr")
+        freq = numeric_column(df, event_frequency, "dsr")
+        check_rule(np.isnan(freq) | (freq < 0), df, event_frequency, "must be a count >= 0", "dsr")
+        method = "Dobson, with confidence adjusted for non-independent events"
+    weights, table_total = _standard_weights(df, age_col, standard)
+
+    by_cols = as_list(by)
+    keys, codes = group_keys(df, by_cols, "dsr")
+    if len(df) == 0 and not by_cols:
+        keys = keys.iloc[:0]
+    n_groups = len(keys)
+    first = np.ones(len(df), dtype=bool)  # first row of each group x band
+    if table_total is not None or event_frequency is not None:
+        require_columns(df, [age_col], "dsr")
+        cells = pd.DataFrame({"g": codes, "band": df[age_col].map(normalise_age_band).to_numpy()})
+        if event_frequency is not None:
+            first = ~cells.duplicated().to_numpy()
+            cells["f"] = freq
+        dup = cells.duplicated(keep=False).to_numpy()
+        what = "age band and event frequency" if event_frequency is not None else "age band"
+        check_rule(dup, df, age_col, f"each {what} must appear once within a group", "dsr")
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(n > 0, weights / n, 0.0)
+    events = x * freq
+    total = group_nansum(events, codes, n_groups)
+    pop_total = group_nansum(n * first, codes, n_groups)
+    if table_total is None:
+        w_total = group_nansum(weights * first, codes, n_groups)
+    else:
+        w_total = np.full(n_groups, table_total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_1 = group_nansum(events * ratio, codes, n_groups) / w_total
+        var = group_nansum(x * freq**2 * ratio**2, codes, n_groups) / w_total**2
+        value = rate_1 * multiplier
+        spread = np.sqrt(var / total) * multiplier
+    publish = total >= min_count
+    exact = total < EXACT_BELOW
+    lowers, uppers = [], []
+    for level in levels:
+        o_low = np.where(exact, exact_lower(total, level), byars_lower(total, level))
+        o_high = np.where(exact, exact_upper(total, level), byars_upper(total, level))
+        lowers.append(np.where(publish, value + spread * (o_low - total), np.nan))
+        uppers.append(np.where(publish, value + spread * (o_high - total), np.nan))
+    value = np.where(publish, value, np.nan)
+    return assemble(
+        keys,
+        levels,
+        statistic="dsr",
+        value=value,
+        lower=np.column_stack(lowers) if n_groups else np.empty((0, len(levels))),
+        upper=np.column_stack(uppers) if n_groups else np.empty((0, len(levels))),
+        numerator=total,
+        denominator=pop_total,
+        method=method,
+        multiplier=multiplier,
+        function="dsr",
+    )

@@ -1,0 +1,272 @@
+"""Indirectly standardised ratios and rates (observed against expected events)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from bsol_analytics.errors import ParameterError
+from bsol_analytics.stats._common import (
+    StatsInputError,
+    as_list,
+    assemble,
+    check_rule,
+    confidence_levels,
+    group_keys,
+    group_nansum,
+    numeric_column,
+    require_columns,
+    require_frame,
+)
+from bsol_analytics.stats.intervals import EXACT_BELOW, exact_lower, exact_upper, poisson_limits
+
+IsrMethod = Literal["byars", "exact"]
+
+
+def _observed_expected(
+    df: pd.DataFrame,
+    observed: Hashable,
+    population: Hashable,
+    by: Hashable | Sequence[Hashable] | None,
+    reference_rate: Hashable | None,
+    reference_numerator: Hashable | None,
+    reference_denominator: Hashable | None,
+    observed_totals: pd.DataFrame | None,
+    function: str,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Validate and return keys, observed, expected and the crude reference rate per group."""
+    require_frame(df, function)
+    by_cols = as_list(by)
+    require_columns(df, [population], function)
+    pop = numeric_column(df, population, function)
+    check_rule(pop < 0, df, population, "must not be negative", function)
+    pop = np.nan_to_num(pop)
+    if reference_rate is not None:
+        if reference_numerator is not None or reference_denominator is not None:
+            raise ParameterError(
+                f"{function}(): give reference_rate or reference_numerator and "
+                "reference_denominator, not both."
+            )
+        require_columns(df, [reference_rate], function)
+        ref_rate = numeric_column(df, reference_rate, function)
+        check_rule(ref_rate < 0, df, reference_rate, "must not be negative", function)
+        ref_num = ref_den = None
+        stratum_rate = np.nan_to_num(ref_rate)
+    else:
+        if reference_numerator is None or reference_denominator is None:
+            raise ParameterError(
+                f"{function}(): give the reference rate of each stratum, either as "
+                "reference_rate or as reference_numerator and reference_denominator columns."
+            )
+        require_columns(df, [reference_numerator, reference_denominator], function)
+        ref_num = numeric_column(df, reference_numerator, function)
+        ref_den = numeric_column(df, reference_denominator, function)
+        check_rule(ref_num < 0, df, reference_numerator, "must not be negative", function)
+        check_rule(~(ref_den > 0), df, reference_denominator, "must be greater than 0", function)
+        stratum_rate = np.nan_to_num(ref_num) / ref_den
+    keys, codes = group_keys(df, by_cols, function)
+    if len(df) == 0 and not by_cols:
+        keys = keys.iloc[:0]
+    n_groups = len(keys)
+    expected = group_nansum(pop * stratum_rate, codes, n_groups)
+    if ref_num is not None and ref_den is not None:
+        crude = group_nansum(ref_num, codes, n_groups) / group_nansum(ref_den, codes, n_groups)
+    else:
+        crude = np.full(n_groups, np.nan)
+    if observed_totals is None:
+        require_columns(df, [observed], function)
+        obs_rows = numeric_column(df, observed, function)
+        check_rule(obs_rows < 0, df, observed, "must not be negative", function)
+        obs = group_nansum(obs_rows, codes, n_groups)
+    else:
+        require_frame(observed_totals, function)
+        require_columns(observed_totals, [*by_cols, observed], function)
+        obs_rows = numeric_column(observed_totals, observed, function)
+        check_rule(obs_rows < 0, observed_totals, observed, "must not be negative", function)
+        if (
+            observed_totals.duplicated(subset=by_cols).any()
+            if by_cols
+            else len(observed_totals) != 1
+        ):
+            raise StatsInputError(
+                function, str(observed), "observed_totals must have one row per group"
+            )
+        if by_cols:
+            joined = keys.merge(observed_totals[[*by_cols, observed]], on=by_cols, how="left")
+            obs = joined[observed].to_numpy(dtype=float, na_value=np.nan)
+        else:
+            obs = np.repeat(obs_rows, n_groups)
+    return keys, obs, expected, crude
+
+
+def _limits(
+    obs: np.ndarray, levels: list[float], method: IsrMethod
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    if method not in ("byars", "exact"):
+        raise ParameterError(f"isr(): method must be 'byars' or 'exact', not {method!r}.")
+    lowers, uppers = [], []
+    labels = np.where(np.isnan(obs), None, "Exact").astype(object)
+    for level in levels:
+        if method == "exact":
+            lo, hi = exact_lower(obs, level), exact_upper(obs, level)
+        else:
+            lo, hi, labels = poisson_limits(obs, level, EXACT_BELOW)
+        lowers.append(lo)
+        uppers.append(hi)
+    return lowers, uppers, labels
+
+
+def isr(
+    df: pd.DataFrame,
+    observed: Hashable,
+    population: Hashable,
+    *,
+    by: Hashable | Sequence[Hashable] | None,
+    reference_rate: Hashable | None = None,
+    reference_numerator: Hashable | None = None,
+    reference_denominator: Hashable | None = None,
+    observed_totals: pd.DataFrame | None = None,
+    confidence: float | Sequence[float] = 0.95,
+    method: IsrMethod = "byars",
+    multiplier: float = 1,
+) -> pd.DataFrame:
+    """Indirectly standardised ratios, observed / expected (``calculate_ISRatio``).
+
+    ``expected = Σ populationᵢ × reference rateᵢ`` over the strata (rows) of each group;
+    ``value = observed / expected × multiplier``. The limits of the observed count are
+    Byar's with exact Poisson below 10 events (``method="byars"``, the OHID rule) or exact
+    for every count (``method="exact"``), divided by the expected count. Use it for
+    "recorded versus expected" prevalence: ``multiplier=100`` gives the ratio as a
+    percentage of expected.
+
+    Args:
+        df: one row per group × stratum (e.g. practice × age band × sex).
+        observed: column of observed counts (ignored per row with ``observed_totals``).
+        population: column of the stratum population; missing counts as 0.
+        by: grouping column(s); ``None`` for a single ratio.
+        reference_rate: column with each stratum's reference rate (per 1, e.g. England
+            prevalence 0.031), or give ``reference_numerator`` and ``reference_denominator``.
+        reference_numerator: column of each stratum's reference events.
+        reference_denominator: column of each stratum's reference population.
+        observed_totals: optional frame with the ``by`` columns and ``observed`` holding
+            each group's total when counts are not split by stratum.
+        confidence: 0.95, 0.998 or both.
+        method: ``"byars"`` (exact below 10 events) or ``"exact"``.
+        multiplier: 1 for a ratio, 100 for a percentage of expected.
+
+    Returns:
+        A new frame: the grouping columns then the statistic columns; ``numerator`` is the
+        observed and ``denominator`` the expected count.
+
+    Raises:
+        StatsInputError: missing or non-numeric columns, negative counts or populations.
+
+    Examples:
+        >>> df = pd.DataFrame({"practice": ["P1", "P1"], "band": ["18-64", "65+"],
+        ...                    "cases": [30, 60], "pop": [1000, 200],
+        ...                    "england": [0.02, 0.25]})
+        >>> out = isr(df, "cases", "pop", by="practice", reference_rate="england",
+        ...           multiplier=100)
+        >>> out[["practice", "value", "lower", "upper", "denominator"]].round(2)
+          practice  value  lower   upper  denominator
+        0       P1  128.57  103.4  158.04         70.0
+    """
+    levels = confidence_levels(confidence, "isr")
+    keys, obs, expected, _ = _observed_expected(
+        df, observed, population, by, reference_rate, reference_numerator,
+        reference_denominator, observed_totals, "isr",
+    )  # fmt: skip
+    lowers, uppers, labels = _limits(obs, levels, method)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(expected > 0, multiplier / expected, np.nan)
+    return assemble(
+        keys,
+        levels,
+        statistic="isr",
+        value=obs * scale,
+        lower=np.column_stack([lo * scale for lo in lowers])
+        if len(keys)
+        else np.empty((0, len(levels))),
+        upper=np.column_stack([hi * scale for hi in uppers])
+        if len(keys)
+        else np.empty((0, len(levels))),
+        numerator=obs,
+        denominator=expected,
+        method=labels,
+        multiplier=multiplier,
+        function="isr",
+    )
+
+
+def israte(
+    df: pd.DataFrame,
+    observed: Hashable,
+    population: Hashable,
+    *,
+    by: Hashable | Sequence[Hashable] | None,
+    reference_numerator: Hashable,
+    reference_denominator: Hashable,
+    observed_totals: pd.DataFrame | None = None,
+    confidence: float | Sequence[float] = 0.95,
+    method: IsrMethod = "byars",
+    multiplier: float = 100_000,
+) -> pd.DataFrame:
+    """Indirectly standardised rates (``calculate_ISRate``).
+
+    The ratio ``observed / expected`` (see :func:`isr`) times the crude reference rate
+    ``Σ reference events / Σ reference population`` and ``multiplier``; the limits are
+    scaled the same way.
+
+    Args:
+        df: one row per group × stratum.
+        observed: column of observed counts.
+        population: column of the stratum population.
+        by: grouping column(s); ``None`` for a single rate.
+        reference_numerator: column of each stratum's reference events.
+        reference_denominator: column of each stratum's reference population.
+        observed_totals: optional frame of each group's observed total (see :func:`isr`).
+        confidence: 0.95, 0.998 or both.
+        method: ``"byars"`` (exact below 10 events) or ``"exact"``.
+        multiplier: e.g. 100000 for a rate per 100,000.
+
+    Returns:
+        A new frame: the grouping columns then the statistic columns; ``numerator`` is the
+        observed and ``denominator`` the expected count.
+
+    Examples:
+        >>> df = pd.DataFrame({"area": ["A", "A"], "obs": [30, 60], "pop": [1000, 200],
+        ...                    "ref_x": [200, 500], "ref_n": [10000, 2000]})
+        >>> out = israte(df, "obs", "pop", by="area", reference_numerator="ref_x",
+        ...              reference_denominator="ref_n", multiplier=1000)
+        >>> out[["area", "value", "numerator", "denominator"]].round(2)
+          area  value  numerator  denominator
+        0    A   75.0       90.0         70.0
+    """
+    levels = confidence_levels(confidence, "israte")
+    keys, obs, expected, crude = _observed_expected(
+        df, observed, population, by, None, reference_numerator,
+        reference_denominator, observed_totals, "israte",
+    )  # fmt: skip
+    lowers, uppers, labels = _limits(obs, levels, method)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(expected > 0, crude * multiplier / expected, np.nan)
+    return assemble(
+        keys,
+        levels,
+        statistic="israte",
+        value=obs * scale,
+        lower=np.column_stack([lo * scale for lo in lowers])
+        if len(keys)
+        else np.empty((0, len(levels))),
+        upper=np.column_stack([hi * scale for hi in uppers])
+        if len(keys)
+        else np.empty((0, len(levels))),
+        numerator=obs,
+        denominator=expected,
+        method=labels,
+        multiplier=multiplier,
+        function="israte",
+    )
