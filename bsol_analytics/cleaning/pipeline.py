@@ -1,0 +1,966 @@
+"""From an extract folder to the processed tables: read, type, check, map, clean, write.
+
+* :func:`read_extract` reads every table and applies the single-column contract rules
+  (typing, identifiers, dates, codes), refusing a malformed extract;
+* :func:`clean_tables` applies the reference look-ups and the cross-table and plausibility
+  rules and returns the processed tables of ``docs/processed-tables.md``;
+* :func:`prepare` does both and writes the tables, ``data_quality.json`` and
+  ``prepare_manifest.json`` atomically; :func:`load_prepared` reads them back.
+
+Every dropped or recoded row is counted by table, column and rule in a
+:class:`~bsol_analytics.cleaning.quality.QualityLog`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from bsol_analytics import __version__, reference
+from bsol_analytics.cleaning import normalise as nm
+from bsol_analytics.cleaning.quality import (
+    QualityLog,
+    data_quality_summary,
+    default_reporting_date,
+)
+from bsol_analytics.cleaning.readers import find_table_file, read_table_file, table_files
+from bsol_analytics.contract import (
+    CATEGORICAL_COLUMNS,
+    CLUSTERS,
+    CONTRACT_VERSION,
+    EXTRACT_TABLES,
+    PLAUSIBLE_RANGES,
+    PROCESSED_COLUMNS,
+    PROCESSED_SCHEMAS,
+    TableSpec,
+)
+from bsol_analytics.errors import BsolError, ExtractError, ParameterError
+from bsol_analytics.io import atomic_directory, atomic_write_text
+
+__all__ = [
+    "PROCESSED_TABLES",
+    "Extract",
+    "Steps",
+    "after_death",
+    "assign_clusters",
+    "before_birth",
+    "clean_tables",
+    "duplicate_rows",
+    "implausible_values",
+    "load_prepared",
+    "missing_values",
+    "prepare",
+    "prepare_tables",
+    "processed_tables",
+    "read_extract",
+]
+
+PROCESSED_TABLES: tuple[str, ...] = ("patients", "clinical_events", "screening", "admissions")
+
+_LIMITLESS = None  # rules that never refuse the extract
+
+
+# --------------------------------------------------------------------------------------
+# Progress and timings
+# --------------------------------------------------------------------------------------
+
+
+class Steps:
+    """Named, timed steps with an optional ``rich`` progress bar on stderr.
+
+    Examples:
+        >>> steps = Steps(enabled=False)
+        >>> with steps:
+        ...     with steps.step("work"):
+        ...         pass
+        >>> list(steps.timings)
+        ['work']
+    """
+
+    def __init__(self, enabled: bool = False) -> None:
+        self.enabled = enabled
+        self.timings: dict[str, float] = {}
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Steps:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description:<34}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("Starting", total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+            self._progress = None
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time one step (and show it on the progress bar)."""
+        if self._progress is not None:
+            self._progress.update(self._task, description=name)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 3)
+            if self._progress is not None:
+                self._progress.advance(self._task)
+
+
+# --------------------------------------------------------------------------------------
+# Reading and typing
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Extract:
+    """An extract read and typed by :func:`read_extract`.
+
+    Attributes:
+        folder: the extract folder.
+        tables: typed tables (index = 0-based data-row numbers of the file).
+        files: the file of each table present.
+        raw_patient_ids: every non-blank patient_id of the patients file (before drops).
+        log: what was counted and dropped so far.
+    """
+
+    folder: Path
+    tables: dict[str, pd.DataFrame]
+    files: dict[str, Path]
+    raw_patient_ids: pa.Array
+    log: QualityLog = field(default_factory=QualityLog)
+
+    @property
+    def admissions_supplied(self) -> bool:
+        """Whether the extract has an admissions table."""
+        return "admissions" in self.files
+
+
+def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    return pa.array(values, from_pandas=True)
+
+
+def _positions(values: pd.Series, ids: pa.Array) -> np.ndarray:
+    """Position of each value in ``ids`` (-1 if absent), one hash look-up per distinct value."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = pa.array(values.cat.categories.to_numpy(dtype=object), type=pa.large_string())
+        per_cat = _positions_dense(cats, ids)
+        return np.append(per_cat, -1)[values.cat.codes.to_numpy()]
+    return _positions_dense(_arrow(values), ids)
+
+
+def _positions_dense(values: pa.Array | pa.ChunkedArray, ids: pa.Array) -> np.ndarray:
+    if not pa.types.is_large_string(values.type):
+        values = values.cast(pa.large_string())
+    if not pa.types.is_large_string(ids.type):
+        ids = ids.cast(pa.large_string())
+    pos = pc.fill_null(pc.index_in(values, value_set=ids), -1)
+    return np.asarray(pos.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _date_bounds() -> tuple[np.datetime64, np.datetime64]:
+    return np.datetime64(nm.EARLIEST_DATE, "s"), np.datetime64(dt.date.today(), "s")
+
+
+def _type_dates(df: pd.DataFrame, spec: TableSpec, log: QualityLog) -> pd.DataFrame:
+    lo, hi = _date_bounds()
+    for name in spec.columns_of_kind("date"):
+        raw = df[name]
+        parsed = nm.parse_dates(raw)
+        supplied = nm.is_given(raw).to_numpy(dtype=bool)
+        values = parsed.to_numpy()
+        bad = np.isnat(values) | (values < lo) | (values > hi)
+        invalid = bad & supplied
+        if not spec.column(name).nullable:
+            invalid |= ~supplied
+        df = df.assign(**{name: parsed})
+        df = log.drop(
+            df,
+            invalid,
+            spec.name,
+            name,
+            "invalid_date",
+            hint="Write dates as YYYY-MM-DD (YYYY-MM and DD/MM/YYYY are also accepted).",
+        )
+    return df
+
+
+def _type_patient_id(df: pd.DataFrame, spec: TableSpec, log: QualityLog) -> pd.DataFrame:
+    pid = nm.normalise_codes(df["patient_id"])
+    df = df.assign(patient_id=pid)
+    return log.drop(df, pid.isna().to_numpy(), spec.name, "patient_id", "blank_patient_id")
+
+
+def _refuse_nhs_numbers(df: pd.DataFrame, table: str) -> None:
+    nhs = nm.passes_nhs_modulus11(df["patient_id"]).to_numpy()
+    if nhs.any():
+        rows = [int(i) + 1 for i in df.index[nhs][:5]]
+        raise ExtractError(
+            table,
+            "patient_id",
+            f"{int(nhs.sum()):,} value(s) are valid NHS numbers (10 digits passing the "
+            "modulus-11 check); raw identifiers must never enter the suite, so the extract "
+            "is refused",
+            rows=rows,
+            hint="Replace patient_id with a pseudonymised key before the extract leaves "
+            "the data warehouse.",
+        )
+
+
+def _type_patients(raw: pd.DataFrame, log: QualityLog) -> tuple[pd.DataFrame, pa.Array]:
+    spec = EXTRACT_TABLES["patients"]
+    df = _type_patient_id(raw, spec, log)
+    _refuse_nhs_numbers(df, "patients")
+    dup = df["patient_id"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        n = int(df["patient_id"][dup].nunique())
+        rows = [int(i) + 1 for i in df.index[dup][:5]]
+        raise ExtractError(
+            "patients",
+            "patient_id",
+            f"patient_id must be unique, but {n:,} value(s) appear more than once",
+            rows=rows,
+            hint="Each patient must have exactly one row; remove the duplicates.",
+        )
+    raw_ids = _arrow(df["patient_id"])
+    sex = nm.normalise_sex(df["sex"])
+    blank = ~nm.is_given(df["sex"]).to_numpy(dtype=bool)
+    log.recode(df, blank, "patients", "sex", "blank_sex")
+    df = df.assign(sex=sex)
+    df = log.drop(df, sex.isna().to_numpy(), "patients", "sex", "invalid_sex")
+    df = _type_dates(df, spec, log)
+    place = nm.normalise_place_of_death(df["place_of_death"])
+    given = nm.is_given(df["place_of_death"]).to_numpy(dtype=bool)
+    log.recode(
+        df,
+        given & place.isna().to_numpy(dtype=bool),
+        "patients",
+        "place_of_death",
+        "unrecognised_place_of_death",
+    )
+    df = df.assign(
+        place_of_death=place,
+        ethnicity_code=nm.normalise_codes(df["ethnicity_code"], upper=True),
+        lsoa_code=nm.normalise_codes(df["lsoa_code"], upper=True),
+        practice_code=nm.normalise_codes(df["practice_code"], upper=True),
+    )
+    return df, raw_ids
+
+
+def _link_patients(
+    df: pd.DataFrame, table: str, raw_ids: pa.Array, kept_ids: pa.Array, log: QualityLog
+) -> pd.DataFrame:
+    in_raw = _positions(df["patient_id"], raw_ids) >= 0
+    df = log.drop(
+        df,
+        ~in_raw,
+        table,
+        "patient_id",
+        "unknown_patient",
+        hint="Every patient_id must have a row in patients.",
+    )
+    kept = _positions(df["patient_id"], kept_ids) >= 0
+    return log.drop(df, ~kept, table, "patient_id", "patient_dropped", limit=_LIMITLESS)
+
+
+def _type_linked(
+    raw: pd.DataFrame, spec: TableSpec, raw_ids: pa.Array, kept_ids: pa.Array, log: QualityLog
+) -> pd.DataFrame:
+    df = _type_patient_id(raw, spec, log)
+    _refuse_nhs_numbers(df, spec.name)
+    df = _type_dates(df, spec, log)
+    if spec.name == "clinical_events":
+        code = nm.normalise_codes(df["snomed_code"])
+        value = nm.parse_numbers(df["numeric_value"])
+        given = nm.is_given(df["numeric_value"]).to_numpy(dtype=bool)
+        log.recode(
+            df,
+            given & value.isna().to_numpy(dtype=bool),
+            spec.name,
+            "numeric_value",
+            "not_a_number",
+        )
+        df = df.assign(snomed_code=code, numeric_value=value)
+        df = log.drop(df, code.isna().to_numpy(), spec.name, "snomed_code", "blank_code")
+    elif spec.name == "screening":
+        prog = nm.normalise_screening_programme(df["programme"])
+        df = log.drop(
+            df.assign(programme=prog),
+            prog.isna().to_numpy(),
+            spec.name,
+            "programme",
+            "unknown_programme",
+        )
+        out = nm.normalise_screening_outcome(df["outcome"])
+        df = log.drop(
+            df.assign(outcome=out), out.isna().to_numpy(), spec.name, "outcome", "unknown_outcome"
+        )
+    elif spec.name == "admissions":
+        meth = nm.normalise_admission_method(df["admission_method"])
+        df = log.drop(
+            df.assign(admission_method=meth),
+            meth.isna().to_numpy(),
+            spec.name,
+            "admission_method",
+            "unknown_admission_method",
+        )
+    return _link_patients(df, spec.name, raw_ids, kept_ids, log)
+
+
+def read_extract(
+    folder: str | os.PathLike[str],
+    *,
+    log: QualityLog | None = None,
+    steps: Steps | None = None,
+) -> Extract:
+    """Read an extract folder and apply the contract's single-table rules.
+
+    Refuses the extract (:class:`~bsol_analytics.errors.ExtractError`, naming table,
+    column, rule and example rows) for: a missing required table or column, an empty or
+    header-only file, a delimiter other than commas, bytes that are not UTF-8, patient_id
+    values that are NHS numbers, duplicated patient_id, and any rule failed by more than 1%
+    of a table's rows (unparseable dates, unknown sex, events for unknown patients, ...).
+    Below 1% the failing rows are dropped and counted in ``log``.
+
+    Args:
+        folder: the extract folder (``<table>.csv`` or ``<table>.parquet`` per table).
+        log: where counts go (a new one if omitted); kept up to date even when refused.
+        steps: timing/progress helper.
+
+    Returns:
+        The typed :class:`Extract`.
+
+    Examples:
+        >>> import tempfile
+        >>> read_extract(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.errors.ExtractError: Table 'patients': the required table is missing...
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ParameterError(f"The extract folder {folder} does not exist or is not a folder.")
+    log = log if log is not None else QualityLog()
+    log.extract = str(folder)
+    steps = steps or Steps(enabled=False)
+    files: dict[str, Path] = {}
+    for name, spec in EXTRACT_TABLES.items():
+        path = find_table_file(folder, name)
+        if path is None:
+            if spec.required:
+                raise ExtractError(
+                    name,
+                    None,
+                    f"the required table is missing: neither {name}.csv nor {name}.parquet "
+                    f"is in {folder}",
+                    hint="See docs/data-contract.md for the tables an extract must contain.",
+                )
+            log.notes.append(
+                f"no {name} table was supplied; indicators that need it are not computed"
+            )
+            continue
+        files[name] = path
+    log.facts["admissions_supplied"] = "admissions" in files
+
+    raw: dict[str, pd.DataFrame] = {}
+    for name, path in files.items():
+        with steps.step(f"Reading {name}"):
+            raw[name] = read_table_file(path, EXTRACT_TABLES[name], log)
+    with steps.step("Checking patients"):
+        patients, raw_ids = _type_patients(raw.pop("patients"), log)
+    kept_ids = _arrow(patients["patient_id"])
+    tables = {"patients": patients}
+    for name in list(raw):
+        with steps.step(f"Checking {name}"):
+            tables[name] = _type_linked(raw.pop(name), EXTRACT_TABLES[name], raw_ids, kept_ids, log)
+    return Extract(folder, tables, files, raw_ids, log)
+
+
+# --------------------------------------------------------------------------------------
+# Event rules (each returns a boolean mask of the rows that fail)
+# --------------------------------------------------------------------------------------
+
+
+def assign_clusters(events: pd.DataFrame) -> pd.DataFrame:
+    """Add the ``cluster`` of each event's ``snomed_code``.
+
+    Codes in no cluster get a null cluster (drop them as unmapped codes). A code in two
+    clusters (two COPD diagnosis codes are also COPD review codes) gives two rows, one per
+    cluster; the extra rows follow the originals and keep their index.
+
+    Returns:
+        A new frame.
+
+    Examples:
+        >>> ev = pd.DataFrame({"snomed_code": ["162659009", "394703002", "123"]})
+        >>> assign_clusters(ev)["cluster"].tolist()
+        ['HYPRES_COD', 'COPD_COD', nan, 'COPD_REVIEW']
+    """
+    cl = reference.clusters()
+    ranked = cl.assign(rank=cl.groupby("code").cumcount())
+    first = ranked[ranked["rank"] == 0].set_index("code")["cluster"]
+    dtype = pd.CategoricalDtype(list(CLUSTERS))
+    codes, uniques = pd.factorize(events["snomed_code"], use_na_sentinel=True)
+    pos = first.index.get_indexer(pd.Index(np.asarray(uniques, dtype=object)))
+    found = dtype.categories.get_indexer(first.to_numpy()[np.maximum(pos, 0)])
+    label = np.append(np.where(pos >= 0, found, -1), -1)[codes]
+    out = events.assign(cluster=pd.Categorical.from_codes(label, dtype=dtype))
+    extra = ranked[ranked["rank"] > 0]
+    parts = [out]
+    for code, cluster in zip(extra["code"], extra["cluster"], strict=True):
+        # one pass per code that is in a second cluster (two codes in the shipped lists)
+        hit = (out["snomed_code"] == code).to_numpy(dtype=bool, na_value=False)
+        if hit.any():
+            parts.append(
+                out[hit].assign(cluster=pd.Categorical([cluster] * int(hit.sum()), dtype=dtype))
+            )
+    return pd.concat(parts) if len(parts) > 1 else out
+
+
+def _measure_of(events: pd.DataFrame) -> pd.Series:
+    return events["cluster"].where(events["cluster"].isin(list(PLAUSIBLE_RANGES)))
+
+
+def missing_values(events: pd.DataFrame) -> pd.Series:
+    """Blood pressure and HbA1c events (``SBP``, ``DBP``, ``HBA1C``) without a value.
+
+    Examples:
+        >>> ev = pd.DataFrame({"cluster": ["SBP", "SBP", "HYP_COD"],
+        ...                    "numeric_value": [120.0, None, None]})
+        >>> missing_values(ev).tolist()
+        [False, True, False]
+    """
+    return _measure_of(events).notna() & events["numeric_value"].isna()
+
+
+def implausible_values(events: pd.DataFrame) -> pd.Series:
+    """Measurements outside :data:`bsol_analytics.contract.PLAUSIBLE_RANGES`.
+
+    Systolic BP 50-300 mmHg, diastolic 20-200 mmHg, HbA1c 20-200 mmol/mol, inclusive.
+
+    Examples:
+        >>> ev = pd.DataFrame({"cluster": ["SBP", "SBP", "DBP", "HBA1C", "HBA1C"],
+        ...                    "numeric_value": [0.0, 300.0, 201.0, 19.9, 48.0]})
+        >>> implausible_values(ev).tolist()
+        [True, False, True, True, False]
+    """
+    cluster = events["cluster"]
+    v = events["numeric_value"].to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.zeros(len(events), dtype=bool)
+    for name, (lo, hi) in PLAUSIBLE_RANGES.items():
+        sel = (cluster == name).to_numpy(dtype=bool, na_value=False)
+        bad |= sel & ((v < lo) | (v > hi))
+    return pd.Series(bad, index=events.index)
+
+
+def before_birth(frame: pd.DataFrame | Mapping[str, pd.Series], date_column: str) -> pd.Series:
+    """Rows dated before the patient's ``date_of_birth`` (a column of ``frame``).
+
+    Examples:
+        >>> df = pd.DataFrame({"d": pd.to_datetime(["2000-01-01", "2010-01-01"]),
+        ...                    "date_of_birth": pd.to_datetime(["2005-01-01"] * 2)})
+        >>> before_birth(df, "d").tolist()
+        [True, False]
+    """
+    return (frame[date_column] < frame["date_of_birth"]).fillna(False).astype(bool)
+
+
+def after_death(frame: pd.DataFrame | Mapping[str, pd.Series], date_column: str) -> pd.Series:
+    """Rows dated after the patient's ``date_of_death`` (a column of ``frame``; may be null).
+
+    Examples:
+        >>> df = pd.DataFrame({"d": pd.to_datetime(["2020-01-02", "2020-01-01", "2020-01-02"]),
+        ...                    "date_of_death": pd.to_datetime(["2020-01-01", "2020-01-01", None])})
+        >>> after_death(df, "d").tolist()
+        [True, False, False]
+    """
+    return (frame[date_column] > frame["date_of_death"]).fillna(False).astype(bool)
+
+
+def duplicate_rows(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Rows identical to an earlier row on ``columns`` (the first is kept).
+
+    Examples:
+        >>> df = pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "x"]})
+        >>> duplicate_rows(df, ["a", "b"]).tolist()
+        [False, True, False]
+    """
+    return frame.duplicated(subset=columns, keep="first")
+
+
+# --------------------------------------------------------------------------------------
+# Cleaning
+# --------------------------------------------------------------------------------------
+
+
+def _clean_patients(p: pd.DataFrame, log: QualityLog) -> pd.DataFrame:
+    p = nm.map_practice(p)
+    unknown = p["pcn_code"].isna().to_numpy()
+    if unknown.any():
+        counts = p.loc[unknown, "practice_code"].astype("str").fillna("(blank)").value_counts()
+        counts = counts[counts > 0].head(10)
+        log.facts["unknown_practices"] = {
+            "rows": int(unknown.sum()),
+            "codes": [{"code": str(k), "rows": int(v)} for k, v in counts.items()],
+        }
+    p = log.drop(
+        p,
+        unknown,
+        "patients",
+        "practice_code",
+        "unknown_practice",
+        hint="Check that the extract is for Birmingham and Solihull practices (ODS codes).",
+    )
+    p = log.drop(
+        p,
+        (p["date_of_death"] < p["date_of_birth"]).fillna(False).to_numpy(dtype=bool),
+        "patients",
+        "date_of_death",
+        "death_before_birth",
+        limit=_LIMITLESS,
+    )
+    p = log.drop(
+        p,
+        (p["registration_end"] < p["registration_start"]).fillna(False).to_numpy(dtype=bool),
+        "patients",
+        "registration_end",
+        "registration_end_before_start",
+        limit=_LIMITLESS,
+    )
+    p = nm.map_ethnicity(p)
+    unmapped = p["ethnicity_code"].notna() & (p["ethnicity_broad"] == "Unknown")
+    unmapped &= ~p["ethnicity_code"].isin(["Z", "99"])
+    log.recode(
+        p, unmapped.to_numpy(dtype=bool), "patients", "ethnicity_code", "unmapped_ethnicity_code"
+    )
+    p = nm.map_lsoa(p)
+    outside = (p["lsoa_code"].notna() & p["lsoa21_code"].isna()).to_numpy(dtype=bool)
+    log.recode(p, outside, "patients", "lsoa_code", "lsoa_not_bsol")
+    log.facts["lsoa_outside_bsol"] = int(outside.sum())
+    n = max(len(p), 1)
+    log.facts["missing_ethnicity_share"] = round(
+        float((p["ethnicity_broad"] == "Unknown").sum() / n), 6
+    )
+    log.facts["missing_lsoa_share"] = round(float(p["lsoa21_code"].isna().sum() / n), 6)
+    return p
+
+
+def _life_dates(patients: pd.DataFrame, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Date of birth and of death of the patient at each position (``NaT`` for -1)."""
+    dob = np.append(patients["date_of_birth"].to_numpy(), np.datetime64("NaT", "s"))
+    dod = np.append(patients["date_of_death"].to_numpy(), np.datetime64("NaT", "s"))
+    return dob[pos], dod[pos]
+
+
+def _clean_linked(
+    df: pd.DataFrame, table: str, date_col: str, patients: pd.DataFrame, log: QualityLog
+) -> pd.DataFrame:
+    """Drop rows of dropped patients and rows dated before birth or after death.
+
+    Adds ``_pos`` (the patient's row in ``patients``) for later steps.
+    """
+    pos = _positions(df["patient_id"], _arrow(patients["patient_id"]))
+    df = df.assign(_pos=pos)
+    df = log.drop(df, pos < 0, table, "patient_id", "patient_dropped", limit=_LIMITLESS)
+    for rule, func in (("before_birth", before_birth), ("after_death", after_death)):
+        dob, dod = _life_dates(patients, df["_pos"].to_numpy())
+        light = {
+            date_col: df[date_col].reset_index(drop=True),
+            "date_of_birth": pd.Series(dob),
+            "date_of_death": pd.Series(dod),
+        }
+        m = func(light, date_col).to_numpy()
+        df = log.drop(df, m, table, date_col, rule, limit=_LIMITLESS)
+    return df
+
+
+def _duplicate_events(ev: pd.DataFrame) -> np.ndarray:
+    """Exact duplicates on (patient, date, code, value), via one integer key per row.
+
+    Equivalent to ``duplicate_rows`` on those columns, but hashing one int64 column instead
+    of four is several times faster on tens of millions of rows.
+    """
+    if not len(ev):
+        return np.zeros(0, dtype=bool)
+    days = ev["event_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    days = days - days.min()
+    code_id = pd.factorize(ev["snomed_code"])[0].astype(np.int64)
+    value_id = pd.factorize(ev["numeric_value"], use_na_sentinel=True)[0].astype(np.int64) + 1
+    pos = ev["_pos"].to_numpy().astype(np.int64)
+    sizes = [
+        int(pos.max()) + 1,
+        int(days.max()) + 1,
+        int(code_id.max()) + 1,
+        int(value_id.max()) + 1,
+    ]
+    if float(np.prod([float(x) for x in sizes])) >= 2.0**62:
+        frame = pd.DataFrame({"p": pos, "d": days, "c": code_id, "v": value_id})
+        return duplicate_rows(frame, ["p", "d", "c", "v"]).to_numpy()
+    key = ((pos * sizes[1] + days) * sizes[2] + code_id) * sizes[3] + value_id
+    return pd.Series(key).duplicated(keep="first").to_numpy()
+
+
+def _clean_events(ev: pd.DataFrame, patients: pd.DataFrame, log: QualityLog) -> pd.DataFrame:
+    table = "clinical_events"
+    known = _positions(ev["snomed_code"], pa.array(reference.clusters()["code"].unique())) >= 0
+    unmapped = ~known
+    if unmapped.any():
+        counts = ev.loc[unmapped, "snomed_code"].value_counts()
+        counts = counts[counts > 0]
+        log.facts["unmapped_codes"] = {
+            "rows": int(unmapped.sum()),
+            "distinct": len(counts),
+            "top": [{"code": str(k), "rows": int(v)} for k, v in counts.head(10).items()],
+        }
+    ev = log.drop(ev, unmapped, table, "snomed_code", "unmapped_code", limit=_LIMITLESS)
+    ev = _clean_linked(ev, table, "event_date", patients, log)
+    n = len(ev)
+    ev = assign_clusters(ev)
+    base, extra = ev.iloc[:n], ev.iloc[n:]
+    base = log.drop(
+        base,
+        missing_values(base).to_numpy(),
+        table,
+        "numeric_value",
+        "missing_value",
+        limit=_LIMITLESS,
+    )
+    base = log.drop(
+        base,
+        implausible_values(base).to_numpy(),
+        table,
+        "numeric_value",
+        "implausible_value",
+        limit=_LIMITLESS,
+    )
+    dup = _duplicate_events(base)
+    base = log.drop(base, dup, table, None, "duplicate", limit=_LIMITLESS)
+    if len(extra):
+        extra = extra[extra.index.isin(base.index)]
+        base = pd.concat([base, extra])
+    return base[list(PROCESSED_COLUMNS[table])]
+
+
+def _clean_simple(
+    df: pd.DataFrame, table: str, date_col: str, patients: pd.DataFrame, log: QualityLog
+) -> pd.DataFrame:
+    df = _clean_linked(df, table, date_col, patients, log)
+    cols = list(PROCESSED_COLUMNS[table])
+    df = log.drop(
+        df, duplicate_rows(df, cols).to_numpy(), table, None, "duplicate", limit=_LIMITLESS
+    )
+    return df[cols]
+
+
+def _empty(table: str) -> pd.DataFrame:
+    schema = PROCESSED_SCHEMAS[table]
+    return pd.DataFrame(
+        {name: pd.Series([], dtype=str(col.dtype)) for name, col in schema.columns.items()}
+    ).astype(
+        {
+            name: "datetime64[s]"
+            for name, col in schema.columns.items()
+            if "datetime" in str(col.dtype)
+        }
+    )
+
+
+def _finalise(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Fresh index; text columns as ``str``, or categorical where the contract says so."""
+    df = df.reset_index(drop=True)
+    keep_cat = CATEGORICAL_COLUMNS.get(table, ())
+    for name in df.columns:
+        s = df[name]
+        if name in keep_cat:
+            if not isinstance(s.dtype, pd.CategoricalDtype):
+                s = s.astype("category")
+            s = s.cat.remove_unused_categories()
+            if s.cat.categories.dtype != "str":
+                s = s.cat.rename_categories(s.cat.categories.astype("str"))
+            df[name] = s
+        elif isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+            df[name] = s.astype("str")
+    return df
+
+
+def clean_tables(extract: Extract, *, steps: Steps | None = None) -> dict[str, pd.DataFrame]:
+    """Map, check and clean a typed extract into the processed tables.
+
+    Patients: practice look-up (unknown practices dropped; refused above 1%), deaths
+    before birth and registrations ending before they start dropped, ethnicity, residence
+    geography and deprivation added. Events: codes in no cluster dropped (counted as
+    unmapped codes), events of dropped patients, before birth or after death dropped,
+    measurements without a value or outside plausible ranges dropped, exact duplicates
+    removed. Screening and admissions: the same date and duplicate rules.
+
+    Args:
+        extract: from :func:`read_extract`.
+        steps: timing/progress helper.
+
+    Returns:
+        ``{"patients", "clinical_events", "screening", "admissions"}`` -> new frames with
+        the columns of ``docs/processed-tables.md`` (dates as ``datetime64[s]``) and a
+        fresh index. ``clinical_events.patient_id``, ``snomed_code`` and ``cluster`` are
+        pandas categoricals (tens of millions of rows); other text columns are ``str``.
+        ``admissions`` has no rows when the extract has none.
+    """
+    steps = steps or Steps(enabled=False)
+    log = extract.log
+    t = extract.tables
+    with steps.step("Mapping patients"):
+        patients = _clean_patients(t["patients"], log)
+    out = {}
+    with steps.step("Cleaning clinical events"):
+        out["clinical_events"] = _clean_events(t["clinical_events"], patients, log)
+    with steps.step("Cleaning screening"):
+        out["screening"] = _clean_simple(t["screening"], "screening", "test_date", patients, log)
+    with steps.step("Cleaning admissions"):
+        if "admissions" in t:
+            out["admissions"] = _clean_simple(
+                t["admissions"], "admissions", "admission_date", patients, log
+            )
+        else:
+            out["admissions"] = _empty("admissions")
+    out["patients"] = patients[list(PROCESSED_COLUMNS["patients"])]
+    out = {name: _finalise(name, out[name]) for name in PROCESSED_TABLES}
+    ev_dates = out["clinical_events"]["event_date"]
+    if len(ev_dates):
+        lo, hi = ev_dates.min(), ev_dates.max()
+        log.facts["event_date_range"] = [str(lo.date()), str(hi.date())]
+        rd = default_reporting_date(hi)
+        log.facts["default_reporting_date"] = str(rd) if rd else None
+    log.facts["rows_written"] = {name: len(df) for name, df in out.items()}
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Writing and loading
+# --------------------------------------------------------------------------------------
+
+
+def _to_arrow(df: pd.DataFrame) -> pa.Table:
+    cols = {}
+    for name in df.columns:
+        s = df[name]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            arr = pa.array(s, from_pandas=True)
+            arr = arr.cast(pa.dictionary(arr.type.index_type, pa.string()))
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            arr = pa.array(
+                s.to_numpy().astype("datetime64[D]"), type=pa.date32(), mask=s.isna().to_numpy()
+            )
+        elif isinstance(s.dtype, pd.Int8Dtype):
+            arr = pa.array(s, type=pa.int8(), from_pandas=True)
+        elif isinstance(s.dtype, pd.BooleanDtype):
+            arr = pa.array(s, type=pa.bool_(), from_pandas=True)
+        elif pd.api.types.is_float_dtype(s.dtype):
+            arr = pa.array(s.to_numpy(), type=pa.float64(), from_pandas=True)
+        else:
+            arr = pa.array(s, type=pa.large_string(), from_pandas=True).cast(pa.string())
+        cols[name] = arr
+    return pa.table(cols)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def prepare_tables(
+    extract_dir: str | os.PathLike[str],
+    *,
+    log: QualityLog | None = None,
+    steps: Steps | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Read and clean an extract in memory (what ``bsol validate`` does).
+
+    Returns:
+        The processed tables and the data-quality summary.
+
+    Raises:
+        ExtractError: when the extract is refused (``log`` then holds the counts so far).
+    """
+    log = log if log is not None else QualityLog()
+    try:
+        extract = read_extract(extract_dir, log=log, steps=steps)
+        tables = clean_tables(extract, steps=steps)
+    except ExtractError as err:
+        log.refusal = str(err)
+        raise
+    return tables, data_quality_summary(log)
+
+
+def prepare(
+    extract_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    progress: bool = True,
+    *,
+    log: QualityLog | None = None,
+) -> dict[str, Any]:
+    """Clean an extract and write the processed tables, atomically.
+
+    Writes ``patients.parquet``, ``clinical_events.parquet``, ``screening.parquet``,
+    ``admissions.parquet`` (no rows without an admissions table), ``data_quality.json``
+    and ``prepare_manifest.json`` (input files' SHA-256, suite and contract versions,
+    timings, ``admissions_supplied``). ``out_dir`` is replaced only when everything was
+    written: a refused or interrupted run leaves earlier output as it was.
+
+    Args:
+        extract_dir: the extract folder.
+        out_dir: the processed folder (e.g. ``data/processed``).
+        progress: show progress bars on stderr.
+        log: optional log to fill (kept up to date even when refused).
+
+    Returns:
+        The data-quality summary (as written to ``data_quality.json``).
+
+    Raises:
+        ExtractError: when the extract is refused.
+    """
+    start = time.perf_counter()
+    reference.verify_manifest()
+    log = log if log is not None else QualityLog()
+    extract_path = Path(extract_dir)
+    out_path = Path(out_dir)
+    if out_path.resolve() == extract_path.resolve():
+        raise ParameterError("The output folder must not be the extract folder.")
+    with (
+        concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool,
+        Steps(enabled=progress) as steps,
+    ):
+        tables, summary = prepare_tables(extract_path, log=log, steps=steps)
+        extract_files = sorted(
+            f
+            for p in (find_table_file(extract_path, t) for t in EXTRACT_TABLES)
+            if p
+            for f in table_files(p)
+        )
+        hashes = {p: pool.submit(_sha256, p) for p in extract_files}
+        with atomic_directory(out_path) as tmp:
+            for name, df in tables.items():
+                with steps.step(f"Writing {name}"):
+                    pq.write_table(
+                        _to_arrow(df),
+                        tmp / f"{name}.parquet",
+                        compression="zstd",
+                        store_schema=False,
+                    )
+            atomic_write_text(tmp / "data_quality.json", json.dumps(summary, indent=2) + "\n")
+            manifest = {
+                "suite_version": __version__,
+                "contract_version": CONTRACT_VERSION,
+                "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "extract": str(extract_path.resolve()),
+                "inputs": [
+                    {
+                        "file": p.relative_to(extract_path).as_posix(),
+                        "bytes": p.stat().st_size,
+                        "sha256": hashes[p].result(),
+                    }
+                    for p in extract_files
+                ],
+                "reference_manifest_sha256": _sha256(Path(reference.paths.RAW_DIR) / "MANIFEST"),
+                "admissions_supplied": bool(summary["admissions_supplied"]),
+                "rows": {name: len(df) for name, df in tables.items()},
+                "default_reporting_date": summary["default_reporting_date"],
+                "timings_seconds": {
+                    **steps.timings,
+                    "total": round(time.perf_counter() - start, 3),
+                },
+            }
+            atomic_write_text(tmp / "prepare_manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return summary
+
+
+def _types_mapper(t: pa.DataType) -> Any:
+    if t == pa.int8():
+        return pd.Int8Dtype()
+    if t == pa.bool_():
+        return pd.BooleanDtype()
+    return None
+
+
+def load_prepared(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Read the processed tables written by :func:`prepare`.
+
+    Dates come back as ``datetime64[s]``, IMD columns as ``Int8``, ``core20`` as
+    ``boolean``, text as ``str`` except the categorical columns of ``clinical_events``
+    (``patient_id``, ``snomed_code``, ``cluster``), exactly as :func:`clean_tables` returns
+    them.
+
+    Args:
+        folder: a folder written by ``bsol prepare``.
+
+    Returns:
+        ``{"patients", "clinical_events", "screening", "admissions"}`` -> DataFrame.
+
+    Raises:
+        BsolError: when the folder is not a complete prepared folder.
+    """
+    folder = Path(folder)
+    missing = [t for t in PROCESSED_TABLES if not (folder / f"{t}.parquet").is_file()]
+    if missing:
+        raise BsolError(
+            f"{folder} is not a prepared folder ({missing[0]}.parquet is missing). "
+            f"Run 'bsol prepare EXTRACT --out {folder}' first."
+        )
+    out = {}
+    for t in PROCESSED_TABLES:
+        df = pq.read_table(
+            folder / f"{t}.parquet", read_dictionary=list(CATEGORICAL_COLUMNS.get(t, ()))
+        ).to_pandas(date_as_object=False, types_mapper=_types_mapper)
+        dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c].dtype)]
+        out[t] = df.astype(dict.fromkeys(dates, "datetime64[s]")) if dates else df
+    return out
+
+
+def processed_tables(data_dir: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Processed tables from a prepared folder, or from an extract cleaned in memory.
+
+    A folder with ``prepare_manifest.json`` is read with :func:`load_prepared`; any other
+    folder is treated as an extract and cleaned in memory. Dates are ``datetime64[s]``.
+
+    Raises:
+        ExtractError: when an extract is refused.
+    """
+    folder = Path(data_dir)
+    if (folder / "prepare_manifest.json").is_file():
+        return load_prepared(folder)
+    tables, _ = prepare_tables(folder)
+    return tables

@@ -1,0 +1,346 @@
+"""The extract data contract (``docs/data-contract.md``) and the processed tables, as data.
+
+:data:`EXTRACT_TABLES` describes what ``bsol validate`` and ``bsol prepare`` accept: the
+tables, whether each is required, and each column's kind and nullability. The pandera
+schemas in :data:`PROCESSED_SCHEMAS` describe what ``bsol prepare`` writes
+(``docs/processed-tables.md``); :func:`validate_processed` checks a frame against them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+with warnings.catch_warnings():
+    # pandera probes optional back-ends on import; keep their warnings off the console.
+    warnings.simplefilter("ignore", FutureWarning)
+    import pandera.pandas as pa
+
+from bsol_analytics.errors import ParameterError
+
+__all__ = [
+    "ADMISSION_METHODS",
+    "CATEGORICAL_COLUMNS",
+    "CLUSTERS",
+    "CONTRACT_VERSION",
+    "EXTRACT_TABLES",
+    "MALFORMED_SHARE",
+    "PLACES_OF_DEATH",
+    "PLAUSIBLE_RANGES",
+    "PROCESSED_COLUMNS",
+    "PROCESSED_SCHEMAS",
+    "SCREENING_OUTCOMES",
+    "SCREENING_PROGRAMMES",
+    "ColumnSpec",
+    "TableSpec",
+    "table_spec",
+    "validate_processed",
+]
+
+#: Version of docs/data-contract.md implemented here.
+CONTRACT_VERSION = 1
+
+#: A rule failed by more than this share of a table's rows refuses the extract.
+MALFORMED_SHARE = 0.01
+
+Kind = Literal["id", "string", "code", "date", "float"]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of an extract table.
+
+    Attributes:
+        name: column name as it appears in the file header.
+        kind: ``id`` (pseudonymised key), ``string``, ``code``, ``date`` or ``float``.
+        nullable: whether a blank value is allowed.
+        description: one line for documentation and error messages.
+    """
+
+    name: str
+    kind: Kind
+    nullable: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One extract table.
+
+    Attributes:
+        name: table name, also the file stem (``patients.csv``/``patients.parquet``).
+        required: whether the extract must contain it.
+        columns: the contract's columns; every one must be present in the file header.
+        unique: the column whose values must be unique, if any.
+
+    Examples:
+        >>> EXTRACT_TABLES["patients"].column_names[:3]
+        ('patient_id', 'sex', 'date_of_birth')
+    """
+
+    name: str
+    required: bool
+    columns: tuple[ColumnSpec, ...]
+    unique: str | None = None
+    description: str = ""
+    _by_name: dict[str, ColumnSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {c.name: c for c in self.columns})
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The column names in contract order."""
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> ColumnSpec:
+        """The spec of column ``name``."""
+        return self._by_name[name]
+
+    def columns_of_kind(self, kind: Kind) -> tuple[str, ...]:
+        """Names of the columns of one kind, e.g. ``"date"``."""
+        return tuple(c.name for c in self.columns if c.kind == kind)
+
+
+_PID = ColumnSpec("patient_id", "id", description="pseudonymised patient key")
+
+EXTRACT_TABLES: dict[str, TableSpec] = {
+    "patients": TableSpec(
+        "patients",
+        required=True,
+        unique="patient_id",
+        description="one row per patient",
+        columns=(
+            ColumnSpec("patient_id", "id", description="pseudonymised key, unique"),
+            ColumnSpec("sex", "code", description="M/F/U (Male/Female/1/2/9/0 accepted)"),
+            ColumnSpec("date_of_birth", "date"),
+            ColumnSpec(
+                "ethnicity_code", "code", nullable=True, description="SNOMED CT or NHS letter"
+            ),
+            ColumnSpec("lsoa_code", "code", nullable=True, description="LSOA 2021 or 2011"),
+            ColumnSpec("practice_code", "code", description="ODS code of the practice"),
+            ColumnSpec("registration_start", "date"),
+            ColumnSpec("registration_end", "date", nullable=True),
+            ColumnSpec("date_of_death", "date", nullable=True),
+            ColumnSpec("place_of_death", "code", nullable=True),
+        ),
+    ),
+    "clinical_events": TableSpec(
+        "clinical_events",
+        required=True,
+        description="one row per coded entry",
+        columns=(
+            _PID,
+            ColumnSpec("event_date", "date"),
+            ColumnSpec("snomed_code", "code", description="SNOMED CT concept id"),
+            ColumnSpec("numeric_value", "float", nullable=True),
+        ),
+    ),
+    "screening": TableSpec(
+        "screening",
+        required=True,
+        description="one row per screening test",
+        columns=(
+            _PID,
+            ColumnSpec("programme", "code", description="breast, cervical or bowel"),
+            ColumnSpec("test_date", "date"),
+            ColumnSpec("outcome", "code", description="adequate or inadequate"),
+        ),
+    ),
+    "admissions": TableSpec(
+        "admissions",
+        required=False,
+        description="one row per hospital admission",
+        columns=(
+            _PID,
+            ColumnSpec("admission_date", "date"),
+            ColumnSpec("admission_method", "code", description="emergency or elective"),
+        ),
+    ),
+}
+
+
+def table_spec(name: str) -> TableSpec:
+    """The contract of one extract table.
+
+    Raises:
+        ParameterError: for a name that is not a contract table.
+
+    Examples:
+        >>> table_spec("screening").required
+        True
+        >>> table_spec("admissions").columns_of_kind("date")
+        ('admission_date',)
+    """
+    try:
+        return EXTRACT_TABLES[name]
+    except KeyError:
+        raise ParameterError(
+            f"{name!r} is not a table of the data contract; tables are {', '.join(EXTRACT_TABLES)}."
+        ) from None
+
+
+#: Clusters kept in ``clinical_events`` (see :func:`bsol_analytics.reference.clusters`).
+CLUSTERS: tuple[str, ...] = (
+    "HYP_COD",
+    "HYPRES_COD",
+    "DM_COD",
+    "DMRES_COD",
+    "COPD_COD",
+    "COPDRES_COD",
+    "PALCARE_COD",
+    "PALCARENI_COD",
+    "SBP",
+    "DBP",
+    "HBA1C",
+    "COPD_REVIEW",
+)
+
+#: Inclusive plausible ranges for measured values; outside them the event is dropped.
+#: Blood pressure in mmHg (the QOF extraction and most clinical systems reject values
+#: outside similar limits); HbA1c in mmol/mol (IFCC; 20 is about 4% DCCT, 200 about 20%).
+PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
+    "SBP": (50.0, 300.0),
+    "DBP": (20.0, 200.0),
+    "HBA1C": (20.0, 200.0),
+}
+
+PLACES_OF_DEATH: tuple[str, ...] = ("home", "care home", "hospital", "hospice", "other")
+SCREENING_PROGRAMMES: tuple[str, ...] = ("breast", "cervical", "bowel")
+SCREENING_OUTCOMES: tuple[str, ...] = ("adequate", "inadequate")
+ADMISSION_METHODS: tuple[str, ...] = ("emergency", "elective")
+
+_LOCALITIES = ["Central", "East", "North", "South", "West", "Solihull"]
+_BROAD = ["Asian", "Black", "Mixed", "White", "Other", "Unknown"]
+
+
+def _col(dtype: object, nullable: bool = False, **kw: object) -> pa.Column:
+    return pa.Column(dtype, nullable=nullable, coerce=False, **kw)  # type: ignore[arg-type]
+
+
+_DATE = "datetime64[s]"
+
+#: pandera schemas of the processed tables, as loaded by ``cleaning.load_prepared``
+#: (Parquet ``date32`` columns read as ``datetime64[s]``).
+PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "patients": pa.DataFrameSchema(
+        {
+            "patient_id": _col("str", unique=True),
+            "sex": _col("str", checks=pa.Check.isin(["M", "F", "U"])),
+            "date_of_birth": _col(_DATE),
+            "ethnicity_broad": _col("str", checks=pa.Check.isin(_BROAD)),
+            "ethnicity_detailed": _col("str"),
+            "lsoa21_code": _col("str", nullable=True),
+            "ward_code": _col("str", nullable=True),
+            "ward_name": _col("str", nullable=True),
+            "local_authority": _col(
+                "str", nullable=True, checks=pa.Check.isin(["Birmingham", "Solihull"])
+            ),
+            "resident_locality": _col("str", nullable=True, checks=pa.Check.isin(_LOCALITIES)),
+            "imd2025_decile": _col("Int8", nullable=True, checks=pa.Check.in_range(1, 10)),
+            "imd2025_quintile": _col("Int8", nullable=True, checks=pa.Check.in_range(1, 5)),
+            "imd2019_decile": _col("Int8", nullable=True, checks=pa.Check.in_range(1, 10)),
+            "imd2019_quintile": _col("Int8", nullable=True, checks=pa.Check.in_range(1, 5)),
+            "core20": _col("boolean", nullable=True),
+            "practice_code": _col("str"),
+            "practice_name": _col("str"),
+            "pcn_code": _col("str"),
+            "pcn_name": _col("str"),
+            "practice_locality": _col("str", checks=pa.Check.isin(_LOCALITIES)),
+            "registration_start": _col(_DATE),
+            "registration_end": _col(_DATE, nullable=True),
+            "date_of_death": _col(_DATE, nullable=True),
+            "place_of_death": _col(
+                "str", nullable=True, checks=pa.Check.isin(list(PLACES_OF_DEATH))
+            ),
+        },
+        strict=True,
+        ordered=True,
+        name="patients",
+    ),
+    "clinical_events": pa.DataFrameSchema(
+        {
+            "patient_id": _col("category"),
+            "event_date": _col(_DATE),
+            "snomed_code": _col("category"),
+            "numeric_value": _col("float64", nullable=True),
+            "cluster": _col("category", checks=pa.Check.isin(list(CLUSTERS))),
+        },
+        strict=True,
+        ordered=True,
+        name="clinical_events",
+    ),
+    "screening": pa.DataFrameSchema(
+        {
+            "patient_id": _col("str"),
+            "programme": _col("str", checks=pa.Check.isin(list(SCREENING_PROGRAMMES))),
+            "test_date": _col(_DATE),
+            "outcome": _col("str", checks=pa.Check.isin(list(SCREENING_OUTCOMES))),
+        },
+        strict=True,
+        ordered=True,
+        name="screening",
+    ),
+    "admissions": pa.DataFrameSchema(
+        {
+            "patient_id": _col("str"),
+            "admission_date": _col(_DATE),
+            "admission_method": _col("str", checks=pa.Check.isin(list(ADMISSION_METHODS))),
+        },
+        strict=True,
+        ordered=True,
+        name="admissions",
+    ),
+}
+
+#: Processed columns held as pandas categoricals (Parquet dictionary-encoded strings):
+#: the high-volume text columns of ``clinical_events``.
+CATEGORICAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "clinical_events": ("patient_id", "snomed_code", "cluster"),
+}
+
+#: Column order of every processed table.
+PROCESSED_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(schema.columns) for name, schema in PROCESSED_SCHEMAS.items()
+}
+
+
+def validate_processed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Check a processed table against its pandera schema.
+
+    Args:
+        table: ``patients``, ``clinical_events``, ``screening`` or ``admissions``.
+        frame: the table as returned by ``cleaning.load_prepared`` (the categorical
+            columns of ``clinical_events`` may also be plain strings).
+
+    Returns:
+        ``frame`` unchanged when it conforms.
+
+    Raises:
+        pandera.errors.SchemaError: naming the first failing column and check.
+
+    Examples:
+        >>> df = pd.DataFrame({
+        ...     "patient_id": pd.Series(["p1"], dtype="str"),
+        ...     "admission_date": pd.Series(["2024-01-02"], dtype="datetime64[s]"),
+        ...     "admission_method": pd.Series(["emergency"], dtype="str"),
+        ... })
+        >>> len(validate_processed("admissions", df))
+        1
+    """
+    if table not in PROCESSED_SCHEMAS:
+        raise ParameterError(f"{table!r} is not a processed table.")
+    # Categorical columns may also arrive as plain strings (e.g. from pandas.read_parquet).
+    as_cat = {
+        c: "category"
+        for c in CATEGORICAL_COLUMNS.get(table, ())
+        if c in frame.columns and not isinstance(frame[c].dtype, pd.CategoricalDtype)
+    }
+    check = frame.astype(as_cat) if as_cat else frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        PROCESSED_SCHEMAS[table].validate(check)
+    return frame

@@ -1,0 +1,43 @@
+"""Indicator definitions, registry and multi-engine execution.
+
+Public API:
+
+* :func:`compute_cube` — numerators and denominators by reporting date × keys × indicator.
+* :func:`patient_flags` — the per-patient flags behind the cube.
+* :func:`load_tables` — open a prepared folder for an engine.
+* :func:`get_indicator`, :func:`list_indicators`, :func:`registry_frame` — metadata.
+* :func:`expected_prevalence` — reference age/sex prevalence for recorded-vs-expected.
+"""
+
+from __future__ import annotations
+
+from bsol_analytics.indicators.base import AGE_BANDS, months_before
+from bsol_analytics.indicators.engines import (
+    DEFINITIONS,
+    ENGINES,
+    compute_cube,
+    load_tables,
+    patient_flags,
+)
+from bsol_analytics.indicators.registry import (
+    IndicatorInfo,
+    expected_prevalence,
+    get_indicator,
+    list_indicators,
+    registry_frame,
+)
+
+__all__ = [
+    "AGE_BANDS",
+    "DEFINITIONS",
+    "ENGINES",
+    "IndicatorInfo",
+    "compute_cube",
+    "expected_prevalence",
+    "get_indicator",
+    "list_indicators",
+    "load_tables",
+    "months_before",
+    "patient_flags",
+    "registry_frame",
+]

@@ -1,0 +1,365 @@
+"""Building blocks shared by every indicator family.
+
+The definitions are written once, as Narwhals expressions over the processed tables, and run
+unchanged on pandas (eager), DuckDB and Spark (lazy). This module holds what every family
+needs: reporting-date arithmetic, age, the ESP2013 age bands, the registered population,
+"latest code" registers, "latest reading" look-ups and the :class:`Indicator` record.
+
+Conventions (also in ``docs/engines.md``):
+
+* **Months.** ``RD - N months`` moves the calendar month back N times and clamps the day to
+  the length of the target month: 2024-08-31 minus 6 months is 2024-02-29, 2025-05-31 minus
+  3 months is 2025-02-28. "Within N months of RD" is ``RD - N months < date <= RD``.
+* **Age** is whole years completed at the reference date (RD, or the date of death for
+  end-of-life indicators). A person born on 29 February turns a year older on 1 March in a
+  common year.
+* **Registers** use the latest diagnosis code on or before the reference date; a resolved
+  code removes the patient only when it is dated strictly after that diagnosis. A resolved
+  code on the same day as the latest diagnosis leaves the patient on the register, as does a
+  new diagnosis after an earlier resolution (QOF treats the latest code as the current state).
+* **Readings.** When a patient has several readings of one kind on their latest date, the
+  lowest is used (the QOF convention for blood pressure, applied to HbA1c too).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import narwhals as nw
+
+#: ESP2013 five-year age bands, index = band code used inside the engines.
+AGE_BANDS: tuple[str, ...] = (
+    *(f"{lo}-{lo + 4}" for lo in range(0, 90, 5)),
+    "90+",
+)
+
+Population = Literal["registered", "decedents"]
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """Return ``day`` minus ``months`` calendar months, clamping to the month's last day.
+
+    Args:
+        day: the reference date.
+        months: how many calendar months to go back (may be 0).
+
+    Examples:
+        >>> months_before(dt.date(2024, 8, 31), 6)
+        datetime.date(2024, 2, 29)
+        >>> months_before(dt.date(2025, 3, 31), 12)
+        datetime.date(2024, 3, 31)
+        >>> months_before(dt.date(2025, 5, 31), 3)
+        datetime.date(2025, 2, 28)
+    """
+    total = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(total, 12)
+    month += 1
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day.day, last))
+
+
+def age_band_label(code: int) -> str:
+    """Return the ESP2013 band label for a band code (0 = ``0-4`` … 18 = ``90+``).
+
+    Examples:
+        >>> age_band_label(0), age_band_label(16), age_band_label(18)
+        ('0-4', '80-84', '90+')
+    """
+    return AGE_BANDS[code]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a definition needs to know about one evaluation.
+
+    Attributes:
+        rd: the reporting date.
+        backend: ``"pandas"``, ``"duckdb"`` or ``"spark"``; decides how date literals are
+            written (pandas compares timestamps, the SQL engines compare dates).
+    """
+
+    rd: dt.date
+    backend: str = "pandas"
+
+    def lit(self, day: dt.date) -> Any:
+        """A date literal in the form the backend compares against its date columns.
+
+        Examples:
+            >>> Context(dt.date(2025, 3, 31)).lit(dt.date(2025, 1, 1))
+            datetime.datetime(2025, 1, 1, 0, 0)
+            >>> Context(dt.date(2025, 3, 31), "duckdb").lit(dt.date(2025, 1, 1))
+            datetime.date(2025, 1, 1)
+        """
+        if self.backend == "pandas":
+            return dt.datetime(day.year, day.month, day.day)
+        return day
+
+    def start(self, months: int) -> Any:
+        """The excluded lower bound ``RD - months`` as a literal."""
+        return self.lit(months_before(self.rd, months))
+
+    def within(self, column: str, months: int) -> nw.Expr:
+        """``RD - months < column <= RD`` (null dates are never within).
+
+        Examples:
+            >>> import pandas as pd
+            >>> ctx = Context(dt.date(2025, 3, 31))
+            >>> df = nw.from_native(pd.DataFrame({"d": pd.to_datetime(
+            ...     ["2024-03-31", "2024-04-01", "2025-03-31", "2025-04-01"])}))
+            >>> df.select(ctx.within("d", 12)).to_native()["d"].tolist()
+            [False, True, True, False]
+        """
+        col = nw.col(column)
+        return (col > self.start(months)) & (col <= self.lit(self.rd))
+
+    def on_or_before(self, column: str) -> nw.Expr:
+        """``column <= RD``."""
+        return nw.col(column) <= self.lit(self.rd)
+
+
+def whole_years(born: nw.Expr, at: nw.Expr | dt.date) -> nw.Expr:
+    """Whole years completed between ``born`` and ``at`` (a column or a fixed date).
+
+    Examples:
+        >>> import pandas as pd
+        >>> df = nw.from_native(pd.DataFrame({"dob": pd.to_datetime(
+        ...     ["1945-03-31", "1945-04-01", "2008-02-29"])}))
+        >>> df.select(whole_years(nw.col("dob"), dt.date(2025, 3, 31)).alias("age")
+        ...           ).to_native()["age"].tolist()
+        [80, 79, 17]
+    """
+    born_md = born.dt.month() * 100 + born.dt.day()
+    if isinstance(at, dt.date):
+        years = at.year - born.dt.year()
+        not_yet = born_md > (at.month * 100 + at.day)
+    else:
+        years = at.dt.year() - born.dt.year()
+        not_yet = born_md > (at.dt.month() * 100 + at.dt.day())
+    return (years - not_yet.cast(nw.Int64)).cast(nw.Int64)
+
+
+def age_band_code(age: nw.Expr) -> nw.Expr:
+    """ESP2013 band code (0-18) for an age in whole years; see :func:`age_band_label`.
+
+    A negative age (a date of birth after the reference date) falls in band 0.
+
+    Examples:
+        >>> import pandas as pd
+        >>> df = nw.from_native(pd.DataFrame({"age": [0, 4, 5, 89, 90, 104]}))
+        >>> df.select(age_band_code(nw.col("age")).alias("b")).to_native()["b"].tolist()
+        [0, 0, 1, 17, 18, 18]
+    """
+    band = nw.when(age >= 90).then(nw.lit(18)).when(age < 0).then(nw.lit(0)).otherwise(age // 5)
+    return band.cast(nw.Int64)
+
+
+def registered_at(ctx: Context) -> nw.Expr:
+    """The contract's "registered at RD" rule.
+
+    ``registration_start <= RD``, ``registration_end`` blank or ``> RD`` and
+    ``date_of_death`` blank or ``> RD``.
+    """
+    rd = ctx.lit(ctx.rd)
+    return (
+        (nw.col("registration_start") <= rd)
+        & (nw.col("registration_end").is_null() | (nw.col("registration_end") > rd))
+        & (nw.col("date_of_death").is_null() | (nw.col("date_of_death") > rd))
+    )
+
+
+def latest_dates(events: Any, columns: dict[str, str], keep: nw.Expr) -> Any:
+    """Latest event date per patient for each cluster, in one pass.
+
+    Args:
+        events: clinical events (narwhals frame with ``patient_id``, ``event_date``,
+            ``cluster``).
+        columns: output column -> cluster, e.g. ``{"hyp_last": "HYP_COD"}``.
+        keep: row filter applied first (e.g. events on or before RD).
+
+    Returns:
+        One row per patient with any of the clusters: ``patient_id`` and one date column per
+        entry of ``columns`` (null when the patient has none).
+    """
+    subset = events.filter(nw.col("cluster").is_in(list(columns.values())) & keep)
+    marked = subset.with_columns(
+        nw.when(nw.col("cluster") == cluster).then(nw.col("event_date")).alias(name)
+        for name, cluster in columns.items()
+    )
+    return marked.group_by("patient_id").agg(nw.col(name).max() for name in columns)
+
+
+def on_register(diagnosis: str, resolved: str) -> nw.Expr:
+    """Register rule over two latest-date columns: a diagnosis not followed by a resolution.
+
+    Examples:
+        >>> import pandas as pd
+        >>> d = pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-01", None])
+        >>> r = pd.to_datetime([None, "2020-01-01", "2021-01-01", "2019-01-01"])
+        >>> df = nw.from_native(pd.DataFrame({"d": d, "r": r}))
+        >>> df.select(on_register("d", "r").alias("x")).to_native()["x"].tolist()
+        [True, True, False, False]
+    """
+    dx, res = nw.col(diagnosis), nw.col(resolved)
+    return (~dx.is_null() & (res.is_null() | (res <= dx))).fill_null(False)
+
+
+def patients_with(events: Any, keep: nw.Expr, name: str) -> Any:
+    """``patient_id`` and a column ``name`` = 1 for every patient with a kept row."""
+    return (
+        events.filter(keep)
+        .group_by("patient_id")
+        .agg(nw.len().alias("_n"))
+        .select("patient_id", nw.lit(1, nw.Int8).alias(name))
+    )
+
+
+def latest_value(events: Any, keep: nw.Expr, name: str) -> Any:
+    """The lowest value on each patient's latest date among the kept rows.
+
+    Returns ``patient_id`` and ``name``. Window-free: latest date per patient, then the
+    minimum value on that date.
+    """
+    kept = events.filter(keep & ~nw.col("numeric_value").is_null()).select(
+        "patient_id", "event_date", "numeric_value"
+    )
+    last = kept.group_by("patient_id").agg(nw.col("event_date").max().alias("_last"))
+    on_last = kept.join(last, on="patient_id", how="inner").filter(
+        nw.col("event_date") == nw.col("_last")
+    )
+    return on_last.group_by("patient_id").agg(nw.col("numeric_value").min().alias(name))
+
+
+def latest_paired_reading(
+    events: Any,
+    keep: nw.Expr,
+    first: tuple[str, str],
+    second: tuple[str, str],
+) -> Any:
+    """Values of two clusters on the patient's latest date that has both.
+
+    Args:
+        events: clinical events.
+        keep: row filter (e.g. within 12 months of RD).
+        first: ``(cluster, output column)``, e.g. ``("SBP", "bp_systolic")``.
+        second: the same for the other reading, e.g. ``("DBP", "bp_diastolic")``.
+
+    Returns:
+        ``patient_id`` and the two output columns (lowest value of each on that date).
+    """
+    parts = []
+    for cluster, out in (first, second):
+        parts.append(
+            events.filter(
+                keep & (nw.col("cluster") == cluster) & ~nw.col("numeric_value").is_null()
+            )
+            .group_by("patient_id", "event_date")
+            .agg(nw.col("numeric_value").min().alias(out))
+        )
+    both = parts[0].join(parts[1], on=["patient_id", "event_date"], how="inner")
+    last = both.group_by("patient_id").agg(nw.col("event_date").max().alias("_last"))
+    return (
+        both.join(last, on="patient_id", how="inner")
+        .filter(nw.col("event_date") == nw.col("_last"))
+        .select("patient_id", first[1], second[1])
+    )
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The processed tables as narwhals frames (eager for pandas, lazy otherwise).
+
+    Attributes:
+        patients, clinical_events, screening: the processed tables.
+        admissions: the admissions table, or ``None`` when the extract had none.
+        backend: ``"pandas"``, ``"duckdb"`` or ``"spark"``.
+        patient_ids: pandas only: the original ``patient_id`` values, indexed by the integer
+            codes the pandas engine joins on.
+    """
+
+    patients: Any
+    clinical_events: Any
+    screening: Any
+    admissions: Any | None
+    backend: str = "pandas"
+    patient_ids: Any = None
+
+    @property
+    def admissions_supplied(self) -> bool:
+        """Whether the extract supplied an admissions table."""
+        return self.admissions is not None
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A per-patient derived table joined onto a population by ``patient_id``.
+
+    Attributes:
+        name: the feature's name, listed in :attr:`Indicator.features`.
+        population: the population it belongs to.
+        build: ``build(frames, ctx, population_frame)`` returns a frame with ``patient_id``
+            and the feature's columns (at most one row per patient).
+    """
+
+    name: str
+    population: Population
+    build: Callable[[Frames, Context, Any], Any]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator's executable definition.
+
+    Attributes:
+        id: the indicator id, e.g. ``"HYP_PREV"``.
+        population: ``"registered"`` (patients registered at RD, age at RD) or
+            ``"decedents"`` (registered at death, died within 12 months of RD, age at death).
+        denominator: boolean expression over the population's feature columns.
+        numerator: boolean expression; only counted inside the denominator.
+        features: names of the per-patient feature columns the expressions use.
+        needs_admissions: computed only when the extract supplied admissions.
+    """
+
+    id: str
+    population: Population
+    denominator: Callable[[], nw.Expr]
+    numerator: Callable[[], nw.Expr]
+    features: tuple[str, ...] = field(default_factory=tuple)
+    needs_admissions: bool = False
+
+
+def age() -> nw.Expr:
+    """The population's age column (at RD, or at death for decedents)."""
+    return nw.col("age")
+
+
+def sex_is(value: str) -> nw.Expr:
+    """``sex == value``."""
+    return nw.col("sex") == value
+
+
+def flag(name: str) -> nw.Expr:
+    """A 0/1 feature column as a boolean; null (no matching rows) is false.
+
+    Features are stored as ``Int8`` 0/1 rather than booleans so that a left join which
+    leaves gaps keeps a numeric column on every engine.
+    """
+    return nw.col(name).fill_null(0) == 1
+
+
+def always() -> nw.Expr:
+    """An always-true denominator (the whole population)."""
+    return nw.lit(True)
+
+
+def unique(names: Iterable[str]) -> list[str]:
+    """Names in first-seen order without repeats.
+
+    Examples:
+        >>> unique(["sex", "age_band", "sex"])
+        ['sex', 'age_band']
+    """
+    return list(dict.fromkeys(names))

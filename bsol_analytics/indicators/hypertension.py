@@ -1,0 +1,108 @@
+"""Hypertension: recorded prevalence, treatment to target, BP checks, possible undiagnosed.
+
+Definitions (docs/data-contract.md, version 1 rules):
+
+* ``HYP_PREV``: registered, all ages; numerator on the HYP register (latest ``HYP_COD`` on
+  or before RD with no later ``HYPRES_COD``).
+* ``HYP_BP_TARGET``: on the register; latest BP within 12 months at or below 140/90 (aged
+  under 80) or 150/90 (aged 80 and over). The systolic and diastolic values are those on the
+  patient's latest date within the window that has both (lowest of each on that date).
+* ``HYP_BP_CHECK_45``: registered aged 45+; any systolic BP within 60 months.
+* ``HYP_POSSIBLE``: registered aged 18+ not on the register; that latest paired BP within
+  12 months is at least 140 systolic or at least 90 diastolic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import narwhals as nw
+
+from bsol_analytics.indicators.base import (
+    Context,
+    Feature,
+    Frames,
+    Indicator,
+    age,
+    always,
+    flag,
+    latest_dates,
+    latest_paired_reading,
+    on_register,
+    patients_with,
+)
+
+
+def _register(frames: Frames, ctx: Context, population: Any) -> Any:
+    last = latest_dates(
+        frames.clinical_events,
+        {"_hyp": "HYP_COD", "_hypres": "HYPRES_COD"},
+        ctx.on_or_before("event_date"),
+    )
+    return last.select(
+        "patient_id", on_register("_hyp", "_hypres").cast(nw.Int8).alias("on_hyp_register")
+    )
+
+
+def _latest_bp(frames: Frames, ctx: Context, population: Any) -> Any:
+    return latest_paired_reading(
+        frames.clinical_events,
+        ctx.within("event_date", 12),
+        ("SBP", "bp_systolic"),
+        ("DBP", "bp_diastolic"),
+    )
+
+
+def _sbp_60m(frames: Frames, ctx: Context, population: Any) -> Any:
+    keep = (nw.col("cluster") == "SBP") & ctx.within("event_date", 60)
+    return patients_with(frames.clinical_events, keep, "sbp_within_60m")
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("hyp_register", "registered", _register),
+    Feature("bp_latest_12m", "registered", _latest_bp),
+    Feature("sbp_60m", "registered", _sbp_60m),
+)
+
+
+def _bp_at_target() -> nw.Expr:
+    sys, dia = nw.col("bp_systolic"), nw.col("bp_diastolic")
+    under_80 = (age() < 80) & (sys <= 140) & (dia <= 90)
+    over_80 = (age() >= 80) & (sys <= 150) & (dia <= 90)
+    return (under_80 | over_80).fill_null(False)
+
+
+def _bp_raised() -> nw.Expr:
+    return ((nw.col("bp_systolic") >= 140) | (nw.col("bp_diastolic") >= 90)).fill_null(False)
+
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator(
+        "HYP_PREV",
+        "registered",
+        denominator=always,
+        numerator=lambda: flag("on_hyp_register"),
+        features=("hyp_register",),
+    ),
+    Indicator(
+        "HYP_BP_TARGET",
+        "registered",
+        denominator=lambda: flag("on_hyp_register"),
+        numerator=_bp_at_target,
+        features=("hyp_register", "bp_latest_12m"),
+    ),
+    Indicator(
+        "HYP_BP_CHECK_45",
+        "registered",
+        denominator=lambda: age() >= 45,
+        numerator=lambda: flag("sbp_within_60m"),
+        features=("sbp_60m",),
+    ),
+    Indicator(
+        "HYP_POSSIBLE",
+        "registered",
+        denominator=lambda: (age() >= 18) & ~flag("on_hyp_register"),
+        numerator=_bp_raised,
+        features=("hyp_register", "bp_latest_12m"),
+    ),
+)

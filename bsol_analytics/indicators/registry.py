@@ -1,0 +1,560 @@
+"""The indicator registry: one place for every indicator's metadata.
+
+Reports, docs and the breakdowns read titles, plain-English definitions, polarity, source
+rules, caveats and England comparators from here. England comparator values are computed
+from the reference files in ``data/raw/`` (never typed in), with their source and year; an
+indicator without a sourced comparator has ``england_value = None`` ("not available").
+
+Examples:
+    >>> get_indicator("HYP_PREV").polarity
+    'no judgement'
+    >>> [i.id for i in list_indicators(family="copd")]
+    ['COPD_PREV', 'COPD_REVIEW']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+from bsol_analytics import paths
+from bsol_analytics.errors import BsolError, ParameterError
+from bsol_analytics.indicators.base import AGE_BANDS
+
+Polarity = Literal["higher is better", "lower is better", "no judgement"]
+
+HIGHER: Polarity = "higher is better"
+LOWER: Polarity = "lower is better"
+NONE: Polarity = "no judgement"
+
+_SIMPLIFIED = (
+    "Simplified from the QOF business rules: no personalised care adjustments (exceptions) "
+    "are applied, so values run lower than published QOF achievement."
+)
+_SCREENING = (
+    "Simplified from the Fingertips definition: no screening cessations or exclusions, "
+    "and registered rather than eligible population."
+)
+_EOL = (
+    "Counts deaths of registered patients recorded in the GP extract in the 12 months to "
+    "the reporting date; small numbers for practices and PCNs."
+)
+
+
+@dataclass(frozen=True)
+class IndicatorInfo:
+    """Metadata for one indicator (see the module docstring)."""
+
+    id: str
+    family: str
+    title: str
+    short_title: str
+    definition: str
+    numerator: str
+    denominator: str
+    polarity: Polarity
+    statistic: str
+    multiplier: int
+    unit: str
+    population: str
+    age_standardised: bool
+    recorded_vs_expected: bool
+    source_rules: str
+    caveats: str
+    needs_admissions: bool = False
+    england_value: float | None = None
+    england_source: str | None = None
+    england_year: str | None = None
+
+
+_INDICATORS: tuple[IndicatorInfo, ...] = (
+    IndicatorInfo(
+        "HYP_PREV",
+        "hypertension",
+        "Hypertension: recorded prevalence",
+        "Hypertension prevalence",
+        "The share of registered patients, all ages, who are on the practice's high blood "
+        "pressure register.",
+        "Patients on the hypertension register (latest hypertension code not followed by a "
+        "resolved code)",
+        "Registered patients, all ages",
+        NONE,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        True,
+        True,
+        "QOF HYP001 register (HYP_COD / HYPRES_COD)",
+        "Recorded prevalence reflects case finding as well as disease; compare with expected "
+        "prevalence. The QOF register denominator is the whole list, as here.",
+    ),
+    IndicatorInfo(
+        "HYP_BP_TARGET",
+        "hypertension",
+        "Hypertension: blood pressure treated to target",
+        "BP to target",
+        "Of people on the hypertension register, the share whose latest blood pressure in the "
+        "last 12 months was at or below 140/90 (150/90 from age 80).",
+        "Latest paired reading within 12 months at or below 140/90 (under 80) or 150/90 (80 "
+        "and over)",
+        "Patients on the hypertension register",
+        HIGHER,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        False,
+        False,
+        "QOF HYP008 (under 80) and HYP009 (80 and over), combined",
+        _SIMPLIFIED + " Systolic and diastolic come from the latest date with both.",
+    ),
+    IndicatorInfo(
+        "HYP_BP_CHECK_45",
+        "hypertension",
+        "Blood pressure recorded in the last 5 years, 45+",
+        "BP check 45+",
+        "The share of registered patients aged 45 and over with a blood pressure reading in "
+        "the last five years.",
+        "Patients with a systolic reading within 60 months",
+        "Registered patients aged 45+",
+        HIGHER,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        False,
+        False,
+        "QOF BP002",
+        "Only coded readings count; readings taken elsewhere and not coded are missed.",
+    ),
+    IndicatorInfo(
+        "HYP_POSSIBLE",
+        "hypertension",
+        "Possible undiagnosed hypertension",
+        "Possible undiagnosed HYP",
+        "Adults not diagnosed with high blood pressure whose latest reading in the last "
+        "12 months was high (140/90 or above): people who may need follow-up.",
+        "Latest paired reading within 12 months at least 140 systolic or 90 diastolic",
+        "Registered patients aged 18+ not on the hypertension register",
+        LOWER,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        False,
+        False,
+        "Local case-finding measure modelled on the NHS England/CVDPREVENT 'possible "
+        "undiagnosed hypertension' approach",
+        "A single raised reading is not a diagnosis; patients without a recent reading are in "
+        "the denominator but can never be in the numerator.",
+    ),
+    IndicatorInfo(
+        "DM_PREV",
+        "diabetes",
+        "Diabetes: recorded prevalence, 17+",
+        "Diabetes prevalence",
+        "The share of registered patients aged 17 and over who are on the diabetes register.",
+        "Patients aged 17+ on the diabetes register",
+        "Registered patients aged 17+",
+        NONE,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        True,
+        False,
+        "QOF DM017 register (DM_COD / DMRES_COD), 17+ list as denominator",
+        "Type 1 and type 2 are not separated. No expected-prevalence reference is shipped "
+        "for diabetes yet.",
+    ),
+    IndicatorInfo(
+        "DM_HBA1C_58",
+        "diabetes",
+        "Diabetes: HbA1c 58 mmol/mol or less",
+        "HbA1c <= 58",
+        "Of people aged 17+ with diabetes, the share whose latest HbA1c in the last "
+        "12 months was 58 mmol/mol or less.",
+        "Latest HbA1c within 12 months at or below 58 mmol/mol (lowest value on that date)",
+        "Patients aged 17+ on the diabetes register",
+        HIGHER,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        False,
+        False,
+        "QOF DM020 (without the frailty restriction)",
+        _SIMPLIFIED + " QOF DM020 excludes moderate or severe frailty; this does not.",
+    ),
+    IndicatorInfo(
+        "COPD_PREV",
+        "copd",
+        "COPD: recorded prevalence",
+        "COPD prevalence",
+        "The share of registered patients, all ages, on the COPD register.",
+        "Patients on the COPD register",
+        "Registered patients, all ages",
+        NONE,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        True,
+        False,
+        "QOF COPD015 register (COPD_COD / COPDRES_COD)",
+        "No expected-prevalence reference is shipped for COPD yet.",
+    ),
+    IndicatorInfo(
+        "COPD_REVIEW",
+        "copd",
+        "COPD: annual review",
+        "COPD review",
+        "Of people on the COPD register, the share with a COPD review in the last 12 months.",
+        "Patients with a COPD review code within 12 months",
+        "Patients on the COPD register",
+        HIGHER,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        False,
+        False,
+        "QOF COPD010 (review including breathlessness assessment), simplified",
+        _SIMPLIFIED + " Any COPD review code counts; the MRC score is not checked.",
+    ),
+    IndicatorInfo(
+        "PC_REG",
+        "end_of_life",
+        "Palliative care register prevalence",
+        "Palliative care register",
+        "The share of registered patients on the practice's palliative care register.",
+        "Patients on the palliative care register (latest PALCARE_COD not followed by "
+        "PALCARENI_COD)",
+        "Registered patients, all ages",
+        NONE,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        True,
+        False,
+        "QOF PC001 register",
+        "Registers are commonly judged too small (about 1% of the list is expected to die each "
+        "year); higher may reflect better identification.",
+    ),
+    IndicatorInfo(
+        "EOL_HOME_CARE_HOME",
+        "end_of_life",
+        "Deaths at home or in a care home",
+        "Died at home/care home",
+        "Of registered patients who died in the last 12 months, the share who died at home or "
+        "in a care home.",
+        "Deaths with place of death home or care home",
+        "Patients registered at death who died within 12 months of the reporting date",
+        NONE,
+        "proportion",
+        100,
+        "%",
+        "decedents",
+        False,
+        False,
+        "Modelled on OHID Fingertips 'deaths in usual place of residence' (home or care home)",
+        _EOL + " Fingertips' 65+ measure (in data/raw) is not comparable, so no England value "
+        "is shown.",
+    ),
+    IndicatorInfo(
+        "EOL_HOSPITAL",
+        "end_of_life",
+        "Deaths in hospital",
+        "Died in hospital",
+        "Of registered patients who died in the last 12 months, the share who died in hospital.",
+        "Deaths with place of death hospital",
+        "Patients registered at death who died within 12 months of the reporting date",
+        NONE,
+        "proportion",
+        100,
+        "%",
+        "decedents",
+        False,
+        False,
+        "Modelled on OHID Fingertips place-of-death indicators (hospital)",
+        _EOL,
+    ),
+    IndicatorInfo(
+        "EOL_ON_PC_REG",
+        "end_of_life",
+        "Decedents on the palliative care register before death",
+        "On PC register before death",
+        "Of registered patients who died in the last 12 months, the share who were on the "
+        "palliative care register the day before they died.",
+        "Decedents on the palliative care register on the day before death",
+        "Patients registered at death who died within 12 months of the reporting date",
+        HIGHER,
+        "proportion",
+        100,
+        "%",
+        "decedents",
+        False,
+        False,
+        "Local measure built on the QOF PC001 register rule",
+        _EOL,
+    ),
+    IndicatorInfo(
+        "EOL_3PLUS_EMERG",
+        "end_of_life",
+        "3+ emergency admissions in the last 90 days of life",
+        "3+ emergency admissions",
+        "Of registered patients who died in the last 12 months, the share with three or more "
+        "emergency hospital admissions in their last 90 days.",
+        "Decedents with 3 or more emergency admissions in the 90 days up to death",
+        "Patients registered at death who died within 12 months of the reporting date",
+        LOWER,
+        "proportion",
+        100,
+        "%",
+        "decedents",
+        False,
+        False,
+        "Modelled on the OHID end-of-life profile measure of emergency admissions in the last "
+        "90 days of life",
+        _EOL + " Computed only when the extract includes hospital admissions.",
+        needs_admissions=True,
+    ),
+    IndicatorInfo(
+        "SCR_BREAST",
+        "screening",
+        "Breast screening coverage",
+        "Breast screening",
+        "The share of registered women aged 53 to 70 screened for breast cancer in the last "
+        "three years.",
+        "Women with an adequate breast screening test within 36 months",
+        "Registered women aged 53-70",
+        HIGHER,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        False,
+        False,
+        "OHID Fingertips cancer screening coverage: breast (53-70, 36 months)",
+        _SCREENING,
+    ),
+    IndicatorInfo(
+        "SCR_CERVICAL_25_49",
+        "screening",
+        "Cervical screening coverage, 25-49",
+        "Cervical screening 25-49",
+        "The share of registered women aged 25 to 49 with an adequate cervical screening test "
+        "in the last three and a half years.",
+        "Women with an adequate cervical test within 42 months",
+        "Registered women aged 25-49",
+        HIGHER,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        False,
+        False,
+        "OHID Fingertips cancer screening coverage: cervical 25-49 (3.5 years)",
+        _SCREENING,
+    ),
+    IndicatorInfo(
+        "SCR_CERVICAL_50_64",
+        "screening",
+        "Cervical screening coverage, 50-64",
+        "Cervical screening 50-64",
+        "The share of registered women aged 50 to 64 with an adequate cervical screening test "
+        "in the last five and a half years.",
+        "Women with an adequate cervical test within 66 months",
+        "Registered women aged 50-64",
+        HIGHER,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        False,
+        False,
+        "OHID Fingertips cancer screening coverage: cervical 50-64 (5.5 years)",
+        _SCREENING,
+    ),
+    IndicatorInfo(
+        "SCR_BOWEL",
+        "screening",
+        "Bowel screening coverage",
+        "Bowel screening",
+        "The share of registered people aged 60 to 74 with an adequate bowel screening test in "
+        "the last two and a half years.",
+        "People with an adequate bowel screening test within 30 months",
+        "Registered persons aged 60-74",
+        HIGHER,
+        "proportion",
+        100,
+        "%",
+        "registered",
+        False,
+        False,
+        "OHID Fingertips cancer screening coverage: bowel (60-74, 30 months)",
+        _SCREENING,
+    ),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _qof1920_england() -> dict[str, float]:
+    path = paths.RAW_DIR / "qof" / "qof1920_modelled_prevalence_lad_england.csv"
+    df = pd.read_csv(path)
+    df = df[df["lad_code"].astype(str).str.startswith("E")]
+    sums = df.groupby("group_code")[["register", "list"]].sum()
+    return (100 * sums["register"] / sums["list"]).to_dict()
+
+
+def _england(info: IndicatorInfo) -> IndicatorInfo:
+    """Attach the England comparator sourced from ``data/raw`` (if one exists)."""
+    try:
+        if info.id == "HYP_PREV":
+            from bsol_analytics.reference import england_hypertension_prevalence
+
+            return dataclasses.replace(
+                info,
+                england_value=round(england_hypertension_prevalence(), 2),
+                england_source="QOF practice-level CVD prevalence, England: sum of registers "
+                "over sum of list sizes (data/raw/qof/qof_cvd_domain_practice_england_2023-24"
+                "_heec.csv)",
+                england_year="2023-24",
+            )
+        group = {"DM_PREV": "DM", "COPD_PREV": "COPD", "PC_REG": "PC"}.get(info.id)
+        if group:
+            return dataclasses.replace(
+                info,
+                england_value=round(_qof1920_england()[group], 2),
+                england_source="QOF registers and list sizes summed over English local "
+                "authorities (House of Commons Library; data/raw/qof/"
+                "qof1920_modelled_prevalence_lad_england.csv)"
+                + ("; 17+ list" if group == "DM" else ""),
+                england_year="2019-20",
+            )
+    except (OSError, KeyError, BsolError):
+        return info
+    return info
+
+
+@functools.lru_cache(maxsize=1)
+def _registry() -> dict[str, IndicatorInfo]:
+    return {i.id: _england(i) for i in _INDICATORS}
+
+
+def get_indicator(indicator_id: str) -> IndicatorInfo:
+    """Metadata for one indicator.
+
+    Raises:
+        ParameterError: the id is not in the registry.
+
+    Examples:
+        >>> info = get_indicator("HYP_PREV")
+        >>> info.england_year, 13 < info.england_value < 16
+        ('2023-24', True)
+        >>> get_indicator("SCR_BOWEL").england_value is None
+        True
+    """
+    try:
+        return _registry()[indicator_id]
+    except KeyError:
+        raise ParameterError(
+            f"Unknown indicator id '{indicator_id}'. Known ids: {', '.join(_registry())}."
+        ) from None
+
+
+def list_indicators(family: str | None = None) -> list[IndicatorInfo]:
+    """All indicators in registry order, optionally of one family.
+
+    Examples:
+        >>> len(list_indicators())
+        17
+    """
+    items = list(_registry().values())
+    return [i for i in items if family is None or i.family == family]
+
+
+def registry_frame() -> pd.DataFrame:
+    """The registry as a new DataFrame, one row per indicator.
+
+    Examples:
+        >>> frame = registry_frame()
+        >>> frame.loc[frame["id"] == "DM_PREV", "england_year"].item()
+        '2019-20'
+    """
+    return pd.DataFrame([dataclasses.asdict(i) for i in list_indicators()])
+
+
+#: expected-prevalence condition -> the recorded-prevalence indicator it is compared with
+CONDITION_INDICATOR: dict[str, str] = {
+    "hypertension": "HYP_PREV",
+    "diabetes": "DM_PREV",
+    "copd": "COPD_PREV",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _expected() -> pd.DataFrame:
+    path = paths.RAW_DIR / "expected_prevalence" / "expected_prevalence_age_sex.csv"
+    try:
+        return pd.read_csv(path, comment="#")
+    except OSError as err:
+        raise BsolError(
+            f"The expected-prevalence reference file {path} could not be read ({err})."
+        ) from None
+
+
+def expected_prevalence(condition: str | None = None) -> pd.DataFrame:
+    """Reference age/sex-specific prevalence for recorded-vs-expected comparisons.
+
+    The source bands are expanded to the 19 ESP2013 bands (a source band applies to every
+    ESP band inside it; bands below the source's youngest age have prevalence 0).
+
+    Args:
+        condition: ``"hypertension"`` (``"diabetes"`` and ``"copd"`` are not yet sourced:
+            see data/raw/expected_prevalence/PROVENANCE.txt); ``None`` for all.
+
+    Returns:
+        A new frame: ``condition``, ``indicator_id`` (the recorded-prevalence indicator it
+        is compared with, e.g. ``HYP_PREV``), ``sex`` (``M``/``F``), ``age_band`` (ESP2013
+        label), ``prevalence`` (proportion 0-1), ``source``.
+
+    Raises:
+        ParameterError: the condition has no sourced reference.
+
+    Examples:
+        >>> e = expected_prevalence("hypertension")
+        >>> len(e), sorted(e["sex"].unique())
+        (38, ['F', 'M'])
+        >>> e.loc[(e["sex"] == "M") & (e["age_band"] == "60-64"), "prevalence"].item()
+        0.51
+    """
+    raw = _expected()
+    available = sorted(raw["condition"].unique())
+    if condition is not None and condition not in available:
+        raise ParameterError(
+            f"No expected-prevalence reference for '{condition}'. Available: "
+            f"{', '.join(available)}."
+        )
+    chosen = raw if condition is None else raw[raw["condition"] == condition]
+    rows = []
+    for band in AGE_BANDS:
+        lo = int(band.rstrip("+").split("-")[0])
+        hit = chosen[(chosen["age_from"] <= lo) & (chosen["age_to"] >= lo)]
+        rows.append(hit.assign(age_band=band))
+    out = pd.concat(rows, ignore_index=True)
+    out = out.assign(indicator_id=out["condition"].map(CONDITION_INDICATOR))
+    out = out[["condition", "indicator_id", "sex", "age_band", "prevalence", "source"]]
+    order = {b: n for n, b in enumerate(AGE_BANDS)}
+    return (
+        out.assign(_o=out["age_band"].map(order))
+        .sort_values(["condition", "sex", "_o"])
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )

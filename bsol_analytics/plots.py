@@ -1,0 +1,457 @@
+"""Charts for the locality packs.
+
+Every function takes a tidy frame from :mod:`bsol_analytics.report`, returns a new
+matplotlib figure and its alt text (``(figure, alt)``), and never changes its input. Colours
+are the Okabe-Ito colour-blind-safe palette; a judgement is never carried by colour alone
+(markers differ in shape and the words are printed beside them), and suppressed cells are
+labelled "suppressed" on the chart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+#: Okabe-Ito palette.
+OKABE_ITO: dict[str, str] = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+}
+#: Colour and marker of each comparison (text is always shown as well).
+COMPARISON_STYLE: dict[str, tuple[str, str]] = {
+    "better": (OKABE_ITO["blue"], "^"),
+    "similar": ("#8C8C8C", "o"),
+    "worse": (OKABE_ITO["vermillion"], "v"),
+    "higher": ("#1F4E79", "P"),
+    "lower": (OKABE_ITO["sky_blue"], "X"),
+    "not compared": ("#FFFFFF", "s"),
+}
+#: Sequential colour map for heatmaps and choropleths (colour-blind safe, greyscale-safe).
+SEQUENTIAL = "cividis"
+
+plt.rcParams.update(
+    {
+        "font.size": 10,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 11,
+        "svg.hashsalt": "bsol",
+    }
+)
+
+
+def _ci_err(frame: pd.DataFrame) -> np.ndarray:
+    value = frame["value"].to_numpy(float)
+    low = value - frame["lower"].to_numpy(float)
+    high = frame["upper"].to_numpy(float) - value
+    return np.nan_to_num(np.vstack([low, high]), nan=0.0).clip(min=0)
+
+
+def spine_chart(glance: pd.DataFrame, area: str) -> tuple[Any, str]:
+    """Fingertips-style summary: each indicator as a percent of its comparator.
+
+    The area's value is a marker whose colour and shape show the comparison, with the
+    comparison word and trend printed at the right; the comparator is the line at 100 and
+    England (where known) a black diamond.
+
+    Args:
+        glance: output of :func:`bsol_analytics.report.at_a_glance`.
+        area: the area's name.
+
+    Examples:
+        >>> g = pd.DataFrame({"title": ["A", "B"], "value": [11.0, 8.0], "BSOL": [10.0, 10.0],
+        ...     "England": [9.0, float("nan")], "comparison": ["higher", "worse"],
+        ...     "trend": ["increasing", "no significant change"], "suppressed": [False, False]})
+        >>> fig, alt = spine_chart(g, "East")
+        >>> alt.split(".")[0]
+        'Summary chart of 2 indicators for East, each shown as a percent of the BSOL value'
+    """
+    ref = "England" if area == "BSOL" else "BSOL"
+    g = glance.reset_index(drop=True)
+    base = g[ref].to_numpy(float) if ref in g else np.full(len(g), np.nan)
+    own = np.where(g["suppressed"].astype(bool), np.nan, g["value"].to_numpy(float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = 100 * own / base
+        eng = 100 * g["England"].to_numpy(float) / base if ref != "England" else None
+    height = max(2.5, 0.38 * len(g) + 1.2)
+    fig, ax = plt.subplots(figsize=(9, height))
+    y = np.arange(len(g))[::-1]
+    ax.axvline(100, color="#404040", lw=1.2)
+    finite = rel[np.isfinite(rel)]
+    span = max(25.0, float(np.nanmax(np.abs(finite - 100))) * 1.15) if finite.size else 25.0
+    for i, row in g.iterrows():
+        colour, marker = COMPARISON_STYLE.get(row["comparison"], COMPARISON_STYLE["not compared"])
+        if np.isfinite(rel[i]):
+            ax.scatter(rel[i], y[i], s=90, c=colour, marker=marker, edgecolors="black", zorder=3)
+        if eng is not None and np.isfinite(eng[i]):
+            ax.scatter(eng[i], y[i], s=40, c="black", marker="D", zorder=2)
+        label = "suppressed" if row["suppressed"] else f"{row['comparison']}; {row['trend']}"
+        ax.text(100 + span * 1.05, y[i], label, va="center", fontsize=9)
+    ax.set_yticks(y, g["title"].tolist())
+    ax.set_xlim(100 - span, 100 + span)
+    ax.set_xlabel(f"{area} as a percent of the {ref} value ({ref} = 100)")
+    ax.spines["left"].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    ax.grid(axis="x", color="#E0E0E0")
+    if eng is not None:
+        ax.scatter([], [], c="black", marker="D", s=40, label="England")
+    for name in ("better", "similar", "worse", "higher", "lower"):
+        colour, marker = COMPARISON_STYLE[name]
+        ax.scatter([], [], c=colour, marker=marker, edgecolors="black", s=60, label=name)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=6, frameon=False)
+    counts = g["comparison"].value_counts()
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+    alt = (
+        f"Summary chart of {len(g)} indicators for {area}, each shown as a percent of the "
+        f"{ref} value. Comparison with {ref}: {summary}. The table below gives every value."
+    )
+    return fig, alt
+
+
+def bar_ci(
+    rows: pd.DataFrame,
+    title: str,
+    xlabel: str,
+    comparator: float | None = None,
+    comparator_label: str = "BSOL",
+) -> tuple[Any, str]:
+    """Horizontal bars with 95% confidence intervals, one per group.
+
+    Suppressed groups get no bar and the word "suppressed".
+
+    Examples:
+        >>> rows = pd.DataFrame({"group": ["Q1", "Q2"], "value": [12.0, 9.0],
+        ...     "lower": [11.0, 8.0], "upper": [13.0, 10.0], "suppressed": [False, True]})
+        >>> fig, alt = bar_ci(rows, "Prevalence by IMD quintile", "Percent", 10.0)
+        >>> "Q2 suppressed" in alt
+        True
+    """
+    r = rows.reset_index(drop=True)
+    sup = r["suppressed"].astype(bool).to_numpy()
+    vals = np.where(sup, 0.0, r["value"].to_numpy(float))
+    fig, ax = plt.subplots(figsize=(8, max(2.2, 0.42 * len(r) + 1.0)))
+    y = np.arange(len(r))[::-1]
+    err = np.where(sup, 0, _ci_err(r))
+    ax.barh(y, vals, color=OKABE_ITO["blue"], alpha=0.85)
+    ax.errorbar(vals, y, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
+    for yi, s in zip(y, sup, strict=True):
+        if s:
+            ax.text(0, yi, " suppressed", va="center", fontsize=9, style="italic")
+    if comparator is not None and np.isfinite(comparator):
+        ax.axvline(comparator, color=OKABE_ITO["vermillion"], ls="--", lw=1.5)
+        ax.text(comparator, y.max() + 0.6, f" {comparator_label}", color="black", fontsize=9)
+    ax.set_yticks(y, r["group"].astype(str).tolist())
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+    shown = [
+        f"{g} {v:.1f}" if not s else f"{g} suppressed"
+        for g, v, s in zip(r["group"], r["value"], sup, strict=True)
+    ]
+    comp = (
+        f" The dashed line is {comparator_label} ({comparator:.1f})."
+        if comparator is not None and np.isfinite(comparator)
+        else ""
+    )
+    alt = f"Bar chart: {title}, with 95% confidence intervals. {'; '.join(shown)}.{comp}"
+    return fig, alt
+
+
+def pyramid(pyr: pd.DataFrame, area: str) -> tuple[Any, str]:
+    """Population pyramid: percent of the population by sex and age band, BSOL as outline.
+
+    Examples:
+        >>> p = pd.DataFrame({"age_band": ["0-4", "0-4"], "sex": ["F", "M"],
+        ...     "percent": [50.0, 50.0], "bsol_percent": [49.0, 51.0],
+        ...     "suppressed": [False, False]})
+        >>> pyramid(p, "East")[1].startswith("Population pyramid of East")
+        True
+    """
+    bands = list(dict.fromkeys(pyr["age_band"]))
+    fem = pyr[pyr["sex"] == "F"].set_index("age_band").reindex(bands)
+    mal = pyr[pyr["sex"] == "M"].set_index("age_band").reindex(bands)
+    y = np.arange(len(bands))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.barh(y, -mal["percent"].fillna(0), color=OKABE_ITO["blue"], label=f"Males, {area}")
+    ax.barh(y, fem["percent"].fillna(0), color=OKABE_ITO["orange"], label=f"Females, {area}")
+    if area != "BSOL":
+        ax.step(-mal["bsol_percent"], y, where="mid", color="black", lw=1.2, label="BSOL")
+        ax.step(fem["bsol_percent"], y, where="mid", color="black", lw=1.2)
+    ax.set_yticks(y, bands)
+    ticks = ax.get_xticks()
+    ax.set_xticks(ticks, [f"{abs(t):.0f}" for t in ticks])
+    ax.set_xlabel("Percent of registered population (males left, females right)")
+    ax.legend(loc="upper right", frameon=False)
+    old = pyr[pyr["age_band"].isin(bands[-4:])]["percent"].sum()
+    young = pyr[pyr["age_band"].isin(bands[:4])]["percent"].sum()
+    alt = (
+        f"Population pyramid of {area} by sex and five-year age band. "
+        f"{young:.1f}% are aged under 20 and {old:.1f}% are in the four oldest bands."
+    )
+    return fig, alt
+
+
+def share_bars(mix: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
+    """Grouped horizontal bars: share of the population in each group, area and BSOL.
+
+    Examples:
+        >>> m = pd.DataFrame({"group": ["Asian", "White"], "share": [40.0, 60.0],
+        ...     "bsol_share": [30.0, 70.0], "suppressed": [False, False]})
+        >>> share_bars(m, "East", "Ethnic group")[1].split(":")[0]
+        'Bar chart of Ethnic group'
+    """
+    m = mix.reset_index(drop=True)
+    y = np.arange(len(m))[::-1]
+    fig, ax = plt.subplots(figsize=(8, max(2.2, 0.5 * len(m) + 1)))
+    own = np.where(m["suppressed"].astype(bool), 0, m["share"].fillna(0))
+    ax.barh(y + 0.2, own, height=0.4, color=OKABE_ITO["blue"], label=area)
+    if area != "BSOL":
+        ax.barh(
+            y - 0.2,
+            m["bsol_share"].fillna(0),
+            height=0.4,
+            color="#BFBFBF",
+            edgecolor="black",
+            hatch="//",
+            label="BSOL",
+        )
+    for yi, v, s in zip(y, own, m["suppressed"].astype(bool), strict=True):
+        ax.text(v, yi + 0.2, " suppressed" if s else f" {v:.1f}%", va="center", fontsize=9)
+    ax.set_yticks(y, m["group"].astype(str).tolist())
+    ax.set_xlabel("Percent of registered population")
+    ax.set_title(title, loc="left")
+    ax.legend(frameon=False, loc="lower right")
+    parts = "; ".join(
+        f"{g} {'suppressed' if s else f'{v:.1f}%'}"
+        for g, v, s in zip(m["group"], own, m["suppressed"].astype(bool), strict=True)
+    )
+    return fig, f"Bar chart of {title}: share of the registered population of {area}. {parts}."
+
+
+def heatmap(matrix: pd.DataFrame, title: str) -> tuple[Any, str]:
+    """IMD quintile × ethnic group heatmap with the value (or "suppressed") in each cell.
+
+    Args:
+        matrix: output of :func:`bsol_analytics.report.cross_matrix`.
+        title: chart title.
+
+    Examples:
+        >>> m = pd.DataFrame({"imd_quintile": ["Q1", "Q1"], "ethnicity_broad": ["Asian", "White"],
+        ...     "value": [20.0, 3.0], "suppressed": [False, True]})
+        >>> heatmap(m, "Prevalence")[1].count("suppressed")
+        1
+    """
+    val = matrix.assign(value=matrix["value"].where(~matrix["suppressed"].astype(bool)))
+    rows = list(dict.fromkeys(matrix["imd_quintile"]))
+    cols = list(dict.fromkeys(matrix["ethnicity_broad"]))
+    grid = val.pivot_table(
+        index="imd_quintile", columns="ethnicity_broad", values="value", dropna=False
+    ).reindex(index=rows, columns=cols)
+    sup = (
+        matrix.pivot_table(
+            index="imd_quintile", columns="ethnicity_broad", values="suppressed", aggfunc="any"
+        )
+        .reindex(index=rows, columns=cols)
+        .fillna(False)
+        .astype(bool)
+    )
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    data = grid.to_numpy(float)
+    im = ax.imshow(np.ma.masked_invalid(data), cmap=SEQUENTIAL, aspect="auto")
+    ax.set_facecolor("#F2F2F2")
+    finite = data[np.isfinite(data)]
+    mid = float(np.mean([finite.min(), finite.max()])) if finite.size else 0.0
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            if sup.iat[i, j]:
+                ax.text(j, i, "suppressed", ha="center", va="center", fontsize=8, style="italic")
+            elif np.isfinite(data[i, j]):
+                colour = "white" if data[i, j] < mid else "black"
+                ax.text(j, i, f"{data[i, j]:.1f}", ha="center", va="center", color=colour)
+    ax.set_xticks(range(len(cols)), cols)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("Broad ethnic group")
+    ax.set_ylabel("IMD quintile")
+    ax.set_title(title, loc="left")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    n_sup = int(sup.to_numpy().sum())
+    if finite.size:
+        hi = np.unravel_index(np.nanargmax(data), data.shape)
+        top = f" The highest shown is {rows[hi[0]]}, {cols[hi[1]]} ({np.nanmax(data):.1f})."
+    else:
+        top = ""
+    alt = (
+        f"Heatmap of {title} by IMD quintile and broad ethnic group; {n_sup} of "
+        f"{len(rows) * len(cols)} cells suppressed.{top}"
+    )
+    return fig, alt
+
+
+def trend_chart(series: pd.DataFrame, title: str, ylabel: str) -> tuple[Any, str]:
+    """Quarterly lines with 95% confidence bands, one per area.
+
+    Examples:
+        >>> s = pd.DataFrame({"area": ["East"] * 2, "reporting_date":
+        ...     pd.to_datetime(["2024-12-31", "2025-03-31"]), "value": [1.0, 2.0],
+        ...     "lower": [0.5, 1.5], "upper": [1.5, 2.5], "suppressed": [False, False]})
+        >>> trend_chart(s, "Prevalence", "Percent")[1].startswith("Line chart")
+        True
+    """
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    styles = [("-", "o", OKABE_ITO["blue"]), ("--", "s", "#404040")]
+    styles += [(":", "^", c) for c in (OKABE_ITO["orange"], OKABE_ITO["green"])]
+    parts = []
+    for k, (area, g) in enumerate(series.groupby("area", sort=False)):
+        g = g[~g["suppressed"].astype(bool)].sort_values("reporting_date")
+        ls, marker, colour = styles[k % len(styles)]
+        ax.plot(g["reporting_date"], g["value"], ls=ls, marker=marker, color=colour, label=area)
+        ax.fill_between(g["reporting_date"], g["lower"], g["upper"], color=colour, alpha=0.15)
+        if len(g):
+            parts.append(f"{area} from {g['value'].iloc[0]:.1f} to {g['value'].iloc[-1]:.1f}")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, loc="left")
+    ax.legend(frameon=False)
+    fig.autofmt_xdate()
+    alt = f"Line chart of {title} by quarter with 95% confidence bands: {'; '.join(parts)}."
+    return fig, alt
+
+
+def funnel_plot(
+    points: pd.DataFrame, limits: pd.DataFrame, average: float, title: str, ylabel: str
+) -> tuple[Any, str]:
+    """Funnel plot of practice values against their denominators with 95%/99.8% limits.
+
+    Practices outside the 99.8% limits are drawn as larger triangles (up above, down below).
+
+    Examples:
+        >>> pts = pd.DataFrame({"value": [10.0, 30.0], "denominator": [100, 400],
+        ...     "suppressed": [False, False]})
+        >>> lim = pd.DataFrame({"denominator": [50.0, 500.0] * 2, "lower": [5.0, 15, 1, 12],
+        ...     "upper": [35.0, 25, 40, 28], "confidence": [0.95, 0.95, 0.998, 0.998]})
+        >>> funnel_plot(pts, lim, 20.0, "Control", "Percent")[1].startswith("Funnel plot")
+        True
+    """
+    from bsol_analytics.report import outside_limits
+
+    pts = points[~points["suppressed"].astype(bool) & points["value"].notna()]
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for level, ls in ((0.95, "--"), (0.998, "-")):
+        lim = limits[limits["confidence"] == level].sort_values("denominator")
+        ax.plot(
+            lim["denominator"],
+            lim["lower"],
+            ls=ls,
+            color="#404040",
+            lw=1,
+            label=f"{level:.1%} limits".replace(".0%", "%"),
+        )
+        ax.plot(lim["denominator"], lim["upper"], ls=ls, color="#404040", lw=1)
+    ax.axhline(average, color=OKABE_ITO["vermillion"], lw=1.2, label="BSOL average")
+    lim = limits[limits["confidence"] == 0.998].sort_values("denominator")
+    if len(lim) and len(pts):
+        n = pts["denominator"].to_numpy(float)
+        hi = pts["value"].to_numpy(float) > np.interp(n, lim["denominator"], lim["upper"])
+        lo = pts["value"].to_numpy(float) < np.interp(n, lim["denominator"], lim["lower"])
+    else:
+        hi = lo = np.zeros(len(pts), bool)
+    inside = ~(hi | lo)
+    ax.scatter(
+        pts["denominator"][inside],
+        pts["value"][inside],
+        c=OKABE_ITO["blue"],
+        s=22,
+        label="practice within limits",
+    )
+    ax.scatter(
+        pts["denominator"][hi],
+        pts["value"][hi],
+        c=OKABE_ITO["orange"],
+        marker="^",
+        s=60,
+        edgecolors="black",
+        label="above 99.8% limit",
+    )
+    ax.scatter(
+        pts["denominator"][lo],
+        pts["value"][lo],
+        c=OKABE_ITO["sky_blue"],
+        marker="v",
+        s=60,
+        edgecolors="black",
+        label="below 99.8% limit",
+    )
+    ax.set_xlabel("Denominator (patients)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, loc="left")
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    above, below = outside_limits(points, limits)
+    alt = (
+        f"Funnel plot of {title} for {len(pts)} practices against the BSOL average "
+        f"({average:.1f}); {above} above and {below} below the 99.8% limits."
+    )
+    return fig, alt
+
+
+def choropleth(
+    gdf: Any, column: str, title: str, legend_title: str, categorical: bool = False
+) -> tuple[Any, str]:
+    """Map of ``column`` over polygons (geopandas), colour-blind-safe, with a legend.
+
+    Examples:
+        >>> import geopandas as gpd
+        >>> from shapely.geometry import box
+        >>> g = gpd.GeoDataFrame({"q": ["Q1", "Q5"]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)])
+        >>> choropleth(g, "q", "IMD", "Quintile", categorical=True)[1].startswith("Map of IMD")
+        True
+    """
+    fig, ax = plt.subplots(figsize=(7, 6))
+    if categorical:
+        cats = sorted(gdf[column].dropna().unique().tolist())
+        cmap = plt.get_cmap(SEQUENTIAL, max(len(cats), 2))
+        colours = {c: cmap(i) for i, c in enumerate(cats)}
+        gdf.plot(
+            ax=ax,
+            color=gdf[column].map(colours).fillna("#F2F2F2").tolist(),
+            edgecolor="white",
+            linewidth=0.2,
+        )
+        from matplotlib.patches import Patch
+
+        handles = [Patch(facecolor=colours[c], edgecolor="black", label=str(c)) for c in cats]
+        ax.legend(
+            handles=handles,
+            title=legend_title,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            frameon=False,
+        )
+        counts = gdf[column].value_counts()
+        detail = "; ".join(f"{c}: {int(counts.get(c, 0))} areas" for c in cats)
+    else:
+        gdf.plot(
+            ax=ax,
+            column=column,
+            cmap=SEQUENTIAL,
+            legend=True,
+            edgecolor="white",
+            linewidth=0.3,
+            legend_kwds={"label": legend_title, "shrink": 0.7},
+            missing_kwds={"color": "#F2F2F2", "label": "suppressed or missing"},
+        )
+        vals = gdf[column].dropna()
+        detail = f"values from {vals.min():.1f} to {vals.max():.1f}" if len(vals) else "no values"
+    ax.set_axis_off()
+    ax.set_title(title, loc="left")
+    return fig, f"Map of {title}: {detail}. Darker areas have lower values."

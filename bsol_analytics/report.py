@@ -1,0 +1,1613 @@
+"""Building blocks of the locality packs: load the pack tables, pick what a section shows,
+write its headline in words, and emit accessible HTML.
+
+The report notebooks only load, call and show: every selection, sentence and table lives
+here so it is tested once. Each section of a pack is a headline sentence that states the
+finding, the chart (a PNG with real alt text) and the chart's data as an accessible table in
+a collapsed ``<details>`` element. Counts and rates come from the disclosure-controlled
+frame; a suppressed cell is shown as "suppressed" with its reason, never as a number.
+
+Pack tables (written by :func:`bsol_analytics.packs.compute_tables`, one folder per run):
+
+* ``indicators.parquet``: the tidy indicator frame of ``docs/architecture.md`` (all areas,
+  breakdowns and quarterly reporting dates);
+* ``indicator_meta.parquet``: ``indicator_id``, ``title``, ``family``, ``definition``,
+  ``polarity`` (``higher_is_better``, ``lower_is_better``, ``no_judgement``), ``unit``;
+* ``population.parquet``: ``area_type``, ``area``, ``sex``, ``age_band``, ``count``,
+  ``suppressed``;
+* ``demography.parquet``: ``area_type``, ``area``, ``breakdown``, ``group``, ``count``,
+  ``share``, ``suppressed``;
+* ``practices.parquet``: ``practice_code``, ``practice_name``, ``pcn_code``, ``pcn_name``,
+  ``locality``;
+* ``pack_meta.json``: reporting date, view, IMD version, suite version, the SDC rule and the
+  data-quality notes of preparation.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bsol_analytics.errors import BsolError
+
+#: The six localities, in the order packs list them.
+LOCALITIES: tuple[str, ...] = ("Central", "East", "North", "South", "West", "Solihull")
+#: The name of the whole-system pack and area.
+BSOL = "BSOL"
+#: Indicator families, in pack order, with their section titles.
+FAMILIES: dict[str, str] = {
+    "hypertension": "Hypertension",
+    "diabetes": "Diabetes",
+    "copd": "COPD",
+    "end_of_life": "End of life",
+    "screening": "Cancer screening",
+}
+#: The confidence level shown in packs.
+CONFIDENCE = 0.95
+
+TIDY_COLUMNS: tuple[str, ...] = (
+    "indicator_id",
+    "reporting_date",
+    "view",
+    "area_type",
+    "area",
+    "breakdown",
+    "group",
+    "value",
+    "lower",
+    "upper",
+    "numerator",
+    "denominator",
+    "confidence",
+    "method",
+    "comparator",
+    "comparator_value",
+    "comparison",
+    "suppressed",
+    "suppression_reason",
+)
+
+_PREFIX_FAMILY = {
+    "HYP": "hypertension",
+    "BP": "hypertension",
+    "DM": "diabetes",
+    "COPD": "copd",
+    "EOL": "end_of_life",
+    "PAL": "end_of_life",
+    "SCR": "screening",
+    "CS": "screening",
+    "BCS": "screening",
+    "BREAST": "screening",
+    "BOWEL": "screening",
+    "CERV": "screening",
+    "CERVICAL": "screening",
+}
+
+
+class PackDataError(BsolError):
+    """The pack tables are missing or do not have the expected shape."""
+
+
+# --------------------------------------------------------------------------------------
+# Number formatting
+# --------------------------------------------------------------------------------------
+
+
+def fmt_number(value: float | None, decimals: int = 1) -> str:
+    """Format a statistic for display: fixed decimals, thousands separators, dash if missing.
+
+    Examples:
+        >>> fmt_number(12345.678)
+        '12,345.7'
+        >>> fmt_number(None), fmt_number(float("nan"))
+        ('-', '-')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+        return "-"
+    return f"{float(value):,.{decimals}f}"
+
+
+def fmt_count(value: float | None) -> str:
+    """Format a count with thousands separators.
+
+    Examples:
+        >>> fmt_count(1234567)
+        '1,234,567'
+        >>> fmt_count(None)
+        '-'
+    """
+    if value is None or pd.isna(value):
+        return "-"
+    return f"{round(float(value)):,}"
+
+
+def fmt_cell(value: float | None, suppressed: bool, reason: str | None, decimals: int = 1) -> str:
+    """Format one statistic, showing "suppressed" with its reason instead of a number.
+
+    Examples:
+        >>> fmt_cell(3.0, True, "fewer than 10 patients")
+        'suppressed (fewer than 10 patients)'
+        >>> fmt_cell(12.345, False, None)
+        '12.3'
+    """
+    if suppressed:
+        return f"suppressed ({reason})" if reason else "suppressed"
+    return fmt_number(value, decimals)
+
+
+def fmt_date(value: Any) -> str:
+    """Format a date as "31 March 2025".
+
+    Examples:
+        >>> fmt_date("2025-03-31")
+        '31 March 2025'
+    """
+    day = pd.Timestamp(value)
+    return f"{day.day} {day.strftime('%B %Y')}"
+
+
+def slug(text: str) -> str:
+    """Make an HTML id from a heading.
+
+    Examples:
+        >>> slug("Who lives here?")
+        'who-lives-here'
+    """
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PackData:
+    """The tables one pack is built from (see the module docstring)."""
+
+    indicators: pd.DataFrame
+    meta: pd.DataFrame
+    population: pd.DataFrame
+    demography: pd.DataFrame
+    practices: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+    sii: pd.DataFrame = field(default_factory=pd.DataFrame)
+    _cache: dict[Any, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def cached(self, key: Any, build: Any) -> pd.DataFrame:
+        """Return ``build()`` computed once per key (a copy, so callers may not alter it)."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key].copy()
+
+    @property
+    def reporting_date(self) -> pd.Timestamp:
+        """The reporting date of the pack."""
+        return pd.Timestamp(self.info["reporting_date"])
+
+
+def load_pack(tables_dir: str | Path) -> PackData:
+    """Read the pack tables written by :func:`bsol_analytics.packs.compute_tables`.
+
+    Args:
+        tables_dir: the folder holding the Parquet tables and ``pack_meta.json``.
+
+    Returns:
+        The tables, with the indicator frame restricted to the 95% confidence level.
+
+    Raises:
+        PackDataError: a table is missing or lacks a required column.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> folder = write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000)
+        >>> data = load_pack(folder)
+        >>> data.reporting_date.date().isoformat()
+        '2025-03-31'
+    """
+    folder = Path(tables_dir)
+    needed = [
+        "indicators.parquet",
+        "indicator_meta.parquet",
+        "population.parquet",
+        "demography.parquet",
+        "practices.parquet",
+        "pack_meta.json",
+    ]
+    missing = [n for n in needed if not (folder / n).exists()]
+    if missing:
+        raise PackDataError(
+            f"The pack tables folder {folder} lacks {', '.join(missing)}. Run 'bsol packs' "
+            "or give the notebook a data_dir to compute them."
+        )
+    ind = pd.read_parquet(folder / "indicators.parquet")
+    absent = [c for c in TIDY_COLUMNS if c not in ind.columns]
+    if absent:
+        raise PackDataError(
+            f"Table 'indicators', columns {', '.join(absent)}: the tidy indicator frame must "
+            "have every column listed in docs/architecture.md."
+        )
+    ind = ind.assign(reporting_date=pd.to_datetime(ind["reporting_date"]))
+    levels = ind["confidence"].dropna().unique()
+    if len(levels) and (ind["confidence"] == CONFIDENCE).any():
+        ind = ind[ind["confidence"].isna() | (ind["confidence"] == CONFIDENCE)]
+    info = json.loads((folder / "pack_meta.json").read_text())
+    return PackData(
+        indicators=ind.reset_index(drop=True),
+        meta=pd.read_parquet(folder / "indicator_meta.parquet"),
+        population=pd.read_parquet(folder / "population.parquet"),
+        demography=pd.read_parquet(folder / "demography.parquet"),
+        practices=pd.read_parquet(folder / "practices.parquet"),
+        info=info,
+        sii=pd.read_parquet(folder / "sii.parquet")
+        if (folder / "sii.parquet").exists()
+        else pd.DataFrame(columns=["indicator_id", "area", "value", "lower", "upper"]),
+    )
+
+
+def family_of(indicator_id: str) -> str:
+    """Guess an indicator's family from its id prefix (used when the registry has none).
+
+    Examples:
+        >>> family_of("HYP_PREV"), family_of("SCR_BOWEL"), family_of("XYZ")
+        ('hypertension', 'screening', 'other')
+    """
+    return _PREFIX_FAMILY.get(indicator_id.split("_")[0].upper(), "other")
+
+
+# --------------------------------------------------------------------------------------
+# Selections
+# --------------------------------------------------------------------------------------
+
+
+def _area_type(area: str) -> str:
+    return "BSOL" if area == BSOL else "locality"
+
+
+def _latest(data: PackData) -> pd.DataFrame:
+    ind = data.indicators
+    return ind[ind["reporting_date"] == data.reporting_date]
+
+
+def _one_row_per_cell(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Keep one row per cell (the first comparator) so values are not duplicated."""
+    return frame.drop_duplicates(list(keys), keep="first")
+
+
+def comparator_values(data: PackData, area: str) -> pd.DataFrame:
+    """Comparator value and comparison of ``area`` for every indicator, one column each.
+
+    Returns:
+        A new frame: ``indicator_id`` and, for each comparator name in the frame (e.g.
+        ``BSOL``, ``England``), ``<name>_value`` and ``<name>_comparison``.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> sorted(comparator_values(data, "East").columns)[:3]
+        ['BSOL_comparison', 'BSOL_value', 'England_comparison']
+    """
+    return data.cached(("comparators", area), lambda: _comparator_values(data, area))
+
+
+def _comparator_values(data: PackData, area: str) -> pd.DataFrame:
+    rows = _latest(data)
+    rows = rows[
+        (rows["area"] == area)
+        & (rows["area_type"] == _area_type(area))
+        & (rows["breakdown"] == "overall")
+        & rows["comparator"].notna()
+    ]
+    if rows.empty:
+        return pd.DataFrame({"indicator_id": pd.Series(dtype=str)})
+    wide = rows.pivot_table(
+        index="indicator_id",
+        columns="comparator",
+        values=["comparator_value", "comparison"],
+        aggfunc="first",
+    )
+    wide.columns = [
+        f"{comp}_{'value' if stat == 'comparator_value' else 'comparison'}"
+        for stat, comp in wide.columns
+    ]
+    return wide.reset_index()
+
+
+def trend_direction(series: pd.DataFrame) -> str:
+    """Direction of a quarterly series: the latest value against the earliest.
+
+    A change counts only when the two 95% confidence intervals do not overlap; otherwise
+    the series shows "no significant change".
+
+    Args:
+        series: rows of one indicator and area with ``reporting_date``, ``value``,
+            ``lower``, ``upper``, ``suppressed``.
+
+    Returns:
+        ``"increasing"``, ``"decreasing"``, ``"no significant change"`` or
+        ``"not enough data"``.
+
+    Examples:
+        >>> s = pd.DataFrame({"reporting_date": pd.to_datetime(["2024-03-31", "2025-03-31"]),
+        ...     "value": [10.0, 14.0], "lower": [9.0, 13.0], "upper": [11.0, 15.0],
+        ...     "suppressed": [False, False]})
+        >>> trend_direction(s)
+        'increasing'
+    """
+    s = series[~series["suppressed"].astype(bool) & series["value"].notna()]
+    s = s.sort_values("reporting_date")
+    if s["reporting_date"].nunique() < 2:
+        return "not enough data"
+    first, last = s.iloc[0], s.iloc[-1]
+    if last["lower"] > first["upper"]:
+        return "increasing"
+    if last["upper"] < first["lower"]:
+        return "decreasing"
+    return "no significant change"
+
+
+def at_a_glance(data: PackData, area: str) -> pd.DataFrame:
+    """Every indicator for ``area`` with its comparators, comparison and trend.
+
+    Returns:
+        A new frame, one row per indicator in registry order: ``indicator_id``, ``title``,
+        ``family``, ``polarity``, ``value``, ``lower``, ``upper``, ``numerator``,
+        ``denominator``, ``suppressed``, ``suppression_reason``, ``BSOL``, ``England``
+        (comparator values, NaN where absent), ``comparison`` (against BSOL for a
+        locality, England for BSOL) and ``trend``.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> g = at_a_glance(data, "East")
+        >>> set(g["comparison"]) <= {"better", "similar", "worse", "higher", "lower",
+        ...     "not compared"}
+        True
+    """
+    return data.cached(("glance", area), lambda: _at_a_glance(data, area))
+
+
+def _at_a_glance(data: PackData, area: str) -> pd.DataFrame:
+    latest = _latest(data)
+    own = latest[
+        (latest["area"] == area)
+        & (latest["area_type"] == _area_type(area))
+        & (latest["breakdown"] == "overall")
+    ]
+    own = _one_row_per_cell(own, ["indicator_id"])
+    cols = ["indicator_id", "value", "lower", "upper", "numerator", "denominator"]
+    cols += ["suppressed", "suppression_reason"]
+    meta = data.meta
+    if "england_value" not in meta:
+        meta = meta.assign(england_value=np.nan)
+    if "derived" not in meta:
+        meta = meta.assign(derived="")
+    out = meta[["indicator_id", "title", "family", "polarity", "derived", "england_value"]].merge(
+        own[cols], on="indicator_id", how="inner"
+    )
+    comps = comparator_values(data, area)
+    out = out.merge(comps, on="indicator_id", how="left")
+    main = "England" if area == BSOL else "BSOL"
+    for name in ("BSOL", "England"):
+        out[name] = out.get(f"{name}_value", pd.Series(np.nan, index=out.index))
+    out["England"] = out["England"].fillna(out["england_value"])
+    if area == BSOL:
+        out["BSOL"] = out["value"]
+    comparison = out.get(f"{main}_comparison", pd.Series(pd.NA, index=out.index))
+    out["comparison"] = comparison.fillna("not compared").astype(str)
+    out.loc[out["suppressed"].astype(bool), "comparison"] = "not compared"
+    series = data.indicators[
+        (data.indicators["area"] == area)
+        & (data.indicators["area_type"] == _area_type(area))
+        & (data.indicators["breakdown"] == "overall")
+    ]
+    series = _one_row_per_cell(series, ["indicator_id", "reporting_date"])
+    trends = {k: trend_direction(g) for k, g in series.groupby("indicator_id", sort=False)}
+    out["trend"] = out["indicator_id"].map(trends).fillna("not enough data")
+    keep = [c for c in out.columns if not c.endswith(("_value", "_comparison"))]
+    keep = [c for c in keep if c != "england_value"]
+    return out[keep].reset_index(drop=True)
+
+
+def breakdown_rows(data: PackData, area: str, indicator_id: str, breakdown: str) -> pd.DataFrame:
+    """The latest rows of one indicator for ``area`` split by ``breakdown``.
+
+    Returns:
+        A new frame with ``group``, ``value``, ``lower``, ``upper``, ``numerator``,
+        ``denominator``, ``suppressed``, ``suppression_reason``; groups in natural order.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> breakdown_rows(data, "East", "HYP_PREV", "imd_quintile")["group"].iloc[0]
+        'Q1 (most deprived)'
+    """
+    latest = _latest(data)
+    rows = latest[
+        (latest["area"] == area)
+        & (latest["area_type"] == _area_type(area))
+        & (latest["indicator_id"] == indicator_id)
+        & (latest["breakdown"] == breakdown)
+    ]
+    rows = _one_row_per_cell(rows, ["group"])
+    cols = ["group", "value", "lower", "upper", "numerator", "denominator", "suppressed"]
+    cols.append("suppression_reason")
+    return rows[cols].sort_values("group", key=_group_order).reset_index(drop=True)
+
+
+def _group_order(groups: pd.Series) -> pd.Series:
+    ethnic = {"Asian": 0, "Black": 1, "Mixed": 2, "White": 3, "Other": 4, "Unknown": 5}
+    first = groups.astype(str).str.extract(r"(\d+)", expand=False).astype(float)
+    return first.fillna(groups.map(ethnic).astype(float)).fillna(99)
+
+
+def cross_matrix(data: PackData, area: str, indicator_id: str) -> pd.DataFrame:
+    """IMD quintile × broad ethnic group matrix of one indicator for ``area``.
+
+    Returns:
+        A new long frame with ``imd_quintile``, ``ethnicity_broad``, ``value``, ``lower``,
+        ``upper``, ``numerator``, ``denominator``, ``suppressed``, ``suppression_reason``.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> cross_matrix(data, "East", "HYP_PREV")["imd_quintile"].nunique()
+        5
+    """
+    rows = breakdown_rows(data, area, indicator_id, "imd_quintile*ethnicity_broad")
+    parts = rows["group"].str.split(r"\s*[×*|,]\s*", n=1, expand=True, regex=True)
+    if parts.shape[1] < 2:
+        parts[1] = None
+    out = rows.drop(columns="group").assign(imd_quintile=parts[0], ethnicity_broad=parts[1])
+    return out[["imd_quintile", "ethnicity_broad", *[c for c in rows.columns if c != "group"]]]
+
+
+def series_rows(data: PackData, areas: Iterable[str], indicator_id: str) -> pd.DataFrame:
+    """Quarterly overall values of one indicator for several areas.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> series_rows(data, ["East", "BSOL"], "HYP_PREV")["area"].unique().tolist()
+        ['BSOL', 'East']
+    """
+    areas = list(areas)
+    ind = data.indicators
+    rows = ind[
+        ind["area"].isin(areas)
+        & ind["area_type"].isin(["BSOL", "locality"])
+        & (ind["indicator_id"] == indicator_id)
+        & (ind["breakdown"] == "overall")
+    ]
+    rows = _one_row_per_cell(rows, ["area", "reporting_date"])
+    cols = ["area", "reporting_date", "value", "lower", "upper", "numerator", "denominator"]
+    cols += ["suppressed", "suppression_reason"]
+    return rows[cols].sort_values(["area", "reporting_date"]).reset_index(drop=True)
+
+
+def funnel_points(data: PackData, area: str, indicator_id: str) -> pd.DataFrame:
+    """Practice values of one indicator for the practices of ``area`` (all for BSOL).
+
+    Returns:
+        A new frame: ``practice_code``, ``practice_name``, ``pcn_name``, ``value``,
+        ``numerator``, ``denominator``, ``suppressed``, ``suppression_reason``.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> len(funnel_points(data, "East", "HYP_PREV")) > 0
+        True
+    """
+    latest = _latest(data)
+    rows = latest[
+        (latest["area_type"] == "practice")
+        & (latest["indicator_id"] == indicator_id)
+        & (latest["breakdown"] == "overall")
+    ]
+    rows = _one_row_per_cell(rows, ["area"])
+    prac = data.practices
+    if area != BSOL:
+        prac = prac[prac["locality"] == area]
+    out = prac[["practice_code", "practice_name", "pcn_name"]].merge(
+        rows.rename(columns={"area": "practice_code"}), on="practice_code", how="inner"
+    )
+    cols = ["practice_code", "practice_name", "pcn_name", "value", "numerator", "denominator"]
+    cols += ["suppressed", "suppression_reason"]
+    return out[cols].sort_values("practice_code").reset_index(drop=True)
+
+
+def areas_side_by_side(data: PackData, indicator_id: str) -> pd.DataFrame:
+    """The six localities and BSOL for one indicator (for the BSOL pack).
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> areas_side_by_side(data, "HYP_PREV")["group"].tolist()[-1]
+        'BSOL'
+    """
+    latest = _latest(data)
+    rows = latest[
+        latest["area_type"].isin(["locality", "BSOL"])
+        & (latest["indicator_id"] == indicator_id)
+        & (latest["breakdown"] == "overall")
+    ]
+    rows = _one_row_per_cell(rows, ["area"])
+    order = {name: i for i, name in enumerate([*LOCALITIES, BSOL])}
+    rows = rows.assign(_o=rows["area"].map(order)).sort_values("_o")
+    cols = ["group", "value", "lower", "upper", "numerator", "denominator", "suppressed"]
+    cols += ["suppression_reason", "comparison"]
+    return rows.assign(group=rows["area"])[cols].reset_index(drop=True)
+
+
+def population_pyramid(data: PackData, area: str) -> pd.DataFrame:
+    """Registered population of ``area`` by sex and age band, as a percent of the total.
+
+    Returns:
+        A new frame: ``age_band``, ``sex`` (``F``/``M``), ``count``, ``percent``,
+        ``suppressed``, and the BSOL percent in ``bsol_percent``.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> population_pyramid(data, "East")["sex"].unique().tolist()
+        ['F', 'M']
+    """
+    pop = data.population[data.population["sex"].isin(["F", "M"])]
+
+    def share(frame: pd.DataFrame) -> pd.DataFrame:
+        total = frame["count"].where(~frame["suppressed"].astype(bool)).sum()
+        pct = 100 * frame["count"] / total if total else np.nan
+        return frame.assign(percent=pct.where(~frame["suppressed"].astype(bool)))
+
+    own = share(pop[pop["area"] == area])
+    bsol = share(pop[pop["area"] == BSOL])[["age_band", "sex", "percent"]]
+    out = own.merge(bsol.rename(columns={"percent": "bsol_percent"}), on=["age_band", "sex"])
+    out = out.sort_values(["sex", "age_band"], key=_band_key)
+    cols = ["age_band", "sex", "count", "percent", "suppressed", "suppression_reason"]
+    return out[[*cols, "bsol_percent"]].reset_index(drop=True)
+
+
+def _band_key(values: pd.Series) -> pd.Series:
+    if values.name == "age_band":
+        return values.str.extract(r"(\d+)", expand=False).astype(float)
+    return values
+
+
+def demography_mix(data: PackData, area: str, breakdown: str) -> pd.DataFrame:
+    """Share of the registered population of ``area`` and of BSOL in each group.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> list(demography_mix(data, "East", "ethnicity_broad").columns)
+        ['group', 'count', 'share', 'suppressed', 'suppression_reason', 'bsol_share']
+    """
+    demo = data.demography[data.demography["breakdown"] == breakdown]
+    own = demo[demo["area"] == area][
+        ["group", "count", "share", "suppressed", "suppression_reason"]
+    ]
+    bsol = demo[demo["area"] == BSOL][["group", "share"]].rename(columns={"share": "bsol_share"})
+    out = own.merge(bsol, on="group", how="left")
+    return out.sort_values("group", key=_group_order).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# Sentences
+# --------------------------------------------------------------------------------------
+
+_COMPARISON_WORDS = {
+    "better": "is better in {area} than {comp}",
+    "worse": "is worse in {area} than {comp}",
+    "similar": "is similar in {area} to {comp}",
+    "higher": "is higher in {area} than {comp}",
+    "lower": "is lower in {area} than {comp}",
+}
+
+
+def _comp_name(name: str) -> str:
+    return "across BSOL" if name == BSOL else name
+
+
+def comparison_sentence(title: str, area: str, comparison: str, comparator: str) -> str:
+    """One sentence stating how an area compares with its comparator.
+
+    Examples:
+        >>> comparison_sentence("Hypertension prevalence", "East", "lower", "BSOL")
+        'Hypertension prevalence is lower in East than across BSOL.'
+        >>> comparison_sentence("Bowel screening", "East", "not compared", "BSOL")
+        'Bowel screening in East could not be compared with across BSOL.'
+    """
+    words = _COMPARISON_WORDS.get(comparison)
+    if words is None:
+        return f"{title} in {area} could not be compared with {_comp_name(comparator)}."
+    return f"{title} {words.format(area=area, comp=_comp_name(comparator))}."
+
+
+def glance_headline(glance: pd.DataFrame, area: str) -> str:
+    """Headline of the at-a-glance summary: how many indicators are better, worse, similar.
+
+    Examples:
+        >>> g = pd.DataFrame({"comparison": ["better", "worse", "worse", "similar"]})
+        >>> glance_headline(g, "East")
+        'East is worse than BSOL on 2 of 4 indicators, better on 1 and similar on 1.'
+    """
+    comp = "England" if area == BSOL else "BSOL"
+    counts = glance["comparison"].value_counts()
+    n = len(glance)
+    worse, better, similar = (int(counts.get(k, 0)) for k in ("worse", "better", "similar"))
+    return (
+        f"{area} is worse than {comp} on {worse} of {n} indicators, better on {better} "
+        f"and similar on {similar}."
+    )
+
+
+def breakdown_headline(title: str, rows: pd.DataFrame, label: str) -> str:
+    """Headline naming the highest and lowest groups of a breakdown (unsuppressed only).
+
+    Examples:
+        >>> rows = pd.DataFrame({"group": ["Asian", "White", "Black"],
+        ...     "value": [20.0, 15.0, 30.0], "suppressed": [False, False, True]})
+        >>> breakdown_headline("Hypertension prevalence", rows, "ethnic group")
+        'Hypertension prevalence is highest in the Asian ethnic group (20.0) and lowest in the White ethnic group (15.0).'
+    """  # noqa: E501
+    shown = rows[~rows["suppressed"].astype(bool) & rows["value"].notna()]
+    if len(shown) < 2:
+        return f"{title} by {label}: too few groups can be shown after disclosure control."
+    hi = shown.loc[shown["value"].idxmax()]
+    lo = shown.loc[shown["value"].idxmin()]
+    return (
+        f"{title} is highest in the {hi['group']} {label} ({fmt_number(hi['value'])}) and "
+        f"lowest in the {lo['group']} {label} ({fmt_number(lo['value'])})."
+    )
+
+
+def sii_sentence(title: str, area: str, sii: pd.Series | None, unit: str = "") -> str:
+    """Explain the slope index of inequality in words.
+
+    Args:
+        title: indicator title.
+        area: the area.
+        sii: a row with ``value``, ``lower``, ``upper`` (or ``None`` when not computed).
+        unit: unit appended to the numbers (e.g. ``"percentage points"``).
+
+    Examples:
+        >>> row = pd.Series({"value": -4.2, "lower": -6.1, "upper": -2.0})
+        >>> sii_sentence("Hypertension prevalence", "East", row, "percentage points")
+        'The slope index of inequality for Hypertension prevalence in East is -4.2 percentage points (95% CI -6.1 to -2.0): the modelled gap between the most and the least deprived, which is higher among the most deprived, and statistically significant.'
+    """  # noqa: E501
+    if sii is None or pd.isna(sii.get("value")):
+        return (
+            f"The slope index of inequality for {title} in {area} could not be computed "
+            "(too few deprivation quintiles can be shown)."
+        )
+    value, lower, upper = float(sii["value"]), float(sii["lower"]), float(sii["upper"])
+    unit = f" {unit}" if unit else ""
+    # SII is the modelled value at the least deprived end minus that at the most deprived.
+    side = "higher among the most deprived" if value < 0 else "higher among the least deprived"
+    sig = (
+        "statistically significant"
+        if (lower > 0 or upper < 0)
+        else "not statistically significant (the interval includes zero)"
+    )
+    return (
+        f"The slope index of inequality for {title} in {area} is {fmt_number(value)}{unit} "
+        f"(95% CI {fmt_number(lower)} to {fmt_number(upper)}): the modelled gap between the "
+        f"most and the least deprived, which is {side}, and {sig}."
+    )
+
+
+def trend_sentence(title: str, area: str, direction: str, first: Any, last: Any) -> str:
+    """Headline of a trend chart.
+
+    Examples:
+        >>> trend_sentence("Hypertension prevalence", "East", "increasing",
+        ...     "2024-06-30", "2025-03-31")
+        'Hypertension prevalence in East has increased between 30 June 2024 and 31 March 2025.'
+    """
+    period = f"between {fmt_date(first)} and {fmt_date(last)}"
+    verb = {
+        "increasing": "has increased",
+        "decreasing": "has decreased",
+        "no significant change": "has not changed significantly",
+    }.get(direction)
+    if verb is None:
+        return f"{title} in {area}: there are not enough quarters to show a trend."
+    return f"{title} in {area} {verb} {period}."
+
+
+def funnel_sentence(title: str, area: str, points: pd.DataFrame, limits: pd.DataFrame) -> str:
+    """Headline of a funnel plot: how many practices lie outside the 99.8% limits.
+
+    Args:
+        title: indicator title.
+        area: the area.
+        points: practice rows with ``value``, ``denominator``, ``suppressed``.
+        limits: :func:`bsol_analytics.stats.funnel_limits` output at 0.998.
+
+    Examples:
+        >>> pts = pd.DataFrame({"value": [10.0, 50.0], "denominator": [100, 100],
+        ...     "suppressed": [False, False]})
+        >>> lim = pd.DataFrame({"denominator": [100.0], "lower": [20.0], "upper": [40.0],
+        ...     "confidence": [0.998]})
+        >>> funnel_sentence("Hypertension control", "East", pts, lim)
+        'In East, 1 practice is above and 1 below the 99.8% control limits for Hypertension control.'
+    """  # noqa: E501
+    above, below = outside_limits(points, limits)
+    if above + below == 0:
+        return f"In {area}, every practice shown is within the 99.8% control limits for {title}."
+    practice = "practice is" if above == 1 else "practices are"
+    return (
+        f"In {area}, {above} {practice} above and {below} below the 99.8% control "
+        f"limits for {title}."
+    )
+
+
+def outside_limits(points: pd.DataFrame, limits: pd.DataFrame) -> tuple[int, int]:
+    """Count practices above and below the 99.8% funnel limits (interpolated at each n).
+
+    Examples:
+        >>> pts = pd.DataFrame({"value": [10.0, 50.0, 30.0], "denominator": [100] * 3,
+        ...     "suppressed": [False] * 3})
+        >>> lim = pd.DataFrame({"denominator": [100.0], "lower": [20.0], "upper": [40.0],
+        ...     "confidence": [0.998]})
+        >>> outside_limits(pts, lim)
+        (1, 1)
+    """
+    lim = limits[limits["confidence"] == 0.998].sort_values("denominator")
+    pts = points[~points["suppressed"].astype(bool) & points["value"].notna()]
+    if lim.empty or pts.empty:
+        return 0, 0
+    n = pts["denominator"].to_numpy(float)
+    lo = np.interp(n, lim["denominator"], lim["lower"])
+    hi = np.interp(n, lim["denominator"], lim["upper"])
+    v = pts["value"].to_numpy(float)
+    return int((v > hi).sum()), int((v < lo).sum())
+
+
+# --------------------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------------------
+
+
+def figure_html(fig: Any, alt: str, dpi: int = 96) -> str:
+    """Embed a matplotlib figure as a base64 PNG ``<img>`` with alt text, and close it.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots()
+        >>> figure_html(fig, "An empty chart").startswith('<img alt="An empty chart"')
+        True
+    """
+    import matplotlib.pyplot as plt
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    # A 256-colour palette keeps charts crisp at about a third of the size.
+    buf.seek(0)
+    small = io.BytesIO()
+    Image.open(buf).convert("RGB").quantize(colors=256, dither=Image.Dither.NONE).save(
+        small, format="PNG", compress_level=6
+    )
+    data = base64.b64encode(small.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
+
+
+def table_html(frame: pd.DataFrame, caption: str, row_header: bool = True) -> str:
+    """An accessible HTML table: caption, ``th scope="col"`` headers, row headers.
+
+    Cells are escaped; the first column is a row header (``th scope="row"``) when
+    ``row_header`` is true.
+
+    Examples:
+        >>> t = table_html(pd.DataFrame({"Group": ["A"], "Value": ["1.0"]}), "Demo")
+        >>> '<th scope="col">Value</th>' in t and '<th scope="row">A</th>' in t
+        True
+    """
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
+    body = []
+    for row in frame.astype(str).itertuples(index=False):
+        cells = []
+        for i, cell in enumerate(row):
+            text = html.escape(cell)
+            cells.append(
+                f'<th scope="row">{text}</th>' if (i == 0 and row_header) else f"<td>{text}</td>"
+            )
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<table class="data"><caption>{html.escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def stat_table(rows: pd.DataFrame, label: str = "Group") -> pd.DataFrame:
+    """Format statistic rows for a data table; suppressed cells say so with the reason.
+
+    Args:
+        rows: frame with ``group``, ``value``, ``lower``, ``upper``, ``numerator``,
+            ``denominator``, ``suppressed``, ``suppression_reason``.
+        label: header of the group column.
+
+    Examples:
+        >>> rows = pd.DataFrame({"group": ["A", "B"], "value": [12.0, 3.0],
+        ...     "lower": [10.0, 1.0], "upper": [14.0, 5.0], "numerator": [120, 3],
+        ...     "denominator": [1000, 100], "suppressed": [False, True],
+        ...     "suppression_reason": [None, "fewer than 10"]})
+        >>> stat_table(rows).iloc[1].tolist()
+        ['B', 'suppressed (fewer than 10)', 'suppressed', 'suppressed', 'suppressed']
+    """
+    sup = rows["suppressed"].astype(bool).to_numpy()
+    reason = rows["suppression_reason"].to_numpy()
+
+    def col(values: pd.Series, fmt: Any, first: bool = False) -> list[str]:
+        out = []
+        for v, s, r in zip(values, sup, reason, strict=True):
+            if s:
+                out.append(f"suppressed ({r})" if first and isinstance(r, str) else "suppressed")
+            else:
+                out.append(fmt(v))
+        return out
+
+    return pd.DataFrame(
+        {
+            label: rows["group"].astype(str).to_numpy(),
+            "Value": col(rows["value"], fmt_number, first=True),
+            "95% CI": col(
+                pd.Series(list(zip(rows["lower"], rows["upper"], strict=True))),
+                lambda lu: f"{fmt_number(lu[0])} to {fmt_number(lu[1])}",
+            ),
+            "Numerator": col(rows["numerator"], fmt_count),
+            "Denominator": col(rows["denominator"], fmt_count),
+        }
+    )
+
+
+def heading_html(text: str, level: int = 2) -> str:
+    """A heading with an id for the table of contents.
+
+    Examples:
+        >>> heading_html("At a glance")
+        '<h2 id="at-a-glance">At a glance</h2>'
+    """
+    return f'<h{level} id="{slug(text)}">{html.escape(text)}</h{level}>'
+
+
+def section_html(
+    title: str,
+    headline: str,
+    figure: str | None,
+    table: pd.DataFrame | None,
+    caption: str,
+    notes: Sequence[str] = (),
+    level: int = 3,
+) -> str:
+    """One pack section: heading, headline sentence, chart, notes and collapsed data table.
+
+    Args:
+        title: the section heading.
+        headline: one sentence stating the finding.
+        figure: HTML from :func:`figure_html` (or ``None`` for no chart).
+        table: the chart's data, already formatted (see :func:`stat_table`).
+        caption: caption of the data table.
+        notes: further plain-English paragraphs (e.g. the SII in words).
+        level: heading level (3 under a family, 2 for top-level sections).
+
+    Examples:
+        >>> out = section_html("Trend", "It went up.", None, pd.DataFrame({"a": ["1"]}), "Data")
+        >>> "<details><summary>Show the data: Data</summary>" in out
+        True
+    """
+    parts = [f'<section class="pack-section" aria-labelledby="{slug(title)}">']
+    parts.append(heading_html(title, level))
+    parts.append(f'<p class="headline">{html.escape(headline)}</p>')
+    if figure:
+        parts.append(f"<figure>{figure}<figcaption>{html.escape(headline)}</figcaption></figure>")
+    parts.extend(f"<p>{html.escape(n)}</p>" for n in notes)
+    if table is not None:
+        parts.append(
+            f"<details><summary>Show the data: {html.escape(caption)}</summary>"
+            f"{table_html(table, caption)}</details>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def show(markup: str) -> None:
+    """Display HTML in the notebook (the converted pack keeps it as is).
+
+    Examples:
+        >>> show("<p>hello</p>")
+        <IPython.core.display.HTML object>
+    """
+    from IPython.display import HTML, display
+
+    display(HTML(markup))
+
+
+def definitions_table(meta: pd.DataFrame) -> pd.DataFrame:
+    """Indicator definitions for the Definitions section.
+
+    Examples:
+        >>> m = pd.DataFrame({"indicator_id": ["HYP_PREV"], "title": ["Hypertension"],
+        ...     "definition": ["Patients on the register"], "polarity": ["no judgement"],
+        ...     "unit": ["%"]})
+        >>> definitions_table(m).columns.tolist()
+        ['Indicator', 'Id', 'Definition', 'Judgement', 'Unit']
+    """
+    judgement = {
+        "higher is better": "higher is better",
+        "lower is better": "lower is better",
+        "no judgement": "no judgement: shown as higher or lower",
+    }
+    return pd.DataFrame(
+        {
+            "Indicator": meta["title"].to_numpy(),
+            "Id": meta["indicator_id"].to_numpy(),
+            "Definition": meta["definition"].to_numpy(),
+            "Judgement": meta["polarity"].map(judgement).fillna("not stated").to_numpy(),
+            "Unit": meta["unit"].fillna("").to_numpy(),
+        }
+    )
+
+
+def run_stamp() -> str:
+    """Version of the suite and the time the pack was built (UTC).
+
+    Examples:
+        >>> run_stamp().startswith("bsol_analytics ")
+        True
+    """
+    from bsol_analytics import __version__
+
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"bsol_analytics {__version__}, built {now}"
+
+
+# --------------------------------------------------------------------------------------
+# Sections (what the notebook shows)
+# --------------------------------------------------------------------------------------
+
+
+def open_pack(
+    tables_dir: str | Path | None,
+    data_dir: str | Path | None,
+    reporting_date: Any,
+    view: str = "practice",
+    imd: str = "2025",
+    engine: str = "pandas",
+) -> PackData:
+    """Load the pack tables, computing them first when no ``tables_dir`` is given.
+
+    Without ``tables_dir`` the tables are computed from ``data_dir`` (default
+    ``data/processed``) into a temporary folder, so a notebook can run on its own.
+
+    Raises:
+        ParameterError: the tables are for another reporting date, view or IMD version.
+    """
+    import tempfile
+
+    from bsol_analytics.errors import ParameterError
+    from bsol_analytics.packs import compute_tables
+    from bsol_analytics.paths import PROCESSED_DIR
+
+    if tables_dir is None:
+        folder = Path(tempfile.mkdtemp(prefix="bsol-pack-")) / "tables"
+        tables_dir = compute_tables(
+            data_dir or PROCESSED_DIR, folder, reporting_date, view, imd, engine
+        )
+    data = load_pack(tables_dir)
+    want = pd.Timestamp(reporting_date)
+    if data.reporting_date != want:
+        raise ParameterError(
+            f"The pack tables in {tables_dir} are for {fmt_date(data.reporting_date)}, not "
+            f"{fmt_date(want)}: recompute them or change reporting_date."
+        )
+    for key, value in (("view", view), ("imd", str(imd))):
+        if str(data.info.get(key, value)) != str(value):
+            raise ParameterError(
+                f"The pack tables in {tables_dir} use {key} {data.info[key]!r}, not {value!r}."
+            )
+    return data
+
+
+def _pack_name(area: str) -> str:
+    return "Birmingham and Solihull (BSOL)" if area == BSOL else f"{area} locality"
+
+
+def title_html(data: PackData, area: str) -> str:
+    """The pack's ``<h1>`` and opening paragraph.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> title_html(data, "East").startswith("<h1>East locality")
+        True
+    """
+    view = data.info.get("view", "practice")
+    who = (
+        "patients registered with practices in the locality"
+        if view == "practice"
+        else "registered patients who live in the locality"
+    )
+    if area == BSOL:
+        who = "patients registered with Birmingham and Solihull practices"
+    demo = (
+        '<p class="notice">Demonstration data: every number in this pack is invented.</p>'
+        if data.info.get("demo")
+        else ""
+    )
+    return (
+        f"<h1>{html.escape(_pack_name(area))}: population health pack</h1>{demo}"
+        f'<p class="meta">Reporting date {fmt_date(data.reporting_date)}. Covers {who}. '
+        f"IMD {html.escape(str(data.info.get('imd', '2025')))}. Every count and rate has "
+        "passed disclosure control; withheld values are shown as suppressed with the reason. "
+        "Each chart's data is in the table under it (select 'Show the data').</p>"
+    )
+
+
+def glance_section(data: PackData, area: str) -> str:
+    """Section 1, At a glance: every indicator against BSOL and England, with trends.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> '<h2 id="at-a-glance">' in glance_section(data, "East")
+        True
+    """
+    from bsol_analytics import plots
+
+    glance = at_a_glance(data, area)
+    fig, alt = plots.spine_chart(glance, area)
+    table = pd.DataFrame(
+        {
+            "Indicator": glance["title"],
+            area: [
+                fmt_cell(v, s, r)
+                for v, s, r in zip(
+                    glance["value"],
+                    glance["suppressed"],
+                    glance["suppression_reason"],
+                    strict=True,
+                )
+            ],
+            "95% CI": [
+                "suppressed" if s else f"{fmt_number(lo)} to {fmt_number(hi)}"
+                for lo, hi, s in zip(
+                    glance["lower"], glance["upper"], glance["suppressed"], strict=True
+                )
+            ],
+            "BSOL": glance["BSOL"].map(fmt_number),
+            "England": glance["England"].map(fmt_number),
+            "Compared with " + ("England" if area == BSOL else "BSOL"): glance["comparison"],
+            "Trend": glance["trend"],
+        }
+    )
+    notes = [
+        "Better and worse are judged only where higher or lower is clearly better; otherwise "
+        "the pack says higher or lower. Similar means the 95% confidence interval includes "
+        "the comparator. The trend compares the latest quarter with the earliest shown."
+    ]
+    return heading_html("At a glance", 2) + section_html(
+        f"{area} compared with {'England' if area == BSOL else 'BSOL and England'}",
+        glance_headline(glance, area),
+        figure_html(fig, alt),
+        table,
+        f"Every indicator for {area}, {fmt_date(data.reporting_date)}",
+        notes,
+    )
+
+
+def population_section(data: PackData, area: str) -> str:
+    """Section 2, Who lives here: pyramid, deprivation and Core20, ethnicity, IMD map.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> section = population_section(data, "East")
+        >>> section.count("<img alt=") >= 3
+        True
+    """
+    from bsol_analytics import plots
+
+    parts = [heading_html("Who lives here", 2)]
+    pyr = population_pyramid(data, area)
+    fig, alt = plots.pyramid(pyr, area)
+    total = pyr["count"].sum()
+    older = pyr[pyr["age_band"].isin(["65-69", "70-74", "75-79", "80-84", "85-89", "90+"])]
+    old_pct = older["percent"].sum()
+    bsol_old = older["bsol_percent"].sum()
+    cmp_word = "more" if old_pct > bsol_old else "fewer"
+    headline = (
+        f"{area} has {fmt_count(total)} registered patients; {fmt_number(old_pct)}% are aged 65 "
+        f"or over"
+        + (f", {cmp_word} than across BSOL ({fmt_number(bsol_old)}%)." if area != BSOL else ".")
+    )
+    table = pd.DataFrame(
+        {
+            "Age band": pyr["age_band"],
+            "Sex": pyr["sex"].map({"F": "Female", "M": "Male"}),
+            "Patients": [
+                fmt_cell(c, s, r, 0)
+                for c, s, r in zip(
+                    pyr["count"], pyr["suppressed"], pyr["suppression_reason"], strict=True
+                )
+            ],
+            "Percent": pyr["percent"].map(fmt_number),
+            "BSOL percent": pyr["bsol_percent"].map(fmt_number),
+        }
+    )
+    parts.append(
+        section_html(
+            "Age and sex",
+            headline,
+            figure_html(fig, alt),
+            table,
+            f"Registered population of {area} by age band and sex",
+        )
+    )
+    for breakdown, title, label in (
+        ("imd_quintile", "Deprivation", "Deprivation quintile (IMD)"),
+        ("ethnicity_broad", "Ethnicity", "Broad ethnic group"),
+    ):
+        mix = demography_mix(data, area, breakdown)
+        fig, alt = plots.share_bars(mix, area, label)
+        if breakdown == "imd_quintile":
+            core = demography_mix(data, area, "core20")
+            share = core.loc[core["group"] == "Core20", "share"]
+            bsol_share = core.loc[core["group"] == "Core20", "bsol_share"]
+            core_share = float(share.iloc[0]) if len(share) else float("nan")
+            headline = (
+                f"{fmt_number(core_share)}% of {area}'s patients live in the most deprived "
+                f"fifth of neighbourhoods in England (Core20)"
+                + (
+                    f", against {fmt_number(float(bsol_share.iloc[0]))}% across BSOL."
+                    if area != BSOL and len(bsol_share)
+                    else "."
+                )
+            )
+        else:
+            shown = mix[~mix["suppressed"].astype(bool) & (mix["group"] != "Unknown")]
+            top = shown.loc[shown["share"].idxmax()] if len(shown) else None
+            headline = (
+                f"The largest broad ethnic group in {area} is {top['group']} "
+                f"({fmt_number(top['share'])}% of patients)."
+                if top is not None
+                else f"Ethnic groups in {area} cannot be shown after disclosure control."
+            )
+        tab = pd.DataFrame(
+            {
+                label: mix["group"],
+                "Patients": [
+                    fmt_cell(c, s, r, 0)
+                    for c, s, r in zip(
+                        mix["count"], mix["suppressed"], mix["suppression_reason"], strict=True
+                    )
+                ],
+                "Percent": mix["share"].map(fmt_number),
+                "BSOL percent": mix["bsol_share"].map(fmt_number),
+            }
+        )
+        parts.append(
+            section_html(
+                title,
+                headline,
+                figure_html(fig, alt),
+                tab,
+                f"{label} of the registered population of {area}",
+            )
+        )
+    parts.append(deprivation_map_section(data, area))
+    return "".join(parts)
+
+
+def deprivation_map_section(data: PackData, area: str) -> str:
+    """Map of IMD quintile by LSOA 2021 for the area (reference data, no patient counts).
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> "Map of" in deprivation_map_section(data, "Solihull")
+        True
+    """
+    from bsol_analytics import plots, reference
+
+    imd = str(data.info.get("imd", "2025"))
+    shapes = reference.lsoa21_boundaries()
+    if area != BSOL:
+        shapes = shapes[shapes["locality"] == area]
+    scores = reference.imd2025() if imd == "2025" else reference.imd2019_for_lsoa21()
+    qcol = "imd_quintile" if "imd_quintile" in scores else scores.filter(like="quintile").columns[0]
+    gdf = shapes.merge(scores[["lsoa21_code", qcol]], on="lsoa21_code", how="left")
+    labels = {1: "Q1 (most deprived)", 2: "Q2", 3: "Q3", 4: "Q4", 5: "Q5 (least deprived)"}
+    gdf = gdf.assign(quintile=gdf[qcol].map(lambda q: labels.get(int(q)) if pd.notna(q) else None))
+    fig, alt = plots.choropleth(
+        gdf,
+        "quintile",
+        f"IMD {imd} quintile by LSOA, {area}",
+        "National quintile",
+        categorical=True,
+    )
+    counts = gdf["quintile"].value_counts().reindex(list(labels.values()), fill_value=0)
+    q1 = int(counts.iloc[0])
+    headline = (
+        f"{q1} of the {len(gdf)} neighbourhoods (LSOAs) in {area} are among the most deprived "
+        f"fifth in England."
+    )
+    table = pd.DataFrame(
+        {
+            "IMD quintile": counts.index,
+            "LSOAs": counts.map(fmt_count).to_numpy(),
+            "Percent of LSOAs": (100 * counts / max(len(gdf), 1)).map(fmt_number).to_numpy(),
+        }
+    )
+    note = (
+        "The map uses published deprivation scores of neighbourhoods; the pack's patients "
+        "are those of the locality's practices, some of whom live elsewhere."
+        if data.info.get("view", "practice") == "practice" and area != BSOL
+        else "The map uses published deprivation scores of neighbourhoods."
+    )
+    return section_html(
+        "Deprivation map",
+        headline,
+        figure_html(fig, alt),
+        table,
+        f"Neighbourhoods of {area} by IMD {imd} quintile",
+        [note],
+    )
+
+
+def _family_meta(data: PackData, family: str) -> pd.DataFrame:
+    return data.meta[data.meta["family"] == family].reset_index(drop=True)
+
+
+def _comparator_value(data: PackData, area: str, indicator_id: str, name: str) -> float:
+    comps = comparator_values(data, area)
+    col = f"{name}_value"
+    row = comps[comps["indicator_id"] == indicator_id]
+    if area == name:
+        own = at_a_glance(data, area)
+        hit = own.loc[own["indicator_id"] == indicator_id, "value"]
+        return float(hit.iloc[0]) if len(hit) else float("nan")
+    return float(row[col].iloc[0]) if len(row) and col in row else float("nan")
+
+
+def family_section(data: PackData, area: str, family: str) -> str:
+    """Section 3 for one family: comparison, breakdowns with SII, matrix, trend, funnel.
+
+    Returns an empty string when the family has no indicators in the tables.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> '<h2 id="copd">COPD</h2>' in family_section(data, "East", "copd")
+        True
+    """
+    from bsol_analytics import plots
+    from bsol_analytics.stats import funnel_limits
+
+    meta = _family_meta(data, family)
+    if meta.empty:
+        return ""
+    family_title = FAMILIES.get(family, family.replace("_", " ").title())
+    parts = [heading_html(family_title, 2)]
+    glance = at_a_glance(data, area)
+    glance = glance[glance["family"] == family]
+    comp_name = "England" if area == BSOL else "BSOL"
+    if len(glance):
+        fig, alt = plots.spine_chart(glance, area)
+        sentences = [
+            comparison_sentence(t, area, c, comp_name)
+            for t, c in zip(glance["title"], glance["comparison"], strict=True)
+        ]
+        table = pd.DataFrame(
+            {
+                "Indicator": glance["title"],
+                area: [
+                    fmt_cell(v, s, r)
+                    for v, s, r in zip(
+                        glance["value"],
+                        glance["suppressed"],
+                        glance["suppression_reason"],
+                        strict=True,
+                    )
+                ],
+                "BSOL": glance["BSOL"].map(fmt_number),
+                "England": glance["England"].map(fmt_number),
+                "Comparison": glance["comparison"],
+                "Trend": glance["trend"],
+            }
+        )
+        notes = sentences[1:]
+        derived = glance["derived"] if "derived" in glance else pd.Series("", index=glance.index)
+        notes += [rve_sentence(r, area) for _, r in glance[derived == "RVE"].iterrows()]
+        parts.append(
+            section_html(
+                f"{family_title}: summary",
+                sentences[0],
+                figure_html(fig, alt),
+                table,
+                f"{family_title} indicators for {area}",
+                notes,
+            )
+        )
+    detailed = meta[meta["derived"] == ""] if "derived" in meta else meta
+    for i, (_, row) in enumerate(detailed.iterrows()):
+        ind, title = row["indicator_id"], row["title"]
+        unit = "percentage points" if row["unit"] == "%" else str(row["unit"])
+        parts.append(heading_html(title, 3))
+        if area == BSOL:
+            rows = areas_side_by_side(data, ind)
+            if len(rows):
+                comp = _comparator_value(data, BSOL, ind, "England")
+                fig, alt = plots.bar_ci(rows, f"{title} by locality", "Value", comp, "England")
+                shown = rows[~rows["suppressed"].astype(bool) & (rows["group"] != BSOL)]
+                headline = (
+                    breakdown_headline(title, shown.reset_index(drop=True), "locality")
+                    .replace(" locality (", " (")
+                    .replace("in the ", "in ")
+                )
+                parts.append(
+                    section_html(
+                        f"{title}: localities side by side",
+                        headline,
+                        figure_html(fig, alt),
+                        stat_table(rows, "Area"),
+                        f"{title} by locality",
+                        level=4,
+                    )
+                )
+            if i == 0:
+                parts.append(_locality_map(data, ind, title))
+        ref = _comparator_value(data, area, ind, area)
+        for breakdown, label, word in (
+            ("imd_quintile", "deprivation quintile", "deprivation quintile"),
+            ("ethnicity_broad", "ethnic group", "ethnic group"),
+        ):
+            rows = breakdown_rows(data, area, ind, breakdown)
+            if rows.empty:
+                continue
+            fig, alt = plots.bar_ci(rows, f"{title} by {label}, {area}", "Value", ref, area)
+            notes = []
+            if breakdown == "imd_quintile":
+                sii = data.sii[(data.sii["indicator_id"] == ind) & (data.sii["area"] == area)]
+                notes.append(sii_sentence(title, area, sii.iloc[0] if len(sii) else None, unit))
+            parts.append(
+                section_html(
+                    f"{title} by {label}",
+                    breakdown_headline(title, rows, word),
+                    figure_html(fig, alt),
+                    stat_table(rows, label.capitalize()),
+                    f"{title} by {label}, {area}",
+                    notes,
+                    level=4,
+                )
+            )
+        if i == 0:
+            matrix = cross_matrix(data, area, ind)
+            if len(matrix):
+                fig, alt = plots.heatmap(matrix, f"{title}, {area}")
+                n_sup = int(matrix["suppressed"].astype(bool).sum())
+                headline = (
+                    f"{title} by deprivation and ethnic group together: {n_sup} of "
+                    f"{len(matrix)} cells are suppressed to protect confidentiality."
+                )
+                shown = matrix[~matrix["suppressed"].astype(bool) & matrix["value"].notna()]
+                if len(shown):
+                    top = shown.loc[shown["value"].idxmax()]
+                    headline = (
+                        f"{title} is highest among {top['ethnicity_broad']} patients in "
+                        f"{top['imd_quintile']} ({fmt_number(top['value'])}); {n_sup} of "
+                        f"{len(matrix)} cells are suppressed."
+                    )
+                tab = stat_table(
+                    matrix.assign(group=matrix["imd_quintile"] + ", " + matrix["ethnicity_broad"]),
+                    "IMD quintile, ethnic group",
+                )
+                parts.append(
+                    section_html(
+                        f"{title} by deprivation and ethnicity",
+                        headline,
+                        figure_html(fig, alt),
+                        tab,
+                        f"{title} by IMD quintile and broad ethnic group, {area}",
+                        level=4,
+                    )
+                )
+        series = series_rows(data, [area] if area == BSOL else [area, BSOL], ind)
+        if series["reporting_date"].nunique() > 1:
+            own = series[series["area"] == area]
+            fig, alt = plots.trend_chart(series, f"{title} by quarter", "Value")
+            headline = trend_sentence(
+                title,
+                area,
+                trend_direction(own),
+                own["reporting_date"].min(),
+                own["reporting_date"].max(),
+            )
+            tab = stat_table(
+                series.assign(
+                    group=series["area"] + ", " + series["reporting_date"].dt.strftime("%Y-%m-%d")
+                ),
+                "Area, quarter end",
+            )
+            parts.append(
+                section_html(
+                    f"{title}: trend",
+                    headline,
+                    figure_html(fig, alt),
+                    tab,
+                    f"{title} by quarter",
+                    level=4,
+                )
+            )
+        points = funnel_points(data, area, ind)
+        avg = _comparator_value(data, BSOL, ind, BSOL)
+        shown = points[~points["suppressed"].astype(bool)]
+        if len(shown) >= 3 and np.isfinite(avg):
+            n_max = float(shown["denominator"].max()) * 1.1
+            n_min = max(float(shown["denominator"].min()) * 0.9, 5.0)
+            limits = funnel_limits(
+                avg / 100, np.geomspace(n_min, n_max, 80), statistic="proportion", multiplier=100
+            )
+            fig, alt = plots.funnel_plot(points, limits, avg, f"{title}: practices", "Value")
+            tab = pd.DataFrame(
+                {
+                    "Practice": points["practice_name"] + " (" + points["practice_code"] + ")",
+                    "PCN": points["pcn_name"],
+                    "Value": [
+                        fmt_cell(v, s, r)
+                        for v, s, r in zip(
+                            points["value"],
+                            points["suppressed"],
+                            points["suppression_reason"],
+                            strict=True,
+                        )
+                    ],
+                    "Denominator": [
+                        "suppressed" if s else fmt_count(d)
+                        for d, s in zip(points["denominator"], points["suppressed"], strict=True)
+                    ],
+                }
+            )
+            parts.append(
+                section_html(
+                    f"{title}: practices",
+                    funnel_sentence(title, area, points, limits),
+                    figure_html(fig, alt),
+                    tab,
+                    f"{title} by practice, {area}",
+                    level=4,
+                )
+            )
+    return "".join(parts)
+
+
+def rve_sentence(row: pd.Series, area: str) -> str:
+    """Recorded versus expected prevalence in words.
+
+    Examples:
+        >>> r = pd.Series({"title": "Hypertension: recorded prevalence, recorded vs expected "
+        ...     "ratio", "value": 0.6, "lower": 0.55, "upper": 0.66, "suppressed": False})
+        >>> rve_sentence(r, "East")
+        'Hypertension: recorded prevalence in East is 0.60 times the number expected from the population (95% CI 0.55 to 0.66): fewer cases are recorded than expected.'
+    """  # noqa: E501
+    title = str(row["title"]).replace(", recorded vs expected ratio", "")
+    if row["suppressed"] or pd.isna(row["value"]):
+        return f"{title} in {area} cannot be compared with the expected number (suppressed)."
+    lo, hi = float(row["lower"]), float(row["upper"])
+    verdict = (
+        "fewer cases are recorded than expected"
+        if hi < 1
+        else "more cases are recorded than expected"
+        if lo > 1
+        else "the recorded number is not significantly different from the expected number"
+    )
+    return (
+        f"{title} in {area} is {float(row['value']):.2f} times the number expected from the "
+        f"population (95% CI {lo:.2f} to {hi:.2f}): {verdict}."
+    )
+
+
+def _locality_map(data: PackData, indicator_id: str, title: str) -> str:
+    from bsol_analytics import plots, reference
+
+    rows = areas_side_by_side(data, indicator_id)
+    rows = rows[rows["group"] != BSOL]
+    shapes = reference.locality_boundaries()
+    values = rows.assign(value=rows["value"].where(~rows["suppressed"].astype(bool)))
+    gdf = shapes.merge(
+        values.rename(columns={"group": "locality"})[["locality", "value"]],
+        on="locality",
+        how="left",
+    )
+    fig, alt = plots.choropleth(gdf, "value", f"{title} by locality", "Value")
+    shown = values.dropna(subset=["value"])
+    headline = (
+        f"{title} is highest in {shown.loc[shown['value'].idxmax(), 'group']} and lowest in "
+        f"{shown.loc[shown['value'].idxmin(), 'group']}."
+        if len(shown) >= 2
+        else f"{title} by locality cannot be mapped after disclosure control."
+    )
+    return section_html(
+        f"{title}: map by locality",
+        headline,
+        figure_html(fig, alt),
+        stat_table(rows, "Locality"),
+        f"{title} by locality",
+        level=4,
+    )
+
+
+def definitions_section(data: PackData, area: str) -> str:
+    """Section 4: definitions, sources, reporting date, view, data quality, SDC, version.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> '<h2 id="definitions-and-data">' in definitions_section(data, "East")
+        True
+    """
+    info = data.info
+    view = info.get("view", "practice")
+    view_text = (
+        "practice view: patients are counted in the locality of the practice they are "
+        "registered with"
+        if view == "practice"
+        else "resident view: patients are counted in the locality where they live"
+    )
+    items = [
+        f"Reporting date: {fmt_date(data.reporting_date)}.",
+        f"View: {view_text}.",
+        f"Deprivation: English Indices of Deprivation {info.get('imd', '2025')}, national "
+        "quintiles (Q1 is the most deprived fifth of neighbourhoods in England).",
+        f"Disclosure control: {info.get('sdc_rule', '')}",
+        "Confidence intervals are 95%; funnel plots show 95% and 99.8% control limits.",
+        f"Built by {run_stamp()}.",
+    ]
+    lists = "".join(f"<li>{html.escape(i)}</li>" for i in items)
+    sources = "".join(f"<li>{html.escape(s)}</li>" for s in info.get("data_sources", []))
+    quality = "".join(f"<li>{html.escape(s)}</li>" for s in info.get("data_quality", []))
+    table = table_html(definitions_table(data.meta), "Indicator definitions")
+    return (
+        heading_html("Definitions and data", 2)
+        + heading_html("Indicators", 3)
+        + table
+        + heading_html("About this pack", 3)
+        + f"<ul>{lists}</ul>"
+        + heading_html("Data sources", 3)
+        + f"<ul>{sources}</ul>"
+        + heading_html("Data quality", 3)
+        + f"<ul>{quality}</ul>"
+    )

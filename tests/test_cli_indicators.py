@@ -1,0 +1,141 @@
+"""The ``bsol indicators`` command, end to end on a small synthetic extract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bsol_analytics.breakdowns import TIDY_COLUMNS
+from bsol_analytics.cli import main
+
+
+@pytest.fixture(scope="module")
+def extract(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("cli-ind") / "extract"
+    assert (
+        main(["-q", "synth", "--out", str(folder), "--patients", "3000", "--format", "parquet"])
+        == 0
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def prepared(extract) -> Path:
+    folder = extract.parent / "prepared"
+    assert main(["-q", "prepare", str(extract), "--out", str(folder)]) == 0
+    return folder
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["-q", "indicators", *argv])
+    out, err = capsys.readouterr()
+    return code, out, " ".join(err.split())
+
+
+def test_indicators_csv(prepared, tmp_path, capsys):
+    out = tmp_path / "ind.csv"
+    code, stdout, _ = run(
+        capsys,
+        str(prepared),
+        "--by",
+        "locality,imd_quintile",
+        "--date",
+        "2025-03-31",
+        "--out",
+        str(out),
+    )
+    assert code == 0
+    assert stdout.count("\n") == 1 and stdout.startswith("Wrote ")
+    table = pd.read_csv(out)
+    assert list(table.columns) == list(TIDY_COLUMNS)
+    assert set(table["reporting_date"]) == {"2025-03-31"}
+    assert set(table["area_type"]) == {"BSOL", "locality"}
+    assert set(table["breakdown"]) == {"overall", "imd_quintile"}
+    pub = table[~table["suppressed"]]
+    assert not pub["numerator"].between(1, 7).any()
+    assert not pub["denominator"].between(1, 7).any()
+
+
+def test_indicators_series_parquet_resident(prepared, tmp_path, capsys):
+    out = tmp_path / "ind.parquet"
+    code, stdout, _ = run(
+        capsys,
+        str(prepared),
+        "--series",
+        "2024-07-01:2025-03-31",
+        "--view",
+        "resident",
+        "--imd",
+        "2019",
+        "--by",
+        "core20",
+        "--indicators",
+        "HYP_PREV,HYP_PREV_DSR,SCR_BOWEL",
+        "--out",
+        str(out),
+    )
+    assert code == 0
+    table = pd.read_parquet(out)
+    assert table["reporting_date"].nunique() == 3
+    assert set(table["view"]) == {"resident"}
+    assert set(table["indicator_id"]) == {"HYP_PREV", "HYP_PREV_DSR", "SCR_BOWEL"}
+    assert "3 reporting dates" in stdout
+
+
+def test_indicators_from_extract_folder(extract, tmp_path, capsys):
+    out = tmp_path / "ind.csv"
+    code, _, _ = run(capsys, str(extract), "--indicators", "SCR_BOWEL", "--out", str(out))
+    assert code == 0
+    table = pd.read_csv(out)
+    assert set(table["indicator_id"]) == {"SCR_BOWEL"}
+    # default reporting date: end of the latest complete quarter in the data
+    assert table["reporting_date"].nunique() == 1
+
+
+def test_no_sdc(prepared, tmp_path, capsys):
+    out = tmp_path / "ind.csv"
+    code, stdout, _ = run(
+        capsys,
+        str(prepared),
+        "--by",
+        "practice",
+        "--no-sdc",
+        "--indicators",
+        "EOL_HOSPITAL",
+        "--out",
+        str(out),
+    )
+    assert code == 0
+    assert "OFF" in stdout
+    assert not pd.read_csv(out)["suppressed"].any()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--by", "ward"], "Choose from"),
+        (["--date", "2025-02-30"], "not a date"),
+        (["--series", "2025-03-31"], "START:END"),
+        (["--series", "2024-03-31:2025-03-31", "--date", "2025-03-31"], "not both"),
+        (["--indicators", "NOPE"], "Unknown indicator"),
+        (["--indicators", "SCR_BOWEL_DSR"], "standardised ids"),
+    ],
+)
+def test_bad_parameters_are_plain_errors(prepared, tmp_path, capsys, argv, message):
+    out = tmp_path / "ind.csv"
+    out.write_text("earlier output\n")
+    code, _, err = run(capsys, str(prepared), *argv, "--out", str(out))
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert out.read_text() == "earlier output\n"
+
+
+def test_bad_out_suffix_and_data_dir(prepared, tmp_path, capsys):
+    code, _, err = run(capsys, str(prepared), "--out", str(tmp_path / "x.xlsx"))
+    assert code == 2 and ".csv or .parquet" in err
+    code, _, err = run(capsys, str(tmp_path), "--out", str(tmp_path / "x.csv"))
+    assert code == 2 and "neither an extract" in err
+    assert not (tmp_path / "x.csv").exists()

@@ -1,0 +1,87 @@
+"""The indicator registry and the expected-prevalence reference."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from bsol_analytics.errors import ParameterError
+from bsol_analytics.indicators import (
+    AGE_BANDS,
+    DEFINITIONS,
+    expected_prevalence,
+    get_indicator,
+    list_indicators,
+    registry_frame,
+)
+
+CONTRACT_IDS = [
+    "HYP_PREV", "HYP_BP_TARGET", "HYP_BP_CHECK_45", "HYP_POSSIBLE", "DM_PREV", "DM_HBA1C_58",
+    "COPD_PREV", "COPD_REVIEW", "PC_REG", "EOL_HOME_CARE_HOME", "EOL_HOSPITAL", "EOL_ON_PC_REG",
+    "EOL_3PLUS_EMERG", "SCR_BREAST", "SCR_CERVICAL_25_49", "SCR_CERVICAL_50_64", "SCR_BOWEL",
+]  # fmt: skip
+
+
+def test_registry_and_definitions_cover_the_contract_in_the_same_order():
+    assert [i.id for i in list_indicators()] == CONTRACT_IDS
+    assert list(DEFINITIONS) == CONTRACT_IDS
+
+
+@pytest.mark.parametrize("info", list_indicators(), ids=lambda i: i.id)
+def test_metadata_is_complete(info):
+    assert info.polarity in {"higher is better", "lower is better", "no judgement"}
+    assert info.statistic == "proportion" and info.multiplier == 100
+    for text in (info.title, info.short_title, info.definition, info.numerator,
+                 info.denominator, info.source_rules, info.caveats):  # fmt: skip
+        assert isinstance(text, str) and text.strip()
+    assert info.population == DEFINITIONS[info.id].population
+    assert info.needs_admissions == DEFINITIONS[info.id].needs_admissions
+    if info.england_value is None:
+        assert info.england_source is None and info.england_year is None
+    else:
+        assert 0 < info.england_value < 100 and info.england_source and info.england_year
+
+
+@pytest.mark.parametrize(
+    ("indicator", "low", "high", "year"),
+    [
+        ("HYP_PREV", 13.5, 15.5, "2023-24"),
+        ("DM_PREV", 6.5, 7.5, "2019-20"),
+        ("COPD_PREV", 1.7, 2.1, "2019-20"),
+        ("PC_REG", 0.3, 0.7, "2019-20"),
+    ],
+)
+def test_england_comparators_come_from_data_raw(indicator, low, high, year):
+    info = get_indicator(indicator)
+    assert low < info.england_value < high
+    assert info.england_year == year
+    assert "data/raw" in info.england_source
+
+
+def test_unknown_indicator_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="Unknown indicator id 'NOPE'"):
+        get_indicator("NOPE")
+
+
+def test_registry_frame_is_one_row_per_indicator():
+    frame = registry_frame()
+    pd.testing.assert_series_equal(frame["id"], pd.Series(CONTRACT_IDS, name="id"))
+    assert frame is not registry_frame()
+
+
+def test_expected_prevalence_shape():
+    ref = expected_prevalence()
+    assert list(ref.columns) == [
+        "condition", "indicator_id", "sex", "age_band", "prevalence", "source",
+    ]  # fmt: skip
+    hyp = ref[ref["condition"] == "hypertension"]
+    assert len(hyp) == 2 * len(AGE_BANDS)
+    assert set(hyp["indicator_id"]) == {"HYP_PREV"}
+    assert hyp["prevalence"].between(0, 1).all()
+    men = hyp[hyp["sex"] == "M"].set_index("age_band")["prevalence"]
+    assert men["0-4"] == 0 and men["15-19"] == men["20-24"] == 0.06 and men["90+"] == 0.64
+
+
+def test_expected_prevalence_unsourced_condition_is_refused():
+    with pytest.raises(ParameterError, match="No expected-prevalence reference for 'copd'"):
+        expected_prevalence("copd")

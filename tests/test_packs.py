@@ -1,0 +1,379 @@
+"""Locality packs: parameters, pack tables, HTML, failure isolation and atomic publication.
+
+The end-to-end runs use the small synthetic pack tables of ``write_demo_tables`` (no
+extract needed) and two packs; they take well under a minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bsol_analytics import packs, report
+from bsol_analytics.errors import ParameterError
+
+REPORTING_DATE = "2025-03-31"
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return packs.write_demo_tables(
+        tmp_path_factory.mktemp("tables") / "t", REPORTING_DATE, patients=6000
+    )
+
+
+@pytest.fixture(scope="module")
+def data(tables: Path) -> report.PackData:
+    return report.load_pack(tables)
+
+
+@pytest.fixture(scope="module")
+def failing_notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real report notebook with one extra cell that fails for Solihull only."""
+    nb = nbformat.read(packs.NOTEBOOK, as_version=4)
+    cell = nbformat.v4.new_code_cell(
+        'if locality == "Solihull":\n    raise RuntimeError("simulated failure in Solihull")'
+    )
+    nb.cells.insert(3, cell)
+    path = tmp_path_factory.mktemp("nb") / "failing.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def first_run(tables: Path, tmp_path_factory: pytest.TempPathFactory) -> packs.RunResult:
+    out = tmp_path_factory.mktemp("reports")
+    return packs.run_packs(
+        None, out, REPORTING_DATE, "East,Solihull", jobs=2, tables_dir=tables, progress=False
+    )
+
+
+@pytest.fixture(scope="module")
+def second_run(
+    first_run: packs.RunResult, tables: Path, failing_notebook: Path
+) -> tuple[packs.RunResult, dict[str, bytes]]:
+    before = {p.name: p.read_bytes() for p in first_run.folder.glob("*.html")}
+    result = packs.run_packs(
+        None,
+        first_run.folder.parent,
+        REPORTING_DATE,
+        "East,Solihull",
+        jobs=2,
+        tables_dir=tables,
+        progress=False,
+        notebook=failing_notebook,
+    )
+    return result, before
+
+
+# --------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locality", "date", "view", "imd", "message"),
+    [
+        ("Narnia", "2025-03-31", "practice", "2025", "Unknown locality 'Narnia'"),
+        ("East", "31/03/2025", "practice", "2025", "form YYYY-MM-DD"),
+        ("East", "2025-02-30", "practice", "2025", "not a real date"),
+        ("East", "2025-3-31", "practice", "2025", "form YYYY-MM-DD"),
+        ("East", "2025-03-31", "home", "2025", "Unknown view"),
+        ("East", "2025-03-31", "practice", "2010", "Unknown IMD version"),
+    ],
+)
+def test_validate_parameters_rejects(locality, date, view, imd, message):
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        packs.validate_parameters(locality, date, view, imd)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("east", "East"), (" SOLIHULL ", "Solihull"), ("bsol", "BSOL"), ("Central", "Central")],
+)
+def test_validate_parameters_canonical_names(given, expected):
+    assert packs.validate_parameters(given, "2025-03-31")[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, list(packs.PACKS)),
+        ("east,East, bsol", ["East", "BSOL"]),
+        (["West"], ["West"]),
+    ],
+)
+def test_parse_localities(text, expected):
+    assert packs.parse_localities(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", " , ", "East,Atlantis"])
+def test_parse_localities_rejects(text):
+    with pytest.raises(ParameterError):
+        packs.parse_localities(text)
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (dt.date(2025, 4, 1), dt.date(2025, 3, 31)),
+        (dt.date(2025, 1, 1), dt.date(2024, 12, 31)),
+        (dt.date(2025, 12, 31), dt.date(2025, 9, 30)),
+    ],
+)
+def test_latest_quarter_end(today, expected):
+    assert packs.latest_quarter_end(today) == expected
+
+
+def test_quarter_series_ends_on_month_ends():
+    dates = packs.quarter_series(dt.date(2025, 3, 31), 8)
+    assert dates[0] == dt.date(2023, 6, 30) and dates[-1] == dt.date(2025, 3, 31)
+    assert all((d + dt.timedelta(days=1)).day == 1 for d in dates)
+
+
+def test_run_packs_rejects_bad_parameters_before_writing(tmp_path, tables):
+    with pytest.raises(ParameterError, match="--jobs"):
+        packs.run_packs(None, tmp_path / "r", REPORTING_DATE, jobs=0, tables_dir=tables)
+    with pytest.raises(ParameterError, match="Unknown locality"):
+        packs.run_packs(None, tmp_path / "r", REPORTING_DATE, "Mars", tables_dir=tables)
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_packs_bad_date_is_plain_error(capsys, tmp_path):
+    from bsol_analytics.cli import main
+
+    code = main(["packs", str(tmp_path), "--date", "2025-13-01", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err and "not a real date" in err
+
+
+# --------------------------------------------------------------------------------------
+# Pack tables and selections
+# --------------------------------------------------------------------------------------
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=30))
+def test_suppress_small_counts_never_shows_small_counts(counts):
+    frame = pd.DataFrame({"count": counts})
+    out = packs.suppress_small_counts(frame)
+    shown = out.loc[~out["suppressed"], "count"]
+    assert not shown.between(1, packs.SMALL_COUNT - 1).any()
+    assert out.loc[out["suppressed"], "count"].isna().all()
+    pdt.assert_frame_equal(frame, pd.DataFrame({"count": counts}))  # input untouched
+
+
+def test_population_tables_counts_and_suppression():
+    n = 400
+    rng = np.random.default_rng(3)
+    patients = pd.DataFrame(
+        {
+            "sex": rng.choice(["F", "M"], n),
+            "date_of_birth": pd.Timestamp("2025-03-31")
+            - pd.to_timedelta(rng.integers(0, 90 * 365, n), unit="D"),
+            "registration_start": pd.Timestamp("2010-01-01"),
+            "registration_end": pd.NaT,
+            "date_of_death": pd.NaT,
+            "practice_locality": rng.choice(["East", "West"], n),
+            "resident_locality": rng.choice(["East", "West"], n),
+            "ethnicity_broad": rng.choice(["Asian", "White"], n),
+            "imd2025_quintile": rng.integers(1, 6, n),
+            "imd2019_quintile": rng.integers(1, 6, n),
+            "core20": False,
+        }
+    )
+    patients.loc[0, "registration_start"] = pd.Timestamp("2026-01-01")  # not yet registered
+    patients.loc[1, "date_of_death"] = pd.Timestamp("2024-01-01")  # died before RD
+    copy = patients.copy()
+    pop, demo = packs.population_tables(patients, dt.date(2025, 3, 31))
+    pdt.assert_frame_equal(patients, copy)
+    bsol_total = demo.query("area == 'BSOL' and breakdown == 'core20'")["count"].sum()
+    assert bsol_total == n - 2
+    assert set(pop["area"]) == {"BSOL", "East", "West"}
+    small = pop["count"].between(1, packs.SMALL_COUNT - 1)
+    assert not small.any()
+    assert pop.loc[pop["suppressed"], "count"].isna().all()
+
+
+def test_load_pack_rejects_missing_columns(tmp_path, tables):
+    import shutil
+
+    copy = tmp_path / "t"
+    shutil.copytree(tables, copy)
+    frame = pd.read_parquet(copy / "indicators.parquet").drop(columns="comparison")
+    frame.to_parquet(copy / "indicators.parquet")
+    with pytest.raises(report.PackDataError, match="comparison"):
+        report.load_pack(copy)
+
+
+def test_open_pack_rejects_other_reporting_date(tables):
+    with pytest.raises(ParameterError, match="31 March 2025"):
+        report.open_pack(tables, None, "2024-12-31")
+
+
+def test_at_a_glance_does_not_change_inputs(data):
+    before = data.indicators.copy()
+    glance = report.at_a_glance(data, "East")
+    pdt.assert_frame_equal(data.indicators, before)
+    assert glance["indicator_id"].is_unique
+    assert set(glance["comparison"]) <= {
+        "better",
+        "similar",
+        "worse",
+        "higher",
+        "lower",
+        "not compared",
+    }
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([(10, 9, 11), (14, 13, 15)], "increasing"),
+        ([(14, 13, 15), (10, 9, 11)], "decreasing"),
+        ([(10, 8, 12), (11, 9, 13)], "no significant change"),
+        ([(10, 9, 11)], "not enough data"),
+    ],
+)
+def test_trend_direction(values, expected):
+    frame = pd.DataFrame(
+        {
+            "reporting_date": pd.date_range("2024-03-31", periods=len(values), freq="3ME"),
+            "value": [v[0] for v in values],
+            "lower": [v[1] for v in values],
+            "upper": [v[2] for v in values],
+            "suppressed": False,
+        }
+    )
+    assert report.trend_direction(frame) == expected
+
+
+def test_suppressed_cells_never_shown_as_numbers(data):
+    rows = report.breakdown_rows(data, "East", "HYP_PREV", "imd_quintile*ethnicity_broad")
+    assert rows["suppressed"].any()
+    table = report.stat_table(rows)
+    sup = rows["suppressed"].to_numpy()
+    assert table.loc[sup, "Value"].str.startswith("suppressed").all()
+    assert (table.loc[sup, ["95% CI", "Numerator", "Denominator"]] == "suppressed").all().all()
+
+
+def test_table_html_is_accessible_and_escaped():
+    frame = pd.DataFrame({"Group": ["<b>A</b>"], "Value": ["1.0"]})
+    out = report.table_html(frame, "Caption & more")
+    assert "<caption>Caption &amp; more</caption>" in out
+    assert '<th scope="col">Group</th>' in out
+    assert '<th scope="row">&lt;b&gt;A&lt;/b&gt;</th>' in out
+
+
+def test_sections_have_alt_text_for_every_image(data):
+    for area in ("East", "BSOL"):
+        page = report.glance_section(data, area) + report.family_section(data, area, "diabetes")
+        imgs = re.findall(r"<img[^>]*>", page)
+        assert imgs
+        assert all(re.search(r'alt="[^"]{20,}"', i) for i in imgs)
+
+
+# --------------------------------------------------------------------------------------
+# End to end
+# --------------------------------------------------------------------------------------
+
+
+def _tables_text(page: str) -> list[str]:
+    """The data tables of a pack (the numbers), without the build time."""
+    return re.findall(r"<table.*?</table>", page, flags=re.S)
+
+
+def test_run_builds_accessible_self_contained_packs(first_run):
+    assert first_run.exit_code == 0
+    folder = first_run.folder
+    assert folder.name == REPORTING_DATE
+    for name in ("east.html", "solihull.html"):
+        page = (folder / name).read_text()
+        assert '<html lang="en-GB">' in page
+        assert page.count("<h1>") == 1
+        assert "<title>East locality pack, 31 March 2025</title>" in page or name != "east.html"
+        assert '<nav aria-label="Contents"' in page and '<main id="main">' in page
+        assert "http://" not in page and "https://" not in page
+        assert "<script" not in page
+        assert re.search(r"In&nbsp;\[|In \[\d*\]", page) is None  # no prompts
+        assert "validate_parameters" not in page  # no code
+        assert len(page.encode()) < 5_000_000
+        for img in re.findall(r"<img[^>]*>", page):
+            assert re.search(r'alt="[^"]+"', img)
+            assert 'src="data:image/png;base64,' in img
+        levels = [int(h) for h in re.findall(r"<h([1-6])[ >]", page)]
+        assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
+    index = (folder / "index.html").read_text()
+    assert 'href="east.html"' in index and "built" in index
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert {p["status"] for p in manifest["packs"]} == {"ok"}
+    assert set(manifest["timings_seconds"]) >= {"prepare", "compute", "execute", "convert"}
+    assert manifest["inputs_sha256"]
+    assert (folder / "run.log").read_text().count("built") >= 2
+    assert not list(folder.parent.glob(".*tmp*")) and not list(folder.parent.glob(".bsol-*"))
+
+
+def test_failed_pack_keeps_previous_good_pack_and_others_build(second_run):
+    result, before = second_run
+    assert result.exit_code == packs.EXIT_PACKS_FAILED
+    status = {p["pack"]: p for p in result.packs}
+    assert status["East"]["status"] == "ok"
+    assert status["Solihull"]["status"] == "stale"
+    assert "simulated failure in Solihull" in status["Solihull"]["error"]
+    folder = result.folder
+    assert (folder / "solihull.html").read_bytes() == before["solihull.html"]
+    index = (folder / "index.html").read_text()
+    assert "simulated failure in Solihull" in index and "earlier pack" in index
+    assert (folder / "failed" / "solihull.ipynb").exists()
+
+
+def test_rerun_gives_the_same_numbers(first_run, second_run):
+    result, before = second_run
+    again = (result.folder / "east.html").read_text()
+    assert _tables_text(again) == _tables_text(before["east.html"].decode())
+
+
+def test_interrupted_run_leaves_previous_output(first_run, second_run, tables, monkeypatch):
+    folder = first_run.folder
+    snapshot = {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+    def fake_execute(packs_, tables_, work, *args, **kwargs):
+        (work / "html").mkdir(exist_ok=True)
+        (work / "html" / "east.html").write_text("<html>half-written</html>")
+        return [{"pack": "East", "status": "ok", "error": None, "file": "east.html",
+                 "timings": {"execute": 0.0, "convert": 0.0}}]
+
+    def interrupt(stage: Path) -> None:
+        assert (stage / "east.html").exists()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(packs, "_execute_all", fake_execute)
+    with pytest.raises(KeyboardInterrupt):
+        packs.run_packs(None, folder.parent, REPORTING_DATE, "East", jobs=1, tables_dir=tables,
+                        progress=False, before_publish=interrupt)
+    after = {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert after == snapshot
+    leftovers = [p.name for p in folder.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_exception_while_computing_leaves_no_trace(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(packs, "compute_tables", boom)
+    (tmp_path / "reports").mkdir()
+    with pytest.raises(RuntimeError):
+        packs.run_packs(tmp_path, tmp_path / "reports", REPORTING_DATE, "East", progress=False)
+    assert list((tmp_path / "reports").iterdir()) == []
