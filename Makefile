@@ -45,8 +45,9 @@ lint: install
 	$(BIN)/ruff check bsol_analytics tests benchmarks scripts notebooks
 	$(BIN)/ruff format --check bsol_analytics tests benchmarks scripts notebooks
 
+# Print the timing and memory figures (full-size data; takes several minutes).
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	for b in synth prepare indicators engines packs stats; do $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) data/processed/* reports/* .pytest_cache

@@ -40,6 +40,7 @@ from bsol_analytics import sdc as sdc_mod
 from bsol_analytics import stats
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.io import atomic_write_bytes, atomic_write_text
+from bsol_analytics.stats.dsr import ESP2013_BANDS
 
 log = logging.getLogger(__name__)
 
@@ -63,22 +64,11 @@ DSR_BASES: tuple[str, ...] = ("HYP_PREV", "DM_PREV", "COPD_PREV", "PC_REG")
 #: Indicators with a recorded-versus-expected ratio (id + ``_RVE``).
 RVE_BASES: tuple[str, ...] = ("HYP_PREV", "DM_PREV", "COPD_PREV")
 
-#: Columns of the tidy indicator frame, in order.
+#: Columns of the tidy indicator frame, in order: the cell's keys, its statistic (the
+#: statistic columns without ``statistic`` and ``multiplier``), comparison and suppression.
 TIDY_COLUMNS: tuple[str, ...] = (
-    "indicator_id",
-    "reporting_date",
-    "view",
-    "area_type",
-    "area",
-    "breakdown",
-    "group",
-    "value",
-    "lower",
-    "upper",
-    "numerator",
-    "denominator",
-    "confidence",
-    "method",
+    *sdc_mod.CELL_KEYS,
+    *(c for c in stats.STAT_COLUMNS if c not in ("statistic", "multiplier")),
     "comparator",
     "comparator_value",
     "comparison",
@@ -90,10 +80,9 @@ VIEWS: tuple[str, ...] = ("practice", "resident")
 IMD_VERSIONS: tuple[str, ...] = ("2025", "2019")
 OUTSIDE_BSOL = "Outside BSOL or unknown"
 UNKNOWN = "Unknown"
-CROSS_SEP = " | "
+CROSS_SEP = sdc_mod.CROSS_SEP
 
 _ID = ["reporting_date", "indicator_id", "area_type", "area", "breakdown", "group"]
-_AGE_BANDS: tuple[str, ...] = (*(f"{lo}-{lo + 4}" for lo in range(0, 90, 5)), "90+")
 _SEX_LABELS = {"F": "Female", "M": "Male"}
 _CONDITIONS = {"hypertension": "HYP_PREV", "diabetes": "DM_PREV", "copd": "COPD_PREV"}
 
@@ -404,7 +393,7 @@ def _group_order() -> dict[str, list[str]]:
         "ethnicity_broad": list(reference.ETHNICITY_BROAD),
         "ethnicity_detailed": list(reference.ETHNICITY_DETAILED),
         "sex": ["Female", "Male"],
-        "age_band": list(_AGE_BANDS),
+        "age_band": list(ESP2013_BANDS),
     }
 
 
@@ -620,9 +609,16 @@ def _cell_key(strata: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.Dat
     return cells.reset_index(drop=True), keyed
 
 
-def _with_cells(out: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    merged = cells.merge(out, on="_cell", how="right")
-    return merged.drop(columns="_cell")
+def _with_cells(out: pd.DataFrame, cells: pd.DataFrame, suffix: str) -> pd.DataFrame:
+    """Statistics by cell number back onto the cells, ``indicator_id`` + ``suffix``."""
+    merged = cells.merge(_stat_frame(out), on="_cell", how="right").drop(columns="_cell")
+    return merged.assign(indicator_id=merged["indicator_id"].astype("str") + suffix)
+
+
+def _no_statistics(by: list[str]) -> pd.DataFrame:
+    """The empty result of a derived statistic (no strata)."""
+    stat = ["value", "lower", "upper", "numerator", "denominator", "confidence", "method"]
+    return pd.DataFrame(columns=[*by, *stat])
 
 
 def proportions(counts: pd.DataFrame) -> pd.DataFrame:
@@ -659,27 +655,14 @@ def standardised_prevalence(strata: pd.DataFrame) -> pd.DataFrame:
     """
     by = [c for c in _ID if c in strata.columns]
     if strata.empty:
-        return pd.DataFrame(
-            columns=[
-                *by,
-                "value",
-                "lower",
-                "upper",
-                "numerator",
-                "denominator",
-                "confidence",
-                "method",
-            ]
-        )
+        return _no_statistics(by)
     cells, strata = _cell_key(strata, by)
     # age bands as categories: the standard is matched once per band, not once per row
     strata = strata.assign(age_band=strata["age_band"].astype("category"))
     out = stats.dsr(
         strata, "numerator", "denominator", by="_cell", age_col="age_band", multiplier=100
     )
-    out = _with_cells(_stat_frame(out), cells)
-    out["indicator_id"] = out["indicator_id"].astype("str") + "_DSR"
-    return out
+    return _with_cells(out, cells, "_DSR")
 
 
 def _reference_rates() -> pd.DataFrame | None:
@@ -762,25 +745,12 @@ def recorded_vs_expected(strata: pd.DataFrame, reference: pd.DataFrame) -> pd.Da
     """
     by = [c for c in _ID if c in strata.columns]
     if strata.empty:
-        return pd.DataFrame(
-            columns=[
-                *by,
-                "value",
-                "lower",
-                "upper",
-                "numerator",
-                "denominator",
-                "confidence",
-                "method",
-            ]
-        )
+        return _no_statistics(by)
     joined = strata.merge(reference, on=["indicator_id", "sex", "age_band"], how="left")
     joined["reference_rate"] = joined["reference_rate"].fillna(0.0)
     cells, joined = _cell_key(joined, by)
     out = stats.isr(joined, "numerator", "denominator", by="_cell", reference_rate="reference_rate")
-    out = _with_cells(_stat_frame(out), cells)
-    out["indicator_id"] = out["indicator_id"].astype("str") + "_RVE"
-    return out
+    return _with_cells(out, cells, "_RVE")
 
 
 def _registry_meta(ids: Sequence[str]) -> tuple[dict[str, str], dict[str, float]]:
@@ -1104,8 +1074,24 @@ def open_data(data: Any) -> Iterator[Any]:
     An extract folder (``patients`` and ``clinical_events`` tables, no
     ``prepare_manifest.json``) is first prepared into a temporary folder, removed afterwards.
 
+    Args:
+        data: a prepared folder, an extract folder, or tables (passed through as they are).
+
+    Yields:
+        The prepared folder, or ``data`` itself when it is not a path.
+
     Raises:
         ParameterError: a path that is neither an extract nor a prepared folder.
+
+    Examples:
+        >>> with open_data({"patients": None}) as tables:
+        ...     sorted(tables)
+        ['patients']
+        >>> with open_data("no-such-folder"):
+        ...     pass
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.errors.ParameterError: DATA_DIR no-such-folder is not a folder.
     """
     if not isinstance(data, str | Path):
         yield data
@@ -1331,7 +1317,28 @@ def _summary(table: pd.DataFrame, out: Path, *, view: str, imd: str, sdc: bool) 
 
 
 def cli_indicators(args: argparse.Namespace) -> int:
-    """Run ``bsol indicators``: compute, write atomically and print a one-line summary."""
+    """Run ``bsol indicators``: compute, write atomically and print a one-line summary.
+
+    Args:
+        args: ``data``, ``out``, ``reporting_date``, ``series``, ``by``, ``view``, ``imd``,
+            ``engine``, ``indicators`` and ``no_sdc`` (see :mod:`bsol_analytics.cli`).
+
+    Returns:
+        0 when the table was written.
+
+    Raises:
+        ParameterError: an invalid argument, named with the valid choices.
+        FileAccessError: ``--out`` cannot be written.
+
+    Examples:
+        >>> args = argparse.Namespace(data=".", out="table.xlsx", series=None,
+        ...     reporting_date="2025-03-31", by="locality", view="practice", imd="2025",
+        ...     engine="pandas", indicators=None, no_sdc=False)
+        >>> cli_indicators(args)
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.errors.ParameterError: --out table.xlsx must end in .csv or .parquet.
+    """
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ParameterError(f"--out {out} must end in .csv or .parquet.")
@@ -1354,7 +1361,10 @@ def cli_indicators(args: argparse.Namespace) -> int:
         indicators=indicators,
         sdc=not args.no_sdc,
     )
-    write_table(table, out)
+    from bsol_analytics.cleaning.cli import file_errors
+
+    with file_errors("bsol indicators"):
+        write_table(table, out)
     print(_summary(table, out, view=args.view, imd=args.imd, sdc=not args.no_sdc))
     return 0
 

@@ -20,6 +20,7 @@ with warnings.catch_warnings():
     import pandera.pandas as pa
 
 from bsol_analytics.errors import ParameterError
+from bsol_analytics.reference import ETHNICITY_BROAD, LOCALITIES
 
 __all__ = [
     "ADMISSION_METHODS",
@@ -213,8 +214,8 @@ SCREENING_PROGRAMMES: tuple[str, ...] = ("breast", "cervical", "bowel")
 SCREENING_OUTCOMES: tuple[str, ...] = ("adequate", "inadequate")
 ADMISSION_METHODS: tuple[str, ...] = ("emergency", "elective")
 
-_LOCALITIES = ["Central", "East", "North", "South", "West", "Solihull"]
-_BROAD = ["Asian", "Black", "Mixed", "White", "Other", "Unknown"]
+_LOCALITIES = list(LOCALITIES)
+_BROAD = list(ETHNICITY_BROAD)
 
 
 def _col(dtype: object, nullable: bool = False, **kw: object) -> pa.Column:

@@ -50,7 +50,7 @@ import pandas as pd
 from bsol_analytics import __version__
 from bsol_analytics.errors import BsolError, ParameterError
 from bsol_analytics.io import atomic_directory, atomic_write_text
-from bsol_analytics.paths import NOTEBOOKS_DIR, PROCESSED_DIR
+from bsol_analytics.paths import NOTEBOOKS_DIR
 from bsol_analytics.report import BSOL, FAMILIES, LOCALITIES, family_of, fmt_date, slug
 
 log = logging.getLogger("bsol_analytics.packs")
@@ -213,23 +213,53 @@ def parse_localities(text: str | Sequence[str] | None) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
-def suppress_small_counts(frame: pd.DataFrame, count: str = "count") -> pd.DataFrame:
-    """Primary suppression of small counts: counts of 1 to 9 are withheld.
+def suppress_small_counts(
+    frame: pd.DataFrame,
+    count: str = "count",
+    lines: Sequence[Sequence[str]] = (),
+) -> pd.DataFrame:
+    """Disclosure control of counts: primary suppression, then complementary suppression.
 
-    Returns a new frame with ``suppressed`` (boolean) and ``suppression_reason``; withheld
-    counts become missing. Zero is shown (it discloses nothing about a person).
+    Counts in the policy's small range (``bsol_analytics.sdc.DEFAULT_POLICY``, 1 to 7) are
+    suppressed; then, for every line of cells whose total is published (the rows sharing
+    the values of each key list in ``lines``), a second cell is suppressed wherever one
+    alone would be recoverable by subtraction (``bsol_analytics.sdc.secondary_suppression``).
+    Zero is shown (it discloses nothing about a person). Returns a new frame with
+    ``suppressed``, ``suppression_reason``, and the suppressed counts missing.
 
     Examples:
-        >>> out = suppress_small_counts(pd.DataFrame({"count": [0, 4, 25]}))
-        >>> out["suppressed"].tolist()
+        >>> f = pd.DataFrame({"area": ["A"] * 3, "count": [0, 4, 25]})
+        >>> suppress_small_counts(f)["suppressed"].tolist()
         [False, True, False]
+        >>> f = pd.DataFrame({"area": ["A"] * 3, "count": [4, 30, 25]})
+        >>> suppress_small_counts(f, lines=[["area"]])["suppressed"].tolist()
+        [True, False, True]
     """
-    small = frame[count].between(1, SMALL_COUNT - 1)
+    from bsol_analytics import sdc
+
+    policy = sdc.DEFAULT_POLICY
+    counts = pd.to_numeric(frame[count], errors="coerce").to_numpy(dtype="float64")
+    primary = policy.disclosive(counts)
+    memberships = [
+        pd.DataFrame(
+            {
+                "line": f"{k}:" + frame.groupby(list(keys), sort=False).ngroup().astype(str),
+                "cell": np.arange(len(frame)),
+            }
+        )
+        for k, keys in enumerate(lines)
+    ]
+    sup = primary
+    if memberships:
+        sup = sdc.secondary_suppression(
+            primary, pd.concat(memberships, ignore_index=True), size=counts
+        )
+    reason = np.where(primary, policy.primary_reason, np.where(sup, sdc.REASON_SECONDARY, ""))
     return frame.assign(
         **{
-            count: frame[count].astype("Float64").mask(small),
-            "suppressed": small.to_numpy(),
-            "suppression_reason": np.where(small, f"count 1-{SMALL_COUNT - 1}", None),
+            count: frame[count].astype("Float64").mask(sup),
+            "suppressed": sup,
+            "suppression_reason": pd.Series(reason, index=frame.index).replace("", None),
         }
     )
 
@@ -315,10 +345,10 @@ def population_tables(
         demos.append(counts.assign(breakdown=breakdown))
     demo = pd.concat(demos, ignore_index=True)
     demo.insert(0, "area_type", np.where(demo["area"] == BSOL, "BSOL", "locality"))
-    demo = suppress_small_counts(demo)
+    demo = suppress_small_counts(demo, lines=[["area", "breakdown"], ["breakdown", "group"]])
     demo["share"] = demo["share"].where(~demo["suppressed"])
     cols = ["area_type", "area", "breakdown", "group", "count", "share", "suppressed"]
-    pop = suppress_small_counts(pop)
+    pop = suppress_small_counts(pop, lines=[["area"], ["sex", "age_band"]])
     return (
         pop[["area_type", "area", "sex", "age_band", "count", "suppressed", "suppression_reason"]],
         demo[[*cols, "suppression_reason"]],
@@ -336,9 +366,8 @@ def sii_table(indicators: pd.DataFrame, reporting_date: dt.date) -> pd.DataFrame
         points, least minus most deprived).
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.report import load_pack
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=5000))
+        >>> from bsol_analytics.report import demo_pack
+        >>> data = demo_pack()
         >>> list(sii_table(data.indicators, dt.date(2025, 3, 31)).columns)
         ['indicator_id', 'area', 'value', 'lower', 'upper']
     """
@@ -455,14 +484,16 @@ def prepared_folder(data_dir: str | Path, work_dir: Path) -> Path:
 
     Examples:
         >>> import tempfile, pathlib
-        >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "patients.parquet").write_bytes(b"")
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> for name in ("patients.parquet", "prepare_manifest.json"):
+        ...     _ = (d / name).write_bytes(b"")
         >>> prepared_folder(d, d / "work") == d
         True
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise ParameterError(f"The data folder {data_dir} does not exist.")
-    if (data_dir / "patients.parquet").exists():
+    if (data_dir / "patients.parquet").exists() and (data_dir / "prepare_manifest.json").exists():
         return data_dir
     from bsol_analytics.cleaning import prepare
 
@@ -960,7 +991,7 @@ def build_pack(task: dict[str, Any]) -> dict[str, Any]:
         )
     except PapermillExecutionError as err:
         result.update(status="failed", error=f"{err.ename}: {_first_line(err.evalue)}")
-    except Exception as err:  # noqa: BLE001 - any failure of one pack is reported, not raised
+    except Exception as err:
         result.update(status="failed", error=f"{type(err).__name__}: {_first_line(str(err))}")
     result["timings"]["execute"] = time.perf_counter() - t0
     result["executed"] = str(executed)
@@ -974,7 +1005,7 @@ def build_pack(task: dict[str, Any]) -> dict[str, Any]:
         atomic_write_text(task["out_html"], page)
         result["file"] = Path(task["out_html"]).name
         result["bytes"] = len(page.encode("utf-8"))
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         result.update(status="failed", error=f"{type(err).__name__}: {_first_line(str(err))}")
     result["timings"]["convert"] = time.perf_counter() - t0
     return result
@@ -1166,11 +1197,18 @@ def run_packs(
     timings: dict[str, float] = {}
     handler = logging.FileHandler(work / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # The log file always gets INFO; the console keeps the level the user asked for.
     root_log = logging.getLogger("bsol_analytics")
+    old_level, old_propagate = root_log.level, root_log.propagate
+    console = None
+    if logging.getLogger().handlers:
+        console = logging.StreamHandler()
+        console.setLevel(root_log.getEffectiveLevel())
+        console.setFormatter(handler.formatter)
+        root_log.addHandler(console)
     root_log.addHandler(handler)
-    old_level = root_log.level
-    if root_log.getEffectiveLevel() > logging.INFO:
-        root_log.setLevel(logging.INFO)
+    root_log.setLevel(logging.INFO)
+    root_log.propagate = False
     try:
         log.info("Packs run for %s: %s (view %s, IMD %s)", rd, ", ".join(packs), view, imd)
         if tables_dir is None:
@@ -1187,7 +1225,9 @@ def run_packs(
             timings["compute"],
         )
         info = json.loads((tables / "pack_meta.json").read_text())
+        t0 = time.perf_counter()
         results = _execute_all(packs, tables, work, rd, view, imd, jobs, progress, notebook)
+        timings["notebooks_wall"] = time.perf_counter() - t0
         timings["execute"] = sum(r["timings"].get("execute", 0.0) for r in results)
         timings["convert"] = sum(r["timings"].get("convert", 0.0) for r in results)
         with atomic_directory(target) as stage:
@@ -1202,10 +1242,13 @@ def run_packs(
                     shutil.copy2(old, stage / old.name)
                     r.update(status="stale", file=old.name)
                     r["stale_since"] = _built_at(previous, r["pack"])
-                executed = Path(r.get("executed", ""))
-                if executed.is_file():
-                    (stage / "failed").mkdir(exist_ok=True)
-                    shutil.copy2(executed, stage / "failed" / executed.name)
+                for kept in (
+                    Path(r.get("executed", "")),
+                    work / f"{slug(r['pack'])}.kernel.log",
+                ):
+                    if kept.is_file():
+                        (stage / "failed").mkdir(exist_ok=True)
+                        shutil.copy2(kept, stage / "failed" / kept.name)
             finished = dt.datetime.now(dt.UTC)
             timings["total"] = (finished - started).total_seconds()
             info_out = {**info, "finished": finished.strftime("%Y-%m-%d %H:%M:%S UTC")}
@@ -1258,7 +1301,10 @@ def run_packs(
         return RunResult(folder=target, packs=results, timings=timings)
     finally:
         root_log.removeHandler(handler)
+        if console is not None:
+            root_log.removeHandler(console)
         root_log.setLevel(old_level)
+        root_log.propagate = old_propagate
         handler.close()
         shutil.rmtree(work, ignore_errors=True)
 
@@ -1338,7 +1384,7 @@ def _execute_all(
                     pack = futures[fut]
                     try:
                         results[pack] = fut.result()
-                    except Exception as err:  # noqa: BLE001 - a crashed worker fails one pack
+                    except Exception as err:
                         results[pack] = {
                             "pack": pack,
                             "status": "failed",

@@ -15,9 +15,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 #: Okabe-Ito palette.
 OKABE_ITO: dict[str, str] = {
@@ -92,15 +92,23 @@ def spine_chart(glance: pd.DataFrame, area: str) -> tuple[Any, str]:
     ax.axvline(100, color="#404040", lw=1.2)
     finite = rel[np.isfinite(rel)]
     span = max(25.0, float(np.nanmax(np.abs(finite - 100))) * 1.15) if finite.size else 25.0
-    for i, row in g.iterrows():
-        colour, marker = COMPARISON_STYLE.get(row["comparison"], COMPARISON_STYLE["not compared"])
-        if np.isfinite(rel[i]):
-            ax.scatter(rel[i], y[i], s=90, c=colour, marker=marker, edgecolors="black", zorder=3)
-        if eng is not None and np.isfinite(eng[i]):
-            ax.scatter(eng[i], y[i], s=40, c="black", marker="D", zorder=2)
-        label = "suppressed" if row["suppressed"] else f"{row['comparison']}; {row['trend']}"
-        ax.text(100 + span * 1.05, y[i], label, va="center", fontsize=9)
+    comparison = g["comparison"].where(g["comparison"].isin(COMPARISON_STYLE), "not compared")
+    for name, (colour, marker) in COMPARISON_STYLE.items():
+        pick = (comparison == name).to_numpy() & np.isfinite(rel)
+        if pick.any():
+            ax.scatter(
+                rel[pick], y[pick], s=90, c=colour, marker=marker, edgecolors="black", zorder=3
+            )
+    if eng is not None:
+        pick = np.isfinite(eng)
+        ax.scatter(eng[pick], y[pick], s=40, c="black", marker="D", zorder=2)
+    labels = np.where(
+        g["suppressed"].astype(bool), "suppressed", comparison + "; " + g["trend"].astype(str)
+    )
+    for yi, label in zip(y, labels, strict=True):
+        ax.text(100 + span * 1.05, yi, label, va="center", fontsize=9)
     ax.set_yticks(y, g["title"].tolist())
+    ax.set_ylim(-0.7, len(g) - 0.3)
     ax.set_xlim(100 - span, 100 + span)
     ax.set_xlabel(f"{area} as a percent of the {ref} value ({ref} = 100)")
     ax.spines["left"].set_visible(False)
@@ -320,7 +328,10 @@ def trend_chart(series: pd.DataFrame, title: str, ylabel: str) -> tuple[Any, str
         ax.fill_between(g["reporting_date"], g["lower"], g["upper"], color=colour, alpha=0.15)
         if len(g):
             parts.append(f"{area} from {g['value'].iloc[0]:.1f} to {g['value'].iloc[-1]:.1f}")
+    dates = sorted(series["reporting_date"].unique())
+    ax.set_xticks(dates, [pd.Timestamp(d).strftime("%b %Y") for d in dates])
     ax.set_ylabel(ylabel)
+    ax.set_xlabel("Quarter ending")
     ax.set_title(title, loc="left")
     ax.legend(frameon=False)
     fig.autofmt_xdate()

@@ -502,7 +502,7 @@ def ethnicity_detailed_by_la() -> pd.DataFrame:
     return out.sort_values(["local_authority", "ethnicity_detailed"], ignore_index=True)
 
 
-#: ESP2013 age bands (19), used for the ward population.
+#: ESP2013 age bands (19), used for the ward population and the standard population.
 AGE_BANDS_ESP2013: tuple[str, ...] = (
     *(f"{a}-{a + 4}" for a in range(0, 90, 5)),
     "90+",

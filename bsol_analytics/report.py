@@ -1,5 +1,6 @@
-"""Building blocks of the locality packs: load the pack tables, pick what a section shows,
-write its headline in words, and emit accessible HTML.
+"""Building blocks of the locality packs: tables, headlines in words, accessible HTML.
+
+Load the pack tables, pick what a section shows, write its headline and emit the HTML.
 
 The report notebooks only load, call and show: every selection, sentence and table lives
 here so it is tested once. Each section of a pack is a headline sentence that states the
@@ -12,11 +13,13 @@ Pack tables (written by :func:`bsol_analytics.packs.compute_tables`, one folder 
 * ``indicators.parquet``: the tidy indicator frame of ``docs/architecture.md`` (all areas,
   breakdowns and quarterly reporting dates);
 * ``indicator_meta.parquet``: ``indicator_id``, ``title``, ``family``, ``definition``,
-  ``polarity`` (``higher_is_better``, ``lower_is_better``, ``no_judgement``), ``unit``;
+  ``polarity`` (``higher is better``, ``lower is better``, ``no judgement``), ``unit``,
+  ``derived`` (``""``, ``DSR`` or ``RVE``), ``england_value``;
+* ``sii.parquet``: ``indicator_id``, ``area``, ``value``, ``lower``, ``upper``;
 * ``population.parquet``: ``area_type``, ``area``, ``sex``, ``age_band``, ``count``,
-  ``suppressed``;
+  ``suppressed``, ``suppression_reason``;
 * ``demography.parquet``: ``area_type``, ``area``, ``breakdown``, ``group``, ``count``,
-  ``share``, ``suppressed``;
+  ``share``, ``suppressed``, ``suppression_reason``;
 * ``practices.parquet``: ``practice_code``, ``practice_name``, ``pcn_code``, ``pcn_name``,
   ``locality``;
 * ``pack_meta.json``: reporting date, view, IMD version, suite version, the SDC rule and the
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import html
 import io
 import json
@@ -258,6 +262,22 @@ def load_pack(tables_dir: str | Path) -> PackData:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def demo_pack(patients: int = 2000, reporting_date: str = "2025-03-31") -> PackData:
+    """Small invented pack tables, loaded (cached): for examples and trying the charts.
+
+    Examples:
+        >>> demo_pack().info["demo"]
+        True
+    """
+    import tempfile
+
+    from bsol_analytics.packs import write_demo_tables
+
+    folder = Path(tempfile.mkdtemp(prefix="bsol-demo-")) / "tables"
+    return load_pack(write_demo_tables(folder, reporting_date, patients=patients))
+
+
 def family_of(indicator_id: str) -> str:
     """Guess an indicator's family from its id prefix (used when the registry has none).
 
@@ -295,11 +315,9 @@ def comparator_values(data: PackData, area: str) -> pd.DataFrame:
         ``BSOL``, ``England``), ``<name>_value`` and ``<name>_comparison``.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
-        >>> sorted(comparator_values(data, "East").columns)[:3]
-        ['BSOL_comparison', 'BSOL_value', 'England_comparison']
+        >>> data = demo_pack()
+        >>> sorted(comparator_values(data, "East").columns)
+        ['BSOL_comparison', 'BSOL_value', 'indicator_id']
     """
     return data.cached(("comparators", area), lambda: _comparator_values(data, area))
 
@@ -371,9 +389,7 @@ def at_a_glance(data: PackData, area: str) -> pd.DataFrame:
         locality, England for BSOL) and ``trend``.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> g = at_a_glance(data, "East")
         >>> set(g["comparison"]) <= {"better", "similar", "worse", "higher", "lower",
         ...     "not compared"}
@@ -432,9 +448,7 @@ def breakdown_rows(data: PackData, area: str, indicator_id: str, breakdown: str)
         ``denominator``, ``suppressed``, ``suppression_reason``; groups in natural order.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> breakdown_rows(data, "East", "HYP_PREV", "imd_quintile")["group"].iloc[0]
         'Q1 (most deprived)'
     """
@@ -465,9 +479,7 @@ def cross_matrix(data: PackData, area: str, indicator_id: str) -> pd.DataFrame:
         ``upper``, ``numerator``, ``denominator``, ``suppressed``, ``suppression_reason``.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> cross_matrix(data, "East", "HYP_PREV")["imd_quintile"].nunique()
         5
     """
@@ -483,9 +495,7 @@ def series_rows(data: PackData, areas: Iterable[str], indicator_id: str) -> pd.D
     """Quarterly overall values of one indicator for several areas.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> series_rows(data, ["East", "BSOL"], "HYP_PREV")["area"].unique().tolist()
         ['BSOL', 'East']
     """
@@ -511,9 +521,7 @@ def funnel_points(data: PackData, area: str, indicator_id: str) -> pd.DataFrame:
         ``numerator``, ``denominator``, ``suppressed``, ``suppression_reason``.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> len(funnel_points(data, "East", "HYP_PREV")) > 0
         True
     """
@@ -539,9 +547,7 @@ def areas_side_by_side(data: PackData, indicator_id: str) -> pd.DataFrame:
     """The six localities and BSOL for one indicator (for the BSOL pack).
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> areas_side_by_side(data, "HYP_PREV")["group"].tolist()[-1]
         'BSOL'
     """
@@ -567,9 +573,7 @@ def population_pyramid(data: PackData, area: str) -> pd.DataFrame:
         ``suppressed``, and the BSOL percent in ``bsol_percent``.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> population_pyramid(data, "East")["sex"].unique().tolist()
         ['F', 'M']
     """
@@ -598,9 +602,7 @@ def demography_mix(data: PackData, area: str, breakdown: str) -> pd.DataFrame:
     """Share of the registered population of ``area`` and of BSOL in each group.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> list(demography_mix(data, "East", "ethnicity_broad").columns)
         ['group', 'count', 'share', 'suppressed', 'suppression_reason', 'bsol_share']
     """
@@ -672,7 +674,9 @@ def breakdown_headline(title: str, rows: pd.DataFrame, label: str) -> str:
         >>> breakdown_headline("Hypertension prevalence", rows, "ethnic group")
         'Hypertension prevalence is highest in the Asian ethnic group (20.0) and lowest in the White ethnic group (15.0).'
     """  # noqa: E501
-    shown = rows[~rows["suppressed"].astype(bool) & rows["value"].notna()]
+    shown = rows[
+        ~rows["suppressed"].astype(bool) & rows["value"].notna() & (rows["group"] != "Unknown")
+    ]
     if len(shown) < 2:
         return f"{title} by {label}: too few groups can be shown after disclosure control."
     hi = shown.loc[shown["value"].idxmax()]
@@ -695,7 +699,7 @@ def sii_sentence(title: str, area: str, sii: pd.Series | None, unit: str = "") -
     Examples:
         >>> row = pd.Series({"value": -4.2, "lower": -6.1, "upper": -2.0})
         >>> sii_sentence("Hypertension prevalence", "East", row, "percentage points")
-        'The slope index of inequality for Hypertension prevalence in East is -4.2 percentage points (95% CI -6.1 to -2.0): the modelled gap between the most and the least deprived, which is higher among the most deprived, and statistically significant.'
+        'The slope index of inequality (SII) for Hypertension prevalence in East is -4.2 percentage points (95% CI -6.1 to -2.0). The SII is the modelled gap between the least and the most deprived ends of the population: here the value is higher among the most deprived, and the gap is statistically significant.'
     """  # noqa: E501
     if sii is None or pd.isna(sii.get("value")):
         return (
@@ -705,16 +709,17 @@ def sii_sentence(title: str, area: str, sii: pd.Series | None, unit: str = "") -
     value, lower, upper = float(sii["value"]), float(sii["lower"]), float(sii["upper"])
     unit = f" {unit}" if unit else ""
     # SII is the modelled value at the least deprived end minus that at the most deprived.
-    side = "higher among the most deprived" if value < 0 else "higher among the least deprived"
+    side = "most" if value < 0 else "least"
     sig = (
         "statistically significant"
         if (lower > 0 or upper < 0)
-        else "not statistically significant (the interval includes zero)"
+        else "not statistically significant (its interval includes zero)"
     )
     return (
-        f"The slope index of inequality for {title} in {area} is {fmt_number(value)}{unit} "
-        f"(95% CI {fmt_number(lower)} to {fmt_number(upper)}): the modelled gap between the "
-        f"most and the least deprived, which is {side}, and {sig}."
+        f"The slope index of inequality (SII) for {title} in {area} is "
+        f"{fmt_number(value)}{unit} (95% CI {fmt_number(lower)} to {fmt_number(upper)}). "
+        "The SII is the modelled gap between the least and the most deprived ends of the "
+        f"population: here the value is higher among the {side} deprived, and the gap is {sig}."
     )
 
 
@@ -803,7 +808,6 @@ def figure_html(fig: Any, alt: str, dpi: int = 96) -> str:
         True
     """
     import matplotlib.pyplot as plt
-
     from PIL import Image
 
     buf = io.BytesIO()
@@ -1044,9 +1048,7 @@ def title_html(data: PackData, area: str) -> str:
     """The pack's ``<h1>`` and opening paragraph.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> title_html(data, "East").startswith("<h1>East locality")
         True
     """
@@ -1076,9 +1078,7 @@ def glance_section(data: PackData, area: str) -> str:
     """Section 1, At a glance: every indicator against BSOL and England, with trends.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> '<h2 id="at-a-glance">' in glance_section(data, "East")
         True
     """
@@ -1129,9 +1129,7 @@ def population_section(data: PackData, area: str) -> str:
     """Section 2, Who lives here: pyramid, deprivation and Core20, ethnicity, IMD map.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> section = population_section(data, "East")
         >>> section.count("<img alt=") >= 3
         True
@@ -1233,9 +1231,7 @@ def deprivation_map_section(data: PackData, area: str) -> str:
     """Map of IMD quintile by LSOA 2021 for the area (reference data, no patient counts).
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> "Map of" in deprivation_map_section(data, "Solihull")
         True
     """
@@ -1307,9 +1303,7 @@ def family_section(data: PackData, area: str, family: str) -> str:
     Returns an empty string when the family has no indicators in the tables.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> '<h2 id="copd">COPD</h2>' in family_section(data, "East", "copd")
         True
     """
@@ -1365,12 +1359,13 @@ def family_section(data: PackData, area: str, family: str) -> str:
     for i, (_, row) in enumerate(detailed.iterrows()):
         ind, title = row["indicator_id"], row["title"]
         unit = "percentage points" if row["unit"] == "%" else str(row["unit"])
+        axis = "Percent" if row["unit"] == "%" else str(row["unit"]).capitalize()
         parts.append(heading_html(title, 3))
         if area == BSOL:
             rows = areas_side_by_side(data, ind)
             if len(rows):
                 comp = _comparator_value(data, BSOL, ind, "England")
-                fig, alt = plots.bar_ci(rows, f"{title} by locality", "Value", comp, "England")
+                fig, alt = plots.bar_ci(rows, f"{title} by locality", axis, comp, "England")
                 shown = rows[~rows["suppressed"].astype(bool) & (rows["group"] != BSOL)]
                 headline = (
                     breakdown_headline(title, shown.reset_index(drop=True), "locality")
@@ -1397,7 +1392,7 @@ def family_section(data: PackData, area: str, family: str) -> str:
             rows = breakdown_rows(data, area, ind, breakdown)
             if rows.empty:
                 continue
-            fig, alt = plots.bar_ci(rows, f"{title} by {label}, {area}", "Value", ref, area)
+            fig, alt = plots.bar_ci(rows, f"{title} by {label}, {area}", axis, ref, area)
             notes = []
             if breakdown == "imd_quintile":
                 sii = data.sii[(data.sii["indicator_id"] == ind) & (data.sii["area"] == area)]
@@ -1447,7 +1442,7 @@ def family_section(data: PackData, area: str, family: str) -> str:
         series = series_rows(data, [area] if area == BSOL else [area, BSOL], ind)
         if series["reporting_date"].nunique() > 1:
             own = series[series["area"] == area]
-            fig, alt = plots.trend_chart(series, f"{title} by quarter", "Value")
+            fig, alt = plots.trend_chart(series, f"{title} by quarter", axis)
             headline = trend_sentence(
                 title,
                 area,
@@ -1480,7 +1475,7 @@ def family_section(data: PackData, area: str, family: str) -> str:
             limits = funnel_limits(
                 avg / 100, np.geomspace(n_min, n_max, 80), statistic="proportion", multiplier=100
             )
-            fig, alt = plots.funnel_plot(points, limits, avg, f"{title}: practices", "Value")
+            fig, alt = plots.funnel_plot(points, limits, avg, f"{title}: practices", axis)
             tab = pd.DataFrame(
                 {
                     "Practice": points["practice_name"] + " (" + points["practice_code"] + ")",
@@ -1573,9 +1568,7 @@ def definitions_section(data: PackData, area: str) -> str:
     """Section 4: definitions, sources, reporting date, view, data quality, SDC, version.
 
     Examples:
-        >>> import tempfile
-        >>> from bsol_analytics.packs import write_demo_tables
-        >>> data = load_pack(write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000))
+        >>> data = demo_pack()
         >>> '<h2 id="definitions-and-data">' in definitions_section(data, "East")
         True
     """

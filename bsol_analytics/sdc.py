@@ -528,9 +528,8 @@ def apply_sdc(
         rows = hit.loc[flag, "index"].to_numpy()
         fresh = rows[~out.loc[rows, "suppressed"].to_numpy(dtype=bool)]
         out.loc[fresh, "suppressed"] = True
-        out.loc[fresh, "suppression_reason"] = [
-            REASON_LINKED.format(base=linked[i]) for i in out.loc[fresh, "indicator_id"]
-        ]
+        reasons = {i: REASON_LINKED.format(base=b) for i, b in linked.items()}
+        out.loc[fresh, "suppression_reason"] = ids.loc[fresh].map(reasons)
     out = blank_suppressed(out)
     out.index = frame.index
     return out

@@ -31,7 +31,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from bsol_analytics import reference
-from bsol_analytics.contract import CONTRACT_VERSION
+from bsol_analytics.cleaning.cli import file_errors
+from bsol_analytics.contract import CONTRACT_VERSION, EXTRACT_TABLES
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.io import atomic_directory
 
@@ -247,44 +248,19 @@ _CENSUS19_TO_LETTER = {
     "Roma": "C",
 }
 
+#: Arrow type written for each kind of contract column.
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "id": pa.string(),
+    "string": pa.string(),
+    "code": pa.string(),
+    "date": pa.date32(),
+    "float": pa.float64(),
+}
+
+#: The extract tables' Arrow schemas, in contract column order.
 _SCHEMAS: dict[str, pa.Schema] = {
-    "patients": pa.schema(
-        [
-            ("patient_id", pa.string()),
-            ("sex", pa.string()),
-            ("date_of_birth", pa.date32()),
-            ("ethnicity_code", pa.string()),
-            ("lsoa_code", pa.string()),
-            ("practice_code", pa.string()),
-            ("registration_start", pa.date32()),
-            ("registration_end", pa.date32()),
-            ("date_of_death", pa.date32()),
-            ("place_of_death", pa.string()),
-        ]
-    ),
-    "clinical_events": pa.schema(
-        [
-            ("patient_id", pa.string()),
-            ("event_date", pa.date32()),
-            ("snomed_code", pa.string()),
-            ("numeric_value", pa.float64()),
-        ]
-    ),
-    "screening": pa.schema(
-        [
-            ("patient_id", pa.string()),
-            ("programme", pa.string()),
-            ("test_date", pa.date32()),
-            ("outcome", pa.string()),
-        ]
-    ),
-    "admissions": pa.schema(
-        [
-            ("patient_id", pa.string()),
-            ("admission_date", pa.date32()),
-            ("admission_method", pa.string()),
-        ]
-    ),
+    name: pa.schema([(c.name, _ARROW_TYPES[c.kind]) for c in spec.columns])
+    for name, spec in EXTRACT_TABLES.items()
 }
 
 
@@ -1476,14 +1452,15 @@ def cli_synth(args: argparse.Namespace) -> int:
         >>> cli_synth(a)
         0
     """
-    res = generate(
-        args.out,
-        patients=args.patients,
-        seed=args.seed,
-        end_date=args.end_date,
-        fmt=args.format,
-        clean=args.clean,
-    )
+    with file_errors("bsol synth"):
+        res = generate(
+            args.out,
+            patients=args.patients,
+            seed=args.seed,
+            end_date=args.end_date,
+            fmt=args.format,
+            clean=args.clean,
+        )
     rows = ", ".join(f"{k} {v:,}" for k, v in res.rows.items())
     log.info("Wrote a synthetic extract to %s in %.1f s: %s.", res.out, res.seconds, rows)
     return 0

@@ -57,8 +57,11 @@ print(alt)
 rows = report.breakdown_rows(data, "East", "HYP_PREV", "imd_quintile")
 fig, alt = plots.bar_ci(rows, "Hypertension prevalence by IMD quintile", "Percent")
 sii = data.sii.query("indicator_id == 'HYP_PREV' and area == 'East'")
-print(report.sii_sentence("Hypertension prevalence", "East",
-                          sii.iloc[0] if len(sii) else None, "percentage points"))
+print(
+    report.sii_sentence(
+        "Hypertension prevalence", "East", sii.iloc[0] if len(sii) else None, "percentage points"
+    )
+)
 report.stat_table(rows, "IMD quintile")
 
 # %% [markdown]
@@ -67,5 +70,6 @@ report.stat_table(rows, "IMD quintile")
 # %%
 side = report.areas_side_by_side(data, "SCR_BOWEL")
 fig, alt = plots.bar_ci(side, "Bowel screening coverage by locality", "Percent")
-pd.DataFrame({"area": side["group"], "value": side["value"].round(1),
-              "comparison": side["comparison"]})
+pd.DataFrame(
+    {"area": side["group"], "value": side["value"].round(1), "comparison": side["comparison"]}
+)

@@ -14,8 +14,9 @@
 # %% [markdown] tags=["remove-cell"]
 # # Locality pack
 #
-# Run by `bsol packs`, or on its own:
-# `papermill notebooks/locality_pack.ipynb out.ipynb -p locality Solihull -p reporting_date 2025-03-31`.
+# Run by `bsol packs`, or on its own with papermill:
+# `papermill notebooks/locality_pack.ipynb out.ipynb -p locality Solihull`
+# `-p reporting_date 2025-03-31` (add `-p data_dir FOLDER` or `-p tables_dir FOLDER`).
 # The notebook only loads, calls and shows; the logic is in `bsol_analytics.report`.
 
 # %% tags=["parameters"]

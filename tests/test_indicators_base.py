@@ -178,3 +178,13 @@ def test_totals_do_not_depend_on_the_keys(rows):
     pd.testing.assert_frame_equal(summed, total)
     assert (by_keys["numerator"] <= by_keys["denominator"]).all()
     assert (by_keys["denominator"] > 0).all()
+
+
+def test_loaded_tables_are_reused_and_tied_to_their_engine(tmp_path):
+    for name, df in build_extract().items():
+        df.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    frames = load_tables(tmp_path, "pandas")
+    first = compute_cube(frames, RD, ["sex"])
+    pd.testing.assert_frame_equal(compute_cube(frames, RD, ["sex"]), first)
+    with pytest.raises(ParameterError, match="loaded for the pandas engine, not duckdb"):
+        compute_cube(frames, RD, ["sex"], engine="duckdb")

@@ -79,9 +79,21 @@ def test_expected_prevalence_shape():
     assert set(hyp["indicator_id"]) == {"HYP_PREV"}
     assert hyp["prevalence"].between(0, 1).all()
     men = hyp[hyp["sex"] == "M"].set_index("age_band")["prevalence"]
-    assert men["0-4"] == 0 and men["15-19"] == men["20-24"] == 0.06 and men["90+"] == 0.64
+    assert men["0-4"] == men["10-14"] == 0
+    assert men["15-19"] == men["30-34"] == 0.05 and men["35-39"] == 0.23
+    assert men["75-79"] == men["90+"] == 0.66
+    women = hyp[hyp["sex"] == "F"].set_index("age_band")["prevalence"]
+    assert women["55-59"] == 0.31 and women["90+"] == 0.71
+
+
+def test_expected_prevalence_covers_the_three_registers():
+    every = expected_prevalence()
+    assert sorted(every["indicator_id"].unique()) == ["COPD_PREV", "DM_PREV", "HYP_PREV"]
+    assert len(every) == 3 * 2 * 19
+    copd = expected_prevalence("copd").set_index(["sex", "age_band"])["prevalence"]
+    assert copd[("M", "10-14")] == 0 and copd[("M", "75-79")] == 0.1165
 
 
 def test_expected_prevalence_unsourced_condition_is_refused():
-    with pytest.raises(ParameterError, match="No expected-prevalence reference for 'copd'"):
-        expected_prevalence("copd")
+    with pytest.raises(ParameterError, match="No expected-prevalence reference for 'asthma'"):
+        expected_prevalence("asthma")

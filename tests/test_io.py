@@ -33,3 +33,17 @@ def test_atomic_directory_failure_leaves_previous_output(tmp_path):
 def test_atomic_write_text(tmp_path):
     path = atomic_write_text(tmp_path / "sub" / "x.txt", "héllo")
     assert path.read_text(encoding="utf-8") == "héllo"
+
+
+def test_published_output_is_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        with atomic_directory(tmp_path / "out") as tmp:
+            atomic_write_text(tmp / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "out" / "a.txt").stat().st_mode) == 0o644

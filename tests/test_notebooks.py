@@ -50,8 +50,15 @@ def test_report_notebook_has_parameters_then_validation():
 
 
 def _papermill(out: Path, *params: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "papermill", str(NOTEBOOKS_DIR / "locality_pack.ipynb"),
-           str(out), "--no-progress-bar", *params]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(NOTEBOOKS_DIR / "locality_pack.ipynb"),
+        str(out),
+        "--no-progress-bar",
+        *params,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -75,8 +82,18 @@ def test_papermill_directly_computes_from_a_prepared_folder(tmp_path):
     assert main(["synth", "--out", str(tmp_path / "x"), "--patients", "3000"]) == 0
     assert main(["prepare", str(tmp_path / "x"), "--out", str(tmp_path / "p")]) == 0
     out = tmp_path / "solihull.ipynb"
-    run = _papermill(out, "-p", "locality", "Solihull", "-p", "reporting_date", "2025-03-31",
-                     "-p", "data_dir", str(tmp_path / "p"))
+    run = _papermill(
+        out,
+        "-p",
+        "locality",
+        "Solihull",
+        "-p",
+        "reporting_date",
+        "2025-03-31",
+        "-p",
+        "data_dir",
+        str(tmp_path / "p"),
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     nb = nbformat.read(out, as_version=4)
     html = "".join(
@@ -87,3 +104,16 @@ def test_papermill_directly_computes_from_a_prepared_folder(tmp_path):
     )
     assert "<h1>Solihull locality: population health pack</h1>" in html
     assert 'id="hypertension"' in html
+
+
+def test_exploratory_notebook_runs(tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(NOTEBOOKS_DIR / "explore_indicators.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        "--no-progress-bar",
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]

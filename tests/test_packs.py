@@ -7,6 +7,7 @@ extract needed) and two packs; they take well under a minute.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 from pathlib import Path
@@ -163,15 +164,26 @@ def test_cli_packs_bad_date_is_plain_error(capsys, tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=30))
-def test_suppress_small_counts_never_shows_small_counts(counts):
-    frame = pd.DataFrame({"count": counts})
-    out = packs.suppress_small_counts(frame)
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("ABC"), st.sampled_from("xyz"), st.integers(0, 60)),
+        min_size=1,
+        max_size=30,
+        unique_by=lambda t: (t[0], t[1]),
+    )
+)
+def test_suppress_small_counts_hides_small_and_recoverable_counts(cells):
+    frame = pd.DataFrame(cells, columns=["area", "group", "count"])
+    copy = frame.copy()
+    out = packs.suppress_small_counts(frame, lines=[["area"], ["group"]])
+    pdt.assert_frame_equal(frame, copy)  # input untouched
     shown = out.loc[~out["suppressed"], "count"]
     assert not shown.between(1, packs.SMALL_COUNT - 1).any()
     assert out.loc[out["suppressed"], "count"].isna().all()
-    pdt.assert_frame_equal(frame, pd.DataFrame({"count": counts}))  # input untouched
+    for keys in ("area", "group"):
+        per_line = out.groupby(keys)["suppressed"].sum()
+        assert not (per_line == 1).any()  # one suppressed cell in a line is recoverable
 
 
 def test_population_tables_counts_and_suppression():
@@ -313,7 +325,7 @@ def test_run_builds_accessible_self_contained_packs(first_run):
             assert re.search(r'alt="[^"]+"', img)
             assert 'src="data:image/png;base64,' in img
         levels = [int(h) for h in re.findall(r"<h([1-6])[ >]", page)]
-        assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
+        assert all(b - a <= 1 for a, b in itertools.pairwise(levels))
     index = (folder / "index.html").read_text()
     assert 'href="east.html"' in index and "built" in index
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -351,8 +363,15 @@ def test_interrupted_run_leaves_previous_output(first_run, second_run, tables, m
     def fake_execute(packs_, tables_, work, *args, **kwargs):
         (work / "html").mkdir(exist_ok=True)
         (work / "html" / "east.html").write_text("<html>half-written</html>")
-        return [{"pack": "East", "status": "ok", "error": None, "file": "east.html",
-                 "timings": {"execute": 0.0, "convert": 0.0}}]
+        return [
+            {
+                "pack": "East",
+                "status": "ok",
+                "error": None,
+                "file": "east.html",
+                "timings": {"execute": 0.0, "convert": 0.0},
+            }
+        ]
 
     def interrupt(stage: Path) -> None:
         assert (stage / "east.html").exists()
@@ -360,8 +379,16 @@ def test_interrupted_run_leaves_previous_output(first_run, second_run, tables, m
 
     monkeypatch.setattr(packs, "_execute_all", fake_execute)
     with pytest.raises(KeyboardInterrupt):
-        packs.run_packs(None, folder.parent, REPORTING_DATE, "East", jobs=1, tables_dir=tables,
-                        progress=False, before_publish=interrupt)
+        packs.run_packs(
+            None,
+            folder.parent,
+            REPORTING_DATE,
+            "East",
+            jobs=1,
+            tables_dir=tables,
+            progress=False,
+            before_publish=interrupt,
+        )
     after = {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     assert after == snapshot
     leftovers = [p.name for p in folder.parent.iterdir() if p.name.startswith(".")]

@@ -3,14 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from bsol_analytics.cleaning.pipeline import Steps, prepare, prepare_tables
 from bsol_analytics.cleaning.quality import QualityLog, data_quality_summary
+from bsol_analytics.errors import BsolError
 
-__all__ = ["cli_prepare", "cli_validate", "print_data_quality"]
+__all__ = ["cli_prepare", "cli_validate", "file_errors", "print_data_quality"]
+
+
+class FileAccessError(BsolError):
+    """A file or folder the command needs could not be read or written."""
+
+
+@contextlib.contextmanager
+def file_errors(command: str) -> Iterator[None]:
+    """Report a file the command cannot read or write as a user error, not a traceback.
+
+    An operating-system error (no such folder, permission denied, disk full) becomes a
+    :class:`FileAccessError` naming the file, which the command line prints as one sentence.
+
+    Args:
+        command: the command, for the message (e.g. ``"bsol prepare"``).
+
+    Examples:
+        >>> with file_errors("bsol prepare"):
+        ...     open("/no/such/folder/x.csv")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.cleaning.cli.FileAccessError: bsol prepare could not use /no/such/folder...
+    """
+    try:
+        yield
+    except OSError as err:
+        where = err.filename or "a file"
+        reason = err.strerror or str(err)
+        raise FileAccessError(
+            f"{command} could not use {where}: {reason}. Check that the folder exists and "
+            "that you may write to it."
+        ) from err
 
 
 def print_data_quality(summary: dict[str, Any], *, file: Any = None) -> None:
@@ -95,12 +130,28 @@ def _emit(summary: dict[str, Any], as_json: bool) -> None:
 def cli_validate(args: argparse.Namespace) -> int:
     """Check an extract against the contract and print its data-quality summary.
 
-    Returns 0 when the extract is usable; a refused extract raises
-    :class:`~bsol_analytics.errors.ExtractError` (exit 3) after the summary is printed.
+    Args:
+        args: ``extract``, ``quiet`` and ``json`` (see :mod:`bsol_analytics.cli`).
+
+    Returns:
+        0 when the extract is usable.
+
+    Raises:
+        ExtractError: the extract is refused (exit 3), after the summary is printed.
+        FileAccessError: a file of the extract cannot be read.
+
+    Examples:
+        >>> import contextlib, io, pathlib, tempfile
+        >>> from bsol_analytics import synth
+        >>> ext = synth.generate(pathlib.Path(tempfile.mkdtemp()) / "ext", patients=300).out
+        >>> with contextlib.redirect_stdout(io.StringIO()) as printed:
+        ...     code = cli_validate(argparse.Namespace(extract=ext, quiet=True, json=True))
+        >>> code, json.loads(printed.getvalue())["status"]
+        (0, 'usable')
     """
     log = QualityLog()
     try:
-        with Steps(enabled=not args.quiet) as steps:
+        with file_errors("bsol validate"), Steps(enabled=not args.quiet) as steps:
             _, summary = prepare_tables(args.extract, log=log, steps=steps)
     except Exception:
         if log.refusal:
@@ -111,10 +162,32 @@ def cli_validate(args: argparse.Namespace) -> int:
 
 
 def cli_prepare(args: argparse.Namespace) -> int:
-    """Clean an extract into ``--out`` and print the data-quality summary."""
+    """Clean an extract into ``--out`` and print the data-quality summary.
+
+    Args:
+        args: ``extract``, ``out`` and ``quiet`` (see :mod:`bsol_analytics.cli`).
+
+    Returns:
+        0 when the processed tables were written.
+
+    Raises:
+        ExtractError: the extract is refused (exit 3); ``--out`` is left as it was.
+        FileAccessError: the extract cannot be read or ``--out`` cannot be written.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from bsol_analytics import synth
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> ext = synth.generate(root / "ext", patients=300).out
+        >>> cli_prepare(argparse.Namespace(extract=ext, out=root / "prepared", quiet=True))
+        0
+        >>> sorted(p.name for p in (root / "prepared").glob("*.json"))
+        ['data_quality.json', 'prepare_manifest.json']
+    """
     log = QualityLog()
     try:
-        summary = prepare(args.extract, args.out, progress=not args.quiet, log=log)
+        with file_errors("bsol prepare"):
+            summary = prepare(args.extract, args.out, progress=not args.quiet, log=log)
     except Exception:
         if log.refusal and not args.quiet:
             print_data_quality(data_quality_summary(log))

@@ -162,6 +162,17 @@ def registered_at(ctx: Context) -> nw.Expr:
 
     ``registration_start <= RD``, ``registration_end`` blank or ``> RD`` and
     ``date_of_death`` blank or ``> RD``.
+
+    Examples:
+        >>> import pandas as pd
+        >>> d = lambda *v: pd.to_datetime(list(v))
+        >>> people = nw.from_native(pd.DataFrame({
+        ...     "registration_start": d("2000-01-01", "2000-01-01", "2025-04-01"),
+        ...     "registration_end": d("2025-03-31", None, None),
+        ...     "date_of_death": d(None, "2025-04-01", None)}))
+        >>> ctx = Context(dt.date(2025, 3, 31))
+        >>> people.select(registered_at(ctx).alias("r")).to_native()["r"].tolist()
+        [False, True, False]
     """
     rd = ctx.lit(ctx.rd)
     return (
@@ -183,6 +194,19 @@ def latest_dates(events: Any, columns: dict[str, str], keep: nw.Expr) -> Any:
     Returns:
         One row per patient with any of the clusters: ``patient_id`` and one date column per
         entry of ``columns`` (null when the patient has none).
+
+    Examples:
+        >>> import pandas as pd
+        >>> events = nw.from_native(pd.DataFrame({
+        ...     "patient_id": [1, 1, 1, 2],
+        ...     "event_date": pd.to_datetime(["2020-01-01", "2022-01-01", "2025-01-01",
+        ...                                   "2024-06-01"]),
+        ...     "cluster": ["HYP_COD", "HYP_COD", "HYPRES_COD", "SBP"],
+        ...     "numeric_value": [None, None, None, 150.0]}))
+        >>> upto = nw.col("event_date") <= dt.datetime(2024, 12, 31)
+        >>> latest_dates(events, {"dx": "HYP_COD", "res": "HYPRES_COD"}, upto).to_native()
+           patient_id         dx  res
+        0           1 2022-01-01  NaT
     """
     subset = events.filter(nw.col("cluster").is_in(list(columns.values())) & keep)
     marked = subset.with_columns(
@@ -208,7 +232,20 @@ def on_register(diagnosis: str, resolved: str) -> nw.Expr:
 
 
 def patients_with(events: Any, keep: nw.Expr, name: str) -> Any:
-    """``patient_id`` and a column ``name`` = 1 for every patient with a kept row."""
+    """``patient_id`` and a column ``name`` = 1 for every patient with a kept row.
+
+    Examples:
+        >>> import pandas as pd
+        >>> events = nw.from_native(pd.DataFrame({
+        ...     "patient_id": [1, 1, 1, 2],
+        ...     "event_date": pd.to_datetime(["2020-01-01", "2022-01-01", "2025-01-01",
+        ...                                   "2024-06-01"]),
+        ...     "cluster": ["HYP_COD", "HYP_COD", "HYPRES_COD", "SBP"],
+        ...     "numeric_value": [None, None, None, 150.0]}))
+        >>> patients_with(events, nw.col("cluster") == "SBP", "bp").to_native()
+           patient_id  bp
+        0           2   1
+    """
     return (
         events.filter(keep)
         .group_by("patient_id")
@@ -222,6 +259,16 @@ def latest_value(events: Any, keep: nw.Expr, name: str) -> Any:
 
     Returns ``patient_id`` and ``name``. Window-free: latest date per patient, then the
     minimum value on that date.
+
+    Examples:
+        >>> import pandas as pd
+        >>> events = nw.from_native(pd.DataFrame({
+        ...     "patient_id": [1, 1, 1],
+        ...     "event_date": pd.to_datetime(["2024-01-01", "2024-06-01", "2024-06-01"]),
+        ...     "numeric_value": [40.0, 70.0, 55.0]}))
+        >>> latest_value(events, nw.lit(True), "hba1c").to_native()
+           patient_id  hba1c
+        0           1   55.0
     """
     kept = events.filter(keep & ~nw.col("numeric_value").is_null()).select(
         "patient_id", "event_date", "numeric_value"
@@ -249,6 +296,19 @@ def latest_paired_reading(
 
     Returns:
         ``patient_id`` and the two output columns (lowest value of each on that date).
+
+    Examples:
+        >>> import pandas as pd
+        >>> events = nw.from_native(pd.DataFrame({
+        ...     "patient_id": [1, 1, 1, 1],
+        ...     "event_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01",
+        ...                                   "2024-03-01"]),
+        ...     "cluster": ["SBP", "DBP", "SBP", "DBP"],
+        ...     "numeric_value": [128.0, 84.0, 150.0, 95.0]}))
+        >>> latest_paired_reading(events, nw.lit(True), ("SBP", "sys"), ("DBP", "dia")
+        ...                       ).to_native()
+           patient_id    sys   dia
+        0           1  128.0  84.0
     """
     parts = []
     for cluster, out in (first, second):

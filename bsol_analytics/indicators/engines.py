@@ -225,6 +225,11 @@ def duckdb_connection() -> Any:
 
     Memory limit from ``BSOL_DUCKDB_MEMORY_LIMIT`` (default ``4GB``), threads from
     ``BSOL_DUCKDB_THREADS`` (default: all cores), spill files in the system temp folder.
+
+    Examples:
+        >>> con = duckdb_connection()
+        >>> con.sql("select 1 + 1 as two").fetchall()
+        [(2,)]
     """
     import duckdb
 
@@ -244,6 +249,13 @@ def spark_session() -> Any:
 
     Raises:
         BsolError: when PySpark or Java is not available.
+
+    Examples:
+        >>> os.environ.get("BSOL_SPARK_MASTER", "local[2]")  # the default master
+        'local[2]'
+        >>> spark = spark_session()  # doctest: +SKIP
+        >>> spark.conf.get("spark.sql.shuffle.partitions")  # doctest: +SKIP
+        '8'
     """
     try:
         from pyspark.sql import SparkSession
@@ -460,6 +472,19 @@ def population_frame(frames: Frames, ctx: Context, population: str, keys: Sequen
     """Patients in ``population`` at ``ctx.rd`` with the key columns, ``age`` and ``age_band``.
 
     ``age_band`` is the ESP2013 band code (0-18); :func:`compute_cube` turns it into labels.
+
+    Examples:
+        >>> import pandas as pd
+        >>> frames = _frames({"patients": pd.DataFrame({
+        ...     "patient_id": ["a"], "sex": ["F"], "date_of_birth": ["1960-04-01"],
+        ...     "registration_start": ["2000-01-01"], "registration_end": [None],
+        ...     "date_of_death": [None], "place_of_death": [None]}),
+        ...     "clinical_events": pd.DataFrame(columns=REQUIRED["clinical_events"]),
+        ...     "screening": pd.DataFrame(columns=REQUIRED["screening"])}, "pandas")
+        >>> population_frame(frames, Context(dt.date(2025, 3, 31)), "registered", []
+        ...                  ).to_native()
+           patient_id sex  age  age_band
+        0           0   F   64        12
     """
     base_cols = [k for k in keys if k not in DERIVED_KEYS]
     p = frames.patients

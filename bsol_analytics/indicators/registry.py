@@ -513,12 +513,14 @@ def _expected() -> pd.DataFrame:
 def expected_prevalence(condition: str | None = None) -> pd.DataFrame:
     """Reference age/sex-specific prevalence for recorded-vs-expected comparisons.
 
-    The source bands are expanded to the 19 ESP2013 bands (a source band applies to every
-    ESP band inside it; bands below the source's youngest age have prevalence 0).
+    The source bands are mapped onto the 19 ESP2013 bands: each ESP band takes the
+    prevalence of the source band holding its middle year (so ``15-19`` takes ``16-34``
+    and ``90+`` takes ``75+``); below the survey's youngest age prevalence is 0.
 
     Args:
-        condition: ``"hypertension"`` (``"diabetes"`` and ``"copd"`` are not yet sourced:
-            see data/raw/expected_prevalence/PROVENANCE.txt); ``None`` for all.
+        condition: ``"hypertension"`` (Health Survey for England 2022), ``"diabetes"``
+            (Health Survey for England 2019), ``"copd"`` (PHE COPD prevalence model), or
+            ``None`` for all; sources in data/raw/expected_prevalence/PROVENANCE.txt.
 
     Returns:
         A new frame: ``condition``, ``indicator_id`` (the recorded-prevalence indicator it
@@ -533,7 +535,7 @@ def expected_prevalence(condition: str | None = None) -> pd.DataFrame:
         >>> len(e), sorted(e["sex"].unique())
         (38, ['F', 'M'])
         >>> e.loc[(e["sex"] == "M") & (e["age_band"] == "60-64"), "prevalence"].item()
-        0.51
+        0.5
     """
     raw = _expected()
     available = sorted(raw["condition"].unique())
@@ -545,8 +547,8 @@ def expected_prevalence(condition: str | None = None) -> pd.DataFrame:
     chosen = raw if condition is None else raw[raw["condition"] == condition]
     rows = []
     for band in AGE_BANDS:
-        lo = int(band.rstrip("+").split("-")[0])
-        hit = chosen[(chosen["age_from"] <= lo) & (chosen["age_to"] >= lo)]
+        middle = int(band.rstrip("+").split("-")[0]) + 2
+        hit = chosen[(chosen["age_from"] <= middle) & (chosen["age_to"] >= middle)]
         rows.append(hit.assign(age_band=band))
     out = pd.concat(rows, ignore_index=True)
     out = out.assign(indicator_id=out["condition"].map(CONDITION_INDICATOR))

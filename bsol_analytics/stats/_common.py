@@ -162,6 +162,25 @@ def check_rule(
         raise StatsInputError(function, str(column), rule, rows=list(df.index[bad][:5]))
 
 
+def count_column(df: pd.DataFrame, column: Hashable, function: str) -> np.ndarray:
+    """Return a column that must exist, hold numbers and not be negative, as float64.
+
+    Missing values stay NaN; each caller decides what they mean.
+
+    Examples:
+        >>> count_column(pd.DataFrame({"x": [3, None]}), "x", "rate")
+        array([ 3., nan])
+        >>> count_column(pd.DataFrame({"x": [3, -1]}), "x", "rate")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.stats._common.StatsInputError: Input to rate(), column 'x': must not be...
+    """
+    require_columns(df, [column], function)
+    values = numeric_column(df, column, function)
+    check_rule(values < 0, df, column, "must not be negative", function)
+    return values
+
+
 def group_keys(
     df: pd.DataFrame, by: list[Hashable], function: str
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -184,6 +203,25 @@ def group_keys(
         except (TypeError, ValueError):
             pass
     return keys, codes.astype(np.int64)
+
+
+def grouped(
+    df: pd.DataFrame, by: Hashable | Sequence[Hashable] | None, function: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Like :func:`group_keys`, but with no groups at all for an empty frame without ``by``.
+
+    Examples:
+        >>> keys, codes = grouped(pd.DataFrame({"a": ["x", "y", "x"]}), "a", "rate")
+        >>> keys["a"].tolist(), codes.tolist()
+        (['x', 'y'], [0, 1, 0])
+        >>> len(grouped(pd.DataFrame({"a": []}), None, "rate")[0])
+        0
+    """
+    by_cols = as_list(by)
+    keys, codes = group_keys(df, by_cols, function)
+    if len(df) == 0 and not by_cols:
+        keys = keys.iloc[:0]
+    return keys, codes
 
 
 def group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
@@ -214,8 +252,8 @@ def assemble(
     *,
     statistic: str | np.ndarray,
     value: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
+    lower: np.ndarray | list[np.ndarray],
+    upper: np.ndarray | list[np.ndarray],
     numerator: np.ndarray,
     denominator: np.ndarray,
     method: str | np.ndarray,
@@ -225,8 +263,23 @@ def assemble(
     """Build the tidy output: one row per key row per confidence level.
 
     ``value``, ``numerator``, ``denominator`` and ``statistic`` have one entry per key row;
-    ``lower``, ``upper`` and ``method`` may have one entry per key row or shape
-    ``(len(keys), len(levels))``. Rows are ordered key-major, then by level.
+    ``lower``, ``upper`` and ``method`` may have one entry per key row, shape
+    ``(len(keys), len(levels))``, or (``lower`` and ``upper``) be a list of one array per
+    level. Rows are ordered key-major, then by level.
+
+    Examples:
+        >>> keys = pd.DataFrame({"area": ["A", "B"]})
+        >>> out = assemble(keys, [0.95, 0.998], statistic="rate", value=np.array([1.0, 2.0]),
+        ...     lower=[np.array([0.5, 1.5]), np.array([0.4, 1.4])],
+        ...     upper=[np.array([1.5, 2.5]), np.array([1.6, 2.6])],
+        ...     numerator=np.array([1, 2]), denominator=np.array([1, 1]),
+        ...     method="Byars", multiplier=1, function="rate")
+        >>> out[["area", "value", "lower", "confidence"]]
+          area  value  lower  confidence
+        0    A    1.0    0.5       0.950
+        1    A    1.0    0.4       0.998
+        2    B    2.0    1.5       0.950
+        3    B    2.0    1.4       0.998
     """
     check_no_clash(keys, function)
     n, k = len(keys), len(levels)
@@ -238,6 +291,8 @@ def assemble(
         return np.repeat(arr, k)
 
     def per_level(x: Any, dtype: Any = float) -> np.ndarray:
+        if isinstance(x, list):  # one array per level, side by side
+            x = np.column_stack(x) if n else np.empty((0, k))
         arr = np.asarray(x, dtype=dtype)
         if arr.ndim == 0:
             return np.full(n * k, arr.item() if dtype is not object else x, dtype=dtype)
@@ -275,10 +330,8 @@ def counts_by_group(
     """
     require_frame(df, function)
     require_columns(df, [numerator, denominator], function)
-    num = numeric_column(df, numerator, function)
-    den = numeric_column(df, denominator, function)
-    check_rule(num < 0, df, numerator, "must not be negative", function)
-    check_rule(den < 0, df, denominator, "must not be negative", function)
+    num = count_column(df, numerator, function)
+    den = count_column(df, denominator, function)
     check_rule(np.isinf(num), df, numerator, "must be finite", function)
     check_rule(np.isinf(den), df, denominator, "must be finite", function)
     by_cols = as_list(by)

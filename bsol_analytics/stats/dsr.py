@@ -8,14 +8,15 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import pandas as pd
 
+from bsol_analytics.reference import AGE_BANDS_ESP2013
 from bsol_analytics.stats._common import (
     StatsInputError,
-    as_list,
     assemble,
     check_rule,
     confidence_levels,
-    group_keys,
+    count_column,
     group_nansum,
+    grouped,
     numeric_column,
     require_columns,
     require_frame,
@@ -29,10 +30,7 @@ from bsol_analytics.stats.intervals import (
 )
 
 #: The 19 ESP2013 age bands, in order, as used by the cube's ``age_band``.
-ESP2013_BANDS: tuple[str, ...] = (
-    "0-4", "5-9", "10-14", "15-19", "20-24", "25-29", "30-34", "35-39", "40-44", "45-49",
-    "50-54", "55-59", "60-64", "65-69", "70-74", "75-79", "80-84", "85-89", "90+",
-)  # fmt: skip
+ESP2013_BANDS: tuple[str, ...] = AGE_BANDS_ESP2013
 
 _ESP2013_POP: tuple[int, ...] = (
     5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000,
@@ -75,15 +73,29 @@ def normalise_age_band(label: object) -> str:
     return re.sub(r"(?<!\d)0+(?=\d)", "", text)
 
 
+def normalise_age_bands(labels: pd.Series) -> np.ndarray:
+    """:func:`normalise_age_band` for a whole column, spelling each distinct label once.
+
+    A column of millions of rows holds a few dozen labels at most, so the labels are
+    factorised (categories are used as they are) and only the distinct ones are tidied.
+
+    Examples:
+        >>> normalise_age_bands(pd.Series(["05-09", "90 +", "05-09", None]))
+        array(['5-9', '90+', '5-9', 'nan'], dtype=object)
+    """
+    codes, uniques = pd.factorize(labels, use_na_sentinel=True)
+    spelled = [normalise_age_band(u) for u in uniques]  # one per distinct label
+    table = np.array([*spelled, normalise_age_band(np.nan)], dtype=object)
+    return table[codes]  # code -1 (missing) picks the trailing entry
+
+
 def _standard_weights(
     df: pd.DataFrame, age_col: Hashable, standard: pd.DataFrame | str | None
 ) -> tuple[np.ndarray, float | None]:
     """Return each row's standard population and, for a table standard, its total."""
     if isinstance(standard, str):
-        require_columns(df, [standard], "dsr")
-        weights = numeric_column(df, standard, "dsr")
+        weights = count_column(df, standard, "dsr")
         check_rule(np.isnan(weights), df, standard, "must not be missing", "dsr")
-        check_rule(weights < 0, df, standard, "must not be negative", "dsr")
         return weights, None
     table = esp2013() if standard is None else standard
     if not isinstance(table, pd.DataFrame) or table.shape[1] != 2:
@@ -94,7 +106,7 @@ def _standard_weights(
             "standard population, or a two-column frame of age band and population",
         )
     require_columns(df, [age_col], "dsr")
-    bands = table.iloc[:, 0].map(normalise_age_band)
+    bands = pd.Series(normalise_age_bands(table.iloc[:, 0]))
     pops = pd.to_numeric(table.iloc[:, 1], errors="coerce").to_numpy(dtype=float)
     if bands.duplicated().any() or np.isnan(pops).any() or (pops < 0).any():
         raise StatsInputError(
@@ -104,8 +116,7 @@ def _standard_weights(
             "non-negative population",
         )
     lookup = pd.Series(pops, index=bands.to_numpy())
-    row_bands = df[age_col].map(normalise_age_band)
-    weights = row_bands.map(lookup).to_numpy(dtype=float)
+    weights = lookup.reindex(normalise_age_bands(df[age_col])).to_numpy(dtype=float)
     unknown = np.isnan(weights)
     if unknown.any():
         labels = sorted(set(df.loc[unknown, age_col].astype(str)))[:5]
@@ -181,9 +192,8 @@ def dsr(
     require_frame(df, "dsr")
     levels = confidence_levels(confidence, "dsr")
     require_columns(df, [numerator, denominator], "dsr")
-    x = numeric_column(df, numerator, "dsr")
+    x = count_column(df, numerator, "dsr")
     n = numeric_column(df, denominator, "dsr")
-    check_rule(x < 0, df, numerator, "must not be negative", "dsr")
     check_rule(np.isnan(n), df, denominator, "must not be missing", "dsr")
     check_rule(n < 0, df, denominator, "must not be negative", "dsr")
     x = np.nan_to_num(x)
@@ -198,15 +208,12 @@ def dsr(
         method = "Dobson, with confidence adjusted for non-independent events"
     weights, table_total = _standard_weights(df, age_col, standard)
 
-    by_cols = as_list(by)
-    keys, codes = group_keys(df, by_cols, "dsr")
-    if len(df) == 0 and not by_cols:
-        keys = keys.iloc[:0]
+    keys, codes = grouped(df, by, "dsr")
     n_groups = len(keys)
     first = np.ones(len(df), dtype=bool)  # first row of each group x band
     if table_total is not None or event_frequency is not None:
         require_columns(df, [age_col], "dsr")
-        cells = pd.DataFrame({"g": codes, "band": df[age_col].map(normalise_age_band).to_numpy()})
+        cells = pd.DataFrame({"g": codes, "band": normalise_age_bands(df[age_col])})
         if event_frequency is not None:
             first = ~cells.duplicated().to_numpy()
             cells["f"] = freq
@@ -242,8 +249,8 @@ def dsr(
         levels,
         statistic="dsr",
         value=value,
-        lower=np.column_stack(lowers) if n_groups else np.empty((0, len(levels))),
-        upper=np.column_stack(uppers) if n_groups else np.empty((0, len(levels))),
+        lower=lowers,
+        upper=uppers,
         numerator=total,
         denominator=pop_total,
         method=method,

@@ -15,8 +15,9 @@ from bsol_analytics.stats._common import (
     assemble,
     check_rule,
     confidence_levels,
-    group_keys,
+    count_column,
     group_nansum,
+    grouped,
     numeric_column,
     require_columns,
     require_frame,
@@ -40,19 +41,14 @@ def _observed_expected(
     """Validate and return keys, observed, expected and the crude reference rate per group."""
     require_frame(df, function)
     by_cols = as_list(by)
-    require_columns(df, [population], function)
-    pop = numeric_column(df, population, function)
-    check_rule(pop < 0, df, population, "must not be negative", function)
-    pop = np.nan_to_num(pop)
+    pop = np.nan_to_num(count_column(df, population, function))
     if reference_rate is not None:
         if reference_numerator is not None or reference_denominator is not None:
             raise ParameterError(
                 f"{function}(): give reference_rate or reference_numerator and "
                 "reference_denominator, not both."
             )
-        require_columns(df, [reference_rate], function)
-        ref_rate = numeric_column(df, reference_rate, function)
-        check_rule(ref_rate < 0, df, reference_rate, "must not be negative", function)
+        ref_rate = count_column(df, reference_rate, function)
         ref_num = ref_den = None
         stratum_rate = np.nan_to_num(ref_rate)
     else:
@@ -62,14 +58,11 @@ def _observed_expected(
                 "reference_rate or as reference_numerator and reference_denominator columns."
             )
         require_columns(df, [reference_numerator, reference_denominator], function)
-        ref_num = numeric_column(df, reference_numerator, function)
+        ref_num = count_column(df, reference_numerator, function)
         ref_den = numeric_column(df, reference_denominator, function)
-        check_rule(ref_num < 0, df, reference_numerator, "must not be negative", function)
         check_rule(~(ref_den > 0), df, reference_denominator, "must be greater than 0", function)
         stratum_rate = np.nan_to_num(ref_num) / ref_den
-    keys, codes = group_keys(df, by_cols, function)
-    if len(df) == 0 and not by_cols:
-        keys = keys.iloc[:0]
+    keys, codes = grouped(df, by_cols, function)
     n_groups = len(keys)
     expected = group_nansum(pop * stratum_rate, codes, n_groups)
     if ref_num is not None and ref_den is not None:
@@ -77,36 +70,49 @@ def _observed_expected(
     else:
         crude = np.full(n_groups, np.nan)
     if observed_totals is None:
-        require_columns(df, [observed], function)
-        obs_rows = numeric_column(df, observed, function)
-        check_rule(obs_rows < 0, df, observed, "must not be negative", function)
-        obs = group_nansum(obs_rows, codes, n_groups)
+        obs = group_nansum(count_column(df, observed, function), codes, n_groups)
     else:
-        require_frame(observed_totals, function)
-        require_columns(observed_totals, [*by_cols, observed], function)
-        obs_rows = numeric_column(observed_totals, observed, function)
-        check_rule(obs_rows < 0, observed_totals, observed, "must not be negative", function)
-        if (
-            observed_totals.duplicated(subset=by_cols).any()
-            if by_cols
-            else len(observed_totals) != 1
-        ):
-            raise StatsInputError(
-                function, str(observed), "observed_totals must have one row per group"
-            )
-        if by_cols:
-            joined = keys.merge(observed_totals[[*by_cols, observed]], on=by_cols, how="left")
-            obs = joined[observed].to_numpy(dtype=float, na_value=np.nan)
-        else:
-            obs = np.repeat(obs_rows, n_groups)
+        obs = _observed_totals(observed_totals, observed, by_cols, keys, function)
     return keys, obs, expected, crude
 
 
-def _limits(
-    obs: np.ndarray, levels: list[float], method: IsrMethod
-) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+def _observed_totals(
+    totals: pd.DataFrame,
+    observed: Hashable,
+    by_cols: list[Hashable],
+    keys: pd.DataFrame,
+    function: str,
+) -> np.ndarray:
+    """Each group's observed count from a frame of totals (one row per group)."""
+    require_frame(totals, function)
+    require_columns(totals, [*by_cols, observed], function)
+    obs_rows = count_column(totals, observed, function)
+    if totals.duplicated(subset=by_cols).any() if by_cols else len(totals) != 1:
+        raise StatsInputError(
+            function, str(observed), "observed_totals must have one row per group"
+        )
+    if by_cols:
+        joined = keys.merge(totals[[*by_cols, observed]], on=by_cols, how="left")
+        return joined[observed].to_numpy(dtype=float, na_value=np.nan)
+    return np.repeat(obs_rows, len(keys))
+
+
+def _check_method(method: str, function: str) -> None:
     if method not in ("byars", "exact"):
-        raise ParameterError(f"isr(): method must be 'byars' or 'exact', not {method!r}.")
+        raise ParameterError(f"{function}(): method must be 'byars' or 'exact', not {method!r}.")
+
+
+def _scaled(
+    keys: pd.DataFrame,
+    levels: list[float],
+    obs: np.ndarray,
+    expected: np.ndarray,
+    scale: np.ndarray,
+    method: IsrMethod,
+    multiplier: float,
+    statistic: str,
+) -> pd.DataFrame:
+    """The output of :func:`isr` and :func:`israte`: the observed count's limits × ``scale``."""
     lowers, uppers = [], []
     labels = np.where(np.isnan(obs), None, "Exact").astype(object)
     for level in levels:
@@ -114,9 +120,21 @@ def _limits(
             lo, hi = exact_lower(obs, level), exact_upper(obs, level)
         else:
             lo, hi, labels = poisson_limits(obs, level, EXACT_BELOW)
-        lowers.append(lo)
-        uppers.append(hi)
-    return lowers, uppers, labels
+        lowers.append(lo * scale)
+        uppers.append(hi * scale)
+    return assemble(
+        keys,
+        levels,
+        statistic=statistic,
+        value=obs * scale,
+        lower=lowers,
+        upper=uppers,
+        numerator=obs,
+        denominator=expected,
+        method=labels,
+        multiplier=multiplier,
+        function=statistic,
+    )
 
 
 def isr(
@@ -175,30 +193,14 @@ def isr(
         0       P1  128.57  103.4  158.04         70.0
     """
     levels = confidence_levels(confidence, "isr")
+    _check_method(method, "isr")
     keys, obs, expected, _ = _observed_expected(
         df, observed, population, by, reference_rate, reference_numerator,
         reference_denominator, observed_totals, "isr",
     )  # fmt: skip
-    lowers, uppers, labels = _limits(obs, levels, method)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(expected > 0, multiplier / expected, np.nan)
-    return assemble(
-        keys,
-        levels,
-        statistic="isr",
-        value=obs * scale,
-        lower=np.column_stack([lo * scale for lo in lowers])
-        if len(keys)
-        else np.empty((0, len(levels))),
-        upper=np.column_stack([hi * scale for hi in uppers])
-        if len(keys)
-        else np.empty((0, len(levels))),
-        numerator=obs,
-        denominator=expected,
-        method=labels,
-        multiplier=multiplier,
-        function="isr",
-    )
+    return _scaled(keys, levels, obs, expected, scale, method, multiplier, "isr")
 
 
 def israte(
@@ -246,27 +248,11 @@ def israte(
         0    A   75.0       90.0         70.0
     """
     levels = confidence_levels(confidence, "israte")
+    _check_method(method, "israte")
     keys, obs, expected, crude = _observed_expected(
         df, observed, population, by, None, reference_numerator,
         reference_denominator, observed_totals, "israte",
     )  # fmt: skip
-    lowers, uppers, labels = _limits(obs, levels, method)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(expected > 0, crude * multiplier / expected, np.nan)
-    return assemble(
-        keys,
-        levels,
-        statistic="israte",
-        value=obs * scale,
-        lower=np.column_stack([lo * scale for lo in lowers])
-        if len(keys)
-        else np.empty((0, len(levels))),
-        upper=np.column_stack([hi * scale for hi in uppers])
-        if len(keys)
-        else np.empty((0, len(levels))),
-        numerator=obs,
-        denominator=expected,
-        method=labels,
-        multiplier=multiplier,
-        function="israte",
-    )
+    return _scaled(keys, levels, obs, expected, scale, method, multiplier, "israte")

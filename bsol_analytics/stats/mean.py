@@ -9,11 +9,10 @@ import pandas as pd
 from scipy import stats as sps
 
 from bsol_analytics.stats._common import (
-    as_list,
     assemble,
     confidence_levels,
-    group_keys,
     group_nansum,
+    grouped,
     numeric_column,
     require_columns,
     require_frame,
@@ -52,10 +51,7 @@ def mean(
     levels = confidence_levels(confidence, "mean")
     require_columns(df, [value], "mean")
     v = numeric_column(df, value, "mean")
-    by_cols = as_list(by)
-    keys, codes = group_keys(df, by_cols, "mean")
-    if len(df) == 0 and not by_cols:
-        keys = keys.iloc[:0]
+    keys, codes = grouped(df, by, "mean")
     n_groups = len(keys)
     present = ~np.isnan(v)
     count = group_nansum(present.astype(float), codes, n_groups)
@@ -75,8 +71,8 @@ def mean(
         levels,
         statistic="mean",
         value=avg,
-        lower=np.column_stack(lowers) if n_groups else np.empty((0, len(levels))),
-        upper=np.column_stack(uppers) if n_groups else np.empty((0, len(levels))),
+        lower=lowers,
+        upper=uppers,
         numerator=total,
         denominator=count,
         method="Student's t-distribution",

@@ -70,17 +70,13 @@ def proportion(
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(den > 0, num / den, np.nan) * multiplier
-    lower = np.column_stack([wilson_lower(num, den, c) for c in levels]) * multiplier
-    upper = np.column_stack([wilson_upper(num, den, c) for c in levels]) * multiplier
-    if len(keys) == 0:
-        lower = upper = np.empty((0, len(levels)))
     return assemble(
         keys,
         levels,
         statistic="proportion",
         value=value,
-        lower=lower,
-        upper=upper,
+        lower=[wilson_lower(num, den, c) * multiplier for c in levels],
+        upper=[wilson_upper(num, den, c) * multiplier for c in levels],
         numerator=num,
         denominator=den,
         method="Wilson",

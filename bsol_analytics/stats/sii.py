@@ -11,11 +11,11 @@ import pandas as pd
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.stats._common import (
     StatsInputError,
-    as_list,
     assemble,
     check_rule,
     confidence_levels,
-    group_keys,
+    count_column,
+    grouped,
     numeric_column,
     require_columns,
     require_frame,
@@ -170,13 +170,10 @@ def sii(
         raise ParameterError("sii(): repetitions must be at least 1000 (default 100,000).")
     repetitions = int(repetitions)
     require_columns(df, [quantile, population], "sii")
-    pop = numeric_column(df, population, "sii")
-    check_rule(pop < 0, df, population, "must not be negative", "sii")
+    pop = count_column(df, population, "sii")
     num = None
     if numerator is not None:
-        require_columns(df, [numerator], "sii")
-        num = numeric_column(df, numerator, "sii")
-        check_rule(num < 0, df, numerator, "must not be negative", "sii")
+        num = count_column(df, numerator, "sii")
         check_rule(num > pop, df, numerator, f"must not be larger than '{population}'", "sii")
     if value is None:
         if num is None:
@@ -188,9 +185,7 @@ def sii(
         require_columns(df, [value], "sii")
         val = numeric_column(df, value, "sii")
     if se is not None:
-        require_columns(df, [se], "sii")
-        se_v = numeric_column(df, se, "sii")
-        check_rule(se_v < 0, df, se, "must not be negative", "sii")
+        se_v = count_column(df, se, "sii")
     else:
         if lower is not None and upper is not None:
             require_columns(df, [lower, upper], "sii")
@@ -218,10 +213,7 @@ def sii(
             f"must have between {MIN_QUANTILES} and {MAX_QUANTILES} distinct quantiles "
             f"(found {len(all_quantiles)})",
         )
-    by_cols = as_list(by)
-    keys, codes = group_keys(df, by_cols, "sii")
-    if len(df) == 0:
-        keys = keys.iloc[:0]
+    keys, codes = grouped(df, by, "sii")
     n_groups, k, n_lv = len(keys), len(all_quantiles), len(levels)
     rng = np.random.default_rng(seed)
     # rows without a quantile (e.g. unknown deprivation) cannot be placed and are left out

@@ -1,0 +1,110 @@
+"""Time a full ``bsol packs`` run and print where the time goes.
+
+Writes a synthetic extract (not timed), then runs the packs from the extract and prints the
+split between data preparation, indicator computation, notebook execution and HTML
+conversion, the wall time, the peak memory and the size of each pack.
+
+    python benchmarks/bench_packs.py                   # full default extract (~1.6M patients)
+    python benchmarks/bench_packs.py --patients 50000  # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from bsol_analytics.cli import main as bsol
+from bsol_analytics.packs import run_packs
+
+
+class PeakMemory:
+    """Sample the resident memory of this process and its children (kernels, workers)."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=None, help="default: the full list")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--engine", default="pandas")
+    parser.add_argument("--date", default="2025-03-31")
+    parser.add_argument("--work", default=None, help="working folder (default a temp folder)")
+    args = parser.parse_args()
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench-packs-"))
+    extract = work / "extract"
+    if not (extract / "patients.csv").exists() and not (extract / "patients.parquet").exists():
+        synth = ["synth", "--out", str(extract), "--format", "parquet"]
+        if args.patients:
+            synth += ["--patients", str(args.patients)]
+        t0 = time.perf_counter()
+        bsol(["-q", *synth])
+        print(f"synthetic extract written in {time.perf_counter() - t0:.1f}s (not timed below)")
+
+    t0 = time.perf_counter()
+    with PeakMemory() as mem:
+        result = run_packs(
+            extract,
+            work / "reports",
+            args.date,
+            jobs=args.jobs,
+            engine=args.engine,
+            progress=False,
+        )
+    wall = time.perf_counter() - t0
+    t = result.timings
+    manifest = json.loads((result.folder / "manifest.json").read_text())
+    print(f"patients: {args.patients or 'full default extract'}; jobs: {args.jobs}")
+    print(f"{'step':<34}{'seconds':>10}")
+    print(f"{'data preparation':<34}{t['prepare']:>10.1f}")
+    print(f"{'indicator computation':<34}{t['compute']:>10.1f}")
+    print(f"{'notebook execution (sum of packs)':<34}{t['execute']:>10.1f}")
+    print(f"{'HTML conversion (sum of packs)':<34}{t['convert']:>10.1f}")
+    print(f"{'notebooks + HTML (wall, parallel)':<34}{t['notebooks_wall']:>10.1f}")
+    print(f"{'total wall time':<34}{wall:>10.1f}")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        f"peak memory: {mem.peak / 2**20:.0f} MiB (this process and children, sampled); "
+        f"max RSS runner {own:.0f} MiB, largest child {kids:.0f} MiB"
+    )
+    for pack in manifest["packs"]:
+        size = (pack.get("bytes") or 0) / 2**20
+        print(f"  {pack['pack']:<10}{pack['status']:<8}{size:>6.2f} MB  {pack['timings_seconds']}")
+    print(f"exit code {result.exit_code}; packs in {result.folder}")
+
+
+if __name__ == "__main__":
+    main()
