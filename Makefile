@@ -25,13 +25,19 @@ extract: install
 packs: extract
 	$(BIN)/bsol packs $(EXTRACT) --date $(DATE) --jobs $(JOBS) --out reports
 
-# Debian's Chromium (browser and accessibility tests) and a Java runtime (Spark in local mode).
+# Debian's Chromium and ChromeDriver (browser and accessibility tests), a Java runtime (Spark
+# in local mode), and axe-core 4 for the accessibility checks (the test falls back to the copy
+# bundled with axe-selenium-python when npm is not available).
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! command -v java >/dev/null 2>&1; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v java >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    chromium fonts-dejavu-core $$(command -v java >/dev/null 2>&1 || echo openjdk-17-jre-headless); \
+	    chromium chromium-driver fonts-dejavu-core \
+	    $$(command -v java >/dev/null 2>&1 || echo openjdk-17-jre-headless) >/dev/null; \
+	fi
+	@if [ ! -f node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then \
+	  npm install --no-save --no-audit --no-fund --silent axe-core@4 || echo "axe-core 4 not installed"; \
 	fi
 
 test: install system-deps

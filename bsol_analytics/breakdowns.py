@@ -83,6 +83,8 @@ UNKNOWN = "Unknown"
 CROSS_SEP = sdc_mod.CROSS_SEP
 
 _ID = ["reporting_date", "indicator_id", "area_type", "area", "breakdown", "group"]
+_STRATA_COLUMNS = ["indicator_id", "age_band", "numerator", "denominator"]
+_CUBE_COLUMNS = ["reporting_date", "indicator_id", "numerator", "denominator"]
 _SEX_LABELS = {"F": "Female", "M": "Male"}
 _CONDITIONS = {"hypertension": "HYP_PREV", "diabetes": "DM_PREV", "copd": "COPD_PREV"}
 
@@ -463,7 +465,7 @@ def rollup(
         6  locality  East       sex    Male         20          120
         7  locality  West       sex  Female          5           90
     """
-    needed = ["reporting_date", "indicator_id", "numerator", "denominator", *extra]
+    needed = [*_CUBE_COLUMNS, *extra]
     needed += cube_keys(area_types, breakdowns, view=view, imd=imd, standardise=False)
     missing = [c for c in dict.fromkeys(needed) if c not in cube.columns]
     if missing:
@@ -653,6 +655,7 @@ def standardised_prevalence(strata: pd.DataFrame) -> pd.DataFrame:
           indicator_id  numerator
         0  HYP_PREV_DSR       30.0
     """
+    sdc_mod.require_columns(strata, _STRATA_COLUMNS, "standardised_prevalence")
     by = [c for c in _ID if c in strata.columns]
     if strata.empty:
         return _no_statistics(by)
@@ -743,6 +746,7 @@ def recorded_vs_expected(strata: pd.DataFrame, reference: pd.DataFrame) -> pd.Da
           indicator_id  value  denominator
         0  HYP_PREV_RVE   0.75        100.0
     """
+    sdc_mod.require_columns(strata, [*_STRATA_COLUMNS, "sex"], "recorded_vs_expected")
     by = [c for c in _ID if c in strata.columns]
     if strata.empty:
         return _no_statistics(by)
@@ -810,6 +814,12 @@ def add_comparisons(
         0  BSOL    England              52.0      worse
         1  East       BSOL              50.0     better
     """
+    sdc_mod.require_columns(
+        table,
+        ["indicator_id", "reporting_date", "view", "area_type", "breakdown", "group",
+         "value", "lower", "upper"],
+        "add_comparisons",
+    )  # fmt: skip
     polarity = dict(polarity or {})
     england = dict(england or {})
     out = table.drop(
@@ -931,6 +941,7 @@ def tidy_indicators(
     imd = _check_choice(str(imd), IMD_VERSIONS, "imd")
     area_types, breakdowns = parse_by(by)
     derived = set(derived or ())
+    sdc_mod.require_columns(cube, _CUBE_COLUMNS, "tidy_indicators")
     cube = _compact(cube)
     cube_ids = [str(i) for i in pd.unique(cube["indicator_id"])]
     base_counts = rollup(cube, area_types, breakdowns, view=view, imd=imd)
@@ -985,15 +996,8 @@ def tidy_indicators(
 
 
 def _empty_table() -> pd.DataFrame:
-    floats = {
-        "value",
-        "lower",
-        "upper",
-        "numerator",
-        "denominator",
-        "confidence",
-        "comparator_value",
-    }
+    floats = {c for c in TIDY_COLUMNS if c in stats.STAT_COLUMNS and c != "method"}
+    floats.add("comparator_value")
     return pd.DataFrame(
         {
             c: pd.Series(
@@ -1243,6 +1247,12 @@ def inequality_summary(
         1       rii   0.69
     """
     over = _check_choice(over, ("imd_quintile", "imd_decile"), "over")
+    sdc_mod.require_columns(
+        table,
+        ["indicator_id", "reporting_date", "view", "area_type", "area", "breakdown", "group",
+         "value", "lower", "upper", "denominator"],
+        "inequality_summary",
+    )  # fmt: skip
     rows = table[table["breakdown"] == over]
     if rows.empty:
         raise ParameterError(

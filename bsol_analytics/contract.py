@@ -59,6 +59,11 @@ class ColumnSpec:
         kind: ``id`` (pseudonymised key), ``string``, ``code``, ``date`` or ``float``.
         nullable: whether a blank value is allowed.
         description: one line for documentation and error messages.
+
+    Examples:
+        >>> spec = EXTRACT_TABLES["patients"].column("date_of_death")
+        >>> spec.kind, spec.nullable
+        ('date', True)
     """
 
     name: str
@@ -94,15 +99,25 @@ class TableSpec:
 
     @property
     def column_names(self) -> tuple[str, ...]:
-        """The column names in contract order."""
+        """The column names in contract order (see the class example)."""
         return tuple(c.name for c in self.columns)
 
     def column(self, name: str) -> ColumnSpec:
-        """The spec of column ``name``."""
+        """The spec of column ``name``.
+
+        Examples:
+            >>> EXTRACT_TABLES["clinical_events"].column("numeric_value").nullable
+            True
+        """
         return self._by_name[name]
 
     def columns_of_kind(self, kind: Kind) -> tuple[str, ...]:
-        """Names of the columns of one kind, e.g. ``"date"``."""
+        """Names of the columns of one kind, e.g. ``"date"``.
+
+        Examples:
+            >>> EXTRACT_TABLES["screening"].columns_of_kind("code")
+            ('programme', 'outcome')
+        """
         return tuple(c.name for c in self.columns if c.kind == kind)
 
 
@@ -224,10 +239,17 @@ def _col(dtype: object, nullable: bool = False, **kw: object) -> pa.Column:
 
 _DATE = "datetime64[s]"
 
+
+def _schema(name: str, columns: dict[str, pa.Column]) -> pa.DataFrameSchema:
+    """A processed table's schema: exactly these columns, in this order."""
+    return pa.DataFrameSchema(columns, strict=True, ordered=True, name=name)
+
+
 #: pandera schemas of the processed tables, as loaded by ``cleaning.load_prepared``
 #: (Parquet ``date32`` columns read as ``datetime64[s]``).
 PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
-    "patients": pa.DataFrameSchema(
+    "patients": _schema(
+        "patients",
         {
             "patient_id": _col("str", unique=True),
             "sex": _col("str", checks=pa.Check.isin(["M", "F", "U"])),
@@ -258,11 +280,9 @@ PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
                 "str", nullable=True, checks=pa.Check.isin(list(PLACES_OF_DEATH))
             ),
         },
-        strict=True,
-        ordered=True,
-        name="patients",
     ),
-    "clinical_events": pa.DataFrameSchema(
+    "clinical_events": _schema(
+        "clinical_events",
         {
             "patient_id": _col("category"),
             "event_date": _col(_DATE),
@@ -270,30 +290,23 @@ PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "numeric_value": _col("float64", nullable=True),
             "cluster": _col("category", checks=pa.Check.isin(list(CLUSTERS))),
         },
-        strict=True,
-        ordered=True,
-        name="clinical_events",
     ),
-    "screening": pa.DataFrameSchema(
+    "screening": _schema(
+        "screening",
         {
             "patient_id": _col("str"),
             "programme": _col("str", checks=pa.Check.isin(list(SCREENING_PROGRAMMES))),
             "test_date": _col(_DATE),
             "outcome": _col("str", checks=pa.Check.isin(list(SCREENING_OUTCOMES))),
         },
-        strict=True,
-        ordered=True,
-        name="screening",
     ),
-    "admissions": pa.DataFrameSchema(
+    "admissions": _schema(
+        "admissions",
         {
             "patient_id": _col("str"),
             "admission_date": _col(_DATE),
             "admission_method": _col("str", checks=pa.Check.isin(list(ADMISSION_METHODS))),
         },
-        strict=True,
-        ordered=True,
-        name="admissions",
     ),
 }
 

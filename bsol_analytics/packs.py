@@ -388,6 +388,58 @@ def sii_table(indicators: pd.DataFrame, reporting_date: dt.date) -> pd.DataFrame
     return out[cols].reset_index(drop=True)
 
 
+def ward_table(
+    processed: Path, reporting_date: dt.date, indicator_ids: Sequence[str], engine: str = "pandas"
+) -> pd.DataFrame:
+    """Resident-view values by ward of residence, under disclosure control, for maps.
+
+    Counts come from ``bsol_analytics.indicators.compute_cube`` keyed by ``ward_code``,
+    proportions with Wilson limits from :func:`bsol_analytics.stats.proportion`, and
+    disclosure control from :func:`bsol_analytics.sdc.apply_sdc`.
+
+    Returns:
+        A new frame: ``indicator_id``, ``ward_code``, ``value``, ``lower``, ``upper``,
+        ``numerator``, ``denominator``, ``suppressed``, ``suppression_reason``.
+    """
+    from bsol_analytics.indicators import compute_cube
+    from bsol_analytics.sdc import apply_sdc
+    from bsol_analytics.stats import proportion
+
+    cube = compute_cube(processed, [reporting_date], ["ward_code"], engine, list(indicator_ids))
+    cube = cube[cube["ward_code"].notna()]
+    stats = proportion(
+        cube, "numerator", "denominator", by=["indicator_id", "ward_code"], multiplier=100
+    )
+    tidy = stats.assign(
+        reporting_date=pd.Timestamp(reporting_date),
+        view="resident",
+        area_type="ward",
+        area=stats["ward_code"],
+        breakdown="overall",
+        group="All",
+    )
+    out = apply_sdc(tidy)
+    cols = [
+        "indicator_id",
+        "ward_code",
+        "value",
+        "lower",
+        "upper",
+        "numerator",
+        "denominator",
+        "suppressed",
+        "suppression_reason",
+    ]
+    return out[cols].reset_index(drop=True)
+
+
+def _headline_ids(indicator_ids: Iterable[str]) -> list[str]:
+    """The first (base) indicator of each family: the one mapped by ward."""
+    meta = indicator_metadata(indicator_ids)
+    meta = meta[meta["derived"] == ""]
+    return meta.drop_duplicates("family")["indicator_id"].tolist()
+
+
 def indicator_metadata(indicator_ids: Iterable[str]) -> pd.DataFrame:
     """Titles, definitions, families, polarity and England values of the indicators.
 
@@ -545,8 +597,11 @@ def _write_tables(
     demography: pd.DataFrame,
     practices: pd.DataFrame,
     info: dict[str, Any],
+    wards: pd.DataFrame | None = None,
 ) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
+    if wards is not None:
+        wards.to_parquet(out_dir / "wards.parquet", index=False)
     indicators = indicators.assign(reporting_date=pd.to_datetime(indicators["reporting_date"]))
     rd = parse_reporting_date(info["reporting_date"])
     indicators.to_parquet(out_dir / "indicators.parquet", index=False)
@@ -611,7 +666,8 @@ def compute_tables(
         "data_quality": _quality_notes(quality_file),
         "data_sources": _data_sources(processed),
     }
-    _write_tables(out, indicators, population, demography, practices, info)
+    wards = ward_table(processed, rd, _headline_ids(indicators["indicator_id"].unique()), engine)
+    _write_tables(out, indicators, population, demography, practices, info, wards)
     timings["compute"] = time.perf_counter() - t0
     return out
 
@@ -884,7 +940,28 @@ def write_demo_tables(
         "data_sources": ["Synthetic demonstration tables (bsol_analytics.packs)."],
         "demo": True,
     }
-    return _write_tables(out, tidy, population, demography, practices, info)
+    from bsol_analytics.reference import ward_boundaries
+
+    codes = ward_boundaries()["ward_code"].sort_values().to_numpy()
+    wgrid = pd.MultiIndex.from_product(
+        [_headline_ids(spec["indicator_id"]), codes], names=["indicator_id", "ward_code"]
+    ).to_frame(index=False)
+    wrate = wgrid["indicator_id"].map(spec.set_index("indicator_id")["rate"])
+    wden = rng.poisson(
+        patients / len(codes) * wgrid["indicator_id"].map(spec.set_index("indicator_id")["share"])
+    ).astype(float)
+    wnum = rng.binomial(wden.astype(np.int64), wrate * rng.uniform(0.8, 1.2, len(wgrid)))
+    wsup = (wnum < SMALL_COUNT) | (wden - wnum < SMALL_COUNT)
+    wards = wgrid.assign(
+        value=np.where(wsup, np.nan, 100 * wnum / np.maximum(wden, 1)),
+        lower=np.where(wsup, np.nan, 100 * wilson_lower(wnum, np.maximum(wden, 1))),
+        upper=np.where(wsup, np.nan, 100 * wilson_upper(wnum, np.maximum(wden, 1))),
+        numerator=np.where(wsup, np.nan, wnum),
+        denominator=np.where(wsup, np.nan, wden),
+        suppressed=wsup,
+        suppression_reason=np.where(wsup, f"primary: count 1-{SMALL_COUNT - 1}", None),
+    )
+    return _write_tables(out, tidy, population, demography, practices, info, wards)
 
 
 # --------------------------------------------------------------------------------------
@@ -1036,8 +1113,9 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every pack was built, 4 when some failed."""
-        return EXIT_PACKS_FAILED if any(p["status"] != "ok" for p in self.packs) else 0
+        """0 when every pack of this run was built, 4 when some failed."""
+        built_now = [p for p in self.packs if not p.get("carried")]
+        return EXIT_PACKS_FAILED if any(p["status"] != "ok" for p in built_now) else 0
 
 
 def render_index(packs: Sequence[dict[str, Any]], info: dict[str, Any]) -> str:
@@ -1061,7 +1139,9 @@ def render_index(packs: Sequence[dict[str, Any]], info: dict[str, Any]) -> str:
         name = html.escape(p["pack"])
         link = f'<a href="{html.escape(p["file"])}">{name}</a>' if p.get("file") else name
         detail = html.escape(p.get("error") or "")
-        if status == "stale" and p.get("stale_since"):
+        if p.get("carried"):
+            detail = f"not rebuilt in this run; built {html.escape(str(p.get('stale_since')))}"
+        elif status == "stale" and p.get("stale_since"):
             detail += f" (earlier pack built {html.escape(str(p['stale_since']))})"
         rows.append(
             f'<tr><th scope="row">{link}</th><td class="status-{status}">'
@@ -1232,7 +1312,10 @@ def run_packs(
         timings["convert"] = sum(r["timings"].get("convert", 0.0) for r in results)
         with atomic_directory(target) as stage:
             previous = _previous_manifest(target)
+            results += _carry_over(previous, target, stage, packs)
             for r in results:
+                if r.get("carried"):
+                    continue
                 if r["status"] == "ok":
                     shutil.move(work / "html" / pack_file_name(r["pack"]), stage / r["file"])
                     continue
@@ -1277,7 +1360,7 @@ def run_packs(
                         "bytes": r.get("bytes"),
                         "built": (
                             finished.isoformat(timespec="seconds")
-                            if r["status"] == "ok"
+                            if r["status"] == "ok" and not r.get("carried")
                             else r.get("stale_since")
                         ),
                         "timings_seconds": {k: round(v, 3) for k, v in r["timings"].items()},
@@ -1307,6 +1390,32 @@ def run_packs(
         root_log.propagate = old_propagate
         handler.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _carry_over(
+    previous: dict[str, Any], target: Path, stage: Path, packs: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Keep the published packs of an earlier run that this run did not rebuild."""
+    kept = []
+    for entry in previous.get("packs", []):
+        name, file = entry.get("pack"), entry.get("file")
+        if name in packs or not file or not (target / file).is_file():
+            continue
+        shutil.copy2(target / file, stage / file)
+        kept.append(
+            {
+                "pack": name,
+                "status": entry.get("status", "ok"),
+                "error": entry.get("error"),
+                "file": file,
+                "bytes": entry.get("bytes"),
+                "timings": {},
+                "carried": True,
+                "stale_since": entry.get("built"),
+            }
+        )
+        log.info("Pack %s kept from the earlier run (not rebuilt this time)", name)
+    return kept
 
 
 def _make_readable(folder: Path) -> None:
@@ -1365,7 +1474,11 @@ def _execute_all(
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, disable=not progress, transient=False) as bar:
+    from rich.console import Console
+
+    with Progress(
+        *columns, disable=not progress, transient=False, console=Console(stderr=True)
+    ) as bar:
         job = bar.add_task("Building packs", total=len(tasks))
         if in_process:
             for task in tasks:
@@ -1423,10 +1536,11 @@ def cli_packs(args: argparse.Namespace) -> int:
         engine=args.engine,
         progress=not quiet and sys.stderr.isatty(),
     )
-    ok = sum(p["status"] == "ok" for p in result.packs)
+    now = [p for p in result.packs if not p.get("carried")]
+    ok = sum(p["status"] == "ok" for p in now)
     if not quiet:
-        print(f"{ok} of {len(result.packs)} packs built: {result.folder / 'index.html'}")
-    for p in result.packs:
+        print(f"{ok} of {len(now)} packs built: {result.folder / 'index.html'}")
+    for p in now:
         if p["status"] != "ok":
             kept = " (the earlier pack is kept, marked stale)" if p["status"] == "stale" else ""
             print(f"bsol packs: pack {p['pack']} failed: {p['error']}{kept}", file=sys.stderr)

@@ -207,12 +207,19 @@ def lsoa11_to_lsoa21() -> pd.DataFrame:
         'E01034914'
     """
     df = _lsoa11_lookup_raw()[["lsoa11_code", "lsoa21_code", "change_code"]]
-    res = _residents21()
-    df = df.assign(residents=df["lsoa21_code"].map(res).fillna(0))
-    df = df.sort_values(
-        ["lsoa11_code", "residents", "lsoa21_code"], ascending=[True, False, True]
-    ).drop_duplicates("lsoa11_code")
-    return df.drop(columns="residents").reset_index(drop=True)
+    return _most_populous(df, "lsoa11_code", "lsoa21_code", _residents21())
+
+
+def _most_populous(
+    pairs: pd.DataFrame, key: str, other: str, population: pd.Series
+) -> pd.DataFrame:
+    """One row per ``key``: the ``other`` code with the largest ``population`` (ties: lowest).
+
+    ``population`` is indexed by ``other`` code; a code it does not hold counts as 0.
+    """
+    weight = pairs[other].map(population).fillna(0)
+    order = pairs.assign(_w=weight).sort_values([key, "_w", other], ascending=[True, False, True])
+    return order.drop_duplicates(key).drop(columns="_w").reset_index(drop=True)
 
 
 @_copied
@@ -220,12 +227,9 @@ def _lsoa21_to_lsoa11() -> pd.DataFrame:
     """One 2011 predecessor per 2021 LSOA (the most populous at mid-2020)."""
     df = _lsoa11_lookup_raw()[["lsoa11_code", "lsoa21_code"]]
     pop = _read_csv("census_population", "ons_mye2020_persons_sya_bsol_lsoa11.csv")
-    pop = pop.set_index("lsoa11_code")["total_population"]
-    df = df.assign(pop=df["lsoa11_code"].map(pop).fillna(0))
-    df = df.sort_values(
-        ["lsoa21_code", "pop", "lsoa11_code"], ascending=[True, False, True]
-    ).drop_duplicates("lsoa21_code")
-    return df.drop(columns="pop").reset_index(drop=True)
+    return _most_populous(
+        df, "lsoa21_code", "lsoa11_code", pop.set_index("lsoa11_code")["total_population"]
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -639,17 +643,7 @@ def england_hypertension_prevalence() -> float:
 # --------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=16)
-def _codelist(name: str) -> pd.DataFrame:
-    if name not in CLUSTER_FILES:
-        raise ParameterError(
-            f"Unknown codelist {name!r}; choose one of {', '.join(CLUSTER_FILES)}."
-        )
-    df = _read_csv("codelists", CLUSTER_FILES[name], dtype=str)
-    out = pd.DataFrame({"code": df["code"].str.strip(), "term": df["term"]})
-    return out.drop_duplicates("code").reset_index(drop=True)
-
-
+@_copied
 def codelist(name: str) -> pd.DataFrame:
     """The SNOMED CT codes of one cluster.
 
@@ -667,7 +661,13 @@ def codelist(name: str) -> pd.DataFrame:
                 code                   term
         0  162659009  Hypertension resolved
     """
-    return _codelist(name).copy()
+    if name not in CLUSTER_FILES:
+        raise ParameterError(
+            f"Unknown codelist {name!r}; choose one of {', '.join(CLUSTER_FILES)}."
+        )
+    df = _read_csv("codelists", CLUSTER_FILES[name], dtype=str)
+    out = pd.DataFrame({"code": df["code"].str.strip(), "term": df["term"]})
+    return out.drop_duplicates("code").reset_index(drop=True)
 
 
 @_copied

@@ -22,6 +22,8 @@ Pack tables (written by :func:`bsol_analytics.packs.compute_tables`, one folder 
   ``share``, ``suppressed``, ``suppression_reason``;
 * ``practices.parquet``: ``practice_code``, ``practice_name``, ``pcn_code``, ``pcn_name``,
   ``locality``;
+* ``wards.parquet``: ``indicator_id``, ``ward_code`` and the statistic columns, resident
+  view, for the first indicator of each family;
 * ``pack_meta.json``: reporting date, view, IMD version, suite version, the SDC rule and the
   data-quality notes of preparation.
 """
@@ -188,6 +190,7 @@ class PackData:
     practices: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
     sii: pd.DataFrame = field(default_factory=pd.DataFrame)
+    wards: pd.DataFrame = field(default_factory=pd.DataFrame)
     _cache: dict[Any, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def cached(self, key: Any, build: Any) -> pd.DataFrame:
@@ -256,6 +259,9 @@ def load_pack(tables_dir: str | Path) -> PackData:
         demography=pd.read_parquet(folder / "demography.parquet"),
         practices=pd.read_parquet(folder / "practices.parquet"),
         info=info,
+        wards=pd.read_parquet(folder / "wards.parquet")
+        if (folder / "wards.parquet").exists()
+        else pd.DataFrame(columns=["indicator_id", "ward_code", "value", "suppressed"]),
         sii=pd.read_parquet(folder / "sii.parquet")
         if (folder / "sii.parquet").exists()
         else pd.DataFrame(columns=["indicator_id", "area", "value", "lower", "upper"]),
@@ -1408,6 +1414,8 @@ def family_section(data: PackData, area: str, family: str) -> str:
                     level=4,
                 )
             )
+        if i == 0 and (data.wards["indicator_id"] == ind).any():
+            parts.append(ward_map_section(data, area, ind, title))
         if i == 0:
             matrix = cross_matrix(data, area, ind)
             if len(matrix):
@@ -1506,6 +1514,58 @@ def family_section(data: PackData, area: str, family: str) -> str:
                 )
             )
     return "".join(parts)
+
+
+def ward_map_section(data: PackData, area: str, indicator_id: str, title: str) -> str:
+    """Map of an indicator by ward of residence (resident view, disclosure-controlled).
+
+    Examples:
+        >>> data = demo_pack()
+        >>> "by ward of residence" in ward_map_section(data, "East", "HYP_PREV", "Hypertension")
+        True
+    """
+    from bsol_analytics import plots, reference
+
+    shapes = reference.ward_boundaries()
+    if area != BSOL:
+        shapes = shapes[shapes["locality"] == area]
+    rows = data.wards[data.wards["indicator_id"] == indicator_id]
+    gdf = shapes.merge(rows.drop(columns="indicator_id"), on="ward_code", how="left")
+    gdf = gdf.assign(value=gdf["value"].where(~gdf["suppressed"].fillna(True).astype(bool)))
+    fig, alt = plots.choropleth(gdf, "value", f"{title} by ward of residence, {area}", "Percent")
+    shown = gdf.dropna(subset=["value"])
+    n_sup = int(gdf["value"].isna().sum())
+    if len(shown) >= 2:
+        top = shown.loc[shown["value"].idxmax()]
+        low = shown.loc[shown["value"].idxmin()]
+        headline = (
+            f"Among residents of {area}, {title} is highest in {top['ward_name']} "
+            f"({fmt_number(top['value'])}) and lowest in {low['ward_name']} "
+            f"({fmt_number(low['value'])})."
+        )
+    else:
+        headline = f"{title} by ward cannot be mapped for {area} after disclosure control."
+    table = stat_table(
+        gdf.assign(
+            group=gdf["ward_name"],
+            suppressed=gdf["suppressed"].fillna(True).astype(bool),
+            suppression_reason=gdf["suppression_reason"].fillna("no data"),
+        ),
+        "Ward",
+    )
+    note = (
+        f"Resident view: patients are counted in the ward where they live, whichever practice "
+        f"they are registered with. Grey wards are suppressed or have no data ({n_sup})."
+    )
+    return section_html(
+        f"{title}: map by ward",
+        headline,
+        figure_html(fig, alt),
+        table,
+        f"{title} by ward of residence, {area}",
+        [note],
+        level=4,
+    )
 
 
 def rve_sentence(row: pd.Series, area: str) -> str:

@@ -102,16 +102,31 @@ class SDCPolicy:
 
     @property
     def primary_reason(self) -> str:
-        """Reason text for a small count, e.g. ``"primary: count 1-7"``."""
+        """Reason text for a small count.
+
+        Examples:
+            >>> SDCPolicy(min_count=1, max_count=9).primary_reason
+            'primary: count 1-9'
+        """
         return REASON_PRIMARY.format(hi=self.max_count).replace("1-", f"{self.min_count}-")
 
     @property
     def complement_reason(self) -> str:
-        """Reason text for a small complement."""
+        """Reason text for a small complement.
+
+        Examples:
+            >>> DEFAULT_POLICY.complement_reason
+            'primary: complement count 1-7'
+        """
         return REASON_COMPLEMENT.format(hi=self.max_count).replace("1-", f"{self.min_count}-")
 
     def disclosive(self, counts: np.ndarray | pd.Series) -> np.ndarray:
-        """Whether each count lies in ``min_count..max_count`` (missing counts are not)."""
+        """Whether each count lies in ``min_count..max_count`` (missing counts are not).
+
+        Examples:
+            >>> DEFAULT_POLICY.disclosive(pd.Series([0, 3, None]))
+            array([False,  True, False])
+        """
         arr = np.asarray(counts, dtype="float64")
         with np.errstate(invalid="ignore"):
             return (arr >= self.min_count) & (arr <= self.max_count)
@@ -121,7 +136,16 @@ class SDCPolicy:
 DEFAULT_POLICY = SDCPolicy()
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[Hashable], function: str) -> None:
+def require_columns(frame: pd.DataFrame, columns: Sequence[Hashable], function: str) -> None:
+    """Refuse anything but a DataFrame holding ``columns``, naming the function and column.
+
+    Examples:
+        >>> require_columns(pd.DataFrame({"numerator": [3]}), ["numerator", "denominator"],
+        ...                 "apply_sdc")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.errors.ParameterError: apply_sdc(): the table has no column 'denominator'...
+    """
     if not isinstance(frame, pd.DataFrame):
         raise ParameterError(f"{function}(): expected a pandas DataFrame.")
     missing = [c for c in columns if c not in frame.columns]
@@ -164,7 +188,7 @@ def primary_suppression(
         3        True  primary: complement count 1-7
         4        True                primary: count 1-7
     """
-    _require(frame, [numerator, denominator], "primary_suppression")
+    require_columns(frame, [numerator, denominator], "primary_suppression")
     num = pd.to_numeric(frame[numerator], errors="coerce").to_numpy(dtype="float64")
     den = pd.to_numeric(frame[denominator], errors="coerce").to_numpy(dtype="float64")
     small = policy.disclosive(num) | policy.disclosive(den)
@@ -216,7 +240,7 @@ def secondary_suppression(
     """
     sup = np.asarray(suppressed, dtype=bool).copy()
     n = len(sup)
-    _require(lines, ["line", "cell"], "secondary_suppression")
+    require_columns(lines, ["line", "cell"], "secondary_suppression")
     cell = lines["cell"].to_numpy(dtype=np.int64)
     line = pd.factorize(lines["line"])[0].astype(np.int64) if len(lines) else cell[:0]
     if len(cell) and (cell.min() < 0 or cell.max() >= n):
@@ -295,7 +319,7 @@ def indicator_lines(
         1     0     1
         2     0     2
     """
-    _require(frame, CELL_KEYS, "indicator_lines")
+    require_columns(frame, CELL_KEYS, "indicator_lines")
     # Work on integer codes: one vocabulary per key column.
     codes: dict[str, np.ndarray] = {}
     vocab: dict[str, pd.Index] = {}
@@ -370,7 +394,7 @@ def indicator_lines(
         links = df.loc[df["area_type"] != bsol_type, ["area_type", "area"]].drop_duplicates()
         links = links.assign(parent_type=bsol_type, parent=bsol_area)
     else:
-        _require(parents, ["area_type", "area", "parent_type", "parent"], "indicator_lines")
+        require_columns(parents, ["area_type", "area", "parent_type", "parent"], "indicator_lines")
         text = parents[["area_type", "area", "parent_type", "parent"]].astype("str")
         links = pd.DataFrame(
             {
@@ -425,7 +449,7 @@ def blank_suppressed(frame: pd.DataFrame, columns: Sequence[str] = BLANKED_COLUM
         0    NaN        NaN        True
         1    9.0       40.0       False
     """
-    _require(frame, ["suppressed"], "blank_suppressed")
+    require_columns(frame, ["suppressed"], "blank_suppressed")
     out = frame.copy()
     mask = out["suppressed"].to_numpy(dtype=bool)
     for col in columns:
@@ -478,7 +502,7 @@ def apply_sdc(
         2     Male       30.0       False                               NaN
         3  Unknown        NaN        True                primary: count 1-7
     """
-    _require(frame, [*CELL_KEYS, "numerator", "denominator"], "apply_sdc")
+    require_columns(frame, [*CELL_KEYS, "numerator", "denominator"], "apply_sdc")
     out = primary_suppression(frame.reset_index(drop=True), policy)
     linked = dict(linked or {})
     ids = out["indicator_id"].astype("str")

@@ -47,6 +47,7 @@ __all__ = [
     "generate",
     "patient_ids",
     "practice_counts",
+    "sample_extract",
 ]
 
 log = logging.getLogger("bsol_analytics.synth")
@@ -844,6 +845,27 @@ def _diagnosis_events(
     return diag
 
 
+def _readings(
+    c: _Cohort,
+    register: np.ndarray,
+    diagnosed: np.ndarray,
+    rate: np.ndarray,
+    recent: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days of routine readings (blood pressure, HbA1c) for one chunk.
+
+    Every patient has readings at ``rate`` a year while observed (from diagnosis for those
+    on the register); each patient on the register also has, with probability ``recent``,
+    one more in the last 12 months. Returns (patient index, day) arrays.
+    """
+    lo = np.where(register, np.maximum(c.obs, diagnosed), c.obs)
+    pidx = np.arange(c.n)
+    who, day = _recurring(pidx, lo, c.last, rate, 0.0, rng)
+    w2, d2 = _recurring(pidx[register], lo[register], c.last[register], 0.0, recent, rng)
+    return np.concatenate([who, w2]), np.concatenate([day, d2])
+
+
 def _bp_events(ref: _Ref, c: _Cohort, r: _Registers, rng: np.random.Generator, ev: _Events) -> None:
     """Systolic and diastolic readings: hypertensives often, other adults now and then."""
     bp = PARAMS["bp"]
@@ -853,11 +875,7 @@ def _bp_events(ref: _Ref, c: _Cohort, r: _Registers, rng: np.random.Generator, e
         bp["hyp_rate"],
         np.where(age >= 45, bp["other_rate_45"], np.where(age >= 18, bp["other_rate_18"], 0.0)),
     )
-    lo = np.where(hyp, np.maximum(c.obs, r.hyp_diag), c.obs)
-    pidx = np.arange(n)
-    who, day = _recurring(pidx, lo, c.last, rate, 0.0, rng)
-    w2, d2 = _recurring(pidx[hyp], lo[hyp], c.last[hyp], 0.0, bp["hyp_recent"], rng)
-    who, day = np.concatenate([who, w2]), np.concatenate([day, d2])
+    who, day = _readings(c, hyp, r.hyp_diag, rate, bp["hyp_recent"], rng)
     # usual systolic: better controlled with age, worse with deprivation
     mu = np.where(
         hyp,
@@ -892,12 +910,8 @@ def _hba1c_events(
     """HbA1c (mmol/mol): diabetics several times a year, a few tests in others aged 40+."""
     hb = PARAMS["hba1c"]
     dm, age, n = r.dm, c.age, c.n
-    lo = np.where(dm, np.maximum(c.obs, r.dm_diag), c.obs)
     rate = np.where(dm, hb["dm_rate"], np.where(age >= 40, hb["other_rate_40"], 0.0))
-    pidx = np.arange(n)
-    who, day = _recurring(pidx, lo, c.last, rate, 0.0, rng)
-    w2, d2 = _recurring(pidx[dm], lo[dm], c.last[dm], 0.0, hb["dm_recent"], rng)
-    who, day = np.concatenate([who, w2]), np.concatenate([day, d2])
+    who, day = _readings(c, dm, r.dm_diag, rate, hb["dm_recent"], rng)
     mu = np.where(
         dm,
         hb["dm_mean"]
@@ -1279,6 +1293,12 @@ class SynthResult:
         rows: rows per table.
         bytes: bytes on disk per table.
         seconds: wall time.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> res = generate(pathlib.Path(tempfile.mkdtemp()) / "x", patients=200, seed=2)
+        >>> res.registered, res.patients >= res.registered, sorted(res.rows) == sorted(TABLES)
+        (200, True, True)
     """
 
     out: Path
@@ -1433,6 +1453,29 @@ def generate(
         (tmp / "synth_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     sizes = {name: _size(out / f"{name}.{fmt}") for name in TABLES}
     return SynthResult(out, n_patients, total, dict(writer.rows), sizes, time.perf_counter() - t0)
+
+
+def sample_extract(
+    patients: int = 200, seed: int = 1, fmt: Literal["csv", "parquet"] = "csv"
+) -> Path:
+    """A small synthetic extract in a new temporary folder, for examples and quick checks.
+
+    Args:
+        patients: patients registered at the end date (at least 100).
+        seed: random seed.
+        fmt: ``csv`` or ``parquet``.
+
+    Returns:
+        The extract folder (the caller removes it when done).
+
+    Examples:
+        >>> sorted(p.stem for p in sample_extract().glob("*.csv"))
+        ['admissions', 'clinical_events', 'patients', 'screening']
+    """
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="bsol-sample-"))
+    return generate(root / "extract", patients=patients, seed=seed, fmt=fmt).out
 
 
 def cli_synth(args: argparse.Namespace) -> int:

@@ -68,12 +68,18 @@ def not_utf8(f):
     path.write_bytes(b"\n".join(lines))
 
 
-def bad_dates(f):
+def _set_cells(folder: Path, table: str, column: str, rows, value: str) -> None:
+    """Write ``value`` into ``column`` at ``rows(index)`` of one table."""
+
     def spoil(d):
-        d.loc[d.index[::20], "event_date"] = "31/31/2024"
+        d.loc[rows(d.index), column] = value
         return d
 
-    _rewrite(f, "clinical_events", spoil)
+    _rewrite(folder, table, spoil)
+
+
+def bad_dates(f):
+    _set_cells(f, "clinical_events", "event_date", lambda i: i[::20], "31/31/2024")
 
 
 def duplicate_ids(f):
@@ -85,43 +91,23 @@ def duplicate_ids(f):
 
 
 def unknown_patients(f):
-    def spoil(d):
-        d.loc[d.index[::25], "patient_id"] = "GHOST"
-        return d
-
-    _rewrite(f, "clinical_events", spoil)
+    _set_cells(f, "clinical_events", "patient_id", lambda i: i[::25], "GHOST")
 
 
 def nhs_numbers(f):
-    def spoil(d):
-        d.loc[4, "patient_id"] = "9434765919"
-        return d
-
-    _rewrite(f, "patients", spoil)
+    _set_cells(f, "patients", "patient_id", lambda i: [4], "9434765919")
 
 
 def nhs_numbers_in_screening(f):
-    def spoil(d):
-        d.loc[7, "patient_id"] = "943 476 5919"
-        return d
-
-    _rewrite(f, "screening", spoil)
+    _set_cells(f, "screening", "patient_id", lambda i: [7], "943 476 5919")
 
 
 def unknown_practices(f):
-    def spoil(d):
-        d.loc[d.index[:10], "practice_code"] = "Z99999"
-        return d
-
-    _rewrite(f, "patients", spoil)
+    _set_cells(f, "patients", "practice_code", lambda i: i[:10], "Z99999")
 
 
 def invalid_sex(f):
-    def spoil(d):
-        d.loc[d.index[:10], "sex"] = "Q"
-        return d
-
-    _rewrite(f, "patients", spoil)
+    _set_cells(f, "patients", "sex", lambda i: i[:10], "Q")
 
 
 def malformed_rows(f):
@@ -228,6 +214,22 @@ def test_validate_prints_summary_when_refused(good_extract, tmp_path, capsys):
     assert main(["-q", "validate", "--json", str(bad)]) == 3
     out = capsys.readouterr().out
     assert '"status": "refused"' in out
+
+
+@pytest.mark.parametrize("command", ["prepare", "synth"])
+def test_unwritable_output_is_a_plain_error(good_extract, tmp_path, capsys, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    out = str(blocker / "out")
+    argv = {
+        "prepare": ["prepare", str(good_extract), "--out", out],
+        "synth": ["synth", "--out", out, "--patients", "200"],
+    }[command]
+    code = main(["-q", *argv])
+    err = _flat(capsys.readouterr().err)
+    assert code == 2
+    assert f"bsol {command} could not use" in err and "a-file" in err
+    assert "Traceback" not in err
 
 
 def test_console_script_refuses_without_traceback(good_extract, tmp_path):

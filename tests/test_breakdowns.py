@@ -305,8 +305,10 @@ def test_tidy_proportions_match_stats(tidy):
 def test_tidy_comparators(tidy):
     overall = tidy[tidy["breakdown"] == "overall"]
     bsol = overall[(overall["area_type"] == "BSOL") & (overall["indicator_id"] == "HYP_PREV")]
-    assert bsol["comparator"].tolist() == ["England"]
-    assert bsol["comparator_value"].tolist() == [14.0]
+    pd.testing.assert_frame_equal(
+        bsol[["comparator", "comparator_value"]].reset_index(drop=True),
+        pd.DataFrame({"comparator": ["England"], "comparator_value": [14.0]}),
+    )
     loc = tidy[tidy["area_type"] == "locality"]
     assert set(loc["comparator"]) == {"BSOL"}
     merged = loc.merge(
@@ -410,7 +412,9 @@ def test_add_comparisons_no_comparator():
     )
     out = bd.add_comparisons(t, england={"X": 3.0})
     assert out["comparator"].isna().all()
-    assert out["comparison"].tolist() == ["not compared"]
+    pd.testing.assert_series_equal(
+        out["comparison"], pd.Series(["not compared"], name="comparison")
+    )
 
 
 # -- inequality -----------------------------------------------------------------------
@@ -474,3 +478,18 @@ def test_empty_cube_gives_empty_tidy_frame():
     out = bd.tidy_indicators(cube, by="locality")
     assert list(out.columns) == list(bd.TIDY_COLUMNS)
     assert out.empty
+
+
+@pytest.mark.parametrize(
+    ("function", "args", "column"),
+    [
+        (bd.tidy_indicators, (), "reporting_date"),
+        (bd.add_comparisons, (), "indicator_id"),
+        (bd.inequality_summary, (), "indicator_id"),
+        (bd.standardised_prevalence, (), "indicator_id"),
+        (bd.recorded_vs_expected, (None,), "indicator_id"),
+    ],
+)
+def test_missing_columns_are_named(function, args, column):
+    with pytest.raises(ParameterError, match=f"{function.__name__}\\(\\): .*'{column}'"):
+        function(pd.DataFrame({"x": [1]}), *args)

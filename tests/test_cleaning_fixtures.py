@@ -89,11 +89,16 @@ def extract_frames(
     )
     events = events.drop_duplicates(ignore_index=True)
 
+    def in_life(k):
+        """``k`` random patients and a date for each from 2015 (or birth) to death or END."""
+        who = rng.integers(0, n, k)
+        last = np.where(dead[who], death[who], END)
+        first = np.minimum(np.maximum(dob[who], np.datetime64("2015-01-01")), last)
+        span = (last - first).astype(np.int64)
+        return who, first + (span * rng.random(k)).astype("timedelta64[D]")
+
+    who, t_date = in_life(n)
     k = n
-    who = rng.integers(0, n, k)
-    last = np.where(dead[who], death[who], END)
-    first = np.minimum(np.maximum(dob[who], np.datetime64("2015-01-01")), last)
-    t_date = first + (((last - first).astype(np.int64)) * rng.random(k)).astype("timedelta64[D]")
     screening = pd.DataFrame(
         {
             "patient_id": pid[who],
@@ -104,10 +109,7 @@ def extract_frames(
     ).drop_duplicates(ignore_index=True)
 
     k = max(n // 5, 3)
-    who = rng.integers(0, n, k)
-    last = np.where(dead[who], death[who], END)
-    first = np.minimum(np.maximum(dob[who], np.datetime64("2015-01-01")), last)
-    a_date = first + (((last - first).astype(np.int64)) * rng.random(k)).astype("timedelta64[D]")
+    who, a_date = in_life(k)
     admissions = pd.DataFrame(
         {
             "patient_id": pid[who],

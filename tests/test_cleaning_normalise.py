@@ -19,6 +19,7 @@ from bsol_analytics.cleaning import (
     parse_numbers,
     passes_nhs_modulus11,
 )
+from bsol_analytics.errors import ParameterError
 
 
 def _one(func, value):
@@ -245,12 +246,10 @@ def test_map_lsoa_maps_2011_codes_and_deprivation():
         {"lsoa_code": ["E01008881", "E01009121", "E01033621", "E01034917", "W01000001", None]}
     )
     out = map_lsoa(df)
-    assert out["lsoa21_code"].tolist()[:4] == [
-        "E01008881",
-        "E01034914",
-        out["lsoa21_code"][2],
-        "E01034917",
-    ]
+    pd.testing.assert_series_equal(
+        out["lsoa21_code"].iloc[[0, 1, 3]],
+        pd.Series(["E01008881", "E01034914", "E01034917"], index=[0, 1, 3], name="lsoa21_code"),
+    )
     assert out["lsoa21_code"].iloc[2] in {"E01034917", "E01034918"}
     assert out["lsoa21_code"].iloc[4:].isna().all()
     assert str(out["imd2025_decile"].dtype) == "Int8"
@@ -263,4 +262,12 @@ def test_map_practice_normalises_codes():
     pd.testing.assert_series_equal(
         out["practice_code"], pd.Series(["M85002", "XXXXX"], dtype="str", name="practice_code")
     )
-    assert out["practice_name"].notna().tolist() == [True, False]
+    pd.testing.assert_series_equal(
+        out["practice_name"].notna(), pd.Series([True, False], name="practice_name")
+    )
+
+
+@pytest.mark.parametrize("function", [map_ethnicity, map_lsoa, map_practice])
+def test_map_refuses_a_missing_code_column(function):
+    with pytest.raises(ParameterError, match=f"{function.__name__}\\(\\): .*'code'"):
+        function(pd.DataFrame({"x": ["a"]}), code_column="code")

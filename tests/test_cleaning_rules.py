@@ -101,48 +101,48 @@ def m_unmapped_code(f):
     _add(f, "clinical_events", snomed_code="999999999")
 
 
-def m_missing_value(f):
+def _add_event(f, code, value, date):
+    """Add an event of the first patient who is alive and still registered; their id."""
     pid = f["patients"].loc[_alive(f), "patient_id"]
     _add(
         f,
         "clinical_events",
         patient_id=pid,
-        snomed_code=SBP,
-        numeric_value="",
-        event_date="2024-01-01",
+        snomed_code=code,
+        numeric_value=value,
+        event_date=date,
     )
+    return pid
 
 
-def m_implausible(f):
-    pid = f["patients"].loc[_alive(f), "patient_id"]
-    _add(
-        f,
-        "clinical_events",
-        patient_id=pid,
-        snomed_code=SBP,
-        numeric_value="400",
-        event_date="2024-01-01",
-    )
-    _add(
-        f,
-        "clinical_events",
-        patient_id=pid,
-        snomed_code=SBP,
-        numeric_value="0",
-        event_date="2024-01-02",
-    )
-
-
-def m_not_a_number(f):
-    pid = f["patients"].loc[_alive(f), "patient_id"]
+def _only_event(f, date, **patient):
+    """Change a patient, then give them one hypertension event on ``date`` and no other."""
+    i = _alive(f)
+    _set(f, "patients", i, **patient)
+    pid = f["patients"].loc[i, "patient_id"]
+    ev = f["clinical_events"]
+    f["clinical_events"] = ev[ev["patient_id"] != pid]
     _add(
         f,
         "clinical_events",
         patient_id=pid,
         snomed_code=HYP,
-        numeric_value="high",
-        event_date="2024-01-01",
+        numeric_value="",
+        event_date=date,
     )
+
+
+def m_missing_value(f):
+    _add_event(f, SBP, "", "2024-01-01")
+
+
+def m_implausible(f):
+    _add_event(f, SBP, "400", "2024-01-01")
+    _add_event(f, SBP, "0", "2024-01-02")
+
+
+def m_not_a_number(f):
+    _add_event(f, HYP, "high", "2024-01-01")
 
 
 def m_duplicate_event(f):
@@ -152,35 +152,11 @@ def m_duplicate_event(f):
 
 
 def m_before_birth(f):
-    i = _alive(f)
-    _set(f, "patients", i, date_of_birth="2000-06-01", registration_start="2000-06-02")
-    pid = f["patients"].loc[i, "patient_id"]
-    ev = f["clinical_events"]
-    f["clinical_events"] = ev[ev["patient_id"] != pid]
-    _add(
-        f,
-        "clinical_events",
-        patient_id=pid,
-        snomed_code=HYP,
-        numeric_value="",
-        event_date="1999-01-01",
-    )
+    _only_event(f, "1999-01-01", date_of_birth="2000-06-01", registration_start="2000-06-02")
 
 
 def m_after_death(f):
-    i = _alive(f)
-    _set(f, "patients", i, date_of_death="2020-01-01", place_of_death="hospital")
-    pid = f["patients"].loc[i, "patient_id"]
-    ev = f["clinical_events"]
-    f["clinical_events"] = ev[ev["patient_id"] != pid]
-    _add(
-        f,
-        "clinical_events",
-        patient_id=pid,
-        snomed_code=HYP,
-        numeric_value="",
-        event_date="2021-01-01",
-    )
+    _only_event(f, "2021-01-01", date_of_death="2020-01-01", place_of_death="hospital")
 
 
 def m_unknown_programme(f):
@@ -319,10 +295,17 @@ def test_summary_facts(base_frames, tmp_path):
     assert "Unknown practices: 1 patients" in text
 
 
+def _assert_clusters(found, expected):
+    pd.testing.assert_series_equal(
+        found.astype("str").sort_values(ignore_index=True),
+        pd.Series(expected, name="cluster", dtype="str"),
+    )
+
+
 def test_dual_cluster_code_gives_a_row_per_cluster():
     ev = pd.DataFrame({"snomed_code": ["394703002", HYP], "v": [1, 2]}, index=[5, 6])
     out = assign_clusters(ev)
-    assert sorted(out.loc[5, "cluster"].tolist()) == ["COPD_COD", "COPD_REVIEW"]
+    _assert_clusters(out.loc[5, "cluster"], ["COPD_COD", "COPD_REVIEW"])
     pd.testing.assert_frame_equal(
         ev, pd.DataFrame({"snomed_code": ["394703002", HYP], "v": [1, 2]}, index=[5, 6])
     )
@@ -330,19 +313,11 @@ def test_dual_cluster_code_gives_a_row_per_cluster():
 
 def test_dual_cluster_events_survive_deduplication(base_frames, tmp_path):
     frames = _copy(base_frames)
-    pid = frames["patients"].loc[_alive(frames), "patient_id"]
-    _add(
-        frames,
-        "clinical_events",
-        patient_id=pid,
-        snomed_code="394703002",
-        numeric_value="",
-        event_date="2024-05-01",
-    )
+    pid = _add_event(frames, "394703002", "", "2024-05-01")
     tables, summary = prepare_tables(write_extract(tmp_path / "x", frames))
     ev = tables["clinical_events"]
     hit = ev[(ev["patient_id"] == pid) & (ev["snomed_code"] == "394703002")]
-    assert sorted(hit["cluster"]) == ["COPD_COD", "COPD_REVIEW"]
+    _assert_clusters(hit["cluster"], ["COPD_COD", "COPD_REVIEW"])
     assert "duplicate" not in summary["dropped_by_table"].get("clinical_events", {})
 
 

@@ -28,23 +28,17 @@ def prepared(extract) -> Path:
     return folder
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(["-q", "indicators", *argv])
-    out, err = capsys.readouterr()
-    return code, out, " ".join(err.split())
+def run(capsys, data: Path, out: Path, *argv: str) -> tuple[int, str, str]:
+    """``bsol indicators DATA ... --out OUT``: exit code, stdout and stderr on one line."""
+    code = main(["-q", "indicators", str(data), *argv, "--out", str(out)])
+    stdout, err = capsys.readouterr()
+    return code, stdout, " ".join(err.split())
 
 
 def test_indicators_csv(prepared, tmp_path, capsys):
     out = tmp_path / "ind.csv"
     code, stdout, _ = run(
-        capsys,
-        str(prepared),
-        "--by",
-        "locality,imd_quintile",
-        "--date",
-        "2025-03-31",
-        "--out",
-        str(out),
+        capsys, prepared, out, "--by", "locality,imd_quintile", "--date", "2025-03-31"
     )
     assert code == 0
     assert stdout.count("\n") == 1 and stdout.startswith("Wrote ")
@@ -62,19 +56,10 @@ def test_indicators_series_parquet_resident(prepared, tmp_path, capsys):
     out = tmp_path / "ind.parquet"
     code, stdout, _ = run(
         capsys,
-        str(prepared),
-        "--series",
-        "2024-07-01:2025-03-31",
-        "--view",
-        "resident",
-        "--imd",
-        "2019",
-        "--by",
-        "core20",
-        "--indicators",
-        "HYP_PREV,HYP_PREV_DSR,SCR_BOWEL",
-        "--out",
-        str(out),
+        prepared,
+        out,
+        *("--series", "2024-07-01:2025-03-31", "--view", "resident", "--imd", "2019"),
+        *("--by", "core20", "--indicators", "HYP_PREV,HYP_PREV_DSR,SCR_BOWEL"),
     )
     assert code == 0
     table = pd.read_parquet(out)
@@ -86,7 +71,7 @@ def test_indicators_series_parquet_resident(prepared, tmp_path, capsys):
 
 def test_indicators_from_extract_folder(extract, tmp_path, capsys):
     out = tmp_path / "ind.csv"
-    code, _, _ = run(capsys, str(extract), "--indicators", "SCR_BOWEL", "--out", str(out))
+    code, _, _ = run(capsys, extract, out, "--indicators", "SCR_BOWEL")
     assert code == 0
     table = pd.read_csv(out)
     assert set(table["indicator_id"]) == {"SCR_BOWEL"}
@@ -97,15 +82,7 @@ def test_indicators_from_extract_folder(extract, tmp_path, capsys):
 def test_no_sdc(prepared, tmp_path, capsys):
     out = tmp_path / "ind.csv"
     code, stdout, _ = run(
-        capsys,
-        str(prepared),
-        "--by",
-        "practice",
-        "--no-sdc",
-        "--indicators",
-        "EOL_HOSPITAL",
-        "--out",
-        str(out),
+        capsys, prepared, out, "--by", "practice", "--no-sdc", "--indicators", "EOL_HOSPITAL"
     )
     assert code == 0
     assert "OFF" in stdout
@@ -126,7 +103,7 @@ def test_no_sdc(prepared, tmp_path, capsys):
 def test_bad_parameters_are_plain_errors(prepared, tmp_path, capsys, argv, message):
     out = tmp_path / "ind.csv"
     out.write_text("earlier output\n")
-    code, _, err = run(capsys, str(prepared), *argv, "--out", str(out))
+    code, _, err = run(capsys, prepared, out, *argv)
     assert code == 2
     assert message in err
     assert "Traceback" not in err
@@ -134,8 +111,17 @@ def test_bad_parameters_are_plain_errors(prepared, tmp_path, capsys, argv, messa
 
 
 def test_bad_out_suffix_and_data_dir(prepared, tmp_path, capsys):
-    code, _, err = run(capsys, str(prepared), "--out", str(tmp_path / "x.xlsx"))
+    code, _, err = run(capsys, prepared, tmp_path / "x.xlsx")
     assert code == 2 and ".csv or .parquet" in err
-    code, _, err = run(capsys, str(tmp_path), "--out", str(tmp_path / "x.csv"))
+    code, _, err = run(capsys, tmp_path, tmp_path / "x.csv")
     assert code == 2 and "neither an extract" in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_unwritable_out_is_a_plain_error(prepared, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    code, _, err = run(capsys, prepared, blocker / "ind.csv", "--indicators", "SCR_BOWEL")
+    assert code == 2
+    assert "bsol indicators could not use" in err and "a-file" in err
+    assert "Traceback" not in err

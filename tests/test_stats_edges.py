@@ -171,7 +171,10 @@ def test_esp2013_is_the_eurostat_standard() -> None:
     assert esp["standard_population"].sum() == 100_000
     assert esp["age_band"].iloc[0] == "0-4"
     assert esp["age_band"].iloc[-1] == "90+"
-    assert esp["standard_population"].iloc[[0, 6, 18]].tolist() == [5000, 6500, 1000]
+    pdt.assert_series_equal(
+        esp["standard_population"].iloc[[0, 6, 18]],
+        pd.Series([5000, 6500, 1000], index=[0, 6, 18], name="standard_population"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -262,9 +265,9 @@ def test_isr_recorded_versus_expected_prevalence() -> None:
     out = stats.isr(df, "cases", "pop", by="practice", reference_rate="england", multiplier=100)
     np.testing.assert_allclose(out["denominator"].to_numpy(), [70.0, 7.0])
     np.testing.assert_allclose(out["value"].to_numpy(), [90 / 70 * 100, 6 / 7 * 100])
-    assert out["method"].tolist() == ["Byars", "Exact"]
+    pdt.assert_series_equal(out["method"], pd.Series(["Byars", "Exact"], name="method"))
     exact = stats.isr(df, "cases", "pop", by="practice", reference_rate="england", method="exact")
-    assert exact["method"].tolist() == ["Exact", "Exact"]
+    pdt.assert_series_equal(exact["method"], pd.Series(["Exact", "Exact"], name="method"))
 
 
 @pytest.mark.parametrize(
@@ -380,12 +383,14 @@ def test_funnel_flags_rate_and_ratio() -> None:
         {"pcn": ["A", "B", "C", "D"], "x": [10, 100, 200, 0], "n": [10000, 10000, 10000, 0]}
     )
     out = stats.funnel_flags(df, "x", "n", statistic="rate", comparator=0.01, confidence=0.998)
-    assert out["funnel"].tolist() == ["below", "inside", "above", "no data"]
+    pdt.assert_series_equal(
+        out["funnel"], pd.Series(["below", "inside", "above", "no data"], name="funnel")
+    )
     ratio = stats.funnel_flags(
         df.iloc[:3].assign(n=100.0), "x", "n", statistic="ratio", confidence=0.95, multiplier=100
     )
-    assert ratio["funnel"].tolist() == ["below", "inside", "above"]
-    assert ratio["value"].tolist() == [10.0, 100.0, 200.0]
+    pdt.assert_series_equal(ratio["funnel"], pd.Series(["below", "inside", "above"], name="funnel"))
+    pdt.assert_series_equal(ratio["value"], pd.Series([10.0, 100.0, 200.0], name="value"))
 
 
 def test_funnel_errors() -> None:

@@ -102,7 +102,7 @@ def test_dsr_invariants(df: pd.DataFrame) -> None:
     assert_ordered(out)
     assert_widens(out)
     totals = df.groupby("area", sort=False)["x"].sum().to_numpy()
-    assert out["value"].isna().to_numpy().tolist() == np.repeat(totals < 10, 2).tolist()
+    pdt.assert_series_equal(out["value"].isna(), pd.Series(np.repeat(totals < 10, 2), name="value"))
 
 
 @SETTINGS

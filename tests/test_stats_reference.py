@@ -63,55 +63,36 @@ def wide(out: pd.DataFrame, key: str) -> pd.DataFrame:
 def test_sheet_byars_wilson_every_row() -> None:
     ref = sheet("testdata_Byars_Wilson.xlsx", "testdata_B_W")
     assert len(ref) == 13
-    for _, row in ref.iterrows():
-        level = LEVEL[row["confidence"]]
-        if row["method"] == "Byars":
-            lower = stats.byars_lower(row["x"], level)
-            upper = stats.byars_upper(row["x"], level)
+    ref = ref.assign(level=ref["confidence"].map(LEVEL))
+    for (method, level), part in ref.groupby(["method", "level"]):
+        if method == "Byars":
+            lower = stats.byars_lower(part["x"], level)
+            upper = stats.byars_upper(part["x"], level)
         else:
-            lower = stats.wilson_lower(row["x"], row["n"], level)
-            upper = stats.wilson_upper(row["x"], row["n"], level)
-        close([lower, upper], [row["lowercl"], row["uppercl"]])
+            lower = stats.wilson_lower(part["x"], part["n"], level)
+            upper = stats.wilson_upper(part["x"], part["n"], level)
+        close(lower, part["lowercl"])
+        close(upper, part["uppercl"])
 
 
-# --------------------------------------------------------------------------- proportions
+# --------------------------------------------------------------------------- proportions and rates
 
 
-@pytest.mark.parametrize("multiplier", [1, 100])
-def test_sheet_proportion_rowwise(multiplier: int) -> None:
-    ref = sheet("testdata_Proportion.xlsx", "testdata_Prop")
+@pytest.mark.parametrize(
+    ("function", "book", "tab", "multiplier"),
+    [
+        (stats.proportion, "testdata_Proportion.xlsx", "testdata_Prop", 1),
+        (stats.proportion, "testdata_Proportion.xlsx", "testdata_Prop", 100),
+        (stats.rate, "testdata_Rate.xlsx", "testdata_Rate", 100),
+        (stats.rate, "testdata_Rate.xlsx", "testdata_Rate", 100000),
+    ],
+)
+def test_sheet_rowwise(function, book: str, tab: str, multiplier: int) -> None:
+    """Proportions (Wilson) and rates (Byar's / exact) area by area, at both levels."""
+    ref = sheet(book, tab)
     ref = ref[ref["multiplier"] == multiplier]
     data = ref[["Area", "Numerator", "Denominator"]]
-    out = stats.proportion(
-        data, "Numerator", "Denominator", confidence=[0.95, 0.998], multiplier=multiplier
-    )
-    got = wide(out, "Area").loc[ref["Area"]]
-    for col in ["value", "lower95_0cl", "upper95_0cl", "lower99_8cl", "upper99_8cl"]:
-        close(got[col], ref[col])
-    assert set(got["method"]) == {"Wilson"}
-
-
-def test_sheet_proportion_grouped() -> None:
-    data = sheet("testdata_Proportion.xlsx", "testdata_Prop")[["Area", "Numerator", "Denominator"]]
-    ref = sheet("testdata_Proportion.xlsx", "testdata_Prop_g")
-    out = stats.proportion(data, "Numerator", "Denominator", by="Area").set_index("Area")
-    got = out.loc[ref["Area"]]
-    close(got["numerator"], ref["Numerator"])
-    close(got["denominator"], ref["Denominator"])
-    close(got["value"], ref["value"])
-    close(got["lower"], ref["lowercl"])
-    close(got["upper"], ref["uppercl"])
-
-
-# --------------------------------------------------------------------------- rates
-
-
-@pytest.mark.parametrize("multiplier", [100, 100000])
-def test_sheet_rate_rowwise(multiplier: int) -> None:
-    ref = sheet("testdata_Rate.xlsx", "testdata_Rate")
-    ref = ref[ref["multiplier"] == multiplier]
-    data = ref[["Area", "Numerator", "Denominator"]]
-    out = stats.rate(
+    out = function(
         data, "Numerator", "Denominator", confidence=[0.95, 0.998], multiplier=multiplier
     )
     got = wide(out, "Area").loc[ref["Area"]]
@@ -122,12 +103,22 @@ def test_sheet_rate_rowwise(multiplier: int) -> None:
         ref["method"].reset_index(drop=True).astype("str"),
         check_names=False,
     )
+    if function is stats.proportion:
+        assert set(got["method"]) == {"Wilson"}
 
 
-def test_sheet_rate_grouped() -> None:
-    data = sheet("testdata_Rate.xlsx", "testdata_Rate")[["Area", "Numerator", "Denominator"]]
-    ref = sheet("testdata_Rate.xlsx", "testdata_Rate_g")
-    out = stats.rate(data, "Numerator", "Denominator", by="Area").set_index("Area")
+@pytest.mark.parametrize(
+    ("function", "book", "tab"),
+    [
+        (stats.proportion, "testdata_Proportion.xlsx", "testdata_Prop"),
+        (stats.rate, "testdata_Rate.xlsx", "testdata_Rate"),
+    ],
+)
+def test_sheet_grouped(function, book: str, tab: str) -> None:
+    """Counts summed within areas first, then the statistic (the ``_g`` sheets)."""
+    data = sheet(book, tab)[["Area", "Numerator", "Denominator"]]
+    ref = sheet(book, f"{tab}_g")
+    out = function(data, "Numerator", "Denominator", by="Area").set_index("Area")
     got = out.loc[ref["Area"]]
     for ours, theirs in [
         ("numerator", "Numerator"),
@@ -137,11 +128,12 @@ def test_sheet_rate_grouped() -> None:
         ("upper", "uppercl"),
     ]:
         close(got[ours], ref[theirs])
-    pdt.assert_series_equal(
-        got["method"].reset_index(drop=True),
-        ref["method"].reset_index(drop=True).astype("str"),
-        check_names=False,
-    )
+    if function is stats.rate:
+        pdt.assert_series_equal(
+            got["method"].reset_index(drop=True),
+            ref["method"].reset_index(drop=True).astype("str"),
+            check_names=False,
+        )
 
 
 # --------------------------------------------------------------------------- DSR

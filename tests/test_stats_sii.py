@@ -53,7 +53,9 @@ def test_sii_and_rii_equal_weighted_least_squares(multiplier: float) -> None:
         AREAS, "decile", "population", value="value", se="se", by="area",
         multiplier=multiplier, repetitions=1000, seed=1,
     )  # fmt: skip
-    assert out["statistic"].tolist() == ["sii", "rii", "sii", "rii"]
+    pdt.assert_series_equal(
+        out["statistic"], pd.Series(["sii", "rii", "sii", "rii"], name="statistic")
+    )
     for name, area in AREAS.groupby("area"):
         slope, rii, _ = wls(area)
         got = out[out["area"] == name].set_index("statistic")["value"]

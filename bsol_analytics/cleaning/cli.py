@@ -141,9 +141,9 @@ def cli_validate(args: argparse.Namespace) -> int:
         FileAccessError: a file of the extract cannot be read.
 
     Examples:
-        >>> import contextlib, io, pathlib, tempfile
+        >>> import contextlib, io
         >>> from bsol_analytics import synth
-        >>> ext = synth.generate(pathlib.Path(tempfile.mkdtemp()) / "ext", patients=300).out
+        >>> ext = synth.sample_extract()
         >>> with contextlib.redirect_stdout(io.StringIO()) as printed:
         ...     code = cli_validate(argparse.Namespace(extract=ext, quiet=True, json=True))
         >>> code, json.loads(printed.getvalue())["status"]
@@ -175,13 +175,12 @@ def cli_prepare(args: argparse.Namespace) -> int:
         FileAccessError: the extract cannot be read or ``--out`` cannot be written.
 
     Examples:
-        >>> import pathlib, tempfile
         >>> from bsol_analytics import synth
-        >>> root = pathlib.Path(tempfile.mkdtemp())
-        >>> ext = synth.generate(root / "ext", patients=300).out
-        >>> cli_prepare(argparse.Namespace(extract=ext, out=root / "prepared", quiet=True))
+        >>> ext = synth.sample_extract()
+        >>> out = ext.parent / "prepared"
+        >>> cli_prepare(argparse.Namespace(extract=ext, out=out, quiet=True))
         0
-        >>> sorted(p.name for p in (root / "prepared").glob("*.json"))
+        >>> sorted(p.name for p in out.glob("*.json"))
         ['data_quality.json', 'prepare_manifest.json']
     """
     log = QualityLog()

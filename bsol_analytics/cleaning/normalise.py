@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bsol_analytics import reference
+from bsol_analytics.errors import ParameterError
 
 __all__ = [
     "EARLIEST_DATE",
@@ -132,6 +133,15 @@ def _map_unique(
     return pd.Series(out, index=values.index, dtype="str", name=values.name)
 
 
+def _map_values(
+    values: pd.Series, mapping: Mapping[str, str], key: Callable[[str], str]
+) -> pd.Series:
+    """:func:`_map_unique`, broadcast through the categories of a categorical Series."""
+    if _categorical(values):
+        return _via_categories(values, lambda cats: _map_unique(cats, mapping, key))
+    return _map_unique(values, mapping, key)
+
+
 def _lower_key(value: str) -> str:
     return value.strip().lower()
 
@@ -175,9 +185,7 @@ def normalise_place_of_death(values: pd.Series) -> pd.Series:
         >>> normalise_place_of_death(pd.Series(["Care_Home", "HOSPITAL ", "", "ward"])).tolist()
         ['care home', 'hospital', nan, nan]
     """
-    if _categorical(values):
-        return _via_categories(values, normalise_place_of_death)
-    return _map_unique(values, PLACE_OF_DEATH_VARIANTS, _spaced_key)
+    return _map_values(values, PLACE_OF_DEATH_VARIANTS, _spaced_key)
 
 
 def normalise_screening_programme(values: pd.Series) -> pd.Series:
@@ -187,9 +195,7 @@ def normalise_screening_programme(values: pd.Series) -> pd.Series:
         >>> normalise_screening_programme(pd.Series(["Breast", " BOWEL", "lung"])).tolist()
         ['breast', 'bowel', nan]
     """
-    if _categorical(values):
-        return _via_categories(values, normalise_screening_programme)
-    return _map_unique(values, _PROGRAMMES, _lower_key)
+    return _map_values(values, _PROGRAMMES, _lower_key)
 
 
 def normalise_screening_outcome(values: pd.Series) -> pd.Series:
@@ -199,9 +205,7 @@ def normalise_screening_outcome(values: pd.Series) -> pd.Series:
         >>> normalise_screening_outcome(pd.Series(["Adequate", "INADEQUATE", "?"])).tolist()
         ['adequate', 'inadequate', nan]
     """
-    if _categorical(values):
-        return _via_categories(values, normalise_screening_outcome)
-    return _map_unique(values, _OUTCOMES, _lower_key)
+    return _map_values(values, _OUTCOMES, _lower_key)
 
 
 def normalise_admission_method(values: pd.Series) -> pd.Series:
@@ -211,9 +215,7 @@ def normalise_admission_method(values: pd.Series) -> pd.Series:
         >>> normalise_admission_method(pd.Series([" Emergency", "elective", "x"])).tolist()
         ['emergency', 'elective', nan]
     """
-    if _categorical(values):
-        return _via_categories(values, normalise_admission_method)
-    return _map_unique(values, _METHODS, _lower_key)
+    return _map_values(values, _METHODS, _lower_key)
 
 
 def normalise_codes(values: pd.Series, *, upper: bool = False) -> pd.Series:
@@ -389,6 +391,16 @@ def passes_nhs_modulus11(values: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------------------
 
 
+def _codes_of(patients: pd.DataFrame, code_column: str, function: str) -> pd.Series:
+    """``patients[code_column]`` trimmed and upper-cased, refusing a missing column."""
+    if not isinstance(patients, pd.DataFrame) or code_column not in patients.columns:
+        raise ParameterError(
+            f"{function}(): the patients frame has no column {code_column!r}; pass the "
+            "column holding the codes as code_column."
+        )
+    return normalise_codes(patients[code_column], upper=True)
+
+
 def _lookup(keys: pd.Series, table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Look ``keys`` up in ``table`` (indexed by key), factorising the keys once."""
     codes, uniques = pd.factorize(keys, use_na_sentinel=True)
@@ -427,8 +439,8 @@ def map_ethnicity(patients: pd.DataFrame, code_column: str = "ethnicity_code") -
          ['Unknown', 'Unknown'],
          ['Unknown', 'Unknown']]
     """
+    codes = _codes_of(patients, code_column, "map_ethnicity")
     table = reference.ethnicity_codes().set_index("code")
-    codes = normalise_codes(patients[code_column], upper=True)
     found = _lookup(codes, table, ["ethnicity_broad", "ethnicity_detailed"])
     out = patients.copy()
     out["ethnicity_broad"] = found["ethnicity_broad"].fillna("Unknown").astype("str")
@@ -502,8 +514,8 @@ def map_lsoa(patients: pd.DataFrame, code_column: str = "lsoa_code") -> pd.DataF
         >>> out["imd2025_quintile"].tolist()
         [1, 1, <NA>, <NA>]
     """
+    codes = _codes_of(patients, code_column, "map_lsoa")
     table = _lsoa_table().rename(columns={"locality": "resident_locality"})
-    codes = normalise_codes(patients[code_column], upper=True)
     found = _lookup(codes, table, _GEO_COLUMNS)
     out = patients.copy()
     for col in _GEO_COLUMNS:
@@ -536,7 +548,7 @@ def map_practice(patients: pd.DataFrame, code_column: str = "practice_code") -> 
         .set_index("practice_code")
         .rename(columns={"locality": "practice_locality"})
     )
-    codes = normalise_codes(patients[code_column], upper=True)
+    codes = _codes_of(patients, code_column, "map_practice")
     cols = ["practice_name", "pcn_code", "pcn_name", "practice_locality"]
     found = _lookup(codes, table, cols)
     out = patients.copy()

@@ -37,6 +37,7 @@ from bsol_analytics.cleaning.quality import (
     QualityLog,
     data_quality_summary,
     default_reporting_date,
+    example_rows,
 )
 from bsol_analytics.cleaning.readers import find_table_file, read_table_file, table_files
 from bsol_analytics.contract import (
@@ -128,7 +129,15 @@ class Steps:
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
-        """Time one step (and show it on the progress bar)."""
+        """Time one step (and show it on the progress bar).
+
+        Examples:
+            >>> steps = Steps()
+            >>> with steps.step("Reading"):
+            ...     pass
+            >>> steps.timings["Reading"] >= 0
+            True
+        """
         if self._progress is not None:
             self._progress.update(self._task, description=name)
         start = time.perf_counter()
@@ -149,6 +158,13 @@ class Steps:
 class Extract:
     """An extract read and typed by :func:`read_extract`.
 
+    Examples:
+        >>> from bsol_analytics import synth
+        >>> ext = synth.sample_extract()
+        >>> extract = read_extract(ext)
+        >>> sorted(extract.tables), extract.admissions_supplied
+        (['admissions', 'clinical_events', 'patients', 'screening'], True)
+
     Attributes:
         folder: the extract folder.
         tables: typed tables (index = 0-based data-row numbers of the file).
@@ -165,7 +181,7 @@ class Extract:
 
     @property
     def admissions_supplied(self) -> bool:
-        """Whether the extract has an admissions table."""
+        """Whether the extract has an admissions table (see the class example)."""
         return "admissions" in self.files
 
 
@@ -227,7 +243,7 @@ def _type_patient_id(df: pd.DataFrame, spec: TableSpec, log: QualityLog) -> pd.D
 def _refuse_nhs_numbers(df: pd.DataFrame, table: str) -> None:
     nhs = nm.passes_nhs_modulus11(df["patient_id"]).to_numpy()
     if nhs.any():
-        rows = [int(i) + 1 for i in df.index[nhs][:5]]
+        rows = example_rows(df, nhs)
         raise ExtractError(
             table,
             "patient_id",
@@ -247,7 +263,7 @@ def _type_patients(raw: pd.DataFrame, log: QualityLog) -> tuple[pd.DataFrame, pa
     dup = df["patient_id"].duplicated(keep=False).to_numpy()
     if dup.any():
         n = int(df["patient_id"][dup].nunique())
-        rows = [int(i) + 1 for i in df.index[dup][:5]]
+        rows = example_rows(df, dup)
         raise ExtractError(
             "patients",
             "patient_id",
@@ -296,6 +312,18 @@ def _link_patients(
     return log.drop(df, ~kept, table, "patient_id", "patient_dropped", limit=_LIMITLESS)
 
 
+#: Coded columns of the linked tables: (column, normaliser, rule dropping unknown values).
+_CATEGORY_RULES: dict[str, tuple[tuple[str, Any, str], ...]] = {
+    "screening": (
+        ("programme", nm.normalise_screening_programme, "unknown_programme"),
+        ("outcome", nm.normalise_screening_outcome, "unknown_outcome"),
+    ),
+    "admissions": (
+        ("admission_method", nm.normalise_admission_method, "unknown_admission_method"),
+    ),
+}
+
+
 def _type_linked(
     raw: pd.DataFrame, spec: TableSpec, raw_ids: pa.Array, kept_ids: pa.Array, log: QualityLog
 ) -> pd.DataFrame:
@@ -315,28 +343,10 @@ def _type_linked(
         )
         df = df.assign(snomed_code=code, numeric_value=value)
         df = log.drop(df, code.isna().to_numpy(), spec.name, "snomed_code", "blank_code")
-    elif spec.name == "screening":
-        prog = nm.normalise_screening_programme(df["programme"])
-        df = log.drop(
-            df.assign(programme=prog),
-            prog.isna().to_numpy(),
-            spec.name,
-            "programme",
-            "unknown_programme",
-        )
-        out = nm.normalise_screening_outcome(df["outcome"])
-        df = log.drop(
-            df.assign(outcome=out), out.isna().to_numpy(), spec.name, "outcome", "unknown_outcome"
-        )
-    elif spec.name == "admissions":
-        meth = nm.normalise_admission_method(df["admission_method"])
-        df = log.drop(
-            df.assign(admission_method=meth),
-            meth.isna().to_numpy(),
-            spec.name,
-            "admission_method",
-            "unknown_admission_method",
-        )
+    for column, normaliser, rule in _CATEGORY_RULES.get(spec.name, ()):
+        values = normaliser(df[column])
+        unknown = values.isna().to_numpy()
+        df = log.drop(df.assign(**{column: values}), unknown, spec.name, column, rule)
     return _link_patients(df, spec.name, raw_ids, kept_ids, log)
 
 
@@ -544,22 +554,12 @@ def _clean_patients(p: pd.DataFrame, log: QualityLog) -> pd.DataFrame:
         "unknown_practice",
         hint="Check that the extract is for Birmingham and Solihull practices (ODS codes).",
     )
-    p = log.drop(
-        p,
-        (p["date_of_death"] < p["date_of_birth"]).fillna(False).to_numpy(dtype=bool),
-        "patients",
-        "date_of_death",
-        "death_before_birth",
-        limit=_LIMITLESS,
-    )
-    p = log.drop(
-        p,
-        (p["registration_end"] < p["registration_start"]).fillna(False).to_numpy(dtype=bool),
-        "patients",
-        "registration_end",
-        "registration_end_before_start",
-        limit=_LIMITLESS,
-    )
+    for later, earlier, rule in (
+        ("date_of_death", "date_of_birth", "death_before_birth"),
+        ("registration_end", "registration_start", "registration_end_before_start"),
+    ):
+        wrong_way = (p[later] < p[earlier]).fillna(False).to_numpy(dtype=bool)
+        p = log.drop(p, wrong_way, "patients", later, rule, limit=_LIMITLESS)
     p = nm.map_ethnicity(p)
     unmapped = p["ethnicity_code"].notna() & (p["ethnicity_broad"] == "Unknown")
     unmapped &= ~p["ethnicity_code"].isin(["Z", "99"])
@@ -736,6 +736,13 @@ def clean_tables(extract: Extract, *, steps: Steps | None = None) -> dict[str, p
         fresh index. ``clinical_events.patient_id``, ``snomed_code`` and ``cluster`` are
         pandas categoricals (tens of millions of rows); other text columns are ``str``.
         ``admissions`` has no rows when the extract has none.
+
+    Examples:
+        >>> from bsol_analytics import synth
+        >>> ext = synth.sample_extract()
+        >>> tables = clean_tables(read_extract(ext))
+        >>> sorted(tables), tables["patients"]["patient_id"].is_unique
+        (['admissions', 'clinical_events', 'patients', 'screening'], True)
     """
     steps = steps or Steps(enabled=False)
     log = extract.log
@@ -810,11 +817,23 @@ def prepare_tables(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Read and clean an extract in memory (what ``bsol validate`` does).
 
+    Args:
+        extract_dir: the extract folder.
+        log: optional log to fill (kept up to date even when refused).
+        steps: timing/progress helper.
+
     Returns:
         The processed tables and the data-quality summary.
 
     Raises:
         ExtractError: when the extract is refused (``log`` then holds the counts so far).
+
+    Examples:
+        >>> from bsol_analytics import synth
+        >>> ext = synth.sample_extract()
+        >>> tables, summary = prepare_tables(ext)
+        >>> summary["status"], summary["rows_written"]["patients"] == len(tables["patients"])
+        ('usable', True)
     """
     log = log if log is not None else QualityLog()
     try:
@@ -852,6 +871,15 @@ def prepare(
 
     Raises:
         ExtractError: when the extract is refused.
+
+    Examples:
+        >>> from bsol_analytics import synth
+        >>> ext = synth.sample_extract()
+        >>> out = ext.parent / "prepared"
+        >>> summary = prepare(ext, out, progress=False)
+        >>> sorted(p.name for p in out.iterdir())  # doctest: +NORMALIZE_WHITESPACE
+        ['admissions.parquet', 'clinical_events.parquet', 'data_quality.json',
+         'patients.parquet', 'prepare_manifest.json', 'screening.parquet']
     """
     start = time.perf_counter()
     reference.verify_manifest()
@@ -932,6 +960,15 @@ def load_prepared(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
 
     Raises:
         BsolError: when the folder is not a complete prepared folder.
+
+    Examples:
+        >>> from bsol_analytics import synth
+        >>> ext = synth.sample_extract()
+        >>> _ = prepare(ext, ext.parent / "prepared", progress=False)
+        >>> tables = load_prepared(ext.parent / "prepared")
+        >>> [str(tables[t][c].dtype) for t, c in [("patients", "date_of_birth"),
+        ...                                        ("clinical_events", "cluster")]]
+        ['datetime64[s]', 'category']
     """
     folder = Path(folder)
     missing = [t for t in PROCESSED_TABLES if not (folder / f"{t}.parquet").is_file()]
@@ -956,8 +993,23 @@ def processed_tables(data_dir: str | os.PathLike[str]) -> dict[str, pd.DataFrame
     A folder with ``prepare_manifest.json`` is read with :func:`load_prepared`; any other
     folder is treated as an extract and cleaned in memory. Dates are ``datetime64[s]``.
 
+    Args:
+        data_dir: a folder written by ``bsol prepare``, or an extract folder.
+
+    Returns:
+        ``{"patients", "clinical_events", "screening", "admissions"}`` -> DataFrame.
+
     Raises:
         ExtractError: when an extract is refused.
+
+    Examples:
+        >>> from bsol_analytics import synth
+        >>> ext = synth.sample_extract()
+        >>> from_extract = processed_tables(ext)
+        >>> _ = prepare(ext, ext.parent / "prepared", progress=False)
+        >>> from_folder = processed_tables(ext.parent / "prepared")
+        >>> len(from_folder["patients"]) == len(from_extract["patients"])
+        True
     """
     folder = Path(data_dir)
     if (folder / "prepare_manifest.json").is_file():

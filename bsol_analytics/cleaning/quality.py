@@ -17,6 +17,7 @@ __all__ = [
     "QualityLog",
     "data_quality_summary",
     "default_reporting_date",
+    "example_rows",
     "render_data_quality",
 ]
 
@@ -54,9 +55,27 @@ RULES: dict[str, str] = {
 }
 
 
+def example_rows(frame: pd.DataFrame, mask: np.ndarray) -> list[int]:
+    """The first five 1-based data-row numbers where ``mask`` is true.
+
+    The index of a table read by the cleaning layer holds 0-based data-row numbers of the
+    file (header excluded), so row 1 is the first data row.
+
+    Examples:
+        >>> example_rows(pd.DataFrame({"x": range(4)}), np.array([False, True, False, True]))
+        [2, 4]
+    """
+    return [int(i) + 1 for i in frame.index[mask][:5]]
+
+
 @dataclass
 class Entry:
-    """One rule applied to one column of one table."""
+    """One rule applied to one column of one table.
+
+    Examples:
+        >>> Entry("patients", "sex", "invalid_sex", 2, [4, 9], "dropped").as_dict()["rows"]
+        2
+    """
 
     table: str
     column: str | None
@@ -66,7 +85,7 @@ class Entry:
     action: str  # "dropped" or "recoded"
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form, with the rule's plain-English description (see the class example)."""
         return {
             "table": self.table,
             "column": self.column,
@@ -100,9 +119,24 @@ class QualityLog:
     extract: str | None = None
     refusal: str | None = None
 
-    def _examples(self, frame: pd.DataFrame, mask: np.ndarray) -> list[int]:
-        idx = frame.index[mask][:5]
-        return [int(i) + 1 for i in idx]
+    def _record(
+        self,
+        frame: pd.DataFrame,
+        mask: np.ndarray,
+        table: str,
+        column: str | None,
+        rule: str,
+        limit: float | None,
+        hint: str | None,
+        action: str,
+    ) -> int:
+        """Count the rows where ``mask`` is true, refuse above ``limit``; returns the count."""
+        n = int(mask.sum())
+        if n:
+            examples = example_rows(frame, mask)
+            self._check(table, column, rule, n, examples, limit, hint)
+            self.entries.append(Entry(table, column, rule, n, examples, action))
+        return n
 
     def _check(
         self,
@@ -157,12 +191,8 @@ class QualityLog:
             ExtractError: when the limit is exceeded.
         """
         m = np.asarray(mask, dtype=bool)
-        n = int(m.sum())
-        if not n:
-            return frame
-        examples = self._examples(frame, m)
-        self._check(table, column, rule, n, examples, limit, hint)
-        self.entries.append(Entry(table, column, rule, n, examples, "dropped"))
+        if not self._record(frame, m, table, column, rule, limit, hint, "dropped"):
+            return frame.copy(deep=False)  # a new frame sharing the data (copy-on-write)
         return frame[~m]
 
     def recode(
@@ -176,22 +206,34 @@ class QualityLog:
         limit: float | None = None,
         hint: str | None = None,
     ) -> int:
-        """Count rows whose value was replaced (kept, not dropped); returns the count."""
-        m = np.asarray(mask, dtype=bool)
-        n = int(m.sum())
-        if n:
-            examples = self._examples(frame, m)
-            self._check(table, column, rule, n, examples, limit, hint)
-            self.entries.append(Entry(table, column, rule, n, examples, "recoded"))
-        return n
+        """Count rows whose value was replaced (kept, not dropped); returns the count.
+
+        Examples:
+            >>> log = QualityLog(rows_read={"patients": 3})
+            >>> df = pd.DataFrame({"sex": ["M", "", "F"]})
+            >>> log.recode(df, df["sex"] == "", "patients", "sex", "blank_sex")
+            1
+            >>> log.entries[0].example_rows
+            [2]
+        """
+        return self._record(
+            frame, np.asarray(mask, dtype=bool), table, column, rule, limit, hint, "recoded"
+        )
 
     def count(self, table: str, column: str | None, rule: str, n: int, action: str) -> None:
-        """Record a count computed elsewhere (e.g. rows skipped by the CSV reader)."""
+        """Record a count computed elsewhere (e.g. rows skipped by the CSV reader).
+
+        Examples:
+            >>> log = QualityLog()
+            >>> log.count("patients", None, "malformed_row", 3, "dropped")
+            >>> log.dropped_by_table()
+            {'patients': {'malformed_row': 3}}
+        """
         if n:
             self.entries.append(Entry(table, column, rule, int(n), [], action))
 
     def dropped_by_table(self) -> dict[str, dict[str, int]]:
-        """``{table: {rule: rows dropped}}``."""
+        """``{table: {rule: rows dropped}}`` (see :meth:`count` and the class example)."""
         out: dict[str, dict[str, int]] = {}
         for e in self.entries:
             if e.action == "dropped":

@@ -113,7 +113,14 @@ def z_value(level: float | np.ndarray) -> np.ndarray:
 
 
 def require_frame(df: Any, function: str) -> None:
-    """Refuse anything that is not a pandas DataFrame."""
+    """Refuse anything that is not a pandas DataFrame.
+
+    Examples:
+        >>> require_frame([1, 2], "rate")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.errors.ParameterError: rate(): expected a pandas DataFrame, got list.
+    """
     if not isinstance(df, pd.DataFrame):
         raise ParameterError(f"{function}(): expected a pandas DataFrame, got {type(df).__name__}.")
 
@@ -133,7 +140,14 @@ def as_list(by: Hashable | Sequence[Hashable] | None) -> list[Hashable]:
 
 
 def require_columns(df: pd.DataFrame, columns: Sequence[Hashable], function: str) -> None:
-    """Raise if any column is missing from ``df``."""
+    """Raise if any column is missing from ``df``.
+
+    Examples:
+        >>> require_columns(pd.DataFrame({"x": [1]}), ["x", "n"], "rate")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.stats._common.StatsInputError: Input to rate(), column 'n': is not a...
+    """
     for col in columns:
         if col not in df.columns:
             shown = ", ".join(repr(c) for c in list(df.columns)[:12])
@@ -143,7 +157,12 @@ def require_columns(df: pd.DataFrame, columns: Sequence[Hashable], function: str
 
 
 def numeric_column(df: pd.DataFrame, column: Hashable, function: str) -> np.ndarray:
-    """Return a column as float64 with missing values as NaN, refusing non-numbers."""
+    """Return a column as float64 with missing values as NaN, refusing non-numbers.
+
+    Examples:
+        >>> numeric_column(pd.DataFrame({"x": [1, None]}), "x", "rate")
+        array([ 1., nan])
+    """
     series = df[column]
     if not (pd.api.types.is_numeric_dtype(series) or series.isna().all()):
         converted = pd.to_numeric(series, errors="coerce")
@@ -157,7 +176,15 @@ def numeric_column(df: pd.DataFrame, column: Hashable, function: str) -> np.ndar
 def check_rule(
     bad: np.ndarray, df: pd.DataFrame, column: Hashable, rule: str, function: str
 ) -> None:
-    """Raise :class:`StatsInputError` naming example rows where ``bad`` is true."""
+    """Raise :class:`StatsInputError` naming example rows where ``bad`` is true.
+
+    Examples:
+        >>> df = pd.DataFrame({"n": [5, 0]})
+        >>> check_rule(df["n"].to_numpy() == 0, df, "n", "must be positive", "rate")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.stats._common.StatsInputError: Input to rate(), column 'n': must be...
+    """
     if np.any(bad):
         raise StatsInputError(function, str(column), rule, rows=list(df.index[bad][:5]))
 
@@ -187,6 +214,11 @@ def group_keys(
     """Return the distinct groups (in order of first appearance) and each row's group code.
 
     Missing values in grouping columns form their own group rather than being dropped.
+
+    Examples:
+        >>> keys, codes = group_keys(pd.DataFrame({"a": ["x", None, "x"]}), ["a"], "rate")
+        >>> len(keys), codes.tolist()
+        (2, [0, 1, 0])
     """
     require_columns(df, by, function)
     if not by:
@@ -225,17 +257,34 @@ def grouped(
 
 
 def group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Sum ``values`` by group code; NaN stays NaN (any missing row makes the sum missing)."""
+    """Sum ``values`` by group code; NaN stays NaN (any missing row makes the sum missing).
+
+    Examples:
+        >>> group_sum(np.array([1.0, np.nan, 2.0]), np.array([0, 1, 0]), 2)
+        array([ 3., nan])
+    """
     return np.bincount(codes, weights=values, minlength=n_groups).astype(float)
 
 
 def group_nansum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Sum ``values`` by group code treating NaN as zero."""
+    """Sum ``values`` by group code treating NaN as zero.
+
+    Examples:
+        >>> group_nansum(np.array([1.0, np.nan, 2.0]), np.array([0, 1, 0]), 2)
+        array([3., 0.])
+    """
     return np.bincount(codes, weights=np.nan_to_num(values), minlength=n_groups)
 
 
 def check_no_clash(keep: pd.DataFrame, function: str) -> None:
-    """Refuse caller columns that would be overwritten by the statistic columns."""
+    """Refuse caller columns that would be overwritten by the statistic columns.
+
+    Examples:
+        >>> check_no_clash(pd.DataFrame({"area": [], "value": []}), "rate")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.stats._common.StatsInputError: Input to rate(), column 'value': clashes...
+    """
     clash = [c for c in keep.columns if c in STAT_COLUMNS]
     if clash:
         raise StatsInputError(
@@ -327,6 +376,12 @@ def counts_by_group(
     With ``by`` the counts are summed within groups (a missing count makes the group's sum
     missing, as in the reference implementation); without it each row is its own group and
     the caller's other columns are kept as identifiers.
+
+    Examples:
+        >>> df = pd.DataFrame({"pcn": ["A", "A", "B"], "x": [1, 2, 3], "n": [10, 10, 10]})
+        >>> keys, num, den = counts_by_group(df, "x", "n", "pcn", "rate")
+        >>> keys["pcn"].tolist(), num.tolist(), den.tolist()
+        (['A', 'B'], [3.0, 3.0], [20.0, 10.0])
     """
     require_frame(df, function)
     require_columns(df, [numerator, denominator], function)

@@ -83,10 +83,16 @@ def normalise_age_bands(labels: pd.Series) -> np.ndarray:
         >>> normalise_age_bands(pd.Series(["05-09", "90 +", "05-09", None]))
         array(['5-9', '90+', '5-9', 'nan'], dtype=object)
     """
+    codes, spelled = _band_codes(labels)
+    return spelled[codes]
+
+
+def _band_codes(labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code into the canonical spellings of the distinct labels (row-free work)."""
     codes, uniques = pd.factorize(labels, use_na_sentinel=True)
     spelled = [normalise_age_band(u) for u in uniques]  # one per distinct label
     table = np.array([*spelled, normalise_age_band(np.nan)], dtype=object)
-    return table[codes]  # code -1 (missing) picks the trailing entry
+    return np.where(codes < 0, len(spelled), codes), table  # missing: the last spelling
 
 
 def _standard_weights(
@@ -116,7 +122,8 @@ def _standard_weights(
             "non-negative population",
         )
     lookup = pd.Series(pops, index=bands.to_numpy())
-    weights = lookup.reindex(normalise_age_bands(df[age_col])).to_numpy(dtype=float)
+    codes, spelled = _band_codes(df[age_col])
+    weights = lookup.reindex(spelled).to_numpy(dtype=float)[codes]
     unknown = np.isnan(weights)
     if unknown.any():
         labels = sorted(set(df.loc[unknown, age_col].astype(str)))[:5]
@@ -213,7 +220,9 @@ def dsr(
     first = np.ones(len(df), dtype=bool)  # first row of each group x band
     if table_total is not None or event_frequency is not None:
         require_columns(df, [age_col], "dsr")
-        cells = pd.DataFrame({"g": codes, "band": normalise_age_bands(df[age_col])})
+        band_codes, spelled = _band_codes(df[age_col])
+        same_band = pd.factorize(spelled)[0]  # labels spelled alike are one band
+        cells = pd.DataFrame({"g": codes, "band": same_band[band_codes]})
         if event_frequency is not None:
             first = ~cells.duplicated().to_numpy()
             cells["f"] = freq

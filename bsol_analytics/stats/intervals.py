@@ -136,3 +136,29 @@ def poisson_limits(
     lower = np.where(np.isnan(x), np.nan, lower)
     upper = np.where(np.isnan(x), np.nan, upper)
     return lower, upper, method
+
+
+def scaled_poisson_limits(
+    x: ArrayLike,
+    levels: list[float],
+    scale: ArrayLike,
+    exact_below: float = EXACT_BELOW,
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """:func:`poisson_limits` at each confidence level, times ``scale`` (e.g. 1 / population).
+
+    Returns ``(lowers, uppers, method)``: one array of limits per level, and the method of
+    each count. ``exact_below=numpy.inf`` gives exact limits for every count.
+
+    Examples:
+        >>> lows, highs, m = scaled_poisson_limits([5, 65], [0.95, 0.998], 0.01)
+        >>> [round(float(v), 4) for v in lows[0]], list(m)
+        ([0.0162, 0.5016], ['Exact', 'Byars'])
+    """
+    x = np.asarray(x, dtype=float)
+    lowers, uppers = [], []
+    method = np.where(np.isnan(x), None, "Exact").astype(object)
+    for level in levels:
+        lower, upper, method = poisson_limits(x, level, exact_below)
+        lowers.append(lower * scale)
+        uppers.append(upper * scale)
+    return lowers, uppers, method

@@ -22,7 +22,7 @@ from bsol_analytics.stats._common import (
     require_columns,
     require_frame,
 )
-from bsol_analytics.stats.intervals import EXACT_BELOW, exact_lower, exact_upper, poisson_limits
+from bsol_analytics.stats.intervals import EXACT_BELOW, scaled_poisson_limits
 
 IsrMethod = Literal["byars", "exact"]
 
@@ -113,15 +113,8 @@ def _scaled(
     statistic: str,
 ) -> pd.DataFrame:
     """The output of :func:`isr` and :func:`israte`: the observed count's limits × ``scale``."""
-    lowers, uppers = [], []
-    labels = np.where(np.isnan(obs), None, "Exact").astype(object)
-    for level in levels:
-        if method == "exact":
-            lo, hi = exact_lower(obs, level), exact_upper(obs, level)
-        else:
-            lo, hi, labels = poisson_limits(obs, level, EXACT_BELOW)
-        lowers.append(lo * scale)
-        uppers.append(hi * scale)
+    exact_below = np.inf if method == "exact" else EXACT_BELOW
+    lowers, uppers, labels = scaled_poisson_limits(obs, levels, scale, exact_below)
     return assemble(
         keys,
         levels,

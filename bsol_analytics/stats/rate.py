@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from bsol_analytics.stats._common import assemble, confidence_levels, counts_by_group
-from bsol_analytics.stats.intervals import EXACT_BELOW, poisson_limits
+from bsol_analytics.stats.intervals import scaled_poisson_limits
 
 
 def rate(
@@ -54,12 +54,7 @@ def rate(
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(den > 0, multiplier / den, np.nan)
     value = num * scale
-    lowers, uppers = [], []
-    method = np.empty(len(num), dtype=object)
-    for level in levels:
-        lo, hi, method = poisson_limits(num, level, EXACT_BELOW)
-        lowers.append(lo * scale)
-        uppers.append(hi * scale)
+    lowers, uppers, method = scaled_poisson_limits(num, levels, scale)
     return assemble(
         keys,
         levels,
