@@ -9,7 +9,7 @@ DATE ?= 2025-03-31
 JOBS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: install packs extract test test-all lint bench system-deps clean
+.PHONY: install packs prepare extract test test-all lint bench system-deps clean
 
 $(BIN)/bsol: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,11 @@ install: $(BIN)/bsol
 extract: install
 	$(BIN)/bsol synth --out $(EXTRACT)
 
-packs: extract
-	$(BIN)/bsol packs $(EXTRACT) --date $(DATE) --jobs $(JOBS) --out reports
+prepare: extract
+	$(BIN)/bsol prepare $(EXTRACT) --out data/processed
+
+packs: prepare
+	$(BIN)/bsol packs data/processed --date $(DATE) --jobs $(JOBS) --out reports
 
 # Debian's Chromium and ChromeDriver (browser and accessibility tests), a Java runtime (Spark
 # in local mode), and axe-core 4 for the accessibility checks (the test falls back to the copy
