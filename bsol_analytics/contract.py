@@ -19,7 +19,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import pandera.pandas as pa
 
-from bsol_analytics.errors import ParameterError
+from bsol_analytics.errors import ExtractError, ParameterError
 from bsol_analytics.reference import ETHNICITY_BROAD, LOCALITIES
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "SCREENING_OUTCOMES",
     "SCREENING_PROGRAMMES",
     "ColumnSpec",
+    "ProcessedTableError",
     "TableSpec",
     "table_spec",
     "validate_processed",
@@ -322,6 +323,80 @@ PROCESSED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+class ProcessedTableError(ExtractError):
+    """A processed table that breaks its schema (``docs/processed-tables.md``).
+
+    Raised by :func:`validate_processed` instead of pandera's ``SchemaError``: it names the
+    table, the column and the rule in plain English and keeps pandera's own description of
+    the failure in the message (and in :attr:`detail`).
+
+    Args:
+        table: the processed table, e.g. ``"admissions"``.
+        column: the failing column, or ``None`` for a table-level problem.
+        rule: the broken rule, in plain English.
+        detail: pandera's description of the failure.
+        rows: a few example row numbers (1-based).
+
+    Examples:
+        >>> err = ProcessedTableError("admissions", "admission_method",
+        ...     "must be one of emergency, elective", "isin failure cases: x", rows=[2])
+        >>> print(err)  # doctest: +NORMALIZE_WHITESPACE
+        Table 'admissions', column 'admission_method': must be one of emergency, elective
+        [isin failure cases: x] (example rows: 2). Processed tables are written by
+        'bsol prepare': run it again on the extract rather than editing its output.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        column: str | None,
+        rule: str,
+        detail: str,
+        rows: list[int] | None = None,
+    ) -> None:
+        self.detail = detail
+        super().__init__(
+            table,
+            column,
+            f"{rule} [{detail}]",
+            rows=rows,
+            hint="Processed tables are written by 'bsol prepare': run it again on the "
+            "extract rather than editing its output.",
+        )
+
+
+#: Plain-English rule for each pandera failure reason (by reason-code name).
+_SCHEMA_RULES: dict[str, str] = {
+    "COLUMN_NOT_IN_DATAFRAME": "is required but is missing",
+    "COLUMN_NOT_IN_SCHEMA": "is not a column of this table",
+    "COLUMN_NOT_ORDERED": "is out of the table's column order",
+    "WRONG_DATATYPE": "has the wrong data type",
+    "SERIES_CONTAINS_NULLS": "must not be blank",
+    "SERIES_CONTAINS_DUPLICATES": "must be unique",
+    "DATAFRAME_CHECK": "has values that fail the check",
+}
+
+
+def _schema_failure(table: str, err: pa.errors.SchemaError) -> ProcessedTableError:
+    """Translate pandera's ``SchemaError`` into a :class:`ProcessedTableError`."""
+    reason = getattr(err.reason_code, "name", str(err.reason_code))
+    cases = err.failure_cases
+    column = getattr(err.schema, "name", None) if isinstance(err.schema, pa.Column) else None
+    if column is None and isinstance(cases, str):
+        column = cases
+    if column is None and isinstance(cases, pd.DataFrame) and "failure_case" in cases:
+        if reason in ("COLUMN_NOT_IN_SCHEMA", "COLUMN_NOT_ORDERED") and len(cases):
+            column = str(cases["failure_case"].iloc[0])
+    rule = _SCHEMA_RULES.get(reason, "breaks the processed-table schema")
+    if reason == "DATAFRAME_CHECK" and err.check is not None:
+        rule = f"{rule} {getattr(err.check, 'error', None) or err.check}"
+    rows: list[int] = []
+    if isinstance(cases, pd.DataFrame) and "index" in cases:
+        index = pd.to_numeric(cases["index"], errors="coerce").dropna()
+        rows = [int(i) + 1 for i in index.head(5)]
+    return ProcessedTableError(table, column, rule, str(err), rows=rows)
+
+
 def validate_processed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Check a processed table against its pandera schema.
 
@@ -334,7 +409,9 @@ def validate_processed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         ``frame`` unchanged when it conforms.
 
     Raises:
-        pandera.errors.SchemaError: naming the first failing column and check.
+        ParameterError: ``table`` is not a processed table.
+        ProcessedTableError: naming the table, the first failing column and the rule, with
+            pandera's detail and example rows (row numbers are the frame's index plus 1).
 
     Examples:
         >>> df = pd.DataFrame({
@@ -344,6 +421,10 @@ def validate_processed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         ... })
         >>> len(validate_processed("admissions", df))
         1
+        >>> validate_processed("admissions", df.drop(columns="admission_method"))
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.contract.ProcessedTableError: Table 'admissions', column ...
     """
     if table not in PROCESSED_SCHEMAS:
         raise ParameterError(f"{table!r} is not a processed table.")
@@ -356,5 +437,10 @@ def validate_processed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     check = frame.astype(as_cat) if as_cat else frame
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        PROCESSED_SCHEMAS[table].validate(check)
+        try:
+            PROCESSED_SCHEMAS[table].validate(check)
+        except pa.errors.SchemaError as err:
+            raise _schema_failure(table, err) from err
+        except pa.errors.SchemaErrors as errs:  # column order and strictness come together
+            raise _schema_failure(table, errs.schema_errors[0]) from errs
     return frame

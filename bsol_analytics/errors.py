@@ -7,7 +7,8 @@ exits with :attr:`BsolError.exit_code`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 
 class BsolError(Exception):
@@ -22,7 +23,12 @@ class BsolError(Exception):
 
 
 class ParameterError(BsolError):
-    """An invalid command-line or notebook parameter."""
+    """An invalid command-line or notebook parameter.
+
+    Examples:
+        >>> ParameterError("--jobs must be 1 or more, not 0.").exit_code
+        2
+    """
 
 
 class ExtractError(BsolError):
@@ -65,3 +71,40 @@ class ExtractError(BsolError):
         if hint:
             msg += f" {hint}"
         super().__init__(msg)
+
+
+class FileAccessError(BsolError):
+    """A file or folder the command needs could not be read or written.
+
+    Examples:
+        >>> isinstance(FileAccessError("bsol packs could not use /reports."), BsolError)
+        True
+    """
+
+
+@contextlib.contextmanager
+def file_errors(command: str) -> Iterator[None]:
+    """Report a file the command cannot read or write as a user error, not a traceback.
+
+    An operating-system error (no such folder, permission denied, disk full) becomes a
+    :class:`FileAccessError` naming the file, which the command line prints as one sentence.
+
+    Args:
+        command: the command, for the message (e.g. ``"bsol prepare"``).
+
+    Examples:
+        >>> with file_errors("bsol prepare"):
+        ...     open("/no/such/folder/x.csv")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.errors.FileAccessError: bsol prepare could not use /no/such/folder...
+    """
+    try:
+        yield
+    except OSError as err:
+        where = err.filename or "a file"
+        reason = err.strerror or str(err)
+        raise FileAccessError(
+            f"{command} could not use {where}: {reason}. Check that it exists and that you "
+            "may read it (input) or write to it (output)."
+        ) from err

@@ -48,10 +48,18 @@ import numpy as np
 import pandas as pd
 
 from bsol_analytics import __version__
-from bsol_analytics.errors import BsolError, ParameterError
+from bsol_analytics.errors import BsolError, ParameterError, file_errors
 from bsol_analytics.io import atomic_directory, atomic_write_text
 from bsol_analytics.paths import NOTEBOOKS_DIR
-from bsol_analytics.report import BSOL, FAMILIES, LOCALITIES, family_of, fmt_date, slug
+from bsol_analytics.report import (
+    BSOL,
+    CELL_COLUMNS,
+    FAMILIES,
+    LOCALITIES,
+    family_of,
+    fmt_date,
+    slug,
+)
 
 log = logging.getLogger("bsol_analytics.packs")
 
@@ -419,18 +427,7 @@ def ward_table(
         group="All",
     )
     out = apply_sdc(tidy)
-    cols = [
-        "indicator_id",
-        "ward_code",
-        "value",
-        "lower",
-        "upper",
-        "numerator",
-        "denominator",
-        "suppressed",
-        "suppression_reason",
-    ]
-    return out[cols].reset_index(drop=True)
+    return out[["indicator_id", "ward_code", *CELL_COLUMNS]].reset_index(drop=True)
 
 
 def _headline_ids(indicator_ids: Iterable[str]) -> list[str]:
@@ -438,6 +435,18 @@ def _headline_ids(indicator_ids: Iterable[str]) -> list[str]:
     meta = indicator_metadata(indicator_ids)
     meta = meta[meta["derived"] == ""]
     return meta.drop_duplicates("family")["indicator_id"].tolist()
+
+
+#: Registry columns the packs use (``indicator_meta.parquet`` adds ``derived``).
+_REGISTRY_COLUMNS = (
+    "indicator_id",
+    "title",
+    "family",
+    "definition",
+    "polarity",
+    "unit",
+    "england_value",
+)
 
 
 def indicator_metadata(indicator_ids: Iterable[str]) -> pd.DataFrame:
@@ -465,32 +474,13 @@ def indicator_metadata(indicator_ids: Iterable[str]) -> pd.DataFrame:
 
         reg = registry_frame().rename(columns={"id": "indicator_id"})
     except ImportError:
-        reg = pd.DataFrame(
-            columns=[
-                "indicator_id",
-                "title",
-                "family",
-                "definition",
-                "polarity",
-                "unit",
-                "england_value",
-            ]
-        )
+        reg = pd.DataFrame(columns=list(_REGISTRY_COLUMNS))
     reg = reg.reset_index(drop=True).assign(_order=lambda f: np.arange(len(f)))
     frame = pd.DataFrame({"indicator_id": ids})
     suffix = frame["indicator_id"].str.extract(r"_(DSR|RVE)$", expand=False).fillna("")
     frame["base"] = np.where(suffix != "", frame["indicator_id"].str[:-4], frame["indicator_id"])
     frame["derived"] = suffix
-    cols = [
-        "indicator_id",
-        "title",
-        "family",
-        "definition",
-        "polarity",
-        "unit",
-        "england_value",
-        "_order",
-    ]
+    cols = [*_REGISTRY_COLUMNS, "_order"]
     out = frame.merge(reg[cols].rename(columns={"indicator_id": "base"}), on="base", how="left")
     dsr, rve = out["derived"] == "DSR", out["derived"] == "RVE"
     out["title"] = out["title"].fillna(out["base"])
@@ -501,8 +491,9 @@ def indicator_metadata(indicator_ids: Iterable[str]) -> pd.DataFrame:
         + " Directly age-standardised to the European Standard Population 2013."
     )
     out.loc[rve, "definition"] = (
-        "Recorded cases divided by the cases expected from the age, sex and deprivation of "
-        "the population (1 means as many as expected)."
+        "Patients on the register divided by the number expected if each age and sex group "
+        "had the reference prevalence (Health Survey for England for hypertension and "
+        "diabetes, the PHE COPD prevalence model for COPD); 1 means as many as expected."
     )
     out.loc[rve, "unit"] = "ratio"
     out.loc[rve | dsr, "polarity"] = "no judgement"
@@ -516,16 +507,7 @@ def indicator_metadata(indicator_ids: Iterable[str]) -> pd.DataFrame:
         _f=out["family"].map(family_rank).fillna(len(family_rank)),
         _d=out["derived"].map({"": 0, "DSR": 1, "RVE": 2}),
     ).sort_values(["_f", "_order", "_d"], kind="stable", na_position="last")
-    keep = [
-        "indicator_id",
-        "title",
-        "family",
-        "definition",
-        "polarity",
-        "unit",
-        "derived",
-        "england_value",
-    ]
+    keep = [*_REGISTRY_COLUMNS[:-1], "derived", "england_value"]
     return out[keep].astype({"england_value": "float64"}).reset_index(drop=True)
 
 
@@ -720,6 +702,42 @@ def _data_sources(processed: Path) -> list[str]:
     return sources
 
 
+#: Invented age-mix factors (age-standardised / crude) and expected prevalences of the
+#: demonstration tables.
+_DEMO_AGE_FACTOR = dict(
+    zip([*LOCALITIES, BSOL], [1.08, 1.12, 0.97, 0.95, 1.02, 0.88, 1.0], strict=True)
+)
+_DEMO_EXPECTED = {"HYP_PREV": 0.2, "DM_PREV": 0.09, "COPD_PREV": 0.025}
+
+
+def _demo_derived(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Age-standardised (``_DSR``) and recorded-vs-expected (``_RVE``) demonstration rows."""
+    base = tidy[
+        tidy["indicator_id"].isin(list(_DEMO_EXPECTED))
+        & (tidy["breakdown"] == "overall")
+        & tidy["area_type"].isin(["BSOL", "locality"])
+    ]
+    factor = base["area"].map(_DEMO_AGE_FACTOR).to_numpy(float)
+    dsr = base.assign(
+        indicator_id=base["indicator_id"] + "_DSR",
+        value=base["value"] * factor,
+        lower=base["lower"] * factor,
+        upper=base["upper"] * factor,
+        method="Dobson",
+    )
+    expected = base["denominator"] * base["indicator_id"].map(_DEMO_EXPECTED)
+    scale = base["denominator"] / expected / 100
+    rve = base.assign(
+        indicator_id=base["indicator_id"] + "_RVE",
+        value=base["value"] * scale,
+        lower=base["lower"] * scale,
+        upper=base["upper"] * scale,
+        denominator=expected,
+        method="Byar",
+    )
+    return pd.concat([dsr, rve], ignore_index=True)
+
+
 def write_demo_tables(
     out_dir: str | Path,
     reporting_date: str | dt.date = "2025-03-31",
@@ -771,7 +789,6 @@ def write_demo_tables(
             "locality": [LOCALITIES[i // 6] for i in range(36)],
         }
     )
-    rows = []
     cells: list[tuple[str, str, str, str, float, float]] = []  # area_type, area, bd, group
     for loc, share in zip(LOCALITIES, area_share, strict=True):
         cells.append(("locality", loc, "overall", "All", share, effect[loc]))
@@ -808,18 +825,11 @@ def write_demo_tables(
                 )
         for s, group in enumerate(["Female", "Male"]):
             cells.append((area_type, area, "sex", group, share * 0.5, eff * (0.95 + 0.1 * s)))
-    for _, p in practices.iterrows():
-        cells.append(
-            (
-                "practice",
-                p["practice_code"],
-                "overall",
-                "All",
-                1 / 40,
-                effect[p["locality"]] * rng.uniform(0.8, 1.2),
-            )
-        )
-        rows.append(p)
+    practice_effect = practices["locality"].map(effect) * rng.uniform(0.8, 1.2, len(practices))
+    cells += [
+        ("practice", code, "overall", "All", 1 / 40, float(eff))
+        for code, eff in zip(practices["practice_code"], practice_effect, strict=True)
+    ]
     for pcn in practices["pcn_code"].unique():
         cells.append(("pcn", pcn, "overall", "All", 1 / 12, rng.uniform(0.85, 1.15)))
     cell = pd.DataFrame(cells, columns=["area_type", "area", "breakdown", "group", "w", "eff"])
@@ -861,6 +871,7 @@ def write_demo_tables(
         tidy[col] = tidy[col].where(~sup)
     tidy["suppressed"] = sup
     tidy["suppression_reason"] = np.where(sup, f"primary: count 1-{SMALL_COUNT - 1}", None)
+    tidy = pd.concat([tidy, _demo_derived(tidy)], ignore_index=True)
     # comparators: localities against BSOL and England, BSOL against England.
     bsol = tidy[(tidy["area_type"] == "BSOL") & (tidy["breakdown"] == "overall")]
     keys = ["indicator_id", "reporting_date"]
@@ -1105,7 +1116,15 @@ def _first_line(text: str) -> str:
 
 @dataclass
 class RunResult:
-    """What a run produced: the published folder, each pack's status, the exit code."""
+    """What a run produced: the published folder, each pack's status, the exit code.
+
+    Examples:
+        >>> ok = {"pack": "East", "status": "ok"}
+        >>> RunResult(Path("r"), [ok]).exit_code
+        0
+        >>> RunResult(Path("r"), [ok, {"pack": "West", "status": "failed"}]).exit_code
+        4
+    """
 
     folder: Path
     packs: list[dict[str, Any]]
@@ -1523,19 +1542,34 @@ def _log_result(result: dict[str, Any]) -> None:
 
 
 def cli_packs(args: argparse.Namespace) -> int:
-    """``bsol packs``: build every pack and print where they are; exit 4 if some failed."""
+    """``bsol packs``: build every pack and print where they are; exit 4 if some failed.
+
+    Raises:
+        ParameterError: invalid parameters.
+        FileAccessError: ``DATA_DIR`` cannot be read or ``--out`` cannot be written.
+
+    Examples:
+        >>> import argparse
+        >>> args = argparse.Namespace(data="extract", out="reports", reporting_date="2025-13-01",
+        ...     localities=None, jobs=2, view="practice", imd="2025", engine="pandas")
+        >>> cli_packs(args)
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.errors.ParameterError: ...not a real date...
+    """
     quiet = bool(getattr(args, "quiet", False))
-    result = run_packs(
-        args.data,
-        out_root=args.out,
-        reporting_date=args.reporting_date,
-        localities=args.localities,
-        jobs=args.jobs,
-        view=args.view,
-        imd=args.imd,
-        engine=args.engine,
-        progress=not quiet and sys.stderr.isatty(),
-    )
+    with file_errors("bsol packs"):
+        result = run_packs(
+            args.data,
+            out_root=args.out,
+            reporting_date=args.reporting_date,
+            localities=args.localities,
+            jobs=args.jobs,
+            view=args.view,
+            imd=args.imd,
+            engine=args.engine,
+            progress=not quiet and sys.stderr.isatty(),
+        )
     now = [p for p in result.packs if not p.get("carried")]
     ok = sum(p["status"] == "ok" for p in now)
     if not quiet:

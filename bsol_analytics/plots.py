@@ -53,6 +53,13 @@ plt.rcParams.update(
 )
 
 
+def _legend_below(ax: Any, ncol: int = 3, gap: float = 0.55) -> None:
+    """Put the legend under the x-axis label, ``gap`` inches below the axes, off the data."""
+    fig = ax.get_figure()
+    height = fig.get_figheight() * ax.get_position().height
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -gap / height), ncol=ncol, frameon=False)
+
+
 def _ci_err(frame: pd.DataFrame) -> np.ndarray:
     value = frame["value"].to_numpy(float)
     low = value - frame["lower"].to_numpy(float)
@@ -87,7 +94,7 @@ def spine_chart(glance: pd.DataFrame, area: str) -> tuple[Any, str]:
         rel = 100 * own / base
         eng = 100 * g["England"].to_numpy(float) / base if ref != "England" else None
     height = max(2.5, 0.38 * len(g) + 1.2)
-    fig, ax = plt.subplots(figsize=(9, height))
+    fig, ax = plt.subplots(figsize=(7, height))
     y = np.arange(len(g))[::-1]
     ax.axvline(100, color="#404040", lw=1.2)
     finite = rel[np.isfinite(rel)]
@@ -119,7 +126,7 @@ def spine_chart(glance: pd.DataFrame, area: str) -> tuple[Any, str]:
     for name in ("better", "similar", "worse", "higher", "lower"):
         colour, marker = COMPARISON_STYLE[name]
         ax.scatter([], [], c=colour, marker=marker, edgecolors="black", s=60, label=name)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=6, frameon=False)
+    _legend_below(ax, ncol=6)
     counts = g["comparison"].value_counts()
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     alt = (
@@ -135,10 +142,14 @@ def bar_ci(
     xlabel: str,
     comparator: float | None = None,
     comparator_label: str = "BSOL",
+    marks: Any = None,
+    marks_label: str = "Age-standardised",
 ) -> tuple[Any, str]:
     """Horizontal bars with 95% confidence intervals, one per group.
 
-    Suppressed groups get no bar and the word "suppressed".
+    Suppressed groups get no bar and the word "suppressed". The comparator is a dashed
+    line named in the legend; ``marks`` (one value per group, NaN for none) adds black
+    diamonds, e.g. the age-standardised value next to the crude one.
 
     Examples:
         >>> rows = pd.DataFrame({"group": ["Q1", "Q2"], "value": [12.0, 9.0],
@@ -153,17 +164,34 @@ def bar_ci(
     fig, ax = plt.subplots(figsize=(8, max(2.2, 0.42 * len(r) + 1.0)))
     y = np.arange(len(r))[::-1]
     err = np.where(sup, 0, _ci_err(r))
-    ax.barh(y, vals, color=OKABE_ITO["blue"], alpha=0.85)
+    bar_label = "Crude value, with 95% CI" if marks is not None else None
+    ax.barh(y, vals, color=OKABE_ITO["blue"], alpha=0.85, label=bar_label)
     ax.errorbar(vals, y, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
     for yi, s in zip(y, sup, strict=True):
         if s:
             ax.text(0, yi, " suppressed", va="center", fontsize=9, style="italic")
     if comparator is not None and np.isfinite(comparator):
-        ax.axvline(comparator, color=OKABE_ITO["vermillion"], ls="--", lw=1.5)
-        ax.text(comparator, y.max() + 0.6, f" {comparator_label}", color="black", fontsize=9)
+        ax.axvline(
+            comparator,
+            color=OKABE_ITO["vermillion"],
+            ls="--",
+            lw=1.5,
+            label=f"{comparator_label} ({comparator:.1f})",
+        )
+    extra = ""
+    if marks is not None:
+        mk = np.where(sup, np.nan, np.asarray(marks, dtype=float))
+        if np.isfinite(mk).any():
+            ax.scatter(mk, y, marker="D", s=45, c="black", zorder=3, label=marks_label)
+            extra = f" Black diamonds: {marks_label.lower()} " + "; ".join(
+                f"{g} {m:.1f}" for g, m in zip(r["group"], mk, strict=True) if np.isfinite(m)
+            )
+            extra += "."
     ax.set_yticks(y, r["group"].astype(str).tolist())
     ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left")
+    if ax.get_legend_handles_labels()[0]:
+        _legend_below(ax)
     shown = [
         f"{g} {v:.1f}" if not s else f"{g} suppressed"
         for g, v, s in zip(r["group"], r["value"], sup, strict=True)
@@ -173,7 +201,82 @@ def bar_ci(
         if comparator is not None and np.isfinite(comparator)
         else ""
     )
-    alt = f"Bar chart: {title}, with 95% confidence intervals. {'; '.join(shown)}.{comp}"
+    alt = f"Bar chart: {title}, with 95% confidence intervals. {'; '.join(shown)}.{comp}{extra}"
+    return fig, alt
+
+
+def ratio_chart(rows: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
+    """Recorded-versus-expected ratios with 95% CIs, the pack's area picked out.
+
+    One row per area (the localities and BSOL, in the order given). The pack's own area is
+    a large vermillion diamond with its name in bold, BSOL a black square and the other
+    localities blue circles, so the chart reads without colour; each value is printed
+    beside its marker. The dashed line at 1 means as many recorded as expected.
+
+    Args:
+        rows: ``group`` (area), ``value``, ``lower``, ``upper``, ``suppressed``.
+        area: the pack's area (a locality or ``"BSOL"``).
+        title: chart title.
+
+    Examples:
+        >>> rows = pd.DataFrame({"group": ["East", "West", "BSOL"], "value": [0.65, 0.8, 0.7],
+        ...     "lower": [0.6, 0.75, 0.68], "upper": [0.7, 0.85, 0.72],
+        ...     "suppressed": [False, True, False]})
+        >>> fig, alt = ratio_chart(rows, "East", "Hypertension: recorded vs expected")
+        >>> "East 0.65 (95% CI 0.60 to 0.70); West suppressed" in alt
+        True
+    """
+    r = rows.reset_index(drop=True)
+    sup = r["suppressed"].astype(bool).to_numpy() | r["value"].isna().to_numpy()
+    vals = np.where(sup, np.nan, r["value"].to_numpy(float))
+    err = np.where(sup, 0, _ci_err(r))
+    upper = np.where(sup, np.nan, r["upper"].to_numpy(float))
+    groups = r["group"].astype(str).to_numpy()
+    y = np.arange(len(r))[::-1]
+    fig, ax = plt.subplots(figsize=(8, max(2.4, 0.42 * len(r) + 1.4)))
+    ax.axvline(1.0, color="#404040", ls="--", lw=1.2, zorder=1)
+    styles = (
+        (groups == area, OKABE_ITO["vermillion"], "D", 90, area),
+        ((groups == "BSOL") & (groups != area), "black", "s", 60, "BSOL"),
+        ((groups != area) & (groups != "BSOL"), OKABE_ITO["blue"], "o", 50, "Other localities"),
+    )
+    for pick, colour, marker, size, label in styles:
+        if not pick.any():
+            continue
+        ax.errorbar(
+            vals[pick], y[pick], xerr=err[:, pick], fmt="none", ecolor=colour, capsize=3, lw=1
+        )
+        ax.scatter(vals[pick], y[pick], s=size, c=colour, marker=marker, zorder=3, label=label)
+    finite = np.concatenate([vals[np.isfinite(vals)], upper[np.isfinite(upper)], [1.0]])
+    lo = min(
+        float(np.nanmin(np.where(sup, np.nan, r["lower"].to_numpy(float))))
+        if (~sup).any()
+        else 1.0,
+        1.0,
+    )
+    hi = float(finite.max())
+    pad = max(0.05, 0.08 * (hi - lo))
+    ax.set_xlim(max(0.0, lo - pad), hi + 3 * pad)
+    for yi, v, u, s in zip(y, vals, upper, sup, strict=True):
+        if s:
+            ax.text(1.0, yi, "  suppressed", va="center", fontsize=9, style="italic")
+        else:
+            ax.text(u + pad / 3, yi, f"{v:.2f}", va="center", fontsize=9)
+    ax.set_yticks(y, groups.tolist())
+    for tick in ax.get_yticklabels():
+        if tick.get_text() == area:
+            tick.set_fontweight("bold")
+    ax.set_xlabel("Recorded ÷ expected (dashed line at 1 = as many recorded as expected)")
+    ax.set_title(title, loc="left")
+    _legend_below(ax)
+    shown = "; ".join(
+        f"{g} suppressed" if s else f"{g} {v:.2f} (95% CI {lo_:.2f} to {hi_:.2f})"
+        for g, v, lo_, hi_, s in zip(groups, vals, r["lower"], r["upper"], sup, strict=True)
+    )
+    alt = (
+        f"Dot chart: {title}, ratio of recorded to expected cases with 95% confidence "
+        f"intervals, {area} highlighted, reference line at 1. {shown}."
+    )
     return fig, alt
 
 
@@ -248,12 +351,15 @@ def share_bars(mix: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
     return fig, f"Bar chart of {title}: share of the registered population of {area}. {parts}."
 
 
-def heatmap(matrix: pd.DataFrame, title: str) -> tuple[Any, str]:
+def heatmap(matrix: pd.DataFrame, title: str, label: str = "Value") -> tuple[Any, str]:
     """IMD quintile × ethnic group heatmap with the value (or "suppressed") in each cell.
+
+    Cells without data (no patients in that group) say "no data".
 
     Args:
         matrix: output of :func:`bsol_analytics.report.cross_matrix`.
         title: chart title.
+        label: colour bar label (the unit).
 
     Examples:
         >>> m = pd.DataFrame({"imd_quintile": ["Q1", "Q1"], "ethnicity_broad": ["Asian", "White"],
@@ -288,12 +394,14 @@ def heatmap(matrix: pd.DataFrame, title: str) -> tuple[Any, str]:
             elif np.isfinite(data[i, j]):
                 colour = "white" if data[i, j] < mid else "black"
                 ax.text(j, i, f"{data[i, j]:.1f}", ha="center", va="center", color=colour)
+            else:
+                ax.text(j, i, "no data", ha="center", va="center", fontsize=8, color="#404040")
     ax.set_xticks(range(len(cols)), cols)
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("Broad ethnic group")
     ax.set_ylabel("IMD quintile")
     ax.set_title(title, loc="left")
-    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.colorbar(im, ax=ax, shrink=0.8, label=label)
     n_sup = int(sup.to_numpy().sum())
     if finite.size:
         hi = np.unravel_index(np.nanargmax(data), data.shape)
@@ -321,6 +429,8 @@ def trend_chart(series: pd.DataFrame, title: str, ylabel: str) -> tuple[Any, str
     styles = [("-", "o", OKABE_ITO["blue"]), ("--", "s", "#404040")]
     styles += [(":", "^", c) for c in (OKABE_ITO["orange"], OKABE_ITO["green"])]
     parts = []
+    # The pack's own area first (solid blue line), BSOL after it (dashed grey).
+    series = series.sort_values("area", key=lambda a: a == "BSOL", kind="stable")
     for k, (area, g) in enumerate(series.groupby("area", sort=False)):
         g = g[~g["suppressed"].astype(bool)].sort_values("reporting_date")
         ls, marker, colour = styles[k % len(styles)]
@@ -406,7 +516,7 @@ def funnel_plot(
     ax.set_xlabel("Denominator (patients)")
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left")
-    ax.legend(frameon=False, fontsize=8, loc="best")
+    _legend_below(ax)
     above, below = outside_limits(points, limits)
     alt = (
         f"Funnel plot of {title} for {len(pts)} practices against the BSOL average "
@@ -459,7 +569,12 @@ def choropleth(
             edgecolor="white",
             linewidth=0.3,
             legend_kwds={"label": legend_title, "shrink": 0.7},
-            missing_kwds={"color": "#F2F2F2", "label": "suppressed or missing"},
+            missing_kwds={
+                "facecolor": "white",
+                "edgecolor": "#808080",
+                "hatch": "///",
+                "label": "suppressed or no data",
+            },
         )
         vals = gdf[column].dropna()
         detail = f"values from {vals.min():.1f} to {vals.max():.1f}" if len(vals) else "no values"

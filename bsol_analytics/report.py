@@ -46,7 +46,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bsol_analytics.breakdowns import TIDY_COLUMNS
 from bsol_analytics.errors import BsolError
+from bsol_analytics.stats import STAT_COLUMNS
 
 #: The six localities, in the order packs list them.
 LOCALITIES: tuple[str, ...] = ("Central", "East", "North", "South", "West", "Solihull")
@@ -63,24 +65,9 @@ FAMILIES: dict[str, str] = {
 #: The confidence level shown in packs.
 CONFIDENCE = 0.95
 
-TIDY_COLUMNS: tuple[str, ...] = (
-    "indicator_id",
-    "reporting_date",
-    "view",
-    "area_type",
-    "area",
-    "breakdown",
-    "group",
-    "value",
-    "lower",
-    "upper",
-    "numerator",
-    "denominator",
-    "confidence",
-    "method",
-    "comparator",
-    "comparator_value",
-    "comparison",
+#: What a pack shows of one cell: its statistic (from the statistic columns) and suppression.
+CELL_COLUMNS: tuple[str, ...] = (
+    *(c for c in STAT_COLUMNS if c in ("value", "lower", "upper", "numerator", "denominator")),
     "suppressed",
     "suppression_reason",
 )
@@ -103,7 +90,14 @@ _PREFIX_FAMILY = {
 
 
 class PackDataError(BsolError):
-    """The pack tables are missing or do not have the expected shape."""
+    """The pack tables are missing or do not have the expected shape.
+
+    Examples:
+        >>> load_pack("/no/such/tables")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.report.PackDataError: The pack tables folder /no/such/tables lacks ...
+    """
 
 
 # --------------------------------------------------------------------------------------
@@ -153,6 +147,35 @@ def fmt_cell(value: float | None, suppressed: bool, reason: str | None, decimals
     return fmt_number(value, decimals)
 
 
+def fmt_column(
+    frame: pd.DataFrame, column: str = "value", decimals: int = 1, reason: bool = True
+) -> list[str]:
+    """Format one column of statistic rows; suppressed rows say so (with the reason).
+
+    Args:
+        frame: rows with ``column``, ``suppressed`` and ``suppression_reason``.
+        column: the column to format.
+        decimals: decimals shown (0 for counts).
+        reason: add the suppression reason in brackets.
+
+    Returns:
+        One string per row, in the frame's order.
+
+    Examples:
+        >>> rows = pd.DataFrame({"value": [12.34, 3.0], "suppressed": [False, True],
+        ...     "suppression_reason": [None, "count 1-9"]})
+        >>> fmt_column(rows)
+        ['12.3', 'suppressed (count 1-9)']
+        >>> fmt_column(rows, reason=False)
+        ['12.3', 'suppressed']
+    """
+    sup = frame["suppressed"].astype(bool).to_numpy()
+    text = frame[column].map(lambda v: fmt_number(v, decimals)).to_numpy(dtype=object)
+    why = frame["suppression_reason"] if reason else pd.Series(None, index=frame.index)
+    label = [f"suppressed ({r})" if isinstance(r, str) and r else "suppressed" for r in why]
+    return np.where(sup, np.asarray(label, dtype=object), text).tolist()
+
+
 def fmt_date(value: Any) -> str:
     """Format a date as "31 March 2025".
 
@@ -181,7 +204,13 @@ def slug(text: str) -> str:
 
 @dataclass
 class PackData:
-    """The tables one pack is built from (see the module docstring)."""
+    """The tables one pack is built from (see the module docstring).
+
+    Examples:
+        >>> data = demo_pack()
+        >>> data.reporting_date.date().isoformat(), data.info["view"]
+        ('2025-03-31', 'practice')
+    """
 
     indicators: pd.DataFrame
     meta: pd.DataFrame
@@ -303,6 +332,20 @@ def _area_type(area: str) -> str:
     return "BSOL" if area == BSOL else "locality"
 
 
+def _area_rows(
+    frame: pd.DataFrame, area: str, breakdown: str = "overall", indicator_id: str | None = None
+) -> pd.DataFrame:
+    """Rows of one area (BSOL or a locality) and breakdown, optionally of one indicator."""
+    pick = (
+        (frame["area"] == area)
+        & (frame["area_type"] == _area_type(area))
+        & (frame["breakdown"] == breakdown)
+    )
+    if indicator_id is not None:
+        pick &= frame["indicator_id"] == indicator_id
+    return frame[pick]
+
+
 def _latest(data: PackData) -> pd.DataFrame:
     ind = data.indicators
     return ind[ind["reporting_date"] == data.reporting_date]
@@ -329,13 +372,8 @@ def comparator_values(data: PackData, area: str) -> pd.DataFrame:
 
 
 def _comparator_values(data: PackData, area: str) -> pd.DataFrame:
-    rows = _latest(data)
-    rows = rows[
-        (rows["area"] == area)
-        & (rows["area_type"] == _area_type(area))
-        & (rows["breakdown"] == "overall")
-        & rows["comparator"].notna()
-    ]
+    rows = _area_rows(_latest(data), area)
+    rows = rows[rows["comparator"].notna()]
     if rows.empty:
         return pd.DataFrame({"indicator_id": pd.Series(dtype=str)})
     wide = rows.pivot_table(
@@ -405,15 +443,8 @@ def at_a_glance(data: PackData, area: str) -> pd.DataFrame:
 
 
 def _at_a_glance(data: PackData, area: str) -> pd.DataFrame:
-    latest = _latest(data)
-    own = latest[
-        (latest["area"] == area)
-        & (latest["area_type"] == _area_type(area))
-        & (latest["breakdown"] == "overall")
-    ]
-    own = _one_row_per_cell(own, ["indicator_id"])
-    cols = ["indicator_id", "value", "lower", "upper", "numerator", "denominator"]
-    cols += ["suppressed", "suppression_reason"]
+    own = _one_row_per_cell(_area_rows(_latest(data), area), ["indicator_id"])
+    cols = ["indicator_id", *CELL_COLUMNS]
     meta = data.meta
     if "england_value" not in meta:
         meta = meta.assign(england_value=np.nan)
@@ -433,12 +464,9 @@ def _at_a_glance(data: PackData, area: str) -> pd.DataFrame:
     comparison = out.get(f"{main}_comparison", pd.Series(pd.NA, index=out.index))
     out["comparison"] = comparison.fillna("not compared").astype(str)
     out.loc[out["suppressed"].astype(bool), "comparison"] = "not compared"
-    series = data.indicators[
-        (data.indicators["area"] == area)
-        & (data.indicators["area_type"] == _area_type(area))
-        & (data.indicators["breakdown"] == "overall")
-    ]
-    series = _one_row_per_cell(series, ["indicator_id", "reporting_date"])
+    series = _one_row_per_cell(
+        _area_rows(data.indicators, area), ["indicator_id", "reporting_date"]
+    )
     trends = {k: trend_direction(g) for k, g in series.groupby("indicator_id", sort=False)}
     out["trend"] = out["indicator_id"].map(trends).fillna("not enough data")
     keep = [c for c in out.columns if not c.endswith(("_value", "_comparison"))]
@@ -458,16 +486,9 @@ def breakdown_rows(data: PackData, area: str, indicator_id: str, breakdown: str)
         >>> breakdown_rows(data, "East", "HYP_PREV", "imd_quintile")["group"].iloc[0]
         'Q1 (most deprived)'
     """
-    latest = _latest(data)
-    rows = latest[
-        (latest["area"] == area)
-        & (latest["area_type"] == _area_type(area))
-        & (latest["indicator_id"] == indicator_id)
-        & (latest["breakdown"] == breakdown)
-    ]
+    rows = _area_rows(_latest(data), area, breakdown, indicator_id)
     rows = _one_row_per_cell(rows, ["group"])
-    cols = ["group", "value", "lower", "upper", "numerator", "denominator", "suppressed"]
-    cols.append("suppression_reason")
+    cols = ["group", *CELL_COLUMNS]
     return rows[cols].sort_values("group", key=_group_order).reset_index(drop=True)
 
 
@@ -514,8 +535,7 @@ def series_rows(data: PackData, areas: Iterable[str], indicator_id: str) -> pd.D
         & (ind["breakdown"] == "overall")
     ]
     rows = _one_row_per_cell(rows, ["area", "reporting_date"])
-    cols = ["area", "reporting_date", "value", "lower", "upper", "numerator", "denominator"]
-    cols += ["suppressed", "suppression_reason"]
+    cols = ["area", "reporting_date", *CELL_COLUMNS]
     return rows[cols].sort_values(["area", "reporting_date"]).reset_index(drop=True)
 
 
@@ -544,8 +564,7 @@ def funnel_points(data: PackData, area: str, indicator_id: str) -> pd.DataFrame:
     out = prac[["practice_code", "practice_name", "pcn_name"]].merge(
         rows.rename(columns={"area": "practice_code"}), on="practice_code", how="inner"
     )
-    cols = ["practice_code", "practice_name", "pcn_name", "value", "numerator", "denominator"]
-    cols += ["suppressed", "suppression_reason"]
+    cols = ["practice_code", "practice_name", "pcn_name", *CELL_COLUMNS]
     return out[cols].sort_values("practice_code").reset_index(drop=True)
 
 
@@ -566,8 +585,7 @@ def areas_side_by_side(data: PackData, indicator_id: str) -> pd.DataFrame:
     rows = _one_row_per_cell(rows, ["area"])
     order = {name: i for i, name in enumerate([*LOCALITIES, BSOL])}
     rows = rows.assign(_o=rows["area"].map(order)).sort_values("_o")
-    cols = ["group", "value", "lower", "upper", "numerator", "denominator", "suppressed"]
-    cols += ["suppression_reason", "comparison"]
+    cols = ["group", *CELL_COLUMNS, "comparison"]
     return rows.assign(group=rows["area"])[cols].reset_index(drop=True)
 
 
@@ -660,14 +678,26 @@ def glance_headline(glance: pd.DataFrame, area: str) -> str:
         >>> g = pd.DataFrame({"comparison": ["better", "worse", "worse", "similar"]})
         >>> glance_headline(g, "East")
         'East is worse than BSOL on 2 of 4 indicators, better on 1 and similar on 1.'
-    """
+        >>> g = pd.DataFrame({"comparison": ["worse", "higher", "lower", "not compared"]})
+        >>> glance_headline(g, "East")
+        'East is worse than BSOL on 1 of 4 indicators, better on 0 and similar on 0; 2 are higher or lower where neither direction is better, and 1 cannot be compared.'
+    """  # noqa: E501
     comp = "England" if area == BSOL else "BSOL"
     counts = glance["comparison"].value_counts()
     n = len(glance)
     worse, better, similar = (int(counts.get(k, 0)) for k in ("worse", "better", "similar"))
+    differ = int(counts.get("higher", 0) + counts.get("lower", 0))
+    other = n - worse - better - similar - differ
+    extra = []
+    if differ:
+        verb = "is" if differ == 1 else "are"
+        extra.append(f"{differ} {verb} higher or lower where neither direction is better")
+    if other:
+        extra.append(f"{other} cannot be compared")
+    tail = ("; " + ", and ".join(extra)) if extra else ""
     return (
         f"{area} is worse than {comp} on {worse} of {n} indicators, better on {better} "
-        f"and similar on {similar}."
+        f"and similar on {similar}{tail}."
     )
 
 
@@ -687,9 +717,14 @@ def breakdown_headline(title: str, rows: pd.DataFrame, label: str) -> str:
         return f"{title} by {label}: too few groups can be shown after disclosure control."
     hi = shown.loc[shown["value"].idxmax()]
     lo = shown.loc[shown["value"].idxmin()]
+
+    def name(group: str) -> str:
+        # "Q1 (most deprived)" names its quintile already; "Asian" needs "the ... group".
+        return f"the {group} {label}" if label and not re.match(r"[QD]\d", group) else group
+
     return (
-        f"{title} is highest in the {hi['group']} {label} ({fmt_number(hi['value'])}) and "
-        f"lowest in the {lo['group']} {label} ({fmt_number(lo['value'])})."
+        f"{title} is highest in {name(hi['group'])} ({fmt_number(hi['value'])}) and "
+        f"lowest in {name(lo['group'])} ({fmt_number(lo['value'])})."
     )
 
 
@@ -856,13 +891,14 @@ def table_html(frame: pd.DataFrame, caption: str, row_header: bool = True) -> st
     )
 
 
-def stat_table(rows: pd.DataFrame, label: str = "Group") -> pd.DataFrame:
+def stat_table(rows: pd.DataFrame, label: str = "Group", decimals: int = 1) -> pd.DataFrame:
     """Format statistic rows for a data table; suppressed cells say so with the reason.
 
     Args:
         rows: frame with ``group``, ``value``, ``lower``, ``upper``, ``numerator``,
             ``denominator``, ``suppressed``, ``suppression_reason``.
         label: header of the group column.
+        decimals: decimals of the value and its interval (2 for ratios).
 
     Examples:
         >>> rows = pd.DataFrame({"group": ["A", "B"], "value": [12.0, 3.0],
@@ -872,30 +908,31 @@ def stat_table(rows: pd.DataFrame, label: str = "Group") -> pd.DataFrame:
         >>> stat_table(rows).iloc[1].tolist()
         ['B', 'suppressed (fewer than 10)', 'suppressed', 'suppressed', 'suppressed']
     """
-    sup = rows["suppressed"].astype(bool).to_numpy()
-    reason = rows["suppression_reason"].to_numpy()
-
-    def col(values: pd.Series, fmt: Any, first: bool = False) -> list[str]:
-        out = []
-        for v, s, r in zip(values, sup, reason, strict=True):
-            if s:
-                out.append(f"suppressed ({r})" if first and isinstance(r, str) else "suppressed")
-            else:
-                out.append(fmt(v))
-        return out
-
     return pd.DataFrame(
         {
             label: rows["group"].astype(str).to_numpy(),
-            "Value": col(rows["value"], fmt_number, first=True),
-            "95% CI": col(
-                pd.Series(list(zip(rows["lower"], rows["upper"], strict=True))),
-                lambda lu: f"{fmt_number(lu[0])} to {fmt_number(lu[1])}",
-            ),
-            "Numerator": col(rows["numerator"], fmt_count),
-            "Denominator": col(rows["denominator"], fmt_count),
+            "Value": fmt_column(rows, "value", decimals),
+            "95% CI": fmt_ci(rows, decimals),
+            "Numerator": fmt_column(rows, "numerator", 0, reason=False),
+            "Denominator": fmt_column(rows, "denominator", 0, reason=False),
         }
     )
+
+
+def fmt_ci(rows: pd.DataFrame, decimals: int = 1) -> list[str]:
+    """Format 95% confidence intervals as "lower to upper" ("suppressed" where suppressed).
+
+    Examples:
+        >>> rows = pd.DataFrame({"lower": [1.0, 2.0], "upper": [3.0, 4.0],
+        ...     "suppressed": [False, True], "suppression_reason": [None, "count 1-9"]})
+        >>> fmt_ci(rows)
+        ['1.0 to 3.0', 'suppressed']
+    """
+    text = [
+        f"{fmt_number(lo, decimals)} to {fmt_number(hi, decimals)}"
+        for lo, hi in zip(rows["lower"], rows["upper"], strict=True)
+    ]
+    return np.where(rows["suppressed"].astype(bool).to_numpy(), "suppressed", text).tolist()
 
 
 def heading_html(text: str, level: int = 2) -> str:
@@ -1019,6 +1056,17 @@ def open_pack(
 
     Raises:
         ParameterError: the tables are for another reporting date, view or IMD version.
+
+    Examples:
+        >>> import tempfile
+        >>> from bsol_analytics.packs import write_demo_tables
+        >>> folder = write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=2000)
+        >>> open_pack(folder, None, "2025-03-31").reporting_date.year
+        2025
+        >>> open_pack(folder, None, "2024-12-31")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.errors.ParameterError: The pack tables in ... are for 31 March 2025, ...
     """
     import tempfile
 
@@ -1095,21 +1143,8 @@ def glance_section(data: PackData, area: str) -> str:
     table = pd.DataFrame(
         {
             "Indicator": glance["title"],
-            area: [
-                fmt_cell(v, s, r)
-                for v, s, r in zip(
-                    glance["value"],
-                    glance["suppressed"],
-                    glance["suppression_reason"],
-                    strict=True,
-                )
-            ],
-            "95% CI": [
-                "suppressed" if s else f"{fmt_number(lo)} to {fmt_number(hi)}"
-                for lo, hi, s in zip(
-                    glance["lower"], glance["upper"], glance["suppressed"], strict=True
-                )
-            ],
+            area: fmt_column(glance),
+            "95% CI": fmt_ci(glance),
             "BSOL": glance["BSOL"].map(fmt_number),
             "England": glance["England"].map(fmt_number),
             "Compared with " + ("England" if area == BSOL else "BSOL"): glance["comparison"],
@@ -1159,12 +1194,7 @@ def population_section(data: PackData, area: str) -> str:
         {
             "Age band": pyr["age_band"],
             "Sex": pyr["sex"].map({"F": "Female", "M": "Male"}),
-            "Patients": [
-                fmt_cell(c, s, r, 0)
-                for c, s, r in zip(
-                    pyr["count"], pyr["suppressed"], pyr["suppression_reason"], strict=True
-                )
-            ],
+            "Patients": fmt_column(pyr, "count", 0),
             "Percent": pyr["percent"].map(fmt_number),
             "BSOL percent": pyr["bsol_percent"].map(fmt_number),
         }
@@ -1210,12 +1240,7 @@ def population_section(data: PackData, area: str) -> str:
         tab = pd.DataFrame(
             {
                 label: mix["group"],
-                "Patients": [
-                    fmt_cell(c, s, r, 0)
-                    for c, s, r in zip(
-                        mix["count"], mix["suppressed"], mix["suppression_reason"], strict=True
-                    )
-                ],
+                "Patients": fmt_column(mix, "count", 0),
                 "Percent": mix["share"].map(fmt_number),
                 "BSOL percent": mix["bsol_share"].map(fmt_number),
             }
@@ -1323,6 +1348,10 @@ def family_section(data: PackData, area: str, family: str) -> str:
     parts = [heading_html(family_title, 2)]
     glance = at_a_glance(data, area)
     glance = glance[glance["family"] == family]
+    derived = glance["derived"] if "derived" in glance else pd.Series("", index=glance.index)
+    dsr = glance[derived == "DSR"]
+    dsr = dsr.assign(indicator_id=dsr["indicator_id"].str.removesuffix("_DSR"))
+    glance = glance[derived == ""].reset_index(drop=True)
     comp_name = "England" if area == BSOL else "BSOL"
     if len(glance):
         fig, alt = plots.spine_chart(glance, area)
@@ -1349,8 +1378,31 @@ def family_section(data: PackData, area: str, family: str) -> str:
             }
         )
         notes = sentences[1:]
-        derived = glance["derived"] if "derived" in glance else pd.Series("", index=glance.index)
-        notes += [rve_sentence(r, area) for _, r in glance[derived == "RVE"].iterrows()]
+        if len(dsr):
+            aligned = glance[["indicator_id"]].merge(dsr, on="indicator_id", how="left")
+            aligned = aligned.assign(suppressed=aligned["suppressed"].fillna(False))
+            has = aligned["value"].notna() | aligned["suppressed"].astype(bool)
+            std = np.where(has, fmt_column(aligned), "not computed")
+            table.insert(2, f"{area}, age-standardised", std)
+            shown = aligned[has & ~aligned["suppressed"].astype(bool)]
+            if area == BSOL:
+                notes += [
+                    f"{t} in BSOL is {fmt_number(v)} per 100; the localities are compared below."
+                    for t, v in zip(shown["title"], shown["value"], strict=True)
+                ]
+            else:
+                notes += [
+                    comparison_sentence(t, area, c, comp_name)[:-1]
+                    + f" ({fmt_number(v)} against {fmt_number(b)} per 100)."
+                    for t, c, v, b in zip(
+                        shown["title"],
+                        shown["comparison"],
+                        shown["value"],
+                        shown[BSOL],
+                        strict=True,
+                    )
+                ]
+            notes.append(DSR_NOTE)
         parts.append(
             section_html(
                 f"{family_title}: summary",
@@ -1361,6 +1413,10 @@ def family_section(data: PackData, area: str, family: str) -> str:
                 notes,
             )
         )
+    if "derived" in meta:
+        parts += [
+            rve_section(data, area, i) for i in meta.loc[meta["derived"] == "RVE", "indicator_id"]
+        ]
     detailed = meta[meta["derived"] == ""] if "derived" in meta else meta
     for i, (_, row) in enumerate(detailed.iterrows()):
         ind, title = row["indicator_id"], row["title"]
@@ -1371,20 +1427,47 @@ def family_section(data: PackData, area: str, family: str) -> str:
             rows = areas_side_by_side(data, ind)
             if len(rows):
                 comp = _comparator_value(data, BSOL, ind, "England")
-                fig, alt = plots.bar_ci(rows, f"{title} by locality", axis, comp, "England")
-                shown = rows[~rows["suppressed"].astype(bool) & (rows["group"] != BSOL)]
-                headline = (
-                    breakdown_headline(title, shown.reset_index(drop=True), "locality")
-                    .replace(" locality (", " (")
-                    .replace("in the ", "in ")
+                std = areas_side_by_side(data, f"{ind}_DSR")
+                std = rows[["group"]].merge(std, on="group", how="left")
+                marks = std["value"].where(~std["suppressed"].fillna(True).astype(bool))
+                fig, alt = plots.bar_ci(
+                    rows,
+                    f"{title} by locality",
+                    axis,
+                    comp,
+                    "England",
+                    marks=marks if marks.notna().any() else None,
                 )
+                shown = rows[~rows["suppressed"].astype(bool) & (rows["group"] != BSOL)]
+                headline = breakdown_headline(title, shown.reset_index(drop=True), "")
+                table = stat_table(rows, "Area")
+                notes = []
+                if marks.notna().any():
+                    std = std.assign(suppressed=std["suppressed"].fillna(True))
+                    table.insert(2, "Age-standardised", fmt_column(std))
+                    std_shown = std[~std["suppressed"].astype(bool) & (std["group"] != BSOL)]
+                    std_line = breakdown_headline(title, std_shown.reset_index(drop=True), "")
+                    if " is highest in " in std_line and " is highest in " in headline:
+                        headline = (
+                            headline.replace(" is highest", " (crude) is highest")[:-1]
+                            + "; age-standardised, it is highest"
+                            + std_line.split(" is highest", 1)[1]
+                        )
+                    notes = [
+                        DSR_NOTE.replace(
+                            "Age-standardised values",
+                            "The black diamonds are age-standardised values",
+                            1,
+                        )
+                    ]
                 parts.append(
                     section_html(
                         f"{title}: localities side by side",
                         headline,
                         figure_html(fig, alt),
-                        stat_table(rows, "Area"),
+                        table,
                         f"{title} by locality",
+                        notes,
                         level=4,
                     )
                 )
@@ -1398,7 +1481,9 @@ def family_section(data: PackData, area: str, family: str) -> str:
             rows = breakdown_rows(data, area, ind, breakdown)
             if rows.empty:
                 continue
-            fig, alt = plots.bar_ci(rows, f"{title} by {label}, {area}", axis, ref, area)
+            fig, alt = plots.bar_ci(
+                rows, f"{title} by {label}, {area}", axis, ref, f"{area}, all patients"
+            )
             notes = []
             if breakdown == "imd_quintile":
                 sii = data.sii[(data.sii["indicator_id"] == ind) & (data.sii["area"] == area)]
@@ -1419,7 +1504,7 @@ def family_section(data: PackData, area: str, family: str) -> str:
         if i == 0:
             matrix = cross_matrix(data, area, ind)
             if len(matrix):
-                fig, alt = plots.heatmap(matrix, f"{title}, {area}")
+                fig, alt = plots.heatmap(matrix, f"{title}, {area}", axis)
                 n_sup = int(matrix["suppressed"].astype(bool).sum())
                 headline = (
                     f"{title} by deprivation and ethnic group together: {n_sup} of "
@@ -1488,19 +1573,8 @@ def family_section(data: PackData, area: str, family: str) -> str:
                 {
                     "Practice": points["practice_name"] + " (" + points["practice_code"] + ")",
                     "PCN": points["pcn_name"],
-                    "Value": [
-                        fmt_cell(v, s, r)
-                        for v, s, r in zip(
-                            points["value"],
-                            points["suppressed"],
-                            points["suppression_reason"],
-                            strict=True,
-                        )
-                    ],
-                    "Denominator": [
-                        "suppressed" if s else fmt_count(d)
-                        for d, s in zip(points["denominator"], points["suppressed"], strict=True)
-                    ],
+                    "Value": fmt_column(points),
+                    "Denominator": fmt_column(points, "denominator", 0, reason=False),
                 }
             )
             parts.append(
@@ -1553,9 +1627,15 @@ def ward_map_section(data: PackData, area: str, indicator_id: str, title: str) -
         ),
         "Ward",
     )
+    hidden = (
+        "Every ward has a value."
+        if n_sup == 0
+        else f"{n_sup} {'ward is' if n_sup == 1 else 'wards are'} white with grey hatching: "
+        "suppressed or no data."
+    )
     note = (
-        f"Resident view: patients are counted in the ward where they live, whichever practice "
-        f"they are registered with. Grey wards are suppressed or have no data ({n_sup})."
+        "Resident view: patients are counted in the ward where they live, whichever practice "
+        f"they are registered with. {hidden}"
     )
     return section_html(
         f"{title}: map by ward",
@@ -1565,6 +1645,113 @@ def ward_map_section(data: PackData, area: str, indicator_id: str, title: str) -
         f"{title} by ward of residence, {area}",
         [note],
         level=4,
+    )
+
+
+#: One line explaining age standardisation, shown wherever a DSR sits next to a crude rate.
+DSR_NOTE = (
+    "Age-standardised values (European Standard Population 2013) show what the rate would "
+    "be if every area had the same age mix, so areas with younger or older populations can "
+    "be compared fairly; the crude value is the share of this area's own patients."
+)
+
+#: How the recorded-versus-expected ratio is worked out, in words.
+RVE_NOTE = (
+    "Expected cases are what the area's registered patients would have if each age and sex "
+    "group had the reference prevalence (Health Survey for England for hypertension and "
+    "diabetes, the PHE COPD prevalence model for COPD). A ratio below 1 suggests cases that "
+    "are undiagnosed or not on a practice register; the dashed line at 1 means as many "
+    "recorded as expected."
+)
+
+
+def _condition(title: str, family: str) -> str:
+    name = FAMILIES.get(family, str(title).split(":")[0])
+    return name if name.isupper() else name.lower()
+
+
+def rve_headline(row: pd.Series, area: str, condition: str) -> str:
+    """Headline of the recorded-versus-expected chart, with the gap as "about 1 in N".
+
+    Args:
+        row: the area's ratio row (``value``, ``lower``, ``upper``, ``suppressed``).
+        area: the area.
+        condition: the condition in words (``"hypertension"``).
+
+    Examples:
+        >>> def r(v, lo, hi):
+        ...     return pd.Series({"value": v, "lower": lo, "upper": hi, "suppressed": False})
+        >>> rve_headline(r(0.65, 0.62, 0.68), "East", "hypertension")
+        'East records 0.65 of the hypertension expected from its age and sex mix: about 1 in 3 expected cases are not on a register.'
+        >>> rve_headline(r(1.2, 1.1, 1.3), "East", "COPD")
+        'East records 1.20 times the COPD expected from its age and sex mix: about 20 more cases on registers for every 100 expected.'
+        >>> rve_headline(r(0.98, 0.9, 1.05), "BSOL", "diabetes")
+        'BSOL records 0.98 of the diabetes expected from its age and sex mix, not significantly different from the expected number (95% CI 0.90 to 1.05).'
+    """  # noqa: E501
+    if bool(row["suppressed"]) or pd.isna(row["value"]):
+        return f"Recorded against expected {condition} cannot be shown for {area} (suppressed)."
+    value, lo, hi = float(row["value"]), float(row["lower"]), float(row["upper"])
+    how = f"{value:.2f} of the" if value < 1 else f"{value:.2f} times the"
+    start = f"{area} records {how} {condition} expected from its age and sex mix"
+    if lo <= 1 <= hi:
+        return (
+            f"{start}, not significantly different from the expected number "
+            f"(95% CI {lo:.2f} to {hi:.2f})."
+        )
+    if value > 1:
+        extra = round(100 * (value - 1))
+        return f"{start}: about {extra} more cases on registers for every 100 expected."
+    missing = 1 - value
+    gap = f"1 in {round(1 / missing)}" if missing < 0.5 else f"{round(10 * missing)} in 10"
+    return f"{start}: about {gap} expected cases are not on a register."
+
+
+def rve_section(data: PackData, area: str, indicator_id: str) -> str:
+    """Recorded versus expected prevalence: the ratio for every locality and BSOL.
+
+    A dot chart of the ratio with its 95% CI (the pack's area picked out, reference line
+    at 1), the headline, the ratio in words and the data table (recorded and expected).
+
+    Examples:
+        >>> data = demo_pack()
+        >>> out = rve_section(data, "East", "HYP_PREV_RVE")
+        >>> "recorded vs expected" in out and "<caption>" in out
+        True
+    """
+    from bsol_analytics import plots
+
+    meta = data.meta[data.meta["indicator_id"] == indicator_id]
+    rows = areas_side_by_side(data, indicator_id)
+    if meta.empty or rows.empty:
+        return ""
+    row = meta.iloc[0]
+    base = str(row["title"]).replace(", recorded vs expected ratio", "")
+    condition = _condition(base, str(row["family"]))
+    family_title = FAMILIES.get(str(row["family"]), base.split(":")[0])
+    title = f"{family_title}: recorded vs expected prevalence"
+    fig, alt = plots.ratio_chart(rows, area, title)
+    own = rows[rows["group"] == area]
+    own_row = (
+        own.iloc[0]
+        if len(own)
+        else pd.Series({"value": np.nan, "lower": np.nan, "upper": np.nan, "suppressed": True})
+    )
+    table = stat_table(rows, "Area", decimals=2).rename(
+        columns={"Value": "Ratio", "Numerator": "Recorded", "Denominator": "Expected"}
+    )
+    notes = [rve_sentence(pd.Series({**own_row.to_dict(), "title": base}), area)]
+    if area != BSOL and "comparison" in own_row:
+        notes.append(
+            comparison_sentence("The recorded vs expected ratio", area, own_row["comparison"], BSOL)
+        )
+    notes.append(RVE_NOTE)
+    return section_html(
+        title,
+        rve_headline(own_row, area, condition),
+        figure_html(fig, alt),
+        table,
+        f"{base}, recorded vs expected ratio by area",
+        notes,
     )
 
 

@@ -282,7 +282,9 @@ def patient_ids(index: np.ndarray, seed: int) -> pa.Array:
         seed: the extract's seed.
 
     Returns:
-        A pyarrow string array.
+        A pyarrow string array: always one contiguous array, however many ids (converting
+        a large numpy byte array with ``pa.array`` would split it into a ChunkedArray, which
+        ``pa.concat_arrays`` and ``take`` results downstream cannot mix with plain arrays).
 
     Examples:
         >>> ids = patient_ids(np.arange(3), seed=1).to_pylist()
@@ -300,7 +302,9 @@ def patient_ids(index: np.ndarray, seed: int) -> pa.Array:
     buf = np.empty((len(x), 11), dtype=np.uint8)
     buf[:, 0] = ord("P")
     buf[:, 1:] = hexchars
-    return pa.array(buf.view("S11").ravel()).cast(pa.string())
+    offsets = np.arange(0, 11 * (len(x) + 1), 11, dtype=np.int64)
+    ids = pa.LargeStringArray.from_buffers(len(x), pa.py_buffer(offsets), pa.py_buffer(buf))
+    return ids.cast(pa.string())
 
 
 def practice_counts(list_sizes: pd.Series, total: int) -> pd.Series:

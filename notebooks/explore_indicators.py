@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -72,4 +74,29 @@ side = report.areas_side_by_side(data, "SCR_BOWEL")
 fig, alt = plots.bar_ci(side, "Bowel screening coverage by locality", "Percent")
 pd.DataFrame(
     {"area": side["group"], "value": side["value"].round(1), "comparison": side["comparison"]}
+)
+
+# %% [markdown]
+# ## Recorded versus expected prevalence, and age standardisation
+#
+# `<ID>_RVE` is the register count divided by the count expected from the population's
+# age and sex mix (1 = as many as expected); `<ID>_DSR` is the age-standardised rate
+# (ESP 2013, per 100), which compares localities with different age mixes fairly.
+
+# %%
+rve = report.areas_side_by_side(data, "HYP_PREV_RVE")
+fig, alt = plots.ratio_chart(rve, "East", "Hypertension: recorded vs expected prevalence")
+east = rve[rve["group"] == "East"].iloc[0]
+print(report.rve_headline(east, "East", "hypertension"))
+report.stat_table(rve, "Area", decimals=2)
+
+# %%
+crude = report.areas_side_by_side(data, "HYP_PREV")
+std = report.areas_side_by_side(data, "HYP_PREV_DSR")
+pd.DataFrame(
+    {
+        "area": crude["group"],
+        "crude": crude["value"].round(1),
+        "age_standardised": std["value"].round(1),
+    }
 )

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from test_indicators_definitions import RD, build_extract
 
+from bsol_analytics.errors import ExtractError
 from bsol_analytics.indicators import DEFINITIONS, compute_cube, load_tables, patient_flags
 
 KEYS = ["practice_locality", "imd2025_quintile", "sex", "age_band"]
@@ -63,6 +64,17 @@ def test_duckdb_reads_parquet_parts(extract, pandas_cube, tmp_path):
         df.iloc[half:].to_parquet(tmp_path / name / "part-1.parquet", index=False)
     frames = load_tables(tmp_path, "duckdb")
     pd.testing.assert_frame_equal(compute_cube(frames, DATES, KEYS, engine="duckdb"), pandas_cube)
+
+
+def test_duckdb_refuses_text_dates_in_parquet(extract, pandas_cube, tmp_path):
+    for name, df in extract.items():
+        if name == "screening":
+            df = df.assign(test_date=df["test_date"].dt.strftime("%Y-%m-%d"))
+        df.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    with pytest.raises(ExtractError, match=r"Table 'screening', column 'test_date'.*date"):
+        load_tables(tmp_path, "duckdb")
+    # the pandas engine reads ISO text dates and gives the same cube
+    pd.testing.assert_frame_equal(compute_cube(tmp_path, DATES, KEYS), pandas_cube)
 
 
 def test_duckdb_patient_flags_stay_lazy(extract):

@@ -61,6 +61,8 @@ def test_whole_years(born, at, age):
         ({"reporting_dates": []}, ParameterError, "at least one reporting date"),
         ({"keys": ["date_of_birth"]}, ParameterError, "cannot be used as a key"),
         ({"keys": ["no_such_column"]}, ParameterError, "cannot be used as a key"),
+        ({"keys": 5}, ParameterError, "keys must be a column name"),
+        ({"tables": [1, 2]}, ParameterError, "folder of prepared Parquet files or a dict"),
     ],
 )
 def test_parameter_errors(kwargs, error, match):
@@ -95,6 +97,53 @@ def test_unreadable_dates_are_refused():
     tables["screening"] = tables["screening"].assign(test_date="not a date")
     with pytest.raises(ExtractError, match="Table 'screening', column 'test_date'"):
         compute_cube(tables, RD, None)
+
+
+def _as_iso_text(df: pd.DataFrame) -> pd.DataFrame:
+    dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
+    return df.assign(**{c: df[c].dt.strftime("%Y-%m-%d").astype("object") for c in dates})
+
+
+def _as_date_objects(df: pd.DataFrame) -> pd.DataFrame:
+    dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
+    return df.assign(**{c: df[c].dt.date.astype("object") for c in dates})
+
+
+def _as_seconds(df: pd.DataFrame) -> pd.DataFrame:
+    dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
+    return df.assign(**{c: df[c].astype("datetime64[s]") for c in dates})
+
+
+@pytest.mark.parametrize("convert", [_as_iso_text, _as_date_objects, _as_seconds])
+def test_dates_in_any_typed_or_iso_form_give_the_same_cube_without_warnings(convert, recwarn):
+    tables = build_extract()
+    expected = compute_cube(tables, RD, ["sex"])
+    converted = {name: convert(df) for name, df in tables.items()}
+    before = {name: df.copy() for name, df in converted.items()}
+    got = compute_cube(converted, RD, ["sex"])
+    pd.testing.assert_frame_equal(got, expected)
+    for name, df in converted.items():  # the caller's frames are untouched
+        pd.testing.assert_frame_equal(df, before[name])
+    parse_warnings = [w for w in recwarn if "infer format" in str(w.message)]
+    assert not parse_warnings
+
+
+@pytest.mark.parametrize(
+    ("values", "rows", "example"),
+    [
+        (["2024-13-02"], [1], "'2024-13-02'"),
+        (["02/01/2024"], [1], "'02/01/2024'"),
+        (["2024-01-02", "soon", None, "later"], [2, 4], "'soon'"),
+    ],
+)
+def test_unreadable_dates_name_rows_and_an_example(values, rows, example, recwarn):
+    tables = build_extract()
+    tables["screening"] = tables["screening"].head(len(values)).assign(test_date=values)
+    with pytest.raises(ExtractError, match="Table 'screening', column 'test_date'") as info:
+        compute_cube(tables, RD, None)
+    assert info.value.rows == rows
+    assert example in str(info.value)
+    assert not [w for w in recwarn if "infer format" in str(w.message)]
 
 
 def test_missing_folder_is_a_parameter_error(tmp_path):

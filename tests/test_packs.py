@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bsol_analytics import packs, report
+from bsol_analytics import packs, plots, report
 from bsol_analytics.errors import ParameterError
 
 REPORTING_DATE = "2025-03-31"
@@ -159,6 +159,34 @@ def test_cli_packs_bad_date_is_plain_error(capsys, tmp_path):
     assert "Traceback" not in err and "not a real date" in err
 
 
+def _unreadable(*args, **kwargs):
+    raise PermissionError(13, "Permission denied", "/data/extract/patients.csv")
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("out_is_a_file", "Not a directory"),
+        ("data_unreadable", "Permission denied"),
+    ],
+)
+def test_cli_packs_file_problems_are_one_sentence(setup, expected, capsys, tmp_path, monkeypatch):
+    from bsol_analytics.cli import main
+
+    out = tmp_path / "r"
+    if setup == "out_is_a_file":
+        blocker = tmp_path / "blocker"
+        blocker.write_text("a file where a folder should be")
+        out = blocker / "reports"
+    else:
+        monkeypatch.setattr(packs, "compute_tables", _unreadable)
+    code = main(["packs", str(tmp_path), "--date", REPORTING_DATE, "--out", str(out)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert "Traceback" not in err
+    assert "bsol packs could not use" in err and expected in err
+
+
 # --------------------------------------------------------------------------------------
 # Pack tables and selections
 # --------------------------------------------------------------------------------------
@@ -295,6 +323,86 @@ def test_sections_have_alt_text_for_every_image(data):
         imgs = re.findall(r"<img[^>]*>", page)
         assert imgs
         assert all(re.search(r'alt="[^"]{20,}"', i) for i in imgs)
+
+
+def _ratio(value, lower, upper, suppressed=False):
+    return pd.Series({"value": value, "lower": lower, "upper": upper, "suppressed": suppressed})
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (_ratio(0.65, 0.62, 0.68), "East records 0.65 of the hypertension expected"),
+        (_ratio(0.65, 0.62, 0.68), "about 1 in 3 expected cases are not on a register"),
+        (_ratio(0.95, 0.93, 0.97), "about 1 in 20 expected cases"),
+        (_ratio(0.3, 0.25, 0.35), "about 7 in 10 expected cases"),
+        (_ratio(1.12, 1.05, 1.2), "1.12 times the hypertension expected"),
+        (_ratio(1.12, 1.05, 1.2), "about 12 more cases on registers for every 100 expected"),
+        (_ratio(0.98, 0.9, 1.05), "not significantly different from the expected number"),
+        (_ratio(np.nan, np.nan, np.nan, True), "cannot be shown for East (suppressed)"),
+    ],
+)
+def test_rve_headline(row, expected):
+    assert expected in report.rve_headline(row, "East", "hypertension")
+
+
+@pytest.mark.parametrize("area", ["East", "BSOL"])
+@pytest.mark.parametrize(
+    ("family", "has_rve"),
+    [("hypertension", True), ("diabetes", True), ("copd", True), ("end_of_life", False)],
+)
+def test_family_sections_show_recorded_vs_expected(data, area, family, has_rve):
+    page = report.family_section(data, area, family)
+    assert ("recorded vs expected prevalence</h3>" in page) is has_rve
+    if has_rve:
+        section = page.split("expected prevalence</h3>", 1)[1].split("</section>", 1)[0]
+        assert f"{area} records" in section
+        assert '<th scope="col">Expected</th>' in section
+        assert "dashed line at 1" in section
+        assert section.count("<img alt=") == 1
+
+
+@pytest.mark.parametrize("family", ["hypertension", "diabetes", "copd"])
+def test_family_summary_shows_age_standardised_next_to_crude(data, family):
+    page = report.family_section(data, "East", family)
+    summary = page.split("summary</h3>", 1)[1].split("</section>", 1)[0]
+    assert '<th scope="col">East, age-standardised</th>' in summary
+    assert "(age-standardised) is" in summary and "per 100)." in summary
+    assert report.DSR_NOTE.split(",")[0] in summary
+    # the derived ids are columns and sections of their own, not rows of the summary
+    assert "recorded vs expected ratio</th>" not in summary
+
+
+def test_bsol_side_by_side_shows_age_standardised(data):
+    page = report.family_section(data, "BSOL", "hypertension")
+    part = page.split("localities side by side</h4>", 1)[1].split("</section>", 1)[0]
+    assert '<th scope="col">Age-standardised</th>' in part
+    assert "Black diamonds" in part and "black diamonds are age-standardised" in part
+    assert "(crude) is highest" in part
+
+
+def test_ratio_chart_does_not_change_input_and_names_every_area(data):
+    rows = report.areas_side_by_side(data, "HYP_PREV_RVE")
+    before = rows.copy()
+    _, alt = plots.ratio_chart(rows, "East", "Hypertension: recorded vs expected")
+    pdt.assert_frame_equal(rows, before)
+    assert all(area in alt for area in [*report.LOCALITIES, report.BSOL])
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 1e6, allow_nan=False), st.booleans(), st.sampled_from([None, "x"])),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_fmt_column_never_shows_a_suppressed_number(cells):
+    frame = pd.DataFrame(cells, columns=["value", "suppressed", "suppression_reason"])
+    out = pd.Series(report.fmt_column(frame))
+    sup = frame["suppressed"].to_numpy()
+    assert out[sup].str.startswith("suppressed").all()
+    assert not out[~sup].str.contains("suppressed").any()
 
 
 # --------------------------------------------------------------------------------------

@@ -391,6 +391,28 @@ def test_patient_ids_unique_and_never_nhs_numbers(index, seed):
     assert not passes_nhs_modulus11(ids).any()
 
 
+def test_patient_ids_stay_one_array_beyond_a_conversion_chunk():
+    # A chunk of more than about 1.5 million patients used to come back as a ChunkedArray
+    # (pyarrow splits large numpy conversions), which broke pa.concat_arrays in _tables.
+    n = 1_600_000
+    ids = patient_ids(np.arange(n), seed=3)
+    assert isinstance(ids, pa.Array) and ids.type == pa.string()
+    assert len(ids) == n
+    ghost = patient_ids((1 << 39) + np.arange(5), seed=3)
+    joined = pa.concat_arrays([ids.take(pa.array([0, n - 1])), ghost])
+    assert len(joined) == 7
+    assert joined[1].as_py() == ids[n - 1].as_py()
+
+
+def test_patient_ids_match_the_hex_scrambling():
+    index = np.array([0, 1, 2**40 - 1], dtype=np.uint64)
+    mask = (1 << 40) - 1
+    ss = np.random.SeedSequence([7, 40]).generate_state(2, dtype=np.uint64)
+    mult, add = int(ss[0]) & mask | 1, int(ss[1]) & mask
+    want = [f"P{(int(i) * mult + add) & mask:010x}" for i in index]
+    assert patient_ids(index, seed=7).to_pylist() == want
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.integers(1, 50_000), min_size=1, max_size=60), st.integers(0, 2_000_000))
 def test_practice_counts_sum_and_stay_proportional(sizes, total):

@@ -3,49 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from bsol_analytics.cleaning.pipeline import Steps, prepare, prepare_tables
 from bsol_analytics.cleaning.quality import QualityLog, data_quality_summary
-from bsol_analytics.errors import BsolError
+from bsol_analytics.errors import FileAccessError, file_errors
 
-__all__ = ["cli_prepare", "cli_validate", "file_errors", "print_data_quality"]
-
-
-class FileAccessError(BsolError):
-    """A file or folder the command needs could not be read or written."""
-
-
-@contextlib.contextmanager
-def file_errors(command: str) -> Iterator[None]:
-    """Report a file the command cannot read or write as a user error, not a traceback.
-
-    An operating-system error (no such folder, permission denied, disk full) becomes a
-    :class:`FileAccessError` naming the file, which the command line prints as one sentence.
-
-    Args:
-        command: the command, for the message (e.g. ``"bsol prepare"``).
-
-    Examples:
-        >>> with file_errors("bsol prepare"):
-        ...     open("/no/such/folder/x.csv")
-        Traceback (most recent call last):
-        ...
-        bsol_analytics.cleaning.cli.FileAccessError: bsol prepare could not use /no/such/folder...
-    """
-    try:
-        yield
-    except OSError as err:
-        where = err.filename or "a file"
-        reason = err.strerror or str(err)
-        raise FileAccessError(
-            f"{command} could not use {where}: {reason}. Check that the folder exists and "
-            "that you may write to it."
-        ) from err
+# ``file_errors`` and ``FileAccessError`` live in ``bsol_analytics.errors``; they are
+# re-exported here for the modules that imported them from this one.
+__all__ = [
+    "FileAccessError",
+    "cli_prepare",
+    "cli_validate",
+    "file_errors",
+    "print_data_quality",
+]
 
 
 def print_data_quality(summary: dict[str, Any], *, file: Any = None) -> None:

@@ -25,17 +25,18 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import narwhals as nw
 
-#: ESP2013 five-year age bands, index = band code used inside the engines.
-AGE_BANDS: tuple[str, ...] = (
-    *(f"{lo}-{lo + 4}" for lo in range(0, 90, 5)),
-    "90+",
-)
+from bsol_analytics.reference import AGE_BANDS_ESP2013
+
+#: ESP2013 five-year age bands (``reference.AGE_BANDS_ESP2013``); the index is the band code
+#: used inside the engines.
+AGE_BANDS: tuple[str, ...] = AGE_BANDS_ESP2013
 
 Population = Literal["registered", "decedents"]
 
@@ -99,7 +100,12 @@ class Context:
         return day
 
     def start(self, months: int) -> Any:
-        """The excluded lower bound ``RD - months`` as a literal."""
+        """The excluded lower bound ``RD - months`` as a literal.
+
+        Examples:
+            >>> Context(dt.date(2024, 8, 31), "duckdb").start(6)
+            datetime.date(2024, 2, 29)
+        """
         return self.lit(months_before(self.rd, months))
 
     def within(self, column: str, months: int) -> nw.Expr:
@@ -116,8 +122,30 @@ class Context:
         col = nw.col(column)
         return (col > self.start(months)) & (col <= self.lit(self.rd))
 
+    def coded_within(self, cluster: str, months: int) -> nw.Expr:
+        """Event rows of ``cluster`` dated within ``months`` of RD.
+
+        Examples:
+            >>> import pandas as pd
+            >>> ev = nw.from_native(pd.DataFrame({"cluster": ["SBP", "SBP", "DBP"],
+            ...     "event_date": pd.to_datetime(["2025-01-01", "2019-01-01", "2025-01-01"])}))
+            >>> ctx = Context(dt.date(2025, 3, 31))
+            >>> ev.select(ctx.coded_within("SBP", 60).alias("x")).to_native()["x"].tolist()
+            [True, False, False]
+        """
+        return (nw.col("cluster") == cluster) & self.within("event_date", months)
+
     def on_or_before(self, column: str) -> nw.Expr:
-        """``column <= RD``."""
+        """``column <= RD``.
+
+        Examples:
+            >>> import pandas as pd
+            >>> df = nw.from_native(pd.DataFrame({"d": pd.to_datetime(["2025-03-31",
+            ...                                                         "2025-04-01"])}))
+            >>> ctx = Context(dt.date(2025, 3, 31))
+            >>> df.select(ctx.on_or_before("d")).to_native()["d"].tolist()
+            [True, False]
+        """
         return nw.col(column) <= self.lit(self.rd)
 
 
@@ -392,12 +420,26 @@ class Indicator:
 
 
 def age() -> nw.Expr:
-    """The population's age column (at RD, or at death for decedents)."""
+    """The population's age column (at RD, or at death for decedents).
+
+    Examples:
+        >>> import pandas as pd
+        >>> df = nw.from_native(pd.DataFrame({"age": [17, 45]}))
+        >>> df.select((age() >= 18).alias("adult")).to_native()["adult"].tolist()
+        [False, True]
+    """
     return nw.col("age")
 
 
 def sex_is(value: str) -> nw.Expr:
-    """``sex == value``."""
+    """``sex == value``.
+
+    Examples:
+        >>> import pandas as pd
+        >>> df = nw.from_native(pd.DataFrame({"sex": ["F", "M", "U"]}))
+        >>> df.select(sex_is("F").alias("f")).to_native()["f"].tolist()
+        [True, False, False]
+    """
     return nw.col("sex") == value
 
 
@@ -406,12 +448,25 @@ def flag(name: str) -> nw.Expr:
 
     Features are stored as ``Int8`` 0/1 rather than booleans so that a left join which
     leaves gaps keeps a numeric column on every engine.
+
+    Examples:
+        >>> import pandas as pd
+        >>> df = nw.from_native(pd.DataFrame({"on_reg": pd.array([1, 0, None], "Int8")}))
+        >>> df.select(flag("on_reg")).to_native()["on_reg"].tolist()
+        [True, False, False]
     """
     return nw.col(name).fill_null(0) == 1
 
 
 def always() -> nw.Expr:
-    """An always-true denominator (the whole population)."""
+    """An always-true denominator (the whole population).
+
+    Examples:
+        >>> import pandas as pd
+        >>> df = nw.from_native(pd.DataFrame({"x": [1, 2]}))
+        >>> df.with_columns(always().alias("all")).to_native()["all"].tolist()
+        [True, True]
+    """
     return nw.lit(True)
 
 
@@ -423,3 +478,77 @@ def unique(names: Iterable[str]) -> list[str]:
         ['sex', 'age_band']
     """
     return list(dict.fromkeys(names))
+
+
+def register_flag(events: Any, diagnosis: str, resolved: str, keep: nw.Expr, column: str) -> Any:
+    """``patient_id`` and a 0/1 ``column``: on the register among the ``keep`` rows.
+
+    The register rule of :func:`on_register` applied to the latest ``diagnosis`` and
+    ``resolved`` cluster dates per patient (see :func:`latest_dates`).
+
+    Examples:
+        >>> import pandas as pd
+        >>> events = nw.from_native(pd.DataFrame({
+        ...     "patient_id": [1, 1, 2, 2],
+        ...     "event_date": pd.to_datetime(["2020-01-01", "2021-01-01", "2020-01-01",
+        ...                                   "2019-01-01"]),
+        ...     "cluster": ["DM_COD", "DMRES_COD", "DM_COD", "DMRES_COD"]}))
+        >>> register_flag(events, "DM_COD", "DMRES_COD", nw.lit(True), "on_dm").to_native()
+           patient_id  on_dm
+        0           1      0
+        1           2      1
+    """
+    last = latest_dates(events, {"_dx": diagnosis, "_res": resolved}, keep)
+    return last.select("patient_id", on_register("_dx", "_res").cast(nw.Int8).alias(column))
+
+
+def register_feature(name: str, diagnosis: str, resolved: str, column: str) -> Feature:
+    """A registered-population feature: on the register at RD (codes on or before RD).
+
+    Args:
+        name: the feature's name.
+        diagnosis: the diagnosis cluster, e.g. ``"HYP_COD"``.
+        resolved: the resolved cluster, e.g. ``"HYPRES_COD"``.
+        column: the 0/1 output column, e.g. ``"on_hyp_register"``.
+
+    Examples:
+        >>> feature = register_feature("hyp_register", "HYP_COD", "HYPRES_COD", "on_hyp")
+        >>> feature.name, feature.population
+        ('hyp_register', 'registered')
+    """
+
+    def build(frames: Frames, ctx: Context, population: Any) -> Any:
+        keep = ctx.on_or_before("event_date")
+        return register_flag(frames.clinical_events, diagnosis, resolved, keep, column)
+
+    return Feature(name, "registered", build)
+
+
+def flag_indicator(
+    id: str,
+    column: str,
+    features: Iterable[str],
+    denominator: Callable[[], nw.Expr] = always,
+    population: Population = "registered",
+) -> Indicator:
+    """An indicator whose numerator is a 0/1 feature column (see :func:`flag`).
+
+    Args:
+        id: the indicator id.
+        column: the feature column counted in the numerator.
+        features: the features the expressions need.
+        denominator: the denominator expression (default: the whole population).
+        population: ``"registered"`` (default) or ``"decedents"``.
+
+    Examples:
+        >>> ind = flag_indicator("COPD_PREV", "on_copd_register", ["copd_register"])
+        >>> ind.population, ind.features, ind.denominator is always
+        ('registered', ('copd_register',), True)
+    """
+    return Indicator(
+        id,
+        population,
+        denominator=denominator,
+        numerator=functools.partial(flag, column),
+        features=tuple(features),
+    )

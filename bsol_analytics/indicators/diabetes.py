@@ -19,41 +19,24 @@ from bsol_analytics.indicators.base import (
     Indicator,
     age,
     flag,
-    latest_dates,
+    flag_indicator,
     latest_value,
-    on_register,
+    register_feature,
 )
 
 
-def _register(frames: Frames, ctx: Context, population: Any) -> Any:
-    last = latest_dates(
-        frames.clinical_events,
-        {"_dm": "DM_COD", "_dmres": "DMRES_COD"},
-        ctx.on_or_before("event_date"),
-    )
-    return last.select(
-        "patient_id", on_register("_dm", "_dmres").cast(nw.Int8).alias("on_dm_register")
-    )
-
-
 def _hba1c(frames: Frames, ctx: Context, population: Any) -> Any:
-    keep = (nw.col("cluster") == "HBA1C") & ctx.within("event_date", 12)
+    keep = ctx.coded_within("HBA1C", 12)
     return latest_value(frames.clinical_events, keep, "hba1c_latest_12m")
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("dm_register", "registered", _register),
+    register_feature("dm_register", "DM_COD", "DMRES_COD", "on_dm_register"),
     Feature("hba1c_12m", "registered", _hba1c),
 )
 
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator(
-        "DM_PREV",
-        "registered",
-        denominator=lambda: age() >= 17,
-        numerator=lambda: flag("on_dm_register"),
-        features=("dm_register",),
-    ),
+    flag_indicator("DM_PREV", "on_dm_register", ["dm_register"], lambda: age() >= 17),
     Indicator(
         "DM_HBA1C_58",
         "registered",

@@ -19,6 +19,7 @@ date of death, since practices end a registration on the day of death). Age is a
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import narwhals as nw
@@ -29,14 +30,32 @@ from bsol_analytics.indicators.base import (
     Frames,
     Indicator,
     always,
-    flag,
-    latest_dates,
-    on_register,
+    flag_indicator,
+    register_feature,
+    register_flag,
 )
 
 
 def decedents(patients: Any, ctx: Context) -> nw.Expr:
-    """Row filter for the decedent population at ``ctx.rd`` (see the module docstring)."""
+    """Row filter for the decedent population at ``ctx.rd`` (see the module docstring).
+
+    Args:
+        patients: the patients frame the filter is applied to (kept for symmetry with the
+            other population filters; the expression only names its columns).
+        ctx: the evaluation context.
+
+    Examples:
+        >>> import datetime as dt
+        >>> import pandas as pd
+        >>> d = lambda *v: pd.to_datetime(list(v))
+        >>> people = nw.from_native(pd.DataFrame({
+        ...     "registration_start": d("2000-01-01", "2000-01-01", "2000-01-01"),
+        ...     "registration_end": d("2024-06-01", "2024-05-01", None),
+        ...     "date_of_death": d("2024-06-01", "2024-06-01", "2024-03-31")}))
+        >>> ctx = Context(dt.date(2025, 3, 31))
+        >>> people.select(decedents(people, ctx).alias("d")).to_native()["d"].tolist()
+        [True, False, False]
+    """
     dod = nw.col("date_of_death")
     end = nw.col("registration_end")
     return (
@@ -46,30 +65,13 @@ def decedents(patients: Any, ctx: Context) -> nw.Expr:
     )
 
 
-def _pc_register(frames: Frames, ctx: Context, population: Any) -> Any:
-    last = latest_dates(
-        frames.clinical_events,
-        {"_pc": "PALCARE_COD", "_pcni": "PALCARENI_COD"},
-        ctx.on_or_before("event_date"),
-    )
-    return last.select(
-        "patient_id", on_register("_pc", "_pcni").cast(nw.Int8).alias("on_pc_register")
-    )
-
-
 def _pc_before_death(frames: Frames, ctx: Context, population: Any) -> Any:
     deaths = population.select("patient_id", "date_of_death")
     events = frames.clinical_events.filter(
         nw.col("cluster").is_in(["PALCARE_COD", "PALCARENI_COD"])
     ).join(deaths, on="patient_id", how="inner")
-    last = latest_dates(
-        events,
-        {"_pc": "PALCARE_COD", "_pcni": "PALCARENI_COD"},
-        nw.col("event_date") < nw.col("date_of_death"),
-    )
-    return last.select(
-        "patient_id", on_register("_pc", "_pcni").cast(nw.Int8).alias("on_pc_register_eve")
-    )
+    before_death = nw.col("event_date") < nw.col("date_of_death")
+    return register_flag(events, "PALCARE_COD", "PALCARENI_COD", before_death, "on_pc_register_eve")
 
 
 def _emergency_90d(frames: Frames, ctx: Context, population: Any) -> Any:
@@ -86,7 +88,7 @@ def _emergency_90d(frames: Frames, ctx: Context, population: Any) -> Any:
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("pc_register", "registered", _pc_register),
+    register_feature("pc_register", "PALCARE_COD", "PALCARENI_COD", "on_pc_register"),
     Feature("pc_register_before_death", "decedents", _pc_before_death),
     Feature("emergency_admissions_90d", "decedents", _emergency_90d),
 )
@@ -96,32 +98,21 @@ def _place(*places: str) -> nw.Expr:
     return nw.col("place_of_death").is_in(list(places)).fill_null(False)
 
 
+def _place_of_death(id: str, *places: str) -> Indicator:
+    """A decedent indicator counting deaths in one of ``places``."""
+    numerator = functools.partial(_place, *places)
+    return Indicator(id, "decedents", denominator=always, numerator=numerator)
+
+
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator(
-        "PC_REG",
-        "registered",
-        denominator=always,
-        numerator=lambda: flag("on_pc_register"),
-        features=("pc_register",),
-    ),
-    Indicator(
-        "EOL_HOME_CARE_HOME",
-        "decedents",
-        denominator=always,
-        numerator=lambda: _place("home", "care home"),
-    ),
-    Indicator(
-        "EOL_HOSPITAL",
-        "decedents",
-        denominator=always,
-        numerator=lambda: _place("hospital"),
-    ),
-    Indicator(
+    flag_indicator("PC_REG", "on_pc_register", ["pc_register"]),
+    _place_of_death("EOL_HOME_CARE_HOME", "home", "care home"),
+    _place_of_death("EOL_HOSPITAL", "hospital"),
+    flag_indicator(
         "EOL_ON_PC_REG",
-        "decedents",
-        denominator=always,
-        numerator=lambda: flag("on_pc_register_eve"),
-        features=("pc_register_before_death",),
+        "on_pc_register_eve",
+        ["pc_register_before_death"],
+        population="decedents",
     ),
     Indicator(
         "EOL_3PLUS_EMERG",

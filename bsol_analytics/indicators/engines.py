@@ -75,6 +75,8 @@ DATES: dict[str, tuple[str, ...]] = {
     "screening": ("test_date",),
     "admissions": ("admission_date",),
 }
+#: Position of each indicator in registry order, for sorting outputs.
+_REGISTRY_ORDER: dict[str, int] = {i: n for n, i in enumerate(DEFINITIONS)}
 #: Keys computed by the engine rather than read from ``patients``.
 DERIVED_KEYS: tuple[str, ...] = ("age_band", "age")
 
@@ -125,16 +127,42 @@ def _admissions_flag(folder: Path) -> bool | None:
     return None
 
 
-def _pandas_dates(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    out = {}
-    for col in DATES[table]:
+def _parse_dates(table: str, column: str, values: pd.Series) -> pd.Series:
+    """One date column as ``datetime64[ms]``: typed dates kept, text read as ISO 8601.
+
+    Already-typed values (``datetime64``, ``datetime.date``) pass through; text must be ISO
+    ``YYYY-MM-DD`` (a time part is allowed), blank is missing. Anything else is refused with
+    the first offending rows, rather than guessed at element by element.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
         try:
-            out[col] = pd.to_datetime(df[col]).astype("datetime64[ms]")
-        except (ValueError, TypeError) as err:
+            parsed = pd.to_datetime(values, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            coerced = pd.to_datetime(values, format="ISO8601", errors="coerce")
+            text = values.astype("str").str.strip()
+            bad = (coerced.isna() & values.notna() & (text != "")).to_numpy()
+            positions = bad.nonzero()[0]
+            example = values.iloc[positions[0]] if len(positions) else None
             raise ExtractError(
-                table, col, "must hold dates", hint=f"The values could not be read ({err})."
+                table,
+                column,
+                "must hold dates",
+                rows=(positions[:5] + 1).tolist(),
+                hint=f"Write dates as YYYY-MM-DD; '{example}' could not be read.",
             ) from None
-    return df.assign(**out)
+    try:
+        return parsed.astype("datetime64[ms]")
+    except (ValueError, TypeError) as err:
+        raise ExtractError(
+            table, column, "must hold dates", hint=f"The values could not be read ({err})."
+        ) from None
+
+
+def _pandas_dates(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """A new frame with the table's date columns parsed by :func:`_parse_dates`."""
+    return df.assign(**{col: _parse_dates(table, col, df[col]) for col in DATES[table]})
 
 
 def _to_pandas_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -287,6 +315,19 @@ def _lazy_columns(frame: Any) -> list[str]:
     return list(frame.collect_schema().names())
 
 
+def _check_lazy_dates(table: str, frame: Any) -> None:
+    """Refuse a Parquet date column that is not a date type (the lazy engines compare dates)."""
+    schema = frame.collect_schema()
+    for col in DATES[table]:
+        if schema[col] not in (nw.Date, nw.Datetime):
+            raise ExtractError(
+                table,
+                col,
+                f"must be stored as a date, not {schema[col]}",
+                hint="Run 'bsol prepare' on the extract; it writes Parquet date columns.",
+            )
+
+
 def load_tables(folder: str | os.PathLike[str], engine: str = "pandas") -> Frames:
     """Open the prepared tables in ``folder`` for ``engine``.
 
@@ -351,6 +392,7 @@ def load_tables(folder: str | os.PathLike[str], engine: str = "pandas") -> Frame
         }
     for table, frame in lazy.items():
         _check_columns(table, _lazy_columns(frame))
+        _check_lazy_dates(table, frame)
     admissions = lazy.get("admissions")
     if admissions is not None and supplied is None:
         supplied = bool(admissions.select(nw.len()).collect().item())
@@ -450,6 +492,8 @@ def _keys(keys: Sequence[str] | str | None, patient_columns: Sequence[str]) -> l
         return []
     if isinstance(keys, str):
         keys = [keys]
+    elif not isinstance(keys, Iterable):
+        raise ParameterError(f"keys must be a column name or a list of them, not {keys!r}.")
     keys = unique(keys)
     allowed = set(patient_columns) | set(DERIVED_KEYS)
     forbidden = {"patient_id", *DATES["patients"]}
@@ -466,6 +510,18 @@ def _keys(keys: Sequence[str] | str | None, patient_columns: Sequence[str]) -> l
 # --------------------------------------------------------------------------------------
 # Evaluation
 # --------------------------------------------------------------------------------------
+
+
+def _setup(
+    tables: Any, engine: str, indicators: Sequence[str] | None, keys: Sequence[str] | str | None
+) -> tuple[Frames, list[str], list[str]]:
+    """Validated tables, indicator ids and keys shared by the cube and the patient flags."""
+    frames = _frames(tables, engine)
+    ids = _indicator_ids(indicators, frames)
+    patient_columns = (
+        list(frames.patients.columns) if engine == "pandas" else _lazy_columns(frames.patients)
+    )
+    return frames, ids, _keys(keys, patient_columns)
 
 
 def population_frame(frames: Frames, ctx: Context, population: str, keys: Sequence[str]) -> Any:
@@ -612,13 +668,8 @@ def compute_cube(
           practice_locality indicator_id  numerator  denominator
         0              East     HYP_PREV          1            2
     """
-    frames = _frames(tables, engine)
+    frames, ids, keys = _setup(tables, engine, indicators, keys)
     dates = _reporting_dates(reporting_dates)
-    ids = _indicator_ids(indicators, frames)
-    patient_columns = (
-        list(frames.patients.columns) if engine == "pandas" else _lazy_columns(frames.patients)
-    )
-    keys = _keys(keys, patient_columns)
     parts = []
     for population in ("registered", "decedents"):
         chosen = [i for i in ids if DEFINITIONS[i].population == population]
@@ -640,8 +691,7 @@ def compute_cube(
     stamps = pd.to_datetime(pd.Series(dates)).astype("datetime64[ns]")
     cube.insert(0, "reporting_date", stamps.to_numpy()[cube.pop("_rd").to_numpy()])
     cube = _tidy_keys(cube, keys, _key_kinds(frames))
-    order = {i: n for n, i in enumerate(DEFINITIONS)}
-    cube["_order"] = cube["indicator_id"].map(order)
+    cube["_order"] = cube["indicator_id"].map(_REGISTRY_ORDER)
     cube = cube.sort_values(
         ["reporting_date", "_order", *keys], na_position="last", kind="stable"
     ).drop(columns="_order")
@@ -691,17 +741,13 @@ def patient_flags(
         0         p1   74    70-74       True
         1         p2   35    35-39      False
     """
-    frames = _frames(tables, engine)
+    frames, ids, keys = _setup(tables, engine, indicators, keys)
+    keys = [k for k in keys if k not in DERIVED_KEYS]
     (rd,) = (
         _reporting_dates([reporting_date])
         if not isinstance(reporting_date, list | tuple)
         else _reporting_dates(reporting_date)[:1]
     )
-    ids = _indicator_ids(indicators, frames)
-    patient_columns = (
-        list(frames.patients.columns) if engine == "pandas" else _lazy_columns(frames.patients)
-    )
-    keys = [k for k in _keys(keys, patient_columns) if k not in ("age", "age_band")]
     ctx = Context(rd, frames.backend)
     parts = []
     for population in ("registered", "decedents"):
@@ -731,8 +777,7 @@ def patient_flags(
     out.insert(0, "reporting_date", pd.Timestamp(rd).as_unit("ns"))
     out["denominator"] = out["denominator"].astype(bool)
     out["numerator"] = out["numerator"].astype(bool)
-    order = {i: n for n, i in enumerate(DEFINITIONS)}
-    out = out.assign(_o=out["indicator_id"].map(order)).sort_values(
+    out = out.assign(_o=out["indicator_id"].map(_REGISTRY_ORDER)).sort_values(
         ["_o", "patient_id"], kind="stable"
     )
     return out.drop(columns="_o").reset_index(drop=True)

@@ -24,24 +24,12 @@ from bsol_analytics.indicators.base import (
     Frames,
     Indicator,
     age,
-    always,
     flag,
-    latest_dates,
+    flag_indicator,
     latest_paired_reading,
-    on_register,
     patients_with,
+    register_feature,
 )
-
-
-def _register(frames: Frames, ctx: Context, population: Any) -> Any:
-    last = latest_dates(
-        frames.clinical_events,
-        {"_hyp": "HYP_COD", "_hypres": "HYPRES_COD"},
-        ctx.on_or_before("event_date"),
-    )
-    return last.select(
-        "patient_id", on_register("_hyp", "_hypres").cast(nw.Int8).alias("on_hyp_register")
-    )
 
 
 def _latest_bp(frames: Frames, ctx: Context, population: Any) -> Any:
@@ -54,12 +42,12 @@ def _latest_bp(frames: Frames, ctx: Context, population: Any) -> Any:
 
 
 def _sbp_60m(frames: Frames, ctx: Context, population: Any) -> Any:
-    keep = (nw.col("cluster") == "SBP") & ctx.within("event_date", 60)
+    keep = ctx.coded_within("SBP", 60)
     return patients_with(frames.clinical_events, keep, "sbp_within_60m")
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("hyp_register", "registered", _register),
+    register_feature("hyp_register", "HYP_COD", "HYPRES_COD", "on_hyp_register"),
     Feature("bp_latest_12m", "registered", _latest_bp),
     Feature("sbp_60m", "registered", _sbp_60m),
 )
@@ -77,13 +65,7 @@ def _bp_raised() -> nw.Expr:
 
 
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator(
-        "HYP_PREV",
-        "registered",
-        denominator=always,
-        numerator=lambda: flag("on_hyp_register"),
-        features=("hyp_register",),
-    ),
+    flag_indicator("HYP_PREV", "on_hyp_register", ["hyp_register"]),
     Indicator(
         "HYP_BP_TARGET",
         "registered",
@@ -91,13 +73,7 @@ INDICATORS: tuple[Indicator, ...] = (
         numerator=_bp_at_target,
         features=("hyp_register", "bp_latest_12m"),
     ),
-    Indicator(
-        "HYP_BP_CHECK_45",
-        "registered",
-        denominator=lambda: age() >= 45,
-        numerator=lambda: flag("sbp_within_60m"),
-        features=("sbp_60m",),
-    ),
+    flag_indicator("HYP_BP_CHECK_45", "sbp_within_60m", ["sbp_60m"], lambda: age() >= 45),
     Indicator(
         "HYP_POSSIBLE",
         "registered",

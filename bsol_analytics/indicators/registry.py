@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -71,335 +71,343 @@ class IndicatorInfo:
     england_year: str | None = None
 
 
+def _proportion(**fields: Any) -> IndicatorInfo:
+    """An indicator reported as a percentage (every version 1 indicator is one)."""
+    return IndicatorInfo(statistic="proportion", multiplier=100, unit="%", **fields)
+
+
 _INDICATORS: tuple[IndicatorInfo, ...] = (
-    IndicatorInfo(
-        "HYP_PREV",
-        "hypertension",
-        "Hypertension: recorded prevalence",
-        "Hypertension prevalence",
-        "The share of registered patients, all ages, who are on the practice's high blood "
-        "pressure register.",
-        "Patients on the hypertension register (latest hypertension code not followed by a "
-        "resolved code)",
-        "Registered patients, all ages",
-        NONE,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        True,
-        True,
-        "QOF HYP001 register (HYP_COD / HYPRES_COD)",
-        "Recorded prevalence reflects case finding as well as disease; compare with expected "
-        "prevalence. The QOF register denominator is the whole list, as here.",
+    _proportion(
+        id="HYP_PREV",
+        family="hypertension",
+        title="Hypertension: recorded prevalence",
+        short_title="Hypertension prevalence",
+        definition=(
+            "The share of registered patients, all ages, who are on the practice's high blood "
+            "pressure register."
+        ),
+        numerator=(
+            "Patients on the hypertension register (latest hypertension code not followed by a "
+            "resolved code)"
+        ),
+        denominator="Registered patients, all ages",
+        polarity=NONE,
+        population="registered",
+        age_standardised=True,
+        recorded_vs_expected=True,
+        source_rules="QOF HYP001 register (HYP_COD / HYPRES_COD)",
+        caveats=(
+            "Recorded prevalence reflects case finding as well as disease; compare with expected "
+            "prevalence. The QOF register denominator is the whole list, as here."
+        ),
     ),
-    IndicatorInfo(
-        "HYP_BP_TARGET",
-        "hypertension",
-        "Hypertension: blood pressure treated to target",
-        "BP to target",
-        "Of people on the hypertension register, the share whose latest blood pressure in the "
-        "last 12 months was at or below 140/90 (150/90 from age 80).",
-        "Latest paired reading within 12 months at or below 140/90 (under 80) or 150/90 (80 "
-        "and over)",
-        "Patients on the hypertension register",
-        HIGHER,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        False,
-        False,
-        "QOF HYP008 (under 80) and HYP009 (80 and over), combined",
-        _SIMPLIFIED + " Systolic and diastolic come from the latest date with both.",
+    _proportion(
+        id="HYP_BP_TARGET",
+        family="hypertension",
+        title="Hypertension: blood pressure treated to target",
+        short_title="BP to target",
+        definition=(
+            "Of people on the hypertension register, the share whose latest blood pressure in the "
+            "last 12 months was at or below 140/90 (150/90 from age 80)."
+        ),
+        numerator=(
+            "Latest paired reading within 12 months at or below 140/90 (under 80) or 150/90 (80 "
+            "and over)"
+        ),
+        denominator="Patients on the hypertension register",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="QOF HYP008 (under 80) and HYP009 (80 and over), combined",
+        caveats=_SIMPLIFIED + " Systolic and diastolic come from the latest date with both.",
     ),
-    IndicatorInfo(
-        "HYP_BP_CHECK_45",
-        "hypertension",
-        "Blood pressure recorded in the last 5 years, 45+",
-        "BP check 45+",
-        "The share of registered patients aged 45 and over with a blood pressure reading in "
-        "the last five years.",
-        "Patients with a systolic reading within 60 months",
-        "Registered patients aged 45+",
-        HIGHER,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        False,
-        False,
-        "QOF BP002",
-        "Only coded readings count; readings taken elsewhere and not coded are missed.",
+    _proportion(
+        id="HYP_BP_CHECK_45",
+        family="hypertension",
+        title="Blood pressure recorded in the last 5 years, 45+",
+        short_title="BP check 45+",
+        definition=(
+            "The share of registered patients aged 45 and over with a blood pressure reading in "
+            "the last five years."
+        ),
+        numerator="Patients with a systolic reading within 60 months",
+        denominator="Registered patients aged 45+",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="QOF BP002",
+        caveats="Only coded readings count; readings taken elsewhere and not coded are missed.",
     ),
-    IndicatorInfo(
-        "HYP_POSSIBLE",
-        "hypertension",
-        "Possible undiagnosed hypertension",
-        "Possible undiagnosed HYP",
-        "Adults not diagnosed with high blood pressure whose latest reading in the last "
-        "12 months was high (140/90 or above): people who may need follow-up.",
-        "Latest paired reading within 12 months at least 140 systolic or 90 diastolic",
-        "Registered patients aged 18+ not on the hypertension register",
-        LOWER,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        False,
-        False,
-        "Local case-finding measure modelled on the NHS England/CVDPREVENT 'possible "
-        "undiagnosed hypertension' approach",
-        "A single raised reading is not a diagnosis; patients without a recent reading are in "
-        "the denominator but can never be in the numerator.",
+    _proportion(
+        id="HYP_POSSIBLE",
+        family="hypertension",
+        title="Possible undiagnosed hypertension",
+        short_title="Possible undiagnosed HYP",
+        definition=(
+            "Adults not diagnosed with high blood pressure whose latest reading in the last 12 "
+            "months was high (140/90 or above): people who may need follow-up."
+        ),
+        numerator="Latest paired reading within 12 months at least 140 systolic or 90 diastolic",
+        denominator="Registered patients aged 18+ not on the hypertension register",
+        polarity=LOWER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules=(
+            "Local case-finding measure modelled on the NHS England/CVDPREVENT 'possible "
+            "undiagnosed hypertension' approach"
+        ),
+        caveats=(
+            "A single raised reading is not a diagnosis; patients without a recent reading are in "
+            "the denominator but can never be in the numerator."
+        ),
     ),
-    IndicatorInfo(
-        "DM_PREV",
-        "diabetes",
-        "Diabetes: recorded prevalence, 17+",
-        "Diabetes prevalence",
-        "The share of registered patients aged 17 and over who are on the diabetes register.",
-        "Patients aged 17+ on the diabetes register",
-        "Registered patients aged 17+",
-        NONE,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        True,
-        False,
-        "QOF DM017 register (DM_COD / DMRES_COD), 17+ list as denominator",
-        "Type 1 and type 2 are not separated. No expected-prevalence reference is shipped "
-        "for diabetes yet.",
+    _proportion(
+        id="DM_PREV",
+        family="diabetes",
+        title="Diabetes: recorded prevalence, 17+",
+        short_title="Diabetes prevalence",
+        definition=(
+            "The share of registered patients aged 17 and over who are on the diabetes register."
+        ),
+        numerator="Patients aged 17+ on the diabetes register",
+        denominator="Registered patients aged 17+",
+        polarity=NONE,
+        population="registered",
+        age_standardised=True,
+        recorded_vs_expected=False,
+        source_rules="QOF DM017 register (DM_COD / DMRES_COD), 17+ list as denominator",
+        caveats=(
+            "Type 1 and type 2 are not separated. No expected-prevalence reference is shipped for "
+            "diabetes yet."
+        ),
     ),
-    IndicatorInfo(
-        "DM_HBA1C_58",
-        "diabetes",
-        "Diabetes: HbA1c 58 mmol/mol or less",
-        "HbA1c <= 58",
-        "Of people aged 17+ with diabetes, the share whose latest HbA1c in the last "
-        "12 months was 58 mmol/mol or less.",
-        "Latest HbA1c within 12 months at or below 58 mmol/mol (lowest value on that date)",
-        "Patients aged 17+ on the diabetes register",
-        HIGHER,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        False,
-        False,
-        "QOF DM020 (without the frailty restriction)",
-        _SIMPLIFIED + " QOF DM020 excludes moderate or severe frailty; this does not.",
+    _proportion(
+        id="DM_HBA1C_58",
+        family="diabetes",
+        title="Diabetes: HbA1c 58 mmol/mol or less",
+        short_title="HbA1c <= 58",
+        definition=(
+            "Of people aged 17+ with diabetes, the share whose latest HbA1c in the last 12 months "
+            "was 58 mmol/mol or less."
+        ),
+        numerator=(
+            "Latest HbA1c within 12 months at or below 58 mmol/mol (lowest value on that date)"
+        ),
+        denominator="Patients aged 17+ on the diabetes register",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="QOF DM020 (without the frailty restriction)",
+        caveats=_SIMPLIFIED + " QOF DM020 excludes moderate or severe frailty; this does not.",
     ),
-    IndicatorInfo(
-        "COPD_PREV",
-        "copd",
-        "COPD: recorded prevalence",
-        "COPD prevalence",
-        "The share of registered patients, all ages, on the COPD register.",
-        "Patients on the COPD register",
-        "Registered patients, all ages",
-        NONE,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        True,
-        False,
-        "QOF COPD015 register (COPD_COD / COPDRES_COD)",
-        "No expected-prevalence reference is shipped for COPD yet.",
+    _proportion(
+        id="COPD_PREV",
+        family="copd",
+        title="COPD: recorded prevalence",
+        short_title="COPD prevalence",
+        definition="The share of registered patients, all ages, on the COPD register.",
+        numerator="Patients on the COPD register",
+        denominator="Registered patients, all ages",
+        polarity=NONE,
+        population="registered",
+        age_standardised=True,
+        recorded_vs_expected=False,
+        source_rules="QOF COPD015 register (COPD_COD / COPDRES_COD)",
+        caveats="No expected-prevalence reference is shipped for COPD yet.",
     ),
-    IndicatorInfo(
-        "COPD_REVIEW",
-        "copd",
-        "COPD: annual review",
-        "COPD review",
-        "Of people on the COPD register, the share with a COPD review in the last 12 months.",
-        "Patients with a COPD review code within 12 months",
-        "Patients on the COPD register",
-        HIGHER,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        False,
-        False,
-        "QOF COPD010 (review including breathlessness assessment), simplified",
-        _SIMPLIFIED + " Any COPD review code counts; the MRC score is not checked.",
+    _proportion(
+        id="COPD_REVIEW",
+        family="copd",
+        title="COPD: annual review",
+        short_title="COPD review",
+        definition=(
+            "Of people on the COPD register, the share with a COPD review in the last 12 months."
+        ),
+        numerator="Patients with a COPD review code within 12 months",
+        denominator="Patients on the COPD register",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="QOF COPD010 (review including breathlessness assessment), simplified",
+        caveats=_SIMPLIFIED + " Any COPD review code counts; the MRC score is not checked.",
     ),
-    IndicatorInfo(
-        "PC_REG",
-        "end_of_life",
-        "Palliative care register prevalence",
-        "Palliative care register",
-        "The share of registered patients on the practice's palliative care register.",
-        "Patients on the palliative care register (latest PALCARE_COD not followed by "
-        "PALCARENI_COD)",
-        "Registered patients, all ages",
-        NONE,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        True,
-        False,
-        "QOF PC001 register",
-        "Registers are commonly judged too small (about 1% of the list is expected to die each "
-        "year); higher may reflect better identification.",
+    _proportion(
+        id="PC_REG",
+        family="end_of_life",
+        title="Palliative care register prevalence",
+        short_title="Palliative care register",
+        definition="The share of registered patients on the practice's palliative care register.",
+        numerator=(
+            "Patients on the palliative care register (latest PALCARE_COD not followed by "
+            "PALCARENI_COD)"
+        ),
+        denominator="Registered patients, all ages",
+        polarity=NONE,
+        population="registered",
+        age_standardised=True,
+        recorded_vs_expected=False,
+        source_rules="QOF PC001 register",
+        caveats=(
+            "Registers are commonly judged too small (about 1% of the list is expected to die each"
+            " year); higher may reflect better identification."
+        ),
     ),
-    IndicatorInfo(
-        "EOL_HOME_CARE_HOME",
-        "end_of_life",
-        "Deaths at home or in a care home",
-        "Died at home/care home",
-        "Of registered patients who died in the last 12 months, the share who died at home or "
-        "in a care home.",
-        "Deaths with place of death home or care home",
-        "Patients registered at death who died within 12 months of the reporting date",
-        NONE,
-        "proportion",
-        100,
-        "%",
-        "decedents",
-        False,
-        False,
-        "Modelled on OHID Fingertips 'deaths in usual place of residence' (home or care home)",
-        _EOL + " Fingertips' 65+ measure (in data/raw) is not comparable, so no England value "
-        "is shown.",
+    _proportion(
+        id="EOL_HOME_CARE_HOME",
+        family="end_of_life",
+        title="Deaths at home or in a care home",
+        short_title="Died at home/care home",
+        definition=(
+            "Of registered patients who died in the last 12 months, the share who died at home or "
+            "in a care home."
+        ),
+        numerator="Deaths with place of death home or care home",
+        denominator="Patients registered at death who died within 12 months of the reporting date",
+        polarity=NONE,
+        population="decedents",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules=(
+            "Modelled on OHID Fingertips 'deaths in usual place of residence' (home or care home)"
+        ),
+        caveats=(
+            _EOL + " Fingertips' 65+ measure (in data/raw) is not comparable, so no England value "
+            "is shown."
+        ),
     ),
-    IndicatorInfo(
-        "EOL_HOSPITAL",
-        "end_of_life",
-        "Deaths in hospital",
-        "Died in hospital",
-        "Of registered patients who died in the last 12 months, the share who died in hospital.",
-        "Deaths with place of death hospital",
-        "Patients registered at death who died within 12 months of the reporting date",
-        NONE,
-        "proportion",
-        100,
-        "%",
-        "decedents",
-        False,
-        False,
-        "Modelled on OHID Fingertips place-of-death indicators (hospital)",
-        _EOL,
+    _proportion(
+        id="EOL_HOSPITAL",
+        family="end_of_life",
+        title="Deaths in hospital",
+        short_title="Died in hospital",
+        definition=(
+            "Of registered patients who died in the last 12 months, the share who died in hospital."
+        ),
+        numerator="Deaths with place of death hospital",
+        denominator="Patients registered at death who died within 12 months of the reporting date",
+        polarity=NONE,
+        population="decedents",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="Modelled on OHID Fingertips place-of-death indicators (hospital)",
+        caveats=_EOL,
     ),
-    IndicatorInfo(
-        "EOL_ON_PC_REG",
-        "end_of_life",
-        "Decedents on the palliative care register before death",
-        "On PC register before death",
-        "Of registered patients who died in the last 12 months, the share who were on the "
-        "palliative care register the day before they died.",
-        "Decedents on the palliative care register on the day before death",
-        "Patients registered at death who died within 12 months of the reporting date",
-        HIGHER,
-        "proportion",
-        100,
-        "%",
-        "decedents",
-        False,
-        False,
-        "Local measure built on the QOF PC001 register rule",
-        _EOL,
+    _proportion(
+        id="EOL_ON_PC_REG",
+        family="end_of_life",
+        title="Decedents on the palliative care register before death",
+        short_title="On PC register before death",
+        definition=(
+            "Of registered patients who died in the last 12 months, the share who were on the "
+            "palliative care register the day before they died."
+        ),
+        numerator="Decedents on the palliative care register on the day before death",
+        denominator="Patients registered at death who died within 12 months of the reporting date",
+        polarity=HIGHER,
+        population="decedents",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="Local measure built on the QOF PC001 register rule",
+        caveats=_EOL,
     ),
-    IndicatorInfo(
-        "EOL_3PLUS_EMERG",
-        "end_of_life",
-        "3+ emergency admissions in the last 90 days of life",
-        "3+ emergency admissions",
-        "Of registered patients who died in the last 12 months, the share with three or more "
-        "emergency hospital admissions in their last 90 days.",
-        "Decedents with 3 or more emergency admissions in the 90 days up to death",
-        "Patients registered at death who died within 12 months of the reporting date",
-        LOWER,
-        "proportion",
-        100,
-        "%",
-        "decedents",
-        False,
-        False,
-        "Modelled on the OHID end-of-life profile measure of emergency admissions in the last "
-        "90 days of life",
-        _EOL + " Computed only when the extract includes hospital admissions.",
+    _proportion(
+        id="EOL_3PLUS_EMERG",
+        family="end_of_life",
+        title="3+ emergency admissions in the last 90 days of life",
+        short_title="3+ emergency admissions",
+        definition=(
+            "Of registered patients who died in the last 12 months, the share with three or more "
+            "emergency hospital admissions in their last 90 days."
+        ),
+        numerator="Decedents with 3 or more emergency admissions in the 90 days up to death",
+        denominator="Patients registered at death who died within 12 months of the reporting date",
+        polarity=LOWER,
+        population="decedents",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules=(
+            "Modelled on the OHID end-of-life profile measure of emergency admissions in the last "
+            "90 days of life"
+        ),
+        caveats=_EOL + " Computed only when the extract includes hospital admissions.",
         needs_admissions=True,
     ),
-    IndicatorInfo(
-        "SCR_BREAST",
-        "screening",
-        "Breast screening coverage",
-        "Breast screening",
-        "The share of registered women aged 53 to 70 screened for breast cancer in the last "
-        "three years.",
-        "Women with an adequate breast screening test within 36 months",
-        "Registered women aged 53-70",
-        HIGHER,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        False,
-        False,
-        "OHID Fingertips cancer screening coverage: breast (53-70, 36 months)",
-        _SCREENING,
+    _proportion(
+        id="SCR_BREAST",
+        family="screening",
+        title="Breast screening coverage",
+        short_title="Breast screening",
+        definition=(
+            "The share of registered women aged 53 to 70 screened for breast cancer in the last "
+            "three years."
+        ),
+        numerator="Women with an adequate breast screening test within 36 months",
+        denominator="Registered women aged 53-70",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="OHID Fingertips cancer screening coverage: breast (53-70, 36 months)",
+        caveats=_SCREENING,
     ),
-    IndicatorInfo(
-        "SCR_CERVICAL_25_49",
-        "screening",
-        "Cervical screening coverage, 25-49",
-        "Cervical screening 25-49",
-        "The share of registered women aged 25 to 49 with an adequate cervical screening test "
-        "in the last three and a half years.",
-        "Women with an adequate cervical test within 42 months",
-        "Registered women aged 25-49",
-        HIGHER,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        False,
-        False,
-        "OHID Fingertips cancer screening coverage: cervical 25-49 (3.5 years)",
-        _SCREENING,
+    _proportion(
+        id="SCR_CERVICAL_25_49",
+        family="screening",
+        title="Cervical screening coverage, 25-49",
+        short_title="Cervical screening 25-49",
+        definition=(
+            "The share of registered women aged 25 to 49 with an adequate cervical screening test "
+            "in the last three and a half years."
+        ),
+        numerator="Women with an adequate cervical test within 42 months",
+        denominator="Registered women aged 25-49",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="OHID Fingertips cancer screening coverage: cervical 25-49 (3.5 years)",
+        caveats=_SCREENING,
     ),
-    IndicatorInfo(
-        "SCR_CERVICAL_50_64",
-        "screening",
-        "Cervical screening coverage, 50-64",
-        "Cervical screening 50-64",
-        "The share of registered women aged 50 to 64 with an adequate cervical screening test "
-        "in the last five and a half years.",
-        "Women with an adequate cervical test within 66 months",
-        "Registered women aged 50-64",
-        HIGHER,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        False,
-        False,
-        "OHID Fingertips cancer screening coverage: cervical 50-64 (5.5 years)",
-        _SCREENING,
+    _proportion(
+        id="SCR_CERVICAL_50_64",
+        family="screening",
+        title="Cervical screening coverage, 50-64",
+        short_title="Cervical screening 50-64",
+        definition=(
+            "The share of registered women aged 50 to 64 with an adequate cervical screening test "
+            "in the last five and a half years."
+        ),
+        numerator="Women with an adequate cervical test within 66 months",
+        denominator="Registered women aged 50-64",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="OHID Fingertips cancer screening coverage: cervical 50-64 (5.5 years)",
+        caveats=_SCREENING,
     ),
-    IndicatorInfo(
-        "SCR_BOWEL",
-        "screening",
-        "Bowel screening coverage",
-        "Bowel screening",
-        "The share of registered people aged 60 to 74 with an adequate bowel screening test in "
-        "the last two and a half years.",
-        "People with an adequate bowel screening test within 30 months",
-        "Registered persons aged 60-74",
-        HIGHER,
-        "proportion",
-        100,
-        "%",
-        "registered",
-        False,
-        False,
-        "OHID Fingertips cancer screening coverage: bowel (60-74, 30 months)",
-        _SCREENING,
+    _proportion(
+        id="SCR_BOWEL",
+        family="screening",
+        title="Bowel screening coverage",
+        short_title="Bowel screening",
+        definition=(
+            "The share of registered people aged 60 to 74 with an adequate bowel screening test in"
+            " the last two and a half years."
+        ),
+        numerator="People with an adequate bowel screening test within 30 months",
+        denominator="Registered persons aged 60-74",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="OHID Fingertips cancer screening coverage: bowel (60-74, 30 months)",
+        caveats=_SCREENING,
     ),
 )
 

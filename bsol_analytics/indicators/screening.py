@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import narwhals as nw
@@ -20,7 +21,7 @@ from bsol_analytics.indicators.base import (
     Frames,
     Indicator,
     age,
-    flag,
+    flag_indicator,
     sex_is,
 )
 
@@ -30,6 +31,14 @@ WINDOWS: dict[str, tuple[str, int]] = {
     "cervical_42m": ("cervical", 42),
     "cervical_66m": ("cervical", 66),
     "bowel_30m": ("bowel", 30),
+}
+
+#: indicator id -> (eligible sex or None for persons, lowest age, highest age, window column)
+COVERAGE: dict[str, tuple[str | None, int, int, str]] = {
+    "SCR_BREAST": ("F", 53, 70, "breast_36m"),
+    "SCR_CERVICAL_25_49": ("F", 25, 49, "cervical_42m"),
+    "SCR_CERVICAL_50_64": ("F", 50, 64, "cervical_66m"),
+    "SCR_BOWEL": (None, 60, 74, "bowel_30m"),
 }
 
 
@@ -52,37 +61,20 @@ def _tests(frames: Frames, ctx: Context, population: Any) -> Any:
 FEATURES: tuple[Feature, ...] = (Feature("screening_tests", "registered", _tests),)
 
 
-def _women(lo: int, hi: int) -> nw.Expr:
-    return sex_is("F") & (age() >= lo) & (age() <= hi)
+def eligible(sex: str | None, lo: int, hi: int) -> nw.Expr:
+    """Registered patients aged ``lo`` to ``hi`` (inclusive), of one sex unless ``None``.
+
+    Examples:
+        >>> import pandas as pd
+        >>> df = nw.from_native(pd.DataFrame({"sex": ["F", "M", "F"], "age": [52, 60, 70]}))
+        >>> df.select(eligible("F", 53, 70).alias("e")).to_native()["e"].tolist()
+        [False, False, True]
+    """
+    ages = (age() >= lo) & (age() <= hi)
+    return ages if sex is None else sex_is(sex) & ages
 
 
-INDICATORS: tuple[Indicator, ...] = (
-    Indicator(
-        "SCR_BREAST",
-        "registered",
-        denominator=lambda: _women(53, 70),
-        numerator=lambda: flag("breast_36m"),
-        features=("screening_tests",),
-    ),
-    Indicator(
-        "SCR_CERVICAL_25_49",
-        "registered",
-        denominator=lambda: _women(25, 49),
-        numerator=lambda: flag("cervical_42m"),
-        features=("screening_tests",),
-    ),
-    Indicator(
-        "SCR_CERVICAL_50_64",
-        "registered",
-        denominator=lambda: _women(50, 64),
-        numerator=lambda: flag("cervical_66m"),
-        features=("screening_tests",),
-    ),
-    Indicator(
-        "SCR_BOWEL",
-        "registered",
-        denominator=lambda: (age() >= 60) & (age() <= 74),
-        numerator=lambda: flag("bowel_30m"),
-        features=("screening_tests",),
-    ),
+INDICATORS: tuple[Indicator, ...] = tuple(
+    flag_indicator(id, column, ["screening_tests"], functools.partial(eligible, sex, lo, hi))
+    for id, (sex, lo, hi, column) in COVERAGE.items()
 )
