@@ -496,7 +496,9 @@ def indicator_metadata(indicator_ids: Iterable[str]) -> pd.DataFrame:
         "diabetes, the PHE COPD prevalence model for COPD); 1 means as many as expected."
     )
     out.loc[rve, "unit"] = "ratio"
-    out.loc[rve | dsr, "polarity"] = "no judgement"
+    # As in breakdowns.tidy_indicators: age-standardised rows keep their base indicator's
+    # polarity; more of the expected cases found on a register is better.
+    out.loc[rve, "polarity"] = "higher is better"
     out.loc[rve | dsr, "england_value"] = np.nan
     out["family"] = out["family"].fillna(out["base"].map(family_of))
     out["definition"] = out["definition"].fillna("Definition not available in this build.")

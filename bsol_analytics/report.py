@@ -709,6 +709,9 @@ def breakdown_headline(title: str, rows: pd.DataFrame, label: str) -> str:
         ...     "value": [20.0, 15.0, 30.0], "suppressed": [False, False, True]})
         >>> breakdown_headline("Hypertension prevalence", rows, "ethnic group")
         'Hypertension prevalence is highest in the Asian ethnic group (20.0) and lowest in the White ethnic group (15.0).'
+        >>> rows = rows.assign(group=["Q1 (most deprived)", "Q3", "Q5 (least deprived)"])
+        >>> breakdown_headline("Hypertension prevalence", rows, "deprivation quintile")
+        'Hypertension prevalence is highest in Q1, the most deprived quintile (20.0) and lowest in Q3 (15.0).'
     """  # noqa: E501
     shown = rows[
         ~rows["suppressed"].astype(bool) & rows["value"].notna() & (rows["group"] != "Unknown")
@@ -719,7 +722,12 @@ def breakdown_headline(title: str, rows: pd.DataFrame, label: str) -> str:
     lo = shown.loc[shown["value"].idxmin()]
 
     def name(group: str) -> str:
-        # "Q1 (most deprived)" names its quintile already; "Asian" needs "the ... group".
+        # "Q1 (most deprived)" reads "Q1, the most deprived quintile"; "Asian" reads "the
+        # Asian ethnic group"; other groups (areas) are named as they are.
+        ends = re.fullmatch(r"([QD])(\d+) \((.+)\)", group)
+        if ends:
+            kind = "quintile" if ends[1] == "Q" else "decile"
+            return f"{ends[1]}{ends[2]}, the {ends[3]} {kind}"
         return f"the {group} {label}" if label and not re.match(r"[QD]\d", group) else group
 
     return (
