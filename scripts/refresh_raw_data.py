@@ -81,6 +81,12 @@ def main(src: str) -> None:
     src_root = Path(src)
     dest_root = Path(__file__).resolve().parents[1] / "data" / "raw"
     rows = ["file\tsource\tlicence\tsha256"]
+    copied = {f"{folder}/{name}" for folder, name in FILES}
+    manifest = dest_root / "MANIFEST"
+    # Rows for reference files kept in data/raw but not copied from the shared folder
+    # (e.g. expected_prevalence/) are carried over unchanged.
+    old = manifest.read_text(encoding="utf-8").splitlines()[1:] if manifest.exists() else []
+    kept = [line for line in old if line and line.split("\t", 1)[0] not in copied]
     for folder, name in FILES:
         prov = _provenance(src_root / folder)
         target = dest_root / folder / name
@@ -90,7 +96,7 @@ def main(src: str) -> None:
         digest = hashlib.sha256(target.read_bytes()).hexdigest()
         source, licence = prov.get(name, ("see PROVENANCE.txt", "see PROVENANCE.txt"))
         rows.append(f"{folder}/{name}\t{source}\t{licence}\t{digest}")
-    (dest_root / "MANIFEST").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    manifest.write_text("\n".join(rows + kept) + "\n", encoding="utf-8")
     print(f"wrote {len(rows) - 1} files and {dest_root / 'MANIFEST'}")
 
 
