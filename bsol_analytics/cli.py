@@ -14,11 +14,13 @@ printed as one paragraph without a traceback; exit codes are documented in the R
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from bsol_analytics import __version__
 from bsol_analytics.errors import BsolError
@@ -175,20 +177,58 @@ def _configure_logging(args: argparse.Namespace) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a repeated SIGTERM must not cut clean-up
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat ``SIGTERM`` (a scheduler or ``kill`` stopping the run) like ``Ctrl-C``.
+
+    Inside the block ``SIGTERM`` raises :class:`KeyboardInterrupt`, so every ``finally``
+    clean-up runs (temporary folders with patient-level data are removed) and the command
+    exits with code 130. The previous handler is restored afterwards. Outside the main
+    thread, where handlers cannot be installed, nothing changes.
+
+    Examples:
+        >>> import os, signal
+        >>> with sigterm_as_interrupt():
+        ...     try:
+        ...         os.kill(os.getpid(), signal.SIGTERM)
+        ...     except KeyboardInterrupt:
+        ...         print("interrupted")
+        interrupted
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``bsol`` command line and return its exit code."""
+    """Run the ``bsol`` command line and return its exit code.
+
+    ``Ctrl-C`` and ``SIGTERM`` stop the command cleanly with exit code 130.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args)
     try:
-        return int(_handler(args.command)(args) or 0)
+        with sigterm_as_interrupt():
+            return int(_handler(args.command)(args) or 0)
     except BsolError as err:
         text = textwrap.fill(str(err), width=100, break_long_words=False, break_on_hyphens=False)
         print(f"bsol {args.command}: error: {text}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print(
-            f"bsol {args.command}: interrupted; earlier output was left as it was.", file=sys.stderr
+            f"bsol {args.command}: interrupted; no output was left half-written.", file=sys.stderr
         )
         return 130
 

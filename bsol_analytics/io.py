@@ -17,14 +17,19 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_directory(target: str | os.PathLike[str], prefix: str | None = None) -> Iterator[Path]:
     """Build a directory in a temporary sibling and swap it into place on success.
 
     If the ``with`` block raises, the temporary directory is removed and ``target`` is left
-    exactly as it was.
+    exactly as it was. An existing ``target`` is first renamed to a backup sibling, then the
+    new folder is renamed into place; if that second rename fails or is interrupted
+    (``KeyboardInterrupt`` included), the backup is renamed back before the error goes on,
+    so ``target`` never goes missing.
 
     Args:
         target: the directory to create or replace.
+        prefix: name prefix of the temporary sibling (default ``.<target name>.tmp-``),
+            so callers can recognise and sweep their own leftovers.
 
     Yields:
         The temporary directory to write into.
@@ -39,22 +44,85 @@ def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=prefix or f".{target.name}.tmp-", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; publish with normal permissions
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    backup = None
-    if target.exists():
-        backup = target.parent / f".{target.name}.old-{os.getpid()}"
-        if backup.exists():
-            shutil.rmtree(backup)
-        os.replace(target, backup)
-    os.replace(tmp, target)
-    if backup is not None:
+    try:
+        _swap_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    """Replace ``target`` by ``tmp`` with two renames, restoring ``target`` if the second fails."""
+    backup = target.parent / f".{target.name}.old-{os.getpid()}"
+    if backup.exists():
+        shutil.rmtree(backup)
+    moved = False
+    try:
+        if target.exists():
+            os.replace(target, backup)
+            moved = True
+        os.replace(tmp, target)
+    except BaseException:
+        if moved and not target.exists():
+            os.replace(backup, target)
+        raise
+    if moved:
         shutil.rmtree(backup, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (on this machine).
+
+    Examples:
+        >>> pid_alive(os.getpid())
+        True
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_directory(target: str | os.PathLike[str]) -> bool:
+    """Put back ``target`` if a swap was killed between its two renames.
+
+    :func:`atomic_directory` restores the backup itself on any exception or interrupt; only
+    a process killed outright (``SIGKILL``, power loss) can leave ``target`` missing with
+    its backup ``.<name>.old-<pid>`` beside it. When ``target`` is missing and the process
+    that made the backup is gone, the newest such backup is renamed back.
+
+    Returns:
+        ``True`` when a backup was put back.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> (root / ".out.old-999999999").mkdir()
+        >>> recover_directory(root / "out"), (root / "out").is_dir()
+        (True, True)
+    """
+    target = Path(target)
+    if target.exists() or not target.parent.is_dir():
+        return False
+    backups = []
+    for path in target.parent.glob(f".{target.name}.old-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if path.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
+            backups.append(path)
+    if not backups:
+        return False
+    os.replace(max(backups, key=lambda p: p.stat().st_mtime), target)
+    return True
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

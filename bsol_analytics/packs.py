@@ -11,8 +11,11 @@ A run (``bsol packs DATA_DIR``) goes through four timed steps:
 4. **convert** each executed notebook to one self-contained HTML file with nbconvert (no
    code, no prompts, no request to any other host).
 
-Everything is written into a temporary folder beside ``reports/<reporting_date>/`` and
-swapped into place only at the end, with ``index.html``, ``manifest.json`` and ``run.log``.
+Patient-level work (prepared extract, pack tables, executed notebooks) stays in a private
+temporary folder outside the reports root. Only the HTML, ``index.html``, ``manifest.json``
+and ``run.log`` are staged beside ``reports/<reporting_date>/`` and swapped into place at the
+end; folders left there by a killed run are swept at the start of the next
+(:func:`sweep_stale`).
 When a pack fails, the good HTML of the previous run (if any) is carried over and marked
 stale in the index; the run exits with code 4.
 
@@ -49,7 +52,7 @@ import pandas as pd
 
 from bsol_analytics import __version__
 from bsol_analytics.errors import BsolError, ParameterError, file_errors
-from bsol_analytics.io import atomic_directory, atomic_write_text
+from bsol_analytics.io import atomic_directory, atomic_write_text, pid_alive, recover_directory
 from bsol_analytics.paths import NOTEBOOKS_DIR
 from bsol_analytics.report import (
     BSOL,
@@ -100,6 +103,8 @@ QUINTILES: tuple[str, ...] = (
     "Q5 (least deprived)",
 )
 AGE_BANDS: tuple[str, ...] = (*(f"{lo}-{lo + 4}" for lo in range(0, 90, 5)), "90+")
+#: Age band of the single "sex not known" (``U``) row of each area in the population table.
+ALL_AGES = "All ages"
 
 # --------------------------------------------------------------------------------------
 # Parameters
@@ -260,7 +265,11 @@ def suppress_small_counts(
     sup = primary
     if memberships:
         sup = sdc.secondary_suppression(
-            primary, pd.concat(memberships, ignore_index=True), size=counts
+            primary,
+            pd.concat(memberships, ignore_index=True),
+            size=counts,
+            numerator=counts,
+            policy=policy,
         )
     reason = np.where(primary, policy.primary_reason, np.where(sup, sdc.REASON_SECONDARY, ""))
     return frame.assign(
@@ -282,8 +291,13 @@ def population_tables(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Registered population by sex and age band, and demography mixes, per area.
 
-    Patients count when registered and alive at the reporting date. Counts pass
-    :func:`suppress_small_counts`.
+    Patients count when registered and alive at the reporting date. Every such patient is
+    in exactly one population cell: ``F`` and ``M`` by age band, and one ``U`` row per area
+    (age band ``"All ages"``) for sex not known (any value other than ``F``/``M``), so the
+    cells of an area add up to its registered total, which other tables publish. Counts
+    pass :func:`suppress_small_counts` with the lines whose totals are published: the area,
+    the area and sex, and the sex and age band across areas; a ``U`` count of 1 to 7 is
+    therefore suppressed together with a complement and cannot be found by subtraction.
 
     Args:
         patients: the processed ``patients`` table.
@@ -304,6 +318,8 @@ def population_tables(
         >>> pop, demo = population_tables(p, dt.date(2025, 3, 31))
         >>> sorted(demo["breakdown"].unique())
         ['core20', 'ethnicity_broad', 'imd_quintile']
+        >>> pop.groupby("sex").size().to_dict()
+        {'F': 38, 'M': 38, 'U': 2}
     """
     rd = pd.Timestamp(reporting_date)
     reg_end = pd.to_datetime(patients["registration_end"])
@@ -318,11 +334,13 @@ def population_tables(
     years = rd.year - dob.dt.year - ((dob.dt.month * 100 + dob.dt.day) > rd.month * 100 + rd.day)
     band = np.minimum(years.to_numpy() // 5, 18).clip(min=0)
     quint = p[f"imd{imd}_quintile"].astype("Int64")
+    sex = p["sex"].to_numpy(dtype=object)
+    known = np.isin(sex, ["F", "M"])
     base = pd.DataFrame(
         {
             "area": _area_columns(p, view).to_numpy(),
-            "sex": p["sex"].to_numpy(),
-            "age_band": np.asarray(AGE_BANDS, dtype=object)[band],
+            "sex": np.where(known, sex, "U"),
+            "age_band": np.where(known, np.asarray(AGE_BANDS, dtype=object)[band], ALL_AGES),
             "imd_quintile": quint.map(lambda q: QUINTILES[int(q) - 1], na_action="ignore")
             .fillna("Unknown")
             .to_numpy(),
@@ -332,8 +350,9 @@ def population_tables(
     )
     both = pd.concat([base.assign(area=BSOL), base.dropna(subset=["area"])], ignore_index=True)
     areas = [a for a in PACKS if a in set(both["area"])]
-    grid = pd.MultiIndex.from_product(
-        [areas, ["F", "M"], AGE_BANDS], names=["area", "sex", "age_band"]
+    cells = [*((x, band) for x in ("F", "M") for band in AGE_BANDS), ("U", ALL_AGES)]
+    grid = pd.MultiIndex.from_tuples(
+        [(area, x, band) for area in areas for x, band in cells], names=["area", "sex", "age_band"]
     )
     pop = both.groupby(["area", "sex", "age_band"]).size().reindex(grid, fill_value=0)
     pop = pop.rename("count").reset_index()
@@ -356,7 +375,7 @@ def population_tables(
     demo = suppress_small_counts(demo, lines=[["area", "breakdown"], ["breakdown", "group"]])
     demo["share"] = demo["share"].where(~demo["suppressed"])
     cols = ["area_type", "area", "breakdown", "group", "count", "share", "suppressed"]
-    pop = suppress_small_counts(pop, lines=[["area"], ["sex", "age_band"]])
+    pop = suppress_small_counts(pop, lines=[["area"], ["area", "sex"], ["sex", "age_band"]])
     return (
         pop[["area_type", "area", "sex", "age_band", "count", "suppressed", "suppression_reason"]],
         demo[[*cols, "suppression_reason"]],
@@ -1294,7 +1313,9 @@ def run_packs(
     target = out_root / rd.isoformat()
     out_root.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
-    work = Path(tempfile.mkdtemp(prefix=".bsol-packs-work-", dir=out_root))
+    # Patient-level work (prepared extract, pack tables, executed notebooks) stays in a
+    # private folder outside the reports root; only HTML is ever staged beside the target.
+    work = Path(tempfile.mkdtemp(prefix="bsol-packs-work-"))
     timings: dict[str, float] = {}
     handler = logging.FileHandler(work / "run.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -1312,6 +1333,7 @@ def run_packs(
     root_log.propagate = False
     try:
         log.info("Packs run for %s: %s (view %s, IMD %s)", rd, ", ".join(packs), view, imd)
+        sweep_stale(out_root, target, started.timestamp())
         if tables_dir is None:
             tables = compute_tables(data_dir, work / "tables", rd, view, imd, engine, timings)
             inputs = file_checksums(Path(data_dir))  # type: ignore[arg-type]
@@ -1331,7 +1353,7 @@ def run_packs(
         timings["notebooks_wall"] = time.perf_counter() - t0
         timings["execute"] = sum(r["timings"].get("execute", 0.0) for r in results)
         timings["convert"] = sum(r["timings"].get("convert", 0.0) for r in results)
-        with atomic_directory(target) as stage:
+        with atomic_directory(target, prefix=f"{STAGE_PREFIX}{os.getpid()}-") as stage:
             previous = _previous_manifest(target)
             results += _carry_over(previous, target, stage, packs)
             for r in results:
@@ -1411,6 +1433,60 @@ def run_packs(
         root_log.propagate = old_propagate
         handler.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+#: Name prefix of a run's staging folder in the reports root (followed by its process id).
+STAGE_PREFIX = ".bsol-packs-stage-"
+
+
+def sweep_stale(out_root: Path, target: Path, before: float) -> list[Path]:
+    """Remove what killed runs left in the reports root, and restore a half-swapped target.
+
+    A run stopped by ``Ctrl-C``, ``SIGTERM`` or an error cleans up after itself; one killed
+    outright (``SIGKILL``, power loss) can leave a staging folder (``.bsol-packs-*``), an
+    unpublished ``.<date>.tmp-*`` folder, or the previous publication renamed to
+    ``.<date>.old-<pid>``. A missing ``target`` is first put back from its backup
+    (:func:`bsol_analytics.io.recover_directory`); then such folders last changed before
+    ``before`` whose run is no longer alive are removed.
+
+    Args:
+        out_root: the reports folder.
+        target: the folder this run publishes (``<out_root>/<reporting_date>``).
+        before: a POSIX time; newer folders are left alone.
+
+    Returns:
+        The folders removed.
+
+    Examples:
+        >>> import tempfile, pathlib, time
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> (root / ".bsol-packs-stage-999999999-x1").mkdir()
+        >>> [p.name for p in sweep_stale(root, root / "2025-03-31", time.time() + 1)]
+        ['.bsol-packs-stage-999999999-x1']
+    """
+    recover_directory(target)
+    removed = []
+    name = re.escape(target.name)
+    owner = re.compile(rf"{re.escape(STAGE_PREFIX)}(\d+)-|\.{name}\.old-(\d+)$")
+    candidates = [
+        *out_root.glob(".bsol-packs-*"),
+        *out_root.glob(f".{target.name}.tmp-*"),
+        *out_root.glob(f".{target.name}.old-*"),
+    ]
+    for path in candidates:
+        found = owner.match(path.name)
+        pid = int(found.group(1) or found.group(2)) if found else None
+        if pid is not None and pid != os.getpid() and pid_alive(pid):
+            continue  # another run is publishing right now
+        try:
+            if not path.is_dir() or path.stat().st_mtime >= before:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        log.warning("Removed %s, left by an interrupted run", path)
+        removed.append(path)
+    return removed
 
 
 def _carry_over(
@@ -1510,9 +1586,8 @@ def _execute_all(
             for task in tasks:
                 task["capture_stderr"] = True
             context = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(
-                max_workers=min(jobs, len(tasks)), mp_context=context
-            ) as pool:
+            pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context)
+            try:
                 futures = {pool.submit(build_pack, t): t["pack"] for t in tasks}
                 for fut in cf.as_completed(futures):
                     pack = futures[fut]
@@ -1527,7 +1602,21 @@ def _execute_all(
                         }
                     _log_result(results[pack])
                     bar.advance(job)
+            except BaseException:
+                _stop_workers(pool)
+                raise
+            pool.shutdown(wait=True)
     return [results[p] for p in packs]
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """On an interrupt, stop the notebook workers now rather than wait for their packs."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        proc.join(timeout=10)
 
 
 def _log_result(result: dict[str, Any]) -> None:
@@ -1599,6 +1688,7 @@ __all__ = [
     "render_index",
     "run_packs",
     "sii_table",
+    "sweep_stale",
     "validate_parameters",
     "write_demo_tables",
 ]

@@ -592,21 +592,25 @@ def areas_side_by_side(data: PackData, indicator_id: str) -> pd.DataFrame:
 def population_pyramid(data: PackData, area: str) -> pd.DataFrame:
     """Registered population of ``area`` by sex and age band, as a percent of the total.
 
+    Patients whose sex is not known are one all-ages row (sex ``U``), so the published
+    cells account for everyone registered; the chart draws ``F`` and ``M`` only.
+
     Returns:
-        A new frame: ``age_band``, ``sex`` (``F``/``M``), ``count``, ``percent``,
-        ``suppressed``, and the BSOL percent in ``bsol_percent``.
+        A new frame: ``age_band``, ``sex`` (``F``/``M``/``U``), ``count``, ``percent``,
+        ``suppressed``, ``suppression_reason``, and the BSOL percent in ``bsol_percent``.
 
     Examples:
         >>> data = demo_pack()
         >>> population_pyramid(data, "East")["sex"].unique().tolist()
-        ['F', 'M']
+        ['F', 'M', 'U']
     """
-    pop = data.population[data.population["sex"].isin(["F", "M"])]
+    pop = data.population
 
     def share(frame: pd.DataFrame) -> pd.DataFrame:
-        total = frame["count"].where(~frame["suppressed"].astype(bool)).sum()
-        pct = 100 * frame["count"] / total if total else np.nan
-        return frame.assign(percent=pct.where(~frame["suppressed"].astype(bool)))
+        shown = ~frame["suppressed"].astype(bool)
+        total = frame["count"].where(shown).sum()
+        pct = 100 * frame["count"] / total if total else pd.Series(np.nan, index=frame.index)
+        return frame.assign(percent=pct.where(shown))
 
     own = share(pop[pop["area"] == area])
     bsol = share(pop[pop["area"] == BSOL])[["age_band", "sex", "percent"]]
@@ -614,6 +618,28 @@ def population_pyramid(data: PackData, area: str) -> pd.DataFrame:
     out = out.sort_values(["sex", "age_band"], key=_band_key)
     cols = ["age_band", "sex", "count", "percent", "suppressed", "suppression_reason"]
     return out[[*cols, "bsol_percent"]].reset_index(drop=True)
+
+
+def registered_total(data: PackData, area: str) -> float:
+    """Patients registered in ``area`` at the reporting date (the published HYP_PREV base).
+
+    Falls back to the sum of the published population cells when that row is missing.
+
+    Examples:
+        >>> data = demo_pack()
+        >>> registered_total(data, "East") > 0
+        True
+    """
+    ind = data.indicators
+    row = ind[
+        (ind["indicator_id"] == "HYP_PREV")
+        & (ind["area"] == area)
+        & (ind["breakdown"] == "overall")
+        & (ind["reporting_date"] == data.reporting_date)
+    ]
+    if len(row) and pd.notna(row["denominator"].iloc[0]):
+        return float(row["denominator"].iloc[0])
+    return float(data.population.loc[data.population["area"] == area, "count"].sum())
 
 
 def _band_key(values: pd.Series) -> pd.Series:
@@ -1187,8 +1213,8 @@ def population_section(data: PackData, area: str) -> str:
 
     parts = [heading_html("Who lives here", 2)]
     pyr = population_pyramid(data, area)
-    fig, alt = plots.pyramid(pyr, area)
-    total = pyr["count"].sum()
+    fig, alt = plots.pyramid(pyr[pyr["sex"].isin(["F", "M"])], area)
+    total = registered_total(data, area)
     older = pyr[pyr["age_band"].isin(["65-69", "70-74", "75-79", "80-84", "85-89", "90+"])]
     old_pct = older["percent"].sum()
     bsol_old = older["bsol_percent"].sum()
@@ -1201,7 +1227,7 @@ def population_section(data: PackData, area: str) -> str:
     table = pd.DataFrame(
         {
             "Age band": pyr["age_band"],
-            "Sex": pyr["sex"].map({"F": "Female", "M": "Male"}),
+            "Sex": pyr["sex"].map({"F": "Female", "M": "Male", "U": "Not known"}),
             "Patients": fmt_column(pyr, "count", 0),
             "Percent": pyr["percent"].map(fmt_number),
             "BSOL percent": pyr["bsol_percent"].map(fmt_number),

@@ -9,14 +9,18 @@ English.
    numerator or its denominator is a small count (1 to 7 by default), or when the
    numerator is the denominator minus a small count (the complement: "95 of 100 screened"
    discloses that 5 people were not). Zero is published: it is not a count of people who
-   could be identified.
+   could be identified. Rows whose denominator is an expected count, not people (``_RVE``),
+   are tested on their numerator only.
 2. **Secondary (complementary) suppression** (:func:`secondary_suppression`). Published
    cells often add up to another published cell: the IMD quintiles and the Unknown group
    add up to the area's total, the localities add up to BSOL, a row of the deprivation ×
    ethnicity matrix adds up to its margin. Each such set is a *line*. A line with exactly
-   one suppressed cell would let anyone recover it by subtraction, so the next smallest cell
-   of that line is suppressed too, and this is repeated until no line has exactly one
-   suppressed cell. The rule is deterministic: the same input always gives the same output.
+   one suppressed cell would let anyone recover it by subtraction; so would a line whose
+   suppressed cells together hold a small count (their sum is the total minus the
+   published cells). The next smallest cell of such a line is suppressed too, and this is
+   repeated until every line with any suppression has at least two suppressed cells whose
+   summed numerator, denominator and complement are each 0 or above the small range. The
+   rule is deterministic: the same input always gives the same output.
 
 Suppressed rows are kept, never dropped: ``suppressed`` is ``True``, ``suppression_reason``
 says why, and the values, limits and counts are set to missing.
@@ -40,6 +44,11 @@ REASON_LINKED = "linked: same counts as {base}"
 
 #: Separator of the two group labels of a cross-tabulation cell.
 CROSS_SEP = " | "
+
+#: Indicator id suffixes whose denominator is not a count of people (``_RVE``: an expected
+#: count). Only their numerator is tested by the primary rules; they are still suppressed
+#: whenever their base cell is (see ``linked`` in :func:`apply_sdc`).
+EXPECTED_DENOMINATOR_SUFFIXES: tuple[str, ...] = ("_RVE",)
 
 #: Columns blanked in a suppressed row of the tidy indicator frame.
 BLANKED_COLUMNS: tuple[str, ...] = (
@@ -162,6 +171,7 @@ def primary_suppression(
     *,
     numerator: str = "numerator",
     denominator: str = "denominator",
+    people: np.ndarray | pd.Series | None = None,
 ) -> pd.DataFrame:
     """Flag rows whose counts are disclosive under ``policy``.
 
@@ -170,6 +180,9 @@ def primary_suppression(
         policy: the thresholds.
         numerator: column of numerators.
         denominator: column of denominators.
+        people: per row, whether the denominator counts people (default: every row). Where
+            it does not (an expected count), only the numerator is tested: neither the
+            denominator nor the complement rule applies.
 
     Returns:
         A copy of ``frame`` with ``suppressed`` (bool) and ``suppression_reason`` (string or
@@ -187,12 +200,30 @@ def primary_suppression(
         2       False                               NaN
         3        True  primary: complement count 1-7
         4        True                primary: count 1-7
+
+        An expected denominator (28.9 expected, 25 recorded) is not a count of people:
+
+        >>> rve = pd.DataFrame({"numerator": [25], "denominator": [28.87]})
+        >>> primary_suppression(rve, people=np.array([False]))["suppressed"].iloc[0]
+        np.False_
     """
     require_columns(frame, [numerator, denominator], "primary_suppression")
     num = pd.to_numeric(frame[numerator], errors="coerce").to_numpy(dtype="float64")
     den = pd.to_numeric(frame[denominator], errors="coerce").to_numpy(dtype="float64")
-    small = policy.disclosive(num) | policy.disclosive(den)
-    comp = policy.disclosive(den - num) if policy.complement else np.zeros(len(frame), bool)
+    if people is None:
+        counts_people = np.ones(len(frame), dtype=bool)
+    else:
+        counts_people = np.asarray(people, dtype=bool)
+        if counts_people.shape != (len(frame),):
+            raise ParameterError(
+                "primary_suppression(): 'people' needs one flag per row of the table."
+            )
+    small = policy.disclosive(num) | (counts_people & policy.disclosive(den))
+    comp = (
+        counts_people & policy.disclosive(den - num)
+        if policy.complement
+        else np.zeros(len(frame), bool)
+    )
     reason = np.select(
         [small, comp], [policy.primary_reason, policy.complement_reason], default=""
     ).astype(object)
@@ -209,21 +240,34 @@ def secondary_suppression(
     *,
     size: np.ndarray | pd.Series,
     tiebreak: np.ndarray | pd.Series | None = None,
+    numerator: np.ndarray | pd.Series | None = None,
+    denominator: np.ndarray | pd.Series | None = None,
+    policy: SDCPolicy = DEFAULT_POLICY,
     max_iterations: int = DEFAULT_POLICY.max_iterations,
 ) -> np.ndarray:
-    """Complementary suppression: no line may have exactly one suppressed cell.
+    """Complementary suppression: the suppressed cells of a line must protect each other.
 
     Cells are numbered ``0..n-1``. ``lines`` lists which cells make up each line (a set of
-    cells one of which is the sum of the others, or whose sum is published elsewhere). While
-    some line has exactly one suppressed cell, the smallest unsuppressed cell of each such
-    line is suppressed (smallest ``size``, then ``tiebreak``, then cell number; cells of size
-    0 are taken last because they hide nothing), until a fixed point.
+    cells one of which is the sum of the others, or whose sum is published elsewhere). A
+    line with any suppressed cell is *unsafe* when it has exactly one, or when the
+    suppressed cells together hold a disclosive count (``policy.disclosive``): their summed
+    ``numerator``, summed ``denominator`` or, if ``policy.complement``, summed
+    ``denominator - numerator``. That sum is published total minus published cells, so it
+    is as recoverable as a single cell. While some line is unsafe, the next unsuppressed
+    cell of each unsafe line is suppressed (smallest ``size``, then ``tiebreak``, then cell
+    number; cells of size 0 are taken last because they hide nothing), until a fixed point.
+    A line whose cells are all suppressed is left as it is.
 
     Args:
         suppressed: boolean per cell, the primary suppression.
         lines: frame with integer columns ``line`` and ``cell``, one row per membership.
         size: per cell, the count used to pick the complement (smaller goes first).
         tiebreak: per cell, a second sort key (e.g. the denominator).
+        numerator: per cell, the numerator whose sum over suppressed cells must not be
+            disclosive (missing counts as 0). Without it the numerator sum is not checked.
+        denominator: per cell, likewise for the denominator (and, with ``numerator``, the
+            complement).
+        policy: the thresholds for the sums.
         max_iterations: safety limit on the rounds.
 
     Returns:
@@ -233,10 +277,17 @@ def secondary_suppression(
         ParameterError: ``lines`` lacks its columns or names a cell out of range.
 
     Examples:
-        >>> lines = pd.DataFrame({"line": [0, 0, 0, 0], "cell": [0, 1, 2, 3]})
-        >>> secondary_suppression(np.array([True, False, False, False]), lines,
-        ...                       size=np.array([3, 20, 12, 35]))
-        array([ True, False,  True, False])
+        >>> lines = pd.DataFrame({"line": [0, 0, 0, 0, 0], "cell": [0, 1, 2, 3, 4]})
+        >>> secondary_suppression(np.array([True, False, False, False, False]), lines,
+        ...                       size=np.array([3, 20, 12, 35, 70]))
+        array([ True, False,  True, False, False])
+
+        Two suppressed cells holding 3 + 2 = 5 between them are not enough when the sums
+        are checked: a third cell is suppressed.
+
+        >>> nums = np.array([3, 20, 2, 35, 60])
+        >>> secondary_suppression(nums <= 7, lines, size=nums, numerator=nums)
+        array([ True,  True,  True, False, False])
     """
     sup = np.asarray(suppressed, dtype=bool).copy()
     n = len(sup)
@@ -245,12 +296,25 @@ def secondary_suppression(
     line = pd.factorize(lines["line"])[0].astype(np.int64) if len(lines) else cell[:0]
     if len(cell) and (cell.min() < 0 or cell.max() >= n):
         raise ParameterError("secondary_suppression(): a line names a cell that does not exist.")
-    size_arr = np.nan_to_num(np.asarray(size, dtype="float64"), nan=0.0)
-    tie = (
-        np.zeros(n)
-        if tiebreak is None
-        else np.nan_to_num(np.asarray(tiebreak, dtype="float64"), nan=0.0)
-    )
+
+    def per_cell(values: np.ndarray | pd.Series | None, what: str) -> np.ndarray | None:
+        if values is None:
+            return None
+        arr = np.nan_to_num(np.asarray(values, dtype="float64"), nan=0.0)
+        if arr.shape != (n,):
+            raise ParameterError(
+                f"secondary_suppression(): {what} needs one value per cell ({n}), got {arr.size}."
+            )
+        return arr
+
+    size_arr = per_cell(size, "size")
+    tie = np.zeros(n) if tiebreak is None else per_cell(tiebreak, "tiebreak")
+    num = per_cell(numerator, "numerator")
+    den = per_cell(denominator, "denominator")
+    # The counts whose sum over the suppressed cells of a line must not be disclosive.
+    checked = [c for c in (num, den) if c is not None]
+    if policy.complement and num is not None and den is not None:
+        checked.append(den - num)
     if len(cell) == 0 or not sup.any():
         return sup
     # One global order of preference for complements: non-empty cells by size, then tiebreak.
@@ -262,9 +326,15 @@ def secondary_suppression(
     line, cell = line[by_pref], cell[by_pref]
     n_lines = int(line.max()) + 1
     for _ in range(max_iterations):
-        in_line = np.bincount(line, weights=sup[cell], minlength=n_lines)
-        lonely = in_line == 1
-        free = ~sup[cell] & lonely[line]
+        hidden = sup[cell]
+        in_line = np.bincount(line, weights=hidden, minlength=n_lines)
+        unsafe = in_line == 1
+        for counts in checked:
+            total = np.bincount(
+                line, weights=np.where(hidden, counts[cell], 0.0), minlength=n_lines
+            )
+            unsafe |= (in_line > 0) & policy.disclosive(np.round(total, 9))
+        free = ~hidden & unsafe[line]
         if not free.any():
             return sup
         first = np.unique(line[free], return_index=True)[1]
@@ -438,6 +508,20 @@ def indicator_lines(
     return lines.sort_values(["line", "cell"], kind="stable").reset_index(drop=True)
 
 
+def people_denominator(indicator_ids: pd.Series | Sequence[str]) -> np.ndarray:
+    """Whether each indicator id's denominator is a count of people.
+
+    Ids ending in one of :data:`EXPECTED_DENOMINATOR_SUFFIXES` (``_RVE``) have an expected
+    count as denominator.
+
+    Examples:
+        >>> people_denominator(["DM_PREV", "DM_PREV_DSR", "DM_PREV_RVE"])
+        array([ True,  True, False])
+    """
+    ids = pd.Series(indicator_ids, dtype="str")
+    return ~ids.str.endswith(EXPECTED_DENOMINATOR_SUFFIXES).to_numpy(dtype=bool)
+
+
 def blank_suppressed(frame: pd.DataFrame, columns: Sequence[str] = BLANKED_COLUMNS) -> pd.DataFrame:
     """Set the values of suppressed rows to missing (a copy; rows are never dropped).
 
@@ -481,6 +565,9 @@ def apply_sdc(
             ``{"HYP_PREV_DSR": "HYP_PREV"}``); a derived row is suppressed exactly when its
             base cell is, so its counts cannot reveal a protected base cell.
 
+    Rows whose denominator is not a count of people (``_RVE`` ids, see
+    :func:`people_denominator`) are tested on their numerator only.
+
     Returns:
         A new frame with ``suppressed`` and ``suppression_reason`` set and the values,
         limits and counts of suppressed rows missing. Row order is preserved.
@@ -503,7 +590,9 @@ def apply_sdc(
         3  Unknown        NaN        True                primary: count 1-7
     """
     require_columns(frame, [*CELL_KEYS, "numerator", "denominator"], "apply_sdc")
-    out = primary_suppression(frame.reset_index(drop=True), policy)
+    out = primary_suppression(
+        frame.reset_index(drop=True), policy, people=people_denominator(frame["indicator_id"])
+    )
     linked = dict(linked or {})
     ids = out["indicator_id"].astype("str")
     is_derived = ids.isin(list(linked)).to_numpy()
@@ -528,7 +617,14 @@ def apply_sdc(
         tie[cell_code] = pd.to_numeric(base["denominator"], errors="coerce").to_numpy(float)
         lines = indicator_lines(cells, parents)
         sup = secondary_suppression(
-            sup0, lines, size=size, tiebreak=tie, max_iterations=policy.max_iterations
+            sup0,
+            lines,
+            size=size,
+            tiebreak=tie,
+            numerator=size,
+            denominator=tie,
+            policy=policy,
+            max_iterations=policy.max_iterations,
         )
         newly = sup[cell_code] & ~base["suppressed"].to_numpy(dtype=bool)
         idx = out.index[base_pos[newly]]

@@ -1,8 +1,12 @@
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
+from bsol_analytics import cli
 from bsol_analytics.cli import HANDLERS, build_parser, main
 
 
@@ -38,3 +42,48 @@ def test_parser_defaults_are_documented():
     assert args.view == "practice"
     assert args.engine == "pandas"
     assert args.no_sdc is False
+
+
+def _handler_that_gets(signum, events):
+    def run(args):
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(5)  # the signal arrives before this ends
+            events.append("not interrupted")
+            return 0
+        finally:
+            events.append("cleaned up")
+
+    return run
+
+
+def test_sigterm_is_an_interrupt_with_clean_up(monkeypatch, capsys):
+    events: list[str] = []
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(cli, "_handler", lambda command: _handler_that_gets(signal.SIGTERM, events))
+    assert main(["packs", "some-extract"]) == 130
+    assert events == ["cleaned up"]
+    assert "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == before  # handler restored
+
+
+def test_sigterm_stops_the_command_line_process(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import os, signal, time\n"
+        "from bsol_analytics import cli\n"
+        "def slow(args):\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(5)\n"
+        "    finally:\n"
+        f"        open({str(tmp_path / 'done')!r}, 'w').close()\n"
+        "cli._handler = lambda command: slow\n"
+        "raise SystemExit(cli.main(['packs', 'x']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert proc.returncode == 130
+    assert (tmp_path / "done").exists()
+    assert "Traceback" not in proc.stderr

@@ -92,7 +92,7 @@ def test_interrupted_prepare_leaves_earlier_output(extract, tmp_path, monkeypatc
 
     monkeypatch.setattr(pipeline, "_to_arrow", interrupt_on_second_table)
     assert main(["-q", "prepare", str(extract), "--out", str(out)]) == 130
-    assert "earlier output was left as it was" in capsys.readouterr().err
+    assert "no output was left half-written" in capsys.readouterr().err
     assert _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["extract", "processed"]
 

@@ -6,9 +6,11 @@ extract needed) and two packs; they take well under a minute.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
+import os
 import re
 from pathlib import Path
 
@@ -247,6 +249,87 @@ def test_population_tables_counts_and_suppression():
     assert pop.loc[pop["suppressed"], "count"].isna().all()
 
 
+def _patients(n: int, seed: int, sexes: tuple[str, ...] = ("F", "M")) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "sex": rng.choice(list(sexes), n),
+            "date_of_birth": pd.Timestamp("2025-03-31")
+            - pd.to_timedelta(rng.integers(0, 95 * 365, n), unit="D"),
+            "registration_start": pd.Timestamp("2010-01-01"),
+            "registration_end": pd.NaT,
+            "date_of_death": pd.NaT,
+            "practice_locality": rng.choice(["East", "West"], n),
+            "resident_locality": rng.choice(["East", "West"], n),
+            "ethnicity_broad": rng.choice(["Asian", "White"], n),
+            "imd2025_quintile": rng.integers(1, 6, n),
+            "imd2019_quintile": rng.integers(1, 6, n),
+            "core20": False,
+        }
+    )
+
+
+def _unsuppressed(frame, count="count", lines=()):
+    return frame.assign(suppressed=False, suppression_reason=None)
+
+
+@pytest.mark.parametrize("n_unknown", [0, 1, 2, 3, 7, 8, 25])
+@pytest.mark.parametrize("sex_code", ["U", None])
+def test_population_cells_account_for_total_and_hide_small_unknown_sex(
+    n_unknown, sex_code, monkeypatch
+):
+    patients = _patients(3000, seed=n_unknown)
+    patients["sex"] = patients["sex"].astype(object)
+    patients.loc[patients.index[:n_unknown], "sex"] = sex_code
+    patients.loc[patients.index[:n_unknown], "practice_locality"] = "East"
+    rd = dt.date(2025, 3, 31)
+    pop, _ = packs.population_tables(patients, rd)
+    with monkeypatch.context() as m:
+        m.setattr(packs, "suppress_small_counts", _unsuppressed)
+        true, _ = packs.population_tables(patients, rd)
+    keys = ["area", "sex", "age_band"]
+    pdt.assert_frame_equal(pop[keys], true[keys])
+    # Every registered patient is in exactly one cell, shown or suppressed.
+    totals = {"BSOL": len(patients), **patients["practice_locality"].value_counts().to_dict()}
+    assert true.groupby("area")["count"].sum().to_dict() == totals
+    shown = ~pop["suppressed"]
+    pdt.assert_series_equal(
+        pop.loc[shown, "count"], true.loc[shown, "count"].astype("Float64"), check_names=False
+    )
+    unknown = pop[pop["sex"] == "U"]
+    assert (unknown["age_band"] == packs.ALL_AGES).all()
+    assert len(unknown) == 3  # BSOL, East, West
+    assert not pop.loc[shown, "count"].between(1, packs.SMALL_COUNT - 1).any()
+    east_u = unknown.set_index("area").loc["East"]
+    if 1 <= n_unknown < packs.SMALL_COUNT:
+        assert east_u["suppressed"] and pd.isna(east_u["count"])
+    # The registered total minus the shown cells never reveals a small number.
+    hidden = true.loc[~shown].groupby("area")["count"].sum()
+    assert not hidden.between(1, packs.SMALL_COUNT - 1).any()
+    # Nor do the sex totals (published by the sex breakdown of the indicators).
+    hidden_sex = true.loc[~shown].groupby(["area", "sex"])["count"].sum()
+    sex_totals = true.groupby(["area", "sex"])["count"].sum()
+    recoverable = hidden_sex.between(1, packs.SMALL_COUNT - 1) & (
+        hidden_sex != sex_totals.reindex(hidden_sex.index)
+    )
+    assert not recoverable.any()
+
+
+def test_population_table_shows_not_known_sex_but_chart_draws_known_sexes():
+    patients = _patients(8000, seed=1, sexes=("F", "M", "U"))
+    pop, _ = packs.population_tables(patients, dt.date(2025, 3, 31))
+    assert "U" in set(pop["sex"])
+    data = dataclasses.replace(report.demo_pack(), population=pop)
+    pyr = report.population_pyramid(data, "East")
+    assert set(pyr["sex"]) == {"F", "M", "U"}
+    unknown = pyr[pyr["sex"] == "U"]
+    assert len(unknown) == 1 and unknown["age_band"].item() == packs.ALL_AGES
+    section = report.population_section(data, "East")
+    assert "Not known" in section
+    fig, _ = plots.pyramid(pyr[pyr["sex"].isin(["F", "M"])], "East")
+    assert packs.ALL_AGES not in [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+
 def test_load_pack_rejects_missing_columns(tmp_path, tables):
     import shutil
 
@@ -443,6 +526,14 @@ def test_run_builds_accessible_self_contained_packs(first_run):
     assert manifest["inputs_sha256"]
     assert (folder / "run.log").read_text().count("built") >= 2
     assert not list(folder.parent.glob(".*tmp*")) and not list(folder.parent.glob(".bsol-*"))
+    assert _files_under(folder.parent) == {
+        f"{REPORTING_DATE}/{name}"
+        for name in ("east.html", "solihull.html", "index.html", "manifest.json", "run.log")
+    }
+
+
+def _files_under(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir()}
 
 
 def test_failed_pack_keeps_previous_good_pack_and_others_build(second_run):
@@ -469,7 +560,12 @@ def test_interrupted_run_leaves_previous_output(first_run, second_run, tables, m
     folder = first_run.folder
     snapshot = {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
+    works = []
+
     def fake_execute(packs_, tables_, work, *args, **kwargs):
+        works.append(work)
+        assert not work.is_relative_to(folder.parent)  # patient-level work stays private
+        assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
         (work / "html").mkdir(exist_ok=True)
         (work / "html" / "east.html").write_text("<html>half-written</html>")
         return [
@@ -502,17 +598,106 @@ def test_interrupted_run_leaves_previous_output(first_run, second_run, tables, m
     assert after == snapshot
     leftovers = [p.name for p in folder.parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []
+    assert len(works) == 1 and not works[0].exists()
 
 
-def test_exception_while_computing_leaves_no_trace(tmp_path, monkeypatch):
-    def boom(*args, **kwargs):
-        raise RuntimeError("disk full")
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_exception_while_computing_leaves_no_trace(tmp_path, monkeypatch, error):
+    written = []
+
+    def boom(data_dir, out_dir, *args, **kwargs):
+        out_dir.mkdir(parents=True)
+        (out_dir / "patients.parquet").write_bytes(b"patient-level")
+        written.append(out_dir)
+        raise error
 
     monkeypatch.setattr(packs, "compute_tables", boom)
     (tmp_path / "reports").mkdir()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(type(error)):
         packs.run_packs(tmp_path, tmp_path / "reports", REPORTING_DATE, "East", progress=False)
     assert list((tmp_path / "reports").iterdir()) == []
+    assert not written[0].is_relative_to(tmp_path / "reports")
+    assert not written[0].exists()
+
+
+def _fake_execute(packs_, tables_, work, *args, **kwargs):
+    (work / "html").mkdir(exist_ok=True)
+    results = []
+    for pack in packs_:
+        (work / "html" / packs.pack_file_name(pack)).write_text(f"<html>{pack}</html>")
+        results.append(
+            {
+                "pack": pack,
+                "status": "ok",
+                "error": None,
+                "file": packs.pack_file_name(pack),
+                "timings": {"execute": 0.0, "convert": 0.0},
+            }
+        )
+    return results
+
+
+def _age(path: Path, seconds: float = 3600) -> Path:
+    old = path.stat().st_mtime - seconds
+    os.utime(path, (old, old))
+    return path
+
+
+def test_run_sweeps_folders_left_by_killed_runs(tmp_path, tables, monkeypatch):
+    monkeypatch.setattr(packs, "_execute_all", _fake_execute)
+    out = tmp_path / "reports"
+    stale = []
+    for name in (
+        ".bsol-packs-stage-999999999-ab12",  # staging of a run killed while publishing
+        ".bsol-packs-work-cd34",  # work folder of an older release
+        f".{REPORTING_DATE}.tmp-ef56",  # unnamed staging of an older release
+        f".{REPORTING_DATE}.old-999999999",  # backup of a run killed after publishing
+    ):
+        (out / name).mkdir(parents=True)
+        (out / name / "patients.parquet").write_bytes(b"patient-level")
+        stale.append(_age(out / name))
+    (out / REPORTING_DATE).mkdir()  # published, so the backup is not needed to restore it
+    (out / REPORTING_DATE / "old.html").write_text("<html>old</html>")
+    live = out / f".bsol-packs-stage-{os.getppid()}-gh78"  # another run, still alive
+    live.mkdir()
+    _age(live)
+    fresh = out / ".bsol-packs-stage-999999999-new"  # newer than the run: not touched
+    result = packs.run_packs(
+        None,
+        out,
+        REPORTING_DATE,
+        "East",
+        jobs=1,
+        tables_dir=tables,
+        progress=False,
+        before_publish=lambda stage: fresh.mkdir(),
+    )
+    assert result.exit_code == 0
+    assert not any(p.exists() for p in stale)
+    assert live.is_dir() and fresh.is_dir()
+    assert "left by an interrupted run" in (result.folder / "run.log").read_text()
+    fresh.rmdir()
+    live.rmdir()
+    assert _files_under(out) == {
+        f"{REPORTING_DATE}/{name}"
+        for name in ("east.html", "index.html", "manifest.json", "run.log")
+    }
+
+
+def test_run_restores_a_publication_killed_between_renames(tmp_path, tables, monkeypatch):
+    monkeypatch.setattr(packs, "_execute_all", _fake_execute)
+    out = tmp_path / "reports"
+    first = packs.run_packs(
+        None, out, REPORTING_DATE, "East", jobs=1, tables_dir=tables, progress=False
+    )
+    # As if killed after renaming the old folder aside and before the new one went in.
+    first.folder.rename(out / f".{REPORTING_DATE}.old-999999999")
+    result = packs.run_packs(
+        None, out, REPORTING_DATE, "BSOL", jobs=1, tables_dir=tables, progress=False
+    )
+    assert (result.folder / "east.html").read_text() == "<html>East</html>"
+    assert (result.folder / "bsol.html").exists()
+    assert [p.name for p in out.iterdir()] == [REPORTING_DATE]
 
 
 def test_partial_run_keeps_the_other_published_packs(first_run, second_run, tables):

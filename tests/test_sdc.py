@@ -178,12 +178,156 @@ def test_primary_does_not_mutate_and_names_missing_column():
         ([30, 40, 12, 30, 50, 2], [100] * 6, [False, False, True, False, False, True]),
         # a zero cell hides nothing: the smallest non-empty cell is taken instead
         ([3, 0, 12, 30, 50], [100, 100, 100, 100, 100], [True, False, True, False, False]),
+        # two small cells summing to 8 are enough ...
+        ([3, 40, 5, 30, 50], [100] * 5, [True, False, True, False, False]),
+        # ... but summing to 7 they are not: the next smallest (Q4, 30) goes too
+        ([3, 40, 4, 30, 50], [100] * 5, [True, False, True, True, False]),
+        ([1, 40, 2, 30, 50], [100] * 5, [True, False, True, True, False]),
+        # small complements (3 + 4 = 7 not screened) are protected the same way
+        ([97, 96, 40, 30, 50], [100] * 5, [True, True, False, True, False]),
+        # complements summing to 8 are enough
+        ([97, 95, 40, 30, 50], [100] * 5, [True, True, False, False, False]),
+        # small denominators with zero numerators: a non-empty cell is added
+        ([0, 0, 40, 30, 50], [2, 3, 100, 100, 100], [True, True, False, True, False]),
     ],
 )
 def test_one_d_secondary(nums, dens, expected):
     out = apply_sdc(one_d_table(nums, dens, QUINTILES[: len(nums)]))
     assert_suppressed(out.iloc[1:].reset_index(drop=True), expected)
     assert not out["suppressed"].iloc[0]
+
+
+ETHNIC = ["Asian", "Black", "Mixed", "Other", "Unknown", "White"]
+
+
+@pytest.mark.parametrize(
+    ("nums", "dens", "expected"),
+    [
+        # EOL_3PLUS_EMERG, Solihull by ethnicity: Mixed, Other and Unknown are suppressed
+        # (1 death each) but together hold 3 deaths with numerator 0, which the published
+        # total minus the published groups would give away; Asian (smallest non-zero
+        # numerator) is suppressed as well.
+        (
+            [9, 0, 0, 0, 0, 60],
+            [30, 12, 1, 1, 1, 400],
+            [True, False, True, True, True, False],
+        ),
+        # the same line with 8 deaths among the three small groups is already safe
+        (
+            [9, 0, 0, 0, 0, 60],
+            [30, 12, 1, 1, 6, 400],
+            [False, False, True, True, True, False],
+        ),
+    ],
+)
+def test_suppressed_cells_of_a_line_do_not_sum_to_a_small_count(nums, dens, expected):
+    table = one_d_table(nums, dens, ETHNIC).assign(
+        indicator_id="EOL_3PLUS_EMERG",
+        area_type="locality",
+        area="Solihull",
+        breakdown=["overall", *["ethnicity_broad"] * 6],
+    )
+    out = apply_sdc(table)
+    assert not out["suppressed"].iloc[0]
+    assert_suppressed(out.iloc[1:].reset_index(drop=True), expected)
+    hidden = table.iloc[1:][out["suppressed"].iloc[1:].to_numpy()]
+    for total in (hidden["numerator"].sum(), hidden["denominator"].sum()):
+        assert not DEFAULT_POLICY.disclosive(np.array([total])).any()
+
+
+def test_secondary_sums_use_policy_thresholds():
+    lines = pd.DataFrame({"line": [0] * 5, "cell": range(5)})
+    nums = np.array([3, 20, 6, 35, 60])
+    sup = nums <= 7
+    # 3 + 6 = 9: safe under the default policy, not under a 1-10 policy
+    np.testing.assert_array_equal(secondary_suppression(sup, lines, size=nums, numerator=nums), sup)
+    wider = secondary_suppression(
+        sup, lines, size=nums, numerator=nums, policy=SDCPolicy(max_count=10)
+    )
+    np.testing.assert_array_equal(wider, [True, True, True, False, False])
+
+
+def test_secondary_complement_check_follows_policy():
+    lines = pd.DataFrame({"line": [0] * 4, "cell": range(4)})
+    nums, dens = np.array([97, 96, 40, 50]), np.full(4, 100)
+    sup = np.array([True, True, False, False])
+    kw = {"size": nums, "numerator": nums, "denominator": dens}
+    np.testing.assert_array_equal(
+        secondary_suppression(sup, lines, **kw), [True, True, True, False]
+    )
+    np.testing.assert_array_equal(
+        secondary_suppression(sup, lines, policy=SDCPolicy(complement=False), **kw), sup
+    )
+
+
+def test_secondary_line_that_cannot_be_made_safe_is_left_fully_suppressed():
+    lines = pd.DataFrame({"line": [0, 0, 0], "cell": [0, 1, 2]})
+    nums = np.array([1, 2, 3])
+    sup = secondary_suppression(nums > 0, lines, size=nums, numerator=nums)
+    np.testing.assert_array_equal(sup, [True, True, True])
+
+
+def test_secondary_refuses_counts_of_the_wrong_length():
+    lines = pd.DataFrame({"line": [0, 0], "cell": [0, 1]})
+    with pytest.raises(ParameterError, match="numerator"):
+        secondary_suppression(
+            np.array([True, False]), lines, size=np.array([3, 9]), numerator=np.array([3])
+        )
+
+
+# -- rows whose denominator is not people (_RVE) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("num", "den", "suppressed", "reason"),
+    [
+        # DM_PREV_RVE: 25 recorded, 28.87 expected; "3.87" is not a count of people
+        (25, 28.87, False, None),
+        # an expected count of 5.2 is not a tiny population
+        (9, 5.2, False, None),
+        (30, 30.0, False, None),
+        # the recorded count is people: a small one is still suppressed
+        (3, 28.87, True, "primary: count 1-7"),
+        (0, 4.0, False, None),
+    ],
+)
+def test_rve_rows_test_only_their_numerator(num, den, suppressed, reason):
+    base = one_d_table([40, 30, 50], [1000, 1000, 1000])
+    rve = base.assign(indicator_id="DM_PREV_RVE", numerator=[num] * 4, denominator=[den] * 4)
+    rve["value"] = rve["numerator"] / rve["denominator"]
+    base = base.assign(indicator_id="DM_PREV")
+    out = apply_sdc(pd.concat([base, rve], ignore_index=True), linked={"DM_PREV_RVE": "DM_PREV"})
+    assert not out["suppressed"].iloc[:4].any()
+    got = out.iloc[4:].reset_index(drop=True)
+    assert_suppressed(got, [suppressed] * 4)
+    if reason:
+        assert (got["suppression_reason"] == reason).all()
+
+
+def test_rve_rows_still_follow_a_suppressed_base():
+    base = one_d_table([3, 40, 12, 30, 50], [100] * 5).assign(indicator_id="DM_PREV")
+    rve = base.assign(indicator_id="DM_PREV_RVE", numerator=25, denominator=28.87)
+    out = apply_sdc(pd.concat([base, rve], ignore_index=True), linked={"DM_PREV_RVE": "DM_PREV"})
+    np.testing.assert_array_equal(
+        out["suppressed"].iloc[6:].to_numpy(), out["suppressed"].iloc[:6].to_numpy()
+    )
+    rve_out = out.iloc[6:]
+    assert (
+        rve_out.loc[rve_out["suppressed"], "suppression_reason"] == "linked: same counts as DM_PREV"
+    ).all()
+
+
+def test_people_denominator_flags_rve_only():
+    np.testing.assert_array_equal(
+        sdc.people_denominator(pd.Series(["HYP_PREV", "HYP_PREV_DSR", "HYP_PREV_RVE"])),
+        [True, True, False],
+    )
+    # the same counts on a people denominator are suppressed by the complement rule
+    table = pd.DataFrame({"numerator": [25, 25], "denominator": [28, 28]})
+    out = primary_suppression(table, people=np.array([True, False]))
+    assert_suppressed(out, [True, False])
+    with pytest.raises(ParameterError, match="people"):
+        primary_suppression(table, people=np.array([True]))
 
 
 def test_single_group_line_suppresses_the_total():
@@ -284,6 +428,25 @@ def _published_ok(out: pd.DataFrame) -> None:
         assert not DEFAULT_POLICY.disclosive(pub[col].to_numpy()).any()
 
 
+def _lines_safe(table: pd.DataFrame, out: pd.DataFrame) -> None:
+    """Every line with a suppression: all cells suppressed, or >= 2 whose sums are safe."""
+    lines = indicator_lines(table[list(sdc.CELL_KEYS)])
+    sup = out["suppressed"].to_numpy()[lines["cell"]]
+    num = table["numerator"].to_numpy(dtype=float)[lines["cell"]]
+    den = table["denominator"].to_numpy(dtype=float)[lines["cell"]]
+    per = (
+        pd.DataFrame(
+            {"line": lines["line"], "cells": 1, "sup": sup, "n": num * sup, "d": den * sup}
+        )
+        .groupby("line")[["cells", "sup", "n", "d"]]
+        .sum()
+    )
+    hit = per[(per["sup"] > 0) & (per["sup"] < per["cells"])]
+    assert (hit["sup"] >= 2).all()
+    for total in (hit["n"], hit["d"], hit["d"] - hit["n"]):
+        assert not DEFAULT_POLICY.disclosive(total.to_numpy()).any()
+
+
 def _unsuppressed_unchanged(table: pd.DataFrame, out: pd.DataFrame) -> None:
     keep = ~out["suppressed"].to_numpy()
     cols = ["numerator", "denominator", "value", "lower", "upper"]
@@ -303,6 +466,12 @@ def test_property_one_d(cells):
     _unsuppressed_unchanged(table, out)
     # each line (the groups and the total) has 0 or >= 2 suppressed cells
     assert out["suppressed"].sum() != 1
+    # ... and, unless all are suppressed, their summed counts are not small
+    hidden = table[out["suppressed"].to_numpy()]
+    if 0 < len(hidden) < len(table):
+        n, d = hidden["numerator"].sum(), hidden["denominator"].sum()
+        assert not DEFAULT_POLICY.disclosive(np.array([n, d, d - n])).any()
+    _lines_safe(table, out)
     # every primary rule is honoured
     primary = primary_suppression(table)["suppressed"].to_numpy()
     assert out["suppressed"].to_numpy()[primary].all()
@@ -345,6 +514,7 @@ def test_property_matrix(args):
     # the lines the algorithm used agree with the checks above
     cells = out[list(sdc.CELL_KEYS)]
     assert (line_counts(sup, indicator_lines(cells)) != 1).all()
+    _lines_safe(table, out)
 
 
 @settings(max_examples=40, deadline=None)
@@ -382,3 +552,29 @@ def test_property_areas_and_breakdowns(cells):
     _published_ok(out)
     lines = indicator_lines(out[list(sdc.CELL_KEYS)])
     assert (line_counts(out["suppressed"].to_numpy(), lines) != 1).all()
+    _lines_safe(table, out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(counts, counts), min_size=2, max_size=12),
+    st.lists(st.lists(st.integers(0, 11), min_size=2, max_size=6), min_size=1, max_size=5),
+)
+def test_property_secondary_primitive(cells, line_members):
+    # arbitrary overlapping lines: the fixed point satisfies the invariant on every line
+    nums = np.array([min(n, d) for n, d in cells], dtype=float)
+    dens = np.array([max(n, d) for n, d in cells], dtype=float)
+    n_cells = len(nums)
+    rows = [(k, c % n_cells) for k, members in enumerate(line_members) for c in members]
+    lines = pd.DataFrame(rows, columns=["line", "cell"]).drop_duplicates()
+    primary = DEFAULT_POLICY.disclosive(nums) | DEFAULT_POLICY.disclosive(dens)
+    sup = secondary_suppression(
+        primary, lines, size=nums, tiebreak=dens, numerator=nums, denominator=dens
+    )
+    assert sup[primary].all()
+    for _, members in lines.groupby("line")["cell"]:
+        hidden = sup[members.to_numpy()]
+        if hidden.any() and not hidden.all():
+            n, d = nums[members.to_numpy()][hidden].sum(), dens[members.to_numpy()][hidden].sum()
+            assert hidden.sum() >= 2
+            assert not DEFAULT_POLICY.disclosive(np.array([n, d, d - n])).any()

@@ -161,7 +161,9 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
         ),
         caveats=(
             "A single raised reading is not a diagnosis; patients without a recent reading are in "
-            "the denominator but can never be in the numerator."
+            "the denominator but can never be in the numerator. As for HYP_BP_TARGET, the reading "
+            "is the latest date with both a systolic and a diastolic value, so a lone systolic "
+            "reading does not count."
         ),
     ),
     _proportion(
