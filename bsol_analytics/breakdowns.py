@@ -1371,7 +1371,7 @@ def cli_indicators(args: argparse.Namespace) -> int:
         indicators=indicators,
         sdc=not args.no_sdc,
     )
-    from bsol_analytics.cleaning.cli import file_errors
+    from bsol_analytics.errors import file_errors
 
     with file_errors("bsol indicators"):
         write_table(table, out)

@@ -31,9 +31,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from bsol_analytics import reference
-from bsol_analytics.cleaning.cli import file_errors
 from bsol_analytics.contract import CONTRACT_VERSION, EXTRACT_TABLES
-from bsol_analytics.errors import ParameterError
+from bsol_analytics.errors import ParameterError, file_errors
 from bsol_analytics.io import atomic_directory
 
 __all__ = [

@@ -217,38 +217,6 @@ def test_suppress_small_counts_hides_small_and_recoverable_counts(cells):
         assert not lonely.any()  # one suppressed cell in a line is recoverable
 
 
-def test_population_tables_counts_and_suppression():
-    n = 400
-    rng = np.random.default_rng(3)
-    patients = pd.DataFrame(
-        {
-            "sex": rng.choice(["F", "M"], n),
-            "date_of_birth": pd.Timestamp("2025-03-31")
-            - pd.to_timedelta(rng.integers(0, 90 * 365, n), unit="D"),
-            "registration_start": pd.Timestamp("2010-01-01"),
-            "registration_end": pd.NaT,
-            "date_of_death": pd.NaT,
-            "practice_locality": rng.choice(["East", "West"], n),
-            "resident_locality": rng.choice(["East", "West"], n),
-            "ethnicity_broad": rng.choice(["Asian", "White"], n),
-            "imd2025_quintile": rng.integers(1, 6, n),
-            "imd2019_quintile": rng.integers(1, 6, n),
-            "core20": False,
-        }
-    )
-    patients.loc[0, "registration_start"] = pd.Timestamp("2026-01-01")  # not yet registered
-    patients.loc[1, "date_of_death"] = pd.Timestamp("2024-01-01")  # died before RD
-    copy = patients.copy()
-    pop, demo = packs.population_tables(patients, dt.date(2025, 3, 31))
-    pdt.assert_frame_equal(patients, copy)
-    bsol_total = demo.query("area == 'BSOL' and breakdown == 'core20'")["count"].sum()
-    assert bsol_total == n - 2
-    assert set(pop["area"]) == {"BSOL", "East", "West"}
-    small = pop["count"].between(1, packs.SMALL_COUNT - 1)
-    assert not small.any()
-    assert pop.loc[pop["suppressed"], "count"].isna().all()
-
-
 def _patients(n: int, seed: int, sexes: tuple[str, ...] = ("F", "M")) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     return pd.DataFrame(
@@ -267,6 +235,22 @@ def _patients(n: int, seed: int, sexes: tuple[str, ...] = ("F", "M")) -> pd.Data
             "core20": False,
         }
     )
+
+
+def test_population_tables_counts_and_suppression():
+    n = 400
+    patients = _patients(n, seed=3)
+    patients.loc[0, "registration_start"] = pd.Timestamp("2026-01-01")  # not yet registered
+    patients.loc[1, "date_of_death"] = pd.Timestamp("2024-01-01")  # died before RD
+    copy = patients.copy()
+    pop, demo = packs.population_tables(patients, dt.date(2025, 3, 31))
+    pdt.assert_frame_equal(patients, copy)
+    bsol_total = demo.query("area == 'BSOL' and breakdown == 'core20'")["count"].sum()
+    assert bsol_total == n - 2
+    assert set(pop["area"]) == {"BSOL", "East", "West"}
+    small = pop["count"].between(1, packs.SMALL_COUNT - 1)
+    assert not small.any()
+    assert pop.loc[pop["suppressed"], "count"].isna().all()
 
 
 def _unsuppressed(frame, count="count", lines=()):

@@ -9,17 +9,9 @@ from typing import Any
 
 from bsol_analytics.cleaning.pipeline import Steps, prepare, prepare_tables
 from bsol_analytics.cleaning.quality import QualityLog, data_quality_summary
-from bsol_analytics.errors import FileAccessError, file_errors
+from bsol_analytics.errors import file_errors
 
-# ``file_errors`` and ``FileAccessError`` live in ``bsol_analytics.errors``; they are
-# re-exported here for the modules that imported them from this one.
-__all__ = [
-    "FileAccessError",
-    "cli_prepare",
-    "cli_validate",
-    "file_errors",
-    "print_data_quality",
-]
+__all__ = ["cli_prepare", "cli_validate", "print_data_quality"]
 
 
 def print_data_quality(summary: dict[str, Any], *, file: Any = None) -> None:
