@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install packs prepare extract test test-all lint bench system-deps clean
 
-$(BIN)/bsol: pyproject.toml
+$(BIN)/bsol: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

@@ -27,8 +27,12 @@ __all__ = [
     "CATEGORICAL_COLUMNS",
     "CLUSTERS",
     "CONTRACT_VERSION",
+    "DRUG_GROUPS",
     "EXTRACT_TABLES",
     "MALFORMED_SHARE",
+    "OPEN_BELOW",
+    "OPTIONAL_COLUMNS",
+    "OPTIONAL_PROCESSED",
     "PLACES_OF_DEATH",
     "PLAUSIBLE_RANGES",
     "PROCESSED_COLUMNS",
@@ -43,7 +47,7 @@ __all__ = [
 ]
 
 #: Version of docs/data-contract.md implemented here.
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 
 #: A rule failed by more than this share of a table's rows refuses the extract.
 MALFORMED_SHARE = 0.01
@@ -60,6 +64,8 @@ class ColumnSpec:
         kind: ``id`` (pseudonymised key), ``string``, ``code``, ``date`` or ``float``.
         nullable: whether a blank value is allowed.
         description: one line for documentation and error messages.
+        optional: whether the column may be absent from the file (a version 2 addition to
+            a version 1 table); the indicators that need it are then skipped.
 
     Examples:
         >>> spec = EXTRACT_TABLES["patients"].column("date_of_death")
@@ -71,6 +77,7 @@ class ColumnSpec:
     kind: Kind
     nullable: bool = False
     description: str = ""
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,16 @@ class TableSpec:
     def column_names(self) -> tuple[str, ...]:
         """The column names in contract order (see the class example)."""
         return tuple(c.name for c in self.columns)
+
+    @property
+    def required_column_names(self) -> tuple[str, ...]:
+        """The columns every file of this table must have (all but the optional ones).
+
+        Examples:
+            >>> "primary_diagnosis" in EXTRACT_TABLES["admissions"].required_column_names
+            False
+        """
+        return tuple(c.name for c in self.columns if not c.optional)
 
     def column(self, name: str) -> ColumnSpec:
         """The spec of column ``name``.
@@ -143,6 +160,13 @@ EXTRACT_TABLES: dict[str, TableSpec] = {
             ColumnSpec("registration_end", "date", nullable=True),
             ColumnSpec("date_of_death", "date", nullable=True),
             ColumnSpec("place_of_death", "code", nullable=True),
+            ColumnSpec(
+                "underlying_cause_of_death",
+                "code",
+                nullable=True,
+                optional=True,
+                description="ICD-10 code of the underlying cause of death (version 2)",
+            ),
         ),
     ),
     "clinical_events": TableSpec(
@@ -175,7 +199,30 @@ EXTRACT_TABLES: dict[str, TableSpec] = {
             _PID,
             ColumnSpec("admission_date", "date"),
             ColumnSpec("admission_method", "code", description="emergency or elective"),
+            ColumnSpec(
+                "primary_diagnosis",
+                "code",
+                nullable=True,
+                optional=True,
+                description="ICD-10 code of the primary diagnosis (version 2)",
+            ),
         ),
+    ),
+    "medications": TableSpec(
+        "medications",
+        required=False,
+        description="one row per prescription issue (version 2)",
+        columns=(
+            _PID,
+            ColumnSpec("issue_date", "date"),
+            ColumnSpec("dmd_code", "code", description="dm+d concept id"),
+        ),
+    ),
+    "ed_attendances": TableSpec(
+        "ed_attendances",
+        required=False,
+        description="one row per type 1-4 emergency department attendance (version 2)",
+        columns=(_PID, ColumnSpec("attendance_date", "date")),
     ),
 }
 
@@ -214,16 +261,40 @@ CLUSTERS: tuple[str, ...] = (
     "DBP",
     "HBA1C",
     "COPD_REVIEW",
+    # version 2
+    "CHOL",
+    "HDL",
+    "LDL",
+    "NONHDL",
+    "CHD_COD",
+    "STRK_COD",
+    "TIA_COD",
+    "PAD_COD",
+    "DMTYPE1_COD",
+    "DMTYPE2_COD",
+    "CARE_PLAN",
 )
+
+#: Medication groups kept in ``medications`` (see :func:`bsol_analytics.reference.drug_clusters`).
+DRUG_GROUPS: tuple[str, ...] = ("LLT", "ANTIHYP")
 
 #: Inclusive plausible ranges for measured values; outside them the event is dropped.
 #: Blood pressure in mmHg (the QOF extraction and most clinical systems reject values
 #: outside similar limits); HbA1c in mmol/mol (IFCC; 20 is about 4% DCCT, 200 about 20%).
+#: Cholesterol (total, HDL, LDL, non-HDL) in mmol/L: 0 < v <= 30 (contract version 2; the
+#: lower bound is exclusive, see :data:`OPEN_BELOW`).
 PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
     "SBP": (50.0, 300.0),
     "DBP": (20.0, 200.0),
     "HBA1C": (20.0, 200.0),
+    "CHOL": (0.0, 30.0),
+    "HDL": (0.0, 30.0),
+    "LDL": (0.0, 30.0),
+    "NONHDL": (0.0, 30.0),
 }
+
+#: Measures whose lower plausible bound is exclusive (a value equal to it is implausible).
+OPEN_BELOW: frozenset[str] = frozenset({"CHOL", "HDL", "LDL", "NONHDL"})
 
 PLACES_OF_DEATH: tuple[str, ...] = ("home", "care home", "hospital", "hospice", "other")
 SCREENING_PROGRAMMES: tuple[str, ...] = ("breast", "cervical", "bowel")
@@ -239,6 +310,9 @@ def _col(dtype: object, nullable: bool = False, **kw: object) -> pa.Column:
 
 
 _DATE = "datetime64[s]"
+
+#: A normalised ICD-10 code: letter, two digits, optionally a fourth character (no dot).
+_ICD10 = r"^[A-Z][0-9]{2}[0-9A-Z]?$"
 
 
 def _schema(name: str, columns: dict[str, pa.Column]) -> pa.DataFrameSchema:
@@ -280,6 +354,9 @@ PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "place_of_death": _col(
                 "str", nullable=True, checks=pa.Check.isin(list(PLACES_OF_DEATH))
             ),
+            "underlying_cause_of_death": _col(
+                "str", nullable=True, required=False, checks=pa.Check.str_matches(_ICD10)
+            ),
         },
     ),
     "clinical_events": _schema(
@@ -307,8 +384,33 @@ PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "patient_id": _col("str"),
             "admission_date": _col(_DATE),
             "admission_method": _col("str", checks=pa.Check.isin(list(ADMISSION_METHODS))),
+            "primary_diagnosis": _col(
+                "str", nullable=True, required=False, checks=pa.Check.str_matches(_ICD10)
+            ),
         },
     ),
+    "medications": _schema(
+        "medications",
+        {
+            "patient_id": _col("str"),
+            "issue_date": _col(_DATE),
+            "dmd_code": _col("str"),
+            "drug_group": _col("str", checks=pa.Check.isin(list(DRUG_GROUPS))),
+        },
+    ),
+    "ed_attendances": _schema(
+        "ed_attendances",
+        {"patient_id": _col("str"), "attendance_date": _col(_DATE)},
+    ),
+}
+
+#: Processed tables that exist only when the extract supplied them (contract version 2).
+OPTIONAL_PROCESSED: tuple[str, ...] = ("medications", "ed_attendances")
+
+#: Optional processed columns: present only when the extract supplied them.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "patients": ("underlying_cause_of_death",),
+    "admissions": ("primary_diagnosis",),
 }
 
 #: Processed columns held as pandas categoricals (Parquet dictionary-encoded strings):
@@ -401,7 +503,8 @@ def validate_processed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Check a processed table against its pandera schema.
 
     Args:
-        table: ``patients``, ``clinical_events``, ``screening`` or ``admissions``.
+        table: ``patients``, ``clinical_events``, ``screening``, ``admissions``,
+            ``medications`` or ``ed_attendances``.
         frame: the table as returned by ``cleaning.load_prepared`` (the categorical
             columns of ``clinical_events`` may also be plain strings).
 

@@ -1,4 +1,13 @@
-"""Atomic output: a run either replaces its target completely or leaves it as it was."""
+"""Atomic output, and private output for patient-level files.
+
+A run either replaces its target completely or leaves it as it was.
+
+Published output (reports, packs, indicator tables) gets the usual permissions of the user's
+umask. Patient-level output (the processed tables of ``bsol prepare``, pack work folders,
+unsuppressed intermediate tables) is written with ``private=True``: files ``0600`` and folders
+``0700``, readable by their owner only whatever the umask. Synthetic extracts
+(``bsol synth``) hold no real person and keep the usual permissions.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+#: Modes of patient-level files and folders: owner only.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -16,8 +29,76 @@ def _umask() -> int:
     return mask
 
 
+def make_private(path: str | os.PathLike[str]) -> Path:
+    """Restrict a file, or a folder and everything in it, to its owner (``0600``/``0700``).
+
+    Symbolic links are left alone (their targets are not changed).
+
+    Args:
+        path: a file or a folder.
+
+    Returns:
+        ``path``.
+
+    Examples:
+        >>> import tempfile, pathlib, stat
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> (root / "sub").mkdir(mode=0o755); _ = (root / "sub" / "a.txt").write_text("x")
+        >>> _ = make_private(root)
+        >>> oct(stat.S_IMODE((root / "sub" / "a.txt").stat().st_mode))
+        '0o600'
+        >>> oct(stat.S_IMODE((root / "sub").stat().st_mode))
+        '0o700'
+    """
+    path = Path(path)
+    if path.is_symlink():
+        return path
+    if not path.is_dir():
+        os.chmod(path, PRIVATE_FILE_MODE)
+        return path
+    os.chmod(path, PRIVATE_DIR_MODE)
+    for folder, dirs, files in os.walk(path):
+        for name in dirs:
+            if not os.path.islink(os.path.join(folder, name)):
+                os.chmod(os.path.join(folder, name), PRIVATE_DIR_MODE)
+        for name in files:
+            if not os.path.islink(os.path.join(folder, name)):
+                os.chmod(os.path.join(folder, name), PRIVATE_FILE_MODE)
+    return path
+
+
+def private_directory(path: str | os.PathLike[str] | None = None, prefix: str = "bsol-") -> Path:
+    """Create (or restrict) a folder readable by its owner only (``0700``), whatever the umask.
+
+    Missing parent folders are created with the usual permissions; an existing folder is
+    restricted, with its contents (see :func:`make_private`).
+
+    Args:
+        path: the folder; ``None`` for a new temporary folder.
+        prefix: name prefix of a new temporary folder.
+
+    Returns:
+        The folder.
+
+    Examples:
+        >>> import stat
+        >>> work = private_directory(prefix="bsol-work-")
+        >>> oct(stat.S_IMODE(work.stat().st_mode)), work.name.startswith("bsol-work-")
+        ('0o700', True)
+    """
+    if path is None:
+        return Path(tempfile.mkdtemp(prefix=prefix))  # mkdtemp makes 0700
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=PRIVATE_DIR_MODE)
+    return make_private(path)
+
+
 @contextlib.contextmanager
-def atomic_directory(target: str | os.PathLike[str], prefix: str | None = None) -> Iterator[Path]:
+def atomic_directory(
+    target: str | os.PathLike[str], prefix: str | None = None, *, private: bool = False
+) -> Iterator[Path]:
     """Build a directory in a temporary sibling and swap it into place on success.
 
     If the ``with`` block raises, the temporary directory is removed and ``target`` is left
@@ -30,6 +111,9 @@ def atomic_directory(target: str | os.PathLike[str], prefix: str | None = None) 
         target: the directory to create or replace.
         prefix: name prefix of the temporary sibling (default ``.<target name>.tmp-``),
             so callers can recognise and sweep their own leftovers.
+        private: patient-level output: the folder is ``0700`` throughout and every file in
+            it is made ``0600`` before it is swapped into place. Otherwise the folder gets
+            the usual permissions of the umask.
 
     Yields:
         The temporary directory to write into.
@@ -45,9 +129,12 @@ def atomic_directory(target: str | os.PathLike[str], prefix: str | None = None) 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=prefix or f".{target.name}.tmp-", dir=target.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; publish with normal permissions
+    if not private:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; publish with normal permissions
     try:
         yield tmp
+        if private:
+            make_private(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -125,14 +212,25 @@ def recover_directory(target: str | os.PathLike[str]) -> bool:
     return True
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, private: bool = False) -> Path:
     """Write ``data`` to ``path`` via a temporary file and an atomic rename.
+
+    Args:
+        path: the file to write.
+        data: its new content.
+        private: make the file ``0600`` (patient-level); otherwise it gets the usual
+            permissions of the umask.
+
+    Returns:
+        ``path``.
 
     Examples:
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.bin"
         >>> atomic_write_bytes(p, b"ok").read_bytes()
         b'ok'
+        >>> oct(atomic_write_bytes(p, b"ok", private=True).stat().st_mode & 0o777)
+        '0o600'
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +238,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
+        if not private:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -149,6 +248,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return path
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write UTF-8 ``text`` atomically (see :func:`atomic_write_bytes`)."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, private: bool = False) -> Path:
+    """Write UTF-8 ``text`` atomically (see :func:`atomic_write_bytes`).
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "x.txt", "ok").read_text()
+        'ok'
+    """
+    return atomic_write_bytes(path, text.encode("utf-8"), private=private)

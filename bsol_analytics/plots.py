@@ -35,8 +35,8 @@ COMPARISON_STYLE: dict[str, tuple[str, str]] = {
     "better": (OKABE_ITO["blue"], "^"),
     "similar": ("#8C8C8C", "o"),
     "worse": (OKABE_ITO["vermillion"], "v"),
-    "higher": ("#1F4E79", "P"),
-    "lower": (OKABE_ITO["sky_blue"], "X"),
+    "higher": (OKABE_ITO["purple"], "P"),  # neutral: never a "better" or "worse" colour
+    "lower": (OKABE_ITO["yellow"], "X"),
     "not compared": ("#FFFFFF", "s"),
 }
 #: Sequential colour map for heatmaps and choropleths (colour-blind safe, greyscale-safe).
@@ -209,8 +209,9 @@ def ratio_chart(rows: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
     """Recorded-versus-expected ratios with 95% CIs, the pack's area picked out.
 
     One row per area (the localities and BSOL, in the order given). The pack's own area is
-    a large vermillion diamond with its name in bold, BSOL a black square and the other
-    localities blue circles, so the chart reads without colour; each value is printed
+    a large orange diamond (never the "worse" colour) with its name in bold, BSOL a black
+    square and the other localities grey circles, so the chart reads without colour and no
+    area is coloured as better or worse; each value is printed
     beside its marker. The dashed line at 1 means as many recorded as expected.
 
     Args:
@@ -236,9 +237,9 @@ def ratio_chart(rows: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
     fig, ax = plt.subplots(figsize=(8, max(2.4, 0.42 * len(r) + 1.4)))
     ax.axvline(1.0, color="#404040", ls="--", lw=1.2, zorder=1)
     styles = (
-        (groups == area, OKABE_ITO["vermillion"], "D", 90, area),
+        (groups == area, OKABE_ITO["orange"], "D", 90, area),
         ((groups == "BSOL") & (groups != area), "black", "s", 60, "BSOL"),
-        ((groups != area) & (groups != "BSOL"), OKABE_ITO["blue"], "o", 50, "Other localities"),
+        ((groups != area) & (groups != "BSOL"), "#6E6E6E", "o", 50, "Other localities"),
     )
     for pick, colour, marker, size, label in styles:
         if not pick.any():
@@ -449,12 +450,41 @@ def trend_chart(series: pd.DataFrame, title: str, ylabel: str) -> tuple[Any, str
     return fig, alt
 
 
+def outside_limits(points: pd.DataFrame, limits: pd.DataFrame) -> tuple[int, int]:
+    """Count practices above and below the 99.8% funnel limits (interpolated at each n).
+
+    Examples:
+        >>> pts = pd.DataFrame({"value": [10.0, 50.0, 30.0], "denominator": [100] * 3,
+        ...     "suppressed": [False] * 3})
+        >>> lim = pd.DataFrame({"denominator": [100.0], "lower": [20.0], "upper": [40.0],
+        ...     "confidence": [0.998]})
+        >>> outside_limits(pts, lim)
+        (1, 1)
+    """
+    lim = limits[limits["confidence"] == 0.998].sort_values("denominator")
+    pts = points[~points["suppressed"].astype(bool) & points["value"].notna()]
+    if lim.empty or pts.empty:
+        return 0, 0
+    n = pts["denominator"].to_numpy(float)
+    lo = np.interp(n, lim["denominator"], lim["lower"])
+    hi = np.interp(n, lim["denominator"], lim["upper"])
+    v = pts["value"].to_numpy(float)
+    return int((v > hi).sum()), int((v < lo).sum())
+
+
 def funnel_plot(
-    points: pd.DataFrame, limits: pd.DataFrame, average: float, title: str, ylabel: str
+    points: pd.DataFrame,
+    limits: pd.DataFrame,
+    average: float,
+    title: str,
+    ylabel: str,
+    polarity: str = "no judgement",
 ) -> tuple[Any, str]:
     """Funnel plot of practice values against their denominators with 95%/99.8% limits.
 
-    Practices outside the 99.8% limits are drawn as larger triangles (up above, down below).
+    Practices outside the 99.8% limits are drawn as larger triangles (up above, down below),
+    coloured by polarity: better and worse take the comparison colours of
+    :data:`COMPARISON_STYLE`; with no judgement, the neutral higher and lower colours.
 
     Examples:
         >>> pts = pd.DataFrame({"value": [10.0, 30.0], "denominator": [100, 400],
@@ -464,8 +494,6 @@ def funnel_plot(
         >>> funnel_plot(pts, lim, 20.0, "Control", "Percent")[1].startswith("Funnel plot")
         True
     """
-    from bsol_analytics.report import outside_limits
-
     pts = points[~points["suppressed"].astype(bool) & points["value"].notna()]
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for level, ls in ((0.95, "--"), (0.998, "-")):
@@ -479,7 +507,9 @@ def funnel_plot(
             label=f"{level:.1%} limits".replace(".0%", "%"),
         )
         ax.plot(lim["denominator"], lim["upper"], ls=ls, color="#404040", lw=1)
-    ax.axhline(average, color=OKABE_ITO["vermillion"], lw=1.2, label="BSOL average")
+    ax.axhline(average, color="black", lw=1.2, label="BSOL average")
+    judged = {"higher is better": ("better", "worse"), "lower is better": ("worse", "better")}
+    up, down = judged.get(polarity, ("higher", "lower"))
     lim = limits[limits["confidence"] == 0.998].sort_values("denominator")
     if len(lim) and len(pts):
         n = pts["denominator"].to_numpy(float)
@@ -491,27 +521,27 @@ def funnel_plot(
     ax.scatter(
         pts["denominator"][inside],
         pts["value"][inside],
-        c=OKABE_ITO["blue"],
+        c="#8C8C8C",
         s=22,
         label="practice within limits",
     )
     ax.scatter(
         pts["denominator"][hi],
         pts["value"][hi],
-        c=OKABE_ITO["orange"],
+        c=COMPARISON_STYLE[up][0],
         marker="^",
         s=60,
         edgecolors="black",
-        label="above 99.8% limit",
+        label=f"above 99.8% limit ({up})",
     )
     ax.scatter(
         pts["denominator"][lo],
         pts["value"][lo],
-        c=OKABE_ITO["sky_blue"],
+        c=COMPARISON_STYLE[down][0],
         marker="v",
         s=60,
         edgecolors="black",
-        label="below 99.8% limit",
+        label=f"below 99.8% limit ({down})",
     )
     ax.set_xlabel("Denominator (patients)")
     ax.set_ylabel(ylabel)

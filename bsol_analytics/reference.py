@@ -28,18 +28,26 @@ from typing import Any, Literal, TypeVar
 
 import pandas as pd
 
-from bsol_analytics import paths
+from bsol_analytics import paths, vocabulary
 from bsol_analytics.errors import BsolError, ParameterError
 
 __all__ = [
     "AGE_BANDS_ESP2013",
+    "ALL_CLUSTERS",
     "CLUSTER_FILES",
+    "CLUSTER_FILES_V2",
+    "DRUG_FILES",
     "ETHNICITY_BROAD",
     "ETHNICITY_DETAILED",
     "LOCALITIES",
     "NHS_ETHNIC_CATEGORIES",
+    "NONHDL_CODES",
+    "acsc_icd10",
     "clusters",
     "codelist",
+    "comparators",
+    "drug_clusters",
+    "drug_codelist",
     "england_hypertension_prevalence",
     "ethnicity_by_lsoa",
     "ethnicity_codes",
@@ -47,6 +55,7 @@ __all__ = [
     "imd2019",
     "imd2019_for_lsoa21",
     "imd2025",
+    "life_expectancy_comparators",
     "locality_boundaries",
     "lsoa11_to_lsoa21",
     "lsoa21_boundaries",
@@ -62,11 +71,9 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The six BSOL localities, in the order used in outputs.
-LOCALITIES: tuple[str, ...] = ("Central", "East", "North", "South", "West", "Solihull")
-
-#: ONS 2021 five broad ethnic groups plus ``Unknown``.
-ETHNICITY_BROAD: tuple[str, ...] = ("Asian", "Black", "Mixed", "White", "Other", "Unknown")
+#: The six BSOL localities and the broad ethnic groups (defined in ``vocabulary``).
+LOCALITIES: tuple[str, ...] = vocabulary.LOCALITIES
+ETHNICITY_BROAD: tuple[str, ...] = vocabulary.ETHNICITY_BROAD
 
 #: NHS Data Dictionary ethnic category letter -> (16-group label, ONS broad group).
 NHS_ETHNIC_CATEGORIES: dict[str, tuple[str, str]] = {
@@ -110,6 +117,43 @@ CLUSTER_FILES: dict[str, str] = {
     "COPD_REVIEW": "opensafely-chronic-obstructive-pulmonary-disease-copd-review-qof.csv",
 }
 
+#: Clusters added by contract version 2 -> their codelist files (a cluster with several
+#: files is their union). ``NONHDL`` has no file: its two codes are in :data:`NONHDL_CODES`.
+CLUSTER_FILES_V2: dict[str, tuple[str, ...]] = {
+    "CHOL": (
+        "nhsd-primary-care-domain-refsets-chol2_cod.csv",
+        "opensafely-cholesterol-tests.csv",
+    ),
+    "HDL": ("nhsd-primary-care-domain-refsets-hdlcchol_cod.csv",),
+    "LDL": ("ldl-cholesterol.snomed.txt",),
+    "NONHDL": (),
+    "CHD_COD": ("nhsd-primary-care-domain-refsets-chd_cod.csv",),
+    "STRK_COD": ("nhsd-primary-care-domain-refsets-strk_cod.csv",),
+    "TIA_COD": ("nhsd-primary-care-domain-refsets-tia_cod.csv",),
+    "PAD_COD": ("nhsd-primary-care-domain-refsets-pad_cod.csv",),
+    "DMTYPE1_COD": ("nhsd-primary-care-domain-refsets-dmtype1_cod.csv",),
+    "DMTYPE2_COD": ("nhsd-primary-care-domain-refsets-dmtype2_cod.csv",),
+    "CARE_PLAN": ("eol-care-planning-filtered.csv",),
+}
+
+#: Version 2: a diastolic reading is a code in the compiled list or the QOF refset.
+DBP_REFSET_FILE = "nhsd-primary-care-domain-refsets-diabp_cod.csv"
+
+#: The two non-HDL cholesterol codes named by the contract (version 2).
+NONHDL_CODES: dict[str, str] = {
+    "1006191000000106": "Serum non high density lipoprotein cholesterol level",
+    "1030411000000101": "Non high density lipoprotein cholesterol level",
+}
+
+#: dm+d medication groups (contract version 2) -> codelist file.
+DRUG_FILES: dict[str, str] = {
+    "LLT": "opensafely-statin-medication.csv",
+    "ANTIHYP": "nhs-drug-refsets-antihyp_cod.csv",
+}
+
+#: Every SNOMED CT cluster, version 1 then version 2.
+ALL_CLUSTERS: tuple[str, ...] = (*CLUSTER_FILES, *CLUSTER_FILES_V2)
+
 _BSOL_SUB_ICB = "15E"
 
 
@@ -122,7 +166,8 @@ def _read_csv(*parts: str, **kwargs: Any) -> pd.DataFrame:
     if not path.exists():
         raise BsolError(
             f"The reference file {path} is missing. Restore data/raw/ from the repository "
-            "(it is checked against data/raw/MANIFEST)."
+            "or reinstall the package (it is checked against data/raw/MANIFEST), or point "
+            "BSOL_RAW_DIR at a complete copy."
         )
     return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
 
@@ -507,10 +552,7 @@ def ethnicity_detailed_by_la() -> pd.DataFrame:
 
 
 #: ESP2013 age bands (19), used for the ward population and the standard population.
-AGE_BANDS_ESP2013: tuple[str, ...] = (
-    *(f"{a}-{a + 4}" for a in range(0, 90, 5)),
-    "90+",
-)
+AGE_BANDS_ESP2013: tuple[str, ...] = vocabulary.AGE_BANDS
 
 
 @functools.lru_cache(maxsize=16)
@@ -661,13 +703,132 @@ def codelist(name: str) -> pd.DataFrame:
                 code                   term
         0  162659009  Hypertension resolved
     """
-    if name not in CLUSTER_FILES:
-        raise ParameterError(
-            f"Unknown codelist {name!r}; choose one of {', '.join(CLUSTER_FILES)}."
-        )
-    df = _read_csv("codelists", CLUSTER_FILES[name], dtype=str)
-    out = pd.DataFrame({"code": df["code"].str.strip(), "term": df["term"]})
+    if name not in ALL_CLUSTERS:
+        raise ParameterError(f"Unknown codelist {name!r}; choose one of {', '.join(ALL_CLUSTERS)}.")
+    if name == "NONHDL":
+        return pd.DataFrame({"code": list(NONHDL_CODES), "term": list(NONHDL_CODES.values())})
+    files = CLUSTER_FILES_V2.get(name) or (CLUSTER_FILES[name],)
+    if name == "DBP":
+        files = (*files, DBP_REFSET_FILE)
+    out = pd.concat([_codelist_file(f) for f in files], ignore_index=True)
     return out.drop_duplicates("code").reset_index(drop=True)
+
+
+def _codelist_file(name: str) -> pd.DataFrame:
+    if name.endswith(".txt"):  # tab-separated, no header: code, term
+        df = _read_csv("codelists", name, sep="\t", header=None, names=["code", "term"], dtype=str)
+    else:
+        df = _read_csv("codelists", name, dtype=str)
+    return pd.DataFrame({"code": df["code"].str.strip(), "term": df["term"]})
+
+
+@_copied
+def drug_codelist(name: str) -> pd.DataFrame:
+    """The dm+d codes of one medication group (contract version 2).
+
+    Args:
+        name: ``LLT`` (lipid-lowering therapy: statins) or ``ANTIHYP`` (antihypertensives).
+
+    Returns:
+        ``code`` (string), ``term``.
+
+    Raises:
+        ParameterError: for an unknown name.
+
+    Examples:
+        >>> len(drug_codelist("LLT")) > 500, drug_codelist("LLT")["code"].is_unique
+        (True, True)
+    """
+    if name not in DRUG_FILES:
+        raise ParameterError(f"Unknown medication group {name!r}; choose one of LLT, ANTIHYP.")
+    return _codelist_file(DRUG_FILES[name]).drop_duplicates("code").reset_index(drop=True)
+
+
+@_copied
+def drug_clusters() -> pd.DataFrame:
+    """Every dm+d code of every medication group: ``code``, ``group`` (``(code, group)`` unique).
+
+    Examples:
+        >>> sorted(drug_clusters()["group"].unique())
+        ['ANTIHYP', 'LLT']
+    """
+    frames = [drug_codelist(n)[["code"]].assign(group=n) for n in DRUG_FILES]
+    return pd.concat(frames, ignore_index=True)
+
+
+@_copied
+def acsc_icd10() -> pd.DataFrame:
+    """The chronic ambulatory care sensitive conditions (CCG OIS 2.6 / NHS OF 2.3.i) in ICD-10.
+
+    ``code`` is either four characters without the dot (a 3-character code padded with
+    ``X``, as ``I10X``) or three characters naming a whole category (``E10``). Acute
+    bronchitis (``J20``) is left out: it counts only with a secondary COPD diagnosis, which
+    the extract does not carry. The other exclusions (D57 secondary diagnoses, procedures)
+    cannot be applied and are not. The source files are GPL-3 data (see ``data/raw/MANIFEST``).
+
+    Returns:
+        ``code``, ``condition_uid``, ``condition`` (the description), ``group`` (e.g. ``Angina``).
+
+    Examples:
+        >>> a = acsc_icd10()
+        >>> "I10X" in set(a["code"]), "E10" in set(a["code"]), "J200" in set(a["code"])
+        (True, True, False)
+    """
+    lu = _read_csv("codelists", "lu_acc_icd10.csv", dtype=str)
+    cond = _read_csv("codelists", "ac_conditions.csv", dtype=str)
+    df = lu.merge(
+        cond[["condition_uid", "desc", "cat2"]], on="condition_uid", how="left", validate="m:1"
+    )
+    df = df.rename(columns={"icd10": "code", "desc": "condition", "cat2": "group"})
+    df["code"] = df["code"].str.strip().str.upper().str.replace(".", "", regex=False)
+    df = df[~df["code"].str.startswith("J20")]
+    return df[["code", "condition_uid", "condition", "group"]].reset_index(drop=True)
+
+
+@_copied
+def comparators() -> pd.DataFrame:
+    """Published England and BSOL comparator figures (``data/raw/comparators``).
+
+    Returns:
+        The file's columns: ``indicator``, ``area_type``, ``area_code``, ``area_name``,
+        ``period``, ``value``, ``unit``, ``numerator``, ``denominator``, ``lower_ci``,
+        ``upper_ci``, ``definition``, ``source``.
+
+    Examples:
+        >>> c = comparators()
+        >>> bool((c["area_code"] == "E92000001").any())
+        True
+    """
+    return _read_csv("comparators", "comparators.csv", dtype={"period": str, "area_code": str})
+
+
+@_copied
+def life_expectancy_comparators() -> pd.DataFrame:
+    """OHID Fingertips life expectancy at birth (90366) and its SII (92901), by sex.
+
+    England, Birmingham and Solihull, 3-year periods.
+
+    Returns:
+        ``area_code``, ``area_name``, ``period`` (``2021-23``), ``indicator``
+        (``LE_BIRTH`` or ``LE_SII``), ``sex`` (``M``/``F``), ``value`` (years).
+
+    Examples:
+        >>> le = life_expectancy_comparators()
+        >>> sorted(le["indicator"].unique()), sorted(le["sex"].unique())
+        (['LE_BIRTH', 'LE_SII'], ['F', 'M'])
+    """
+    df = _read_csv("comparators", "fingertips_90366_92901_le_sii_england_birmingham_solihull.csv")
+    indicator = df["indicator"].str.lower().str.contains("inequality|slope", regex=True)
+    return pd.DataFrame(
+        {
+            "area_code": df["area_code"],
+            "area_name": df["area_name"],
+            "period": df["period"].str.replace(" ", "", regex=False),
+            "indicator": indicator.map({True: "LE_SII", False: "LE_BIRTH"}),
+            "sex": df["inequality"].map({"Male": "M", "Female": "F"}),
+            "value": df["value"].astype(float),
+        }
+    )
 
 
 @_copied
@@ -683,9 +844,9 @@ def clusters() -> pd.DataFrame:
     Examples:
         >>> c = clusters()
         >>> c["cluster"].nunique(), bool(c.duplicated(["code", "cluster"]).any())
-        (12, False)
+        (23, False)
     """
-    frames = [codelist(n)[["code"]].assign(cluster=n) for n in CLUSTER_FILES]
+    frames = [codelist(n)[["code"]].assign(cluster=n) for n in ALL_CLUSTERS]
     return pd.concat(frames, ignore_index=True)
 
 

@@ -52,7 +52,38 @@ FILES: list[tuple[str, str]] = [
     ("codelists", "opensafely-glycated-haemoglobin-hba1c-tests.csv"),
     ("codelists", "opensafely-chronic-obstructive-pulmonary-disease-copd-review-qof.csv"),
     ("codelists", "opensafely-ethnicity-snomed-0removed.csv"),
+    # contract version 2
+    ("codelists", "nhsd-primary-care-domain-refsets-chol2_cod.csv"),
+    ("codelists", "opensafely-cholesterol-tests.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-hdlcchol_cod.csv"),
+    ("codelists", "ldl-cholesterol.snomed.txt"),
+    ("codelists", "nhsd-primary-care-domain-refsets-chd_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-strk_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-tia_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-pad_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-dmtype1_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-dmtype2_cod.csv"),
+    ("codelists", "nhsd-primary-care-domain-refsets-diabp_cod.csv"),
+    ("codelists", "opensafely-statin-medication.csv"),
+    ("codelists", "nhs-drug-refsets-antihyp_cod.csv"),
+    ("codelists", "eol-care-planning-filtered.csv"),
+    ("codelists", "user-stuti_bagri-care_plan_palcare.csv"),
+    ("codelists", "lu_acc_icd10.csv"),
+    ("codelists", "ac_conditions.csv"),
+    ("comparators", "comparators.csv"),
+    ("comparators", "fingertips_90366_92901_le_sii_england_birmingham_solihull.csv"),
 ]
+
+#: Licences stated here where the PROVENANCE line names none in a ``licence:`` field.
+LICENCE_OVERRIDES: dict[str, str] = {
+    "codelists/eol-care-planning-filtered.csv": (
+        "MIT (as its source user-stuti_bagri-care_plan_palcare.csv: LICENSE, Copyright (c) "
+        "2023 Nuffield Trust); SNOMED CT content"
+    ),
+    "comparators/comparators.csv": (
+        "OGL v3.0 (OHID, NHS England and ONS official statistics; each row names its source)"
+    ),
+}
 
 
 def _provenance(folder: Path) -> dict[str, tuple[str, str]]:
@@ -95,6 +126,7 @@ def main(src: str) -> None:
         shutil.copyfile(src_root / folder / "PROVENANCE.txt", target.parent / "PROVENANCE.txt")
         digest = hashlib.sha256(target.read_bytes()).hexdigest()
         source, licence = prov.get(name, ("see PROVENANCE.txt", "see PROVENANCE.txt"))
+        licence = LICENCE_OVERRIDES.get(f"{folder}/{name}", licence)
         rows.append(f"{folder}/{name}\t{source}\t{licence}\t{digest}")
     manifest.write_text("\n".join(rows + kept) + "\n", encoding="utf-8")
     print(f"wrote {len(rows) - 1} files and {dest_root / 'MANIFEST'}")

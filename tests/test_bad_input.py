@@ -120,6 +120,42 @@ def csv_and_parquet(f):
     df.to_parquet(f / "admissions.parquet")
 
 
+# --- contract version 2: the optional tables and columns ---
+
+
+def medications_missing_column(f):
+    _rewrite(f, "medications", lambda d: d.drop(columns="dmd_code"))
+
+
+def medications_bad_dates(f):
+    _set_cells(f, "medications", "issue_date", lambda i: i[::20], "2024-13-45")
+
+
+def medications_nhs_numbers(f):
+    _set_cells(f, "medications", "patient_id", lambda i: [2], "9434765919")
+
+
+def ed_bad_dates(f):
+    _set_cells(f, "ed_attendances", "attendance_date", lambda i: i[::20], "yesterday")
+
+
+def ed_unknown_patients(f):
+    _set_cells(f, "ed_attendances", "patient_id", lambda i: i[::25], "GHOST")
+
+
+def diagnosis_not_icd10(f):
+    _set_cells(f, "admissions", "primary_diagnosis", lambda i: i[::20], "271737000")
+
+
+def cause_not_icd10(f):
+    _set_cells(f, "patients", "underlying_cause_of_death", lambda i: i[::20], "cancer")
+
+
+def medications_empty(f):
+    path = f / "medications.csv"
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+
+
 CASES = [
     (missing_table, "screening", None, "required table is missing"),
     (missing_column, "patients", "sex", "required column is missing"),
@@ -137,6 +173,14 @@ CASES = [
     (invalid_sex, "patients", "sex", "sex is not M, F or U"),
     (malformed_rows, "screening", None, "fields"),
     (csv_and_parquet, "admissions", None, "both admissions.csv and admissions.parquet"),
+    (medications_missing_column, "medications", "dmd_code", "required column is missing"),
+    (medications_bad_dates, "medications", "issue_date", "is not a valid date"),
+    (medications_nhs_numbers, "medications", "patient_id", "valid NHS numbers"),
+    (medications_empty, "medications", None, "header row but no data rows"),
+    (ed_bad_dates, "ed_attendances", "attendance_date", "is not a valid date"),
+    (ed_unknown_patients, "ed_attendances", "patient_id", "is not in the patients table"),
+    (diagnosis_not_icd10, "admissions", "primary_diagnosis", "is not an ICD-10 code"),
+    (cause_not_icd10, "patients", "underlying_cause_of_death", "is not an ICD-10 code"),
 ]
 IDS = [c[0].__name__ for c in CASES]
 
@@ -245,3 +289,10 @@ def test_console_script_refuses_without_traceback(good_extract, tmp_path):
     assert "Table 'patients'" in proc.stderr and "semicolons" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_version1_extract_prepares_and_runs(tmp_path, capsys):
+    v1 = write_extract(tmp_path / "v1", extract_frames(N, 5, seed=5, version=1))
+    out = tmp_path / "processed"
+    assert main(["-q", "prepare", str(v1), "--out", str(out)]) == 0
+    assert not (out / "medications.parquet").exists()

@@ -1,4 +1,4 @@
-"""Breakdowns: parameters, roll-ups, statistics, comparators and the tidy frame."""
+"""The indicator table: parameters, dates, roll-ups, statistics, comparators, tidy frame."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bsol_analytics import breakdowns as bd
-from bsol_analytics import stats
+from bsol_analytics import dates, protection, stats, vocabulary
+from bsol_analytics import table as bd
+from bsol_analytics.datafolder import coverage
 from bsol_analytics.errors import ParameterError
 
 AGE_BANDS = [*(f"{lo}-{lo + 4}" for lo in range(0, 90, 5)), "90+"]
@@ -129,7 +130,7 @@ def test_parse_by_refuses_with_choices(by):
     ],
 )
 def test_quarter_ends(start, end, expected):
-    assert [str(d) for d in bd.quarter_ends(start, end)] == expected
+    assert [str(d) for d in dates.quarter_ends(start, end)] == expected
 
 
 @pytest.mark.parametrize(
@@ -144,7 +145,7 @@ def test_quarter_ends(start, end, expected):
 )
 def test_parse_series_errors(text, match):
     with pytest.raises(ParameterError, match=match):
-        bd.parse_series(text)
+        dates.parse_series(text)
 
 
 @pytest.mark.parametrize(
@@ -158,15 +159,19 @@ def test_parse_series_errors(text, match):
 def test_default_reporting_date(latest, expected, tmp_path):
     ev = pd.DataFrame({"event_date": pd.to_datetime(["2020-01-01", latest])})
     sc = pd.DataFrame({"test_date": pd.to_datetime(["2021-01-01"])})
-    assert bd.default_reporting_date({"clinical_events": ev, "screening": sc}) == expected
+    assert (
+        dates.default_reporting_date(coverage({"clinical_events": ev, "screening": sc})) == expected
+    )
     ev.to_parquet(tmp_path / "clinical_events.parquet")
     sc.to_parquet(tmp_path / "screening.parquet")
-    assert bd.default_reporting_date(tmp_path) == expected
+    assert dates.default_reporting_date(coverage(tmp_path)) == expected
 
 
 def test_default_reporting_date_without_dates():
     with pytest.raises(ParameterError, match="--date"):
-        bd.default_reporting_date({"clinical_events": pd.DataFrame({"event_date": []})})
+        dates.default_reporting_date(
+            coverage({"clinical_events": pd.DataFrame({"event_date": []})})
+        )
 
 
 @pytest.mark.parametrize(
@@ -214,7 +219,7 @@ def test_rollup_groups_add_up_to_overall(seed, view):
 
 def test_rollup_resident_view_labels_outside_bsol():
     rolled = bd.rollup(make_cube(), ["BSOL", "locality"], ["overall"], view="resident")
-    assert bd.OUTSIDE_BSOL in set(rolled["area"])
+    assert vocabulary.OUTSIDE_BSOL in set(rolled["area"])
 
 
 def test_rollup_missing_key_is_plain_error():
@@ -244,7 +249,9 @@ def test_cube_keys_union():
 
 
 def test_area_parents_nesting():
-    parents = bd.area_parents(make_cube(), ["BSOL", "locality", "pcn", "practice"], "practice")
+    parents = protection.area_parents(
+        make_cube(), ["BSOL", "locality", "pcn", "practice"], "practice"
+    )
     links = set(map(tuple, parents[["area_type", "parent_type"]].drop_duplicates().to_numpy()))
     assert links == {
         ("locality", "BSOL"),
@@ -466,7 +473,7 @@ def test_tidy_no_line_with_one_suppressed_cell(tidy):
     from bsol_analytics import sdc
 
     base = tidy[~tidy["indicator_id"].str.endswith(("_DSR", "_RVE"))].reset_index(drop=True)
-    parents = bd.area_parents(make_cube(), ["BSOL", "locality", "practice"], "practice")
+    parents = protection.area_parents(make_cube(), ["BSOL", "locality", "practice"], "practice")
     lines = sdc.indicator_lines(base, parents)
     counts = sdc.line_counts(base["suppressed"].to_numpy(), lines)
     assert len(counts) > 0
@@ -493,3 +500,86 @@ def test_empty_cube_gives_empty_tidy_frame():
 def test_missing_columns_are_named(function, args, column):
     with pytest.raises(ParameterError, match=f"{function.__name__}\\(\\): .*'{column}'"):
         function(pd.DataFrame({"x": [1]}), *args)
+
+
+# --------------------------------------------------------------------------------------
+# One date: quarter ends, coverage and the refusal of unsupported reporting dates
+# --------------------------------------------------------------------------------------
+
+COVERAGE = dates.Coverage(
+    dt.date(2025, 3, 31),
+    {"measurements": dt.date(2019, 3, 31), "screening": dt.date(2019, 4, 1)},
+)
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        ("2025-03-31", "2025-03-31"),
+        ("2025-03-30", "2024-12-31"),
+        ("2025-04-01", "2025-03-31"),
+        ("2024-12-31", "2024-12-31"),
+        ("2025-01-01", "2024-12-31"),
+        ("2024-06-30", "2024-06-30"),
+    ],
+)
+def test_quarter_end(day, expected):
+    assert dates.quarter_end(day).isoformat() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(dt.date(2000, 1, 1), dt.date(2040, 12, 31)), st.integers(1, 12))
+def test_quarter_series_are_quarter_ends_three_months_apart(day, n):
+    end = dates.quarter_end(day)
+    series = dates.quarter_series(end, n)
+    assert len(series) == n and series[-1] == end
+    assert all(dates.quarter_end(d) == d for d in series)
+    assert series == dates.quarter_ends(series[0], end)
+
+
+@pytest.mark.parametrize(
+    ("rd", "ids", "message"),
+    [
+        ("2025-03-31", None, None),
+        ("2025-06-30", None, "after the last complete quarter"),
+        ("2024-03-31", ["HYP_BP_CHECK_45"], None),  # 60 months back: 2019-03-31
+        ("2024-03-30", ["HYP_BP_CHECK_45"], None),  # window from 2019-03-31 on
+        ("2024-03-29", ["HYP_BP_CHECK_45"], "HYP_BP_CHECK_45 looks back 60 months"),
+        ("2024-09-30", ["SCR_CERVICAL_50_64"], "the screening data start on 2019-04-01"),
+        ("2024-12-31", ["SCR_CERVICAL_50_64"], None),
+        ("2020-03-31", ["HYP_PREV", "DM_HBA1C_58"], None),  # registers; a 12-month window
+        ("2020-03-31", None, "too early"),
+    ],
+)
+def test_check_reporting_date(rd, ids, message):
+    day = dt.date.fromisoformat(rd)
+    if message is None:
+        assert dates.check_reporting_date(day, COVERAGE, ids) == day
+    else:
+        with pytest.raises(ParameterError, match=message) as err:
+            dates.check_reporting_date(day, COVERAGE, ids)
+        assert "The extract covers 2019-04-01 to 2025-03-31" in str(err.value)
+
+
+def test_coverage_starts_at_the_windowed_events_not_old_diagnoses():
+    ev = pd.DataFrame(
+        {
+            "event_date": pd.to_datetime(["1990-05-01", "2019-03-31", "2025-03-31"]),
+            "cluster": ["HYP_COD", "SBP", "HBA1C"],
+        }
+    )
+    sc = pd.DataFrame({"test_date": pd.to_datetime(["2019-06-01", "2024-01-01"])})
+    cov = coverage({"clinical_events": ev, "screening": sc})
+    assert cov.last == dt.date(2025, 3, 31)
+    assert cov.starts == {"measurements": dt.date(2019, 3, 31), "screening": dt.date(2019, 6, 1)}
+
+
+def test_derived_rows_follow_the_registry_flags():
+    from bsol_analytics.indicators.registry import list_indicators
+
+    flags = list_indicators()
+    assert set(bd.DSR_BASES) == {i.id for i in flags if i.age_standardised}
+    assert set(bd.RVE_BASES) == {i.id for i in flags if i.recorded_vs_expected}
+    assert bd.derived_ids() == {f"{b}_DSR" for b in bd.DSR_BASES} | {
+        f"{b}_RVE" for b in bd.RVE_BASES
+    } | {f"{b}_ISR" for b in bd.DSR_BASES}

@@ -72,13 +72,10 @@ def driver():
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tables = packs.write_demo_tables(
-        tmp_path_factory.mktemp("t") / "t", "2025-03-31", patients=6000
-    )
+def published(tmp_path_factory: pytest.TempPathFactory, pack_tables: Path) -> Path:
     out = tmp_path_factory.mktemp("reports")
     result = packs.run_packs(
-        None, out, "2025-03-31", "East,BSOL", jobs=2, tables_dir=tables, progress=False
+        None, out, "2025-03-31", "East,BSOL", jobs=2, tables_dir=pack_tables, progress=False
     )
     assert result.exit_code == 0
     return result.folder
@@ -126,3 +123,44 @@ def test_details_open_and_show_the_data(driver, published):
     summary.click()
     table = driver.find_element(By.CSS_SELECTOR, "details[open] table.data")
     assert table.is_displayed()
+
+
+def _print_to_pdf(page: Path, pdf: Path) -> None:
+    import subprocess
+
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt install chromium)")
+    subprocess.run(
+        [str(CHROMIUM), *FLAGS, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+         page.as_uri()],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+
+
+def _pdf_pages(pdf: Path) -> list[bytes]:
+    """The page objects of a PDF written by Chromium (each with its content stream)."""
+    import re
+
+    data = pdf.read_bytes()
+    return re.findall(rb"/Type\s*/Page[^s]", data)
+
+
+@pytest.mark.parametrize(("page", "most"), [("east.html", 30), ("bsol.html", 40)])
+def test_printed_pack_fits_its_page_budget_and_no_page_is_blank(published, tmp_path, page,
+                                                                most):  # fmt: skip
+    pdf = tmp_path / f"{Path(page).stem}.pdf"
+    _print_to_pdf(published / page, pdf)
+    pages = _pdf_pages(pdf)
+    assert 3 <= len(pages) <= most
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        return  # poppler-utils absent: the page count is still checked
+    import subprocess
+
+    text = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    sheets = text.split("\f")[: len(pages)]
+    banner = "SYNTHETIC DATA: not real patients. Every figure is invented."
+    blank = [i + 1 for i, s in enumerate(sheets) if len(s.replace(banner, "").split()) < 5]
+    assert not blank, f"pages with (almost) no text besides the banner: {blank}"
+    assert all("SYNTHETIC DATA" in sheet for sheet in sheets)  # the banner on every page

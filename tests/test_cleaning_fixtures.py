@@ -25,9 +25,13 @@ def _iso(days: np.ndarray) -> np.ndarray:
 
 
 def extract_frames(
-    n_patients: int = 300, events_per_patient: int = 6, seed: int = 1
+    n_patients: int = 300, events_per_patient: int = 6, seed: int = 1, version: int = 2
 ) -> dict[str, pd.DataFrame]:
-    """Every extract table as a DataFrame of strings; no row breaks any rule."""
+    """Every extract table as a DataFrame of strings; no row breaks any rule.
+
+    ``version=1`` gives the version 1 contract shape (no medications, ED attendances,
+    cause of death or primary diagnosis); the version 1 rows are the same in both.
+    """
     rng = np.random.default_rng(seed)
     n = n_patients
     pid = np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 8))
@@ -117,11 +121,63 @@ def extract_frames(
             "admission_method": rng.choice(["emergency", "elective"], k),
         }
     ).drop_duplicates(ignore_index=True)
-    return {
+    frames = {
         "patients": patients,
         "clinical_events": events,
         "screening": screening,
         "admissions": admissions,
+    }
+    if version >= 2:
+        frames = _version2(frames, np.random.default_rng(seed + 1000), in_life, pid, dead)
+    return frames
+
+
+def _version2(frames, rng, in_life, pid, dead):
+    """Add the version 2 tables and columns, drawn from their own random stream."""
+    n = len(pid)
+    causes = np.array(["C34.9", "C349", "C50", "I21.9", "J44.1", "F03", "I10X"])
+    patients = frames["patients"].assign(
+        underlying_cause_of_death=np.where(dead, rng.choice(causes, n), "")
+    )
+    adm = frames["admissions"]
+    dx = np.array(["I10", "I10.X", "J44.1", "E11.9", "S72.0", "C34.9", "I20.0", ""])
+    admissions = adm.assign(primary_diagnosis=rng.choice(dx, len(adm)))
+    drugs = np.array(
+        [reference.drug_codelist(g)["code"].iloc[i] for g in ("LLT", "ANTIHYP") for i in (0, 1)]
+    )
+    k = max(n // 2, 3)
+    who, m_date = in_life(k)
+    medications = pd.DataFrame(
+        {"patient_id": pid[who], "issue_date": _iso(m_date), "dmd_code": rng.choice(drugs, k)}
+    ).drop_duplicates(ignore_index=True)
+    k = max(n // 4, 3)
+    who, e_date = in_life(k)
+    ed = pd.DataFrame({"patient_id": pid[who], "attendance_date": _iso(e_date)})
+    kinds = np.array(["CHOL", "HDL", "LDL", "NONHDL", "CHD_COD", "DMTYPE2_COD", "CARE_PLAN"])
+    in_two = reference.clusters()["code"].duplicated(keep=False)
+    single = set(reference.clusters()["code"][~in_two])
+    codes = {c: next(x for x in reference.codelist(c)["code"] if x in single) for c in kinds}
+    k = max(n, 7)
+    who, v_date = in_life(k)
+    kind = rng.choice(kinds, k)
+    measured = np.isin(kind, ["CHOL", "HDL", "LDL", "NONHDL"])
+    value = np.where(measured, np.round(rng.uniform(0.8, 6.5, k), 1).astype(str), "")
+    extra = pd.DataFrame(
+        {
+            "patient_id": pid[who],
+            "event_date": _iso(v_date),
+            "snomed_code": pd.Series(kind).map(codes).to_numpy(),
+            "numeric_value": value,
+        }
+    )
+    events = pd.concat([frames["clinical_events"], extra], ignore_index=True)
+    return {
+        **frames,
+        "clinical_events": events.drop_duplicates(ignore_index=True),
+        "patients": patients,
+        "admissions": admissions,
+        "medications": medications,
+        "ed_attendances": ed.drop_duplicates(ignore_index=True),
     }
 
 

@@ -190,6 +190,68 @@ def m_malformed_row(f):
     pass
 
 
+LDL = reference.codelist("LDL")["code"].iloc[0]
+STATIN = reference.drug_codelist("LLT")["code"].iloc[0]
+
+
+def _dead(f):
+    """Index and id of the first patient with a date of death."""
+    p = f["patients"]
+    i = p.index[p["date_of_death"] != ""][0]
+    return i, p.loc[i, "patient_id"], p.loc[i, "date_of_death"]
+
+
+def _day_after(day: str) -> str:
+    return str((pd.Timestamp(day) + pd.Timedelta(days=1)).date())
+
+
+def m_unknown_dmd(f):
+    _add(f, "medications", dmd_code="999999999")
+    _add(f, "medications", dmd_code="999999999")
+
+
+def m_medication_after_death(f):
+    _, pid, dod = _dead(f)
+    _add(f, "medications", patient_id=pid, issue_date=_day_after(dod), dmd_code=STATIN)
+
+
+def m_ed_after_death(f):
+    _, pid, dod = _dead(f)
+    _add(f, "ed_attendances", patient_id=pid, attendance_date=_day_after(dod))
+
+
+def m_medication_duplicate(f):
+    f["medications"] = pd.concat([f["medications"], f["medications"].iloc[[2]]], ignore_index=True)
+
+
+def m_ed_duplicate(f):
+    ed = f["ed_attendances"]
+    f["ed_attendances"] = pd.concat([ed, ed.iloc[[1]]], ignore_index=True)
+
+
+def m_ed_unknown_patient(f):
+    _add(f, "ed_attendances", patient_id="GHOST")
+
+
+def m_cholesterol_implausible(f):
+    _add_event(f, LDL, "0", "2024-01-01")
+    _add_event(f, LDL, "30.1", "2024-01-02")
+    _add_event(f, LDL, "30", "2024-01-03")
+
+
+def m_cholesterol_missing(f):
+    _add_event(f, LDL, "", "2024-01-01")
+
+
+def m_invalid_diagnosis(f):
+    _set(f, "admissions", 3, primary_diagnosis="271737000")
+
+
+def m_invalid_cause(f):
+    i, _, _ = _dead(f)
+    _set(f, "patients", i, underlying_cause_of_death="99")
+
+
 CASES = [
     (m_blank_patient_id, "clinical_events", "patient_id", "blank_patient_id", 1, "dropped"),
     (m_invalid_date, "clinical_events", "event_date", "invalid_date", 1, "dropped"),
@@ -220,6 +282,24 @@ CASES = [
     (m_ethnicity, "patients", "ethnicity_code", "unmapped_ethnicity_code", 1, "recoded"),
     (m_lsoa, "patients", "lsoa_code", "lsoa_not_bsol", 1, "recoded"),
     (m_malformed_row, "clinical_events", None, "malformed_row", 1, "dropped"),
+    # contract version 2
+    (m_unknown_dmd, "medications", "dmd_code", "unknown_dmd_code", 2, "dropped"),
+    (m_medication_after_death, "medications", "issue_date", "after_death", 1, "dropped"),
+    (m_ed_after_death, "ed_attendances", "attendance_date", "after_death", 1, "dropped"),
+    (m_medication_duplicate, "medications", None, "duplicate", 1, "dropped"),
+    (m_ed_duplicate, "ed_attendances", None, "duplicate", 1, "dropped"),
+    (m_ed_unknown_patient, "ed_attendances", "patient_id", "unknown_patient", 1, "dropped"),
+    (
+        m_cholesterol_implausible,
+        "clinical_events",
+        "numeric_value",
+        "implausible_value",
+        2,
+        "dropped",
+    ),
+    (m_cholesterol_missing, "clinical_events", "numeric_value", "missing_value", 1, "dropped"),
+    (m_invalid_diagnosis, "admissions", "primary_diagnosis", "invalid_icd10_code", 1, "recoded"),
+    (m_invalid_cause, "patients", "underlying_cause_of_death", "invalid_icd10_code", 1, "recoded"),
 ]
 
 
@@ -338,6 +418,11 @@ def test_dual_cluster_events_survive_deduplication(base_frames, tmp_path):
         ("HBA1C", 250, True),
         ("HYP_COD", 1000, False),
         ("SBP", np.nan, False),
+        ("LDL", 0, True),
+        ("LDL", 0.01, False),
+        ("HDL", 30, False),
+        ("NONHDL", 30.01, True),
+        ("CHOL", -1, True),
     ],
 )
 def test_plausibility_limits(cluster, value, bad):
@@ -423,3 +508,72 @@ def test_appending_exact_duplicates_changes_nothing(base_frames, tmp_path_factor
     pd.testing.assert_frame_equal(
         tables["clinical_events"].astype(str), clean["clinical_events"].astype(str)
     )
+
+
+def test_icd10_codes_are_normalised_once(base_frames, tmp_path):
+    frames = _copy(base_frames)
+    _set(frames, "admissions", 0, primary_diagnosis="i10.x")
+    _set(frames, "admissions", 1, primary_diagnosis="E11.9")
+    _set(frames, "admissions", 2, primary_diagnosis="J44")
+    i, pid, _ = _dead(frames)
+    _set(frames, "patients", i, underlying_cause_of_death="C34.9")
+    tables, summary = prepare_tables(write_extract(tmp_path / "x", frames))
+    adm = tables["admissions"]
+    assert set(adm["primary_diagnosis"].dropna()) <= set(
+        pd.Series(["I10X", "E119", "J44", "J441", "S720", "C349", "I200", "I10"])
+    )
+    p = tables["patients"].set_index("patient_id")
+    assert p.loc[pid, "underlying_cause_of_death"] == "C349"
+    assert not [e for e in summary["recoded"] if e["rule"] == "invalid_icd10_code"]
+
+
+def test_medications_get_their_group_and_unknown_codes_are_listed(base_frames, tmp_path):
+    frames = _copy(base_frames)
+    m_unknown_dmd(frames)
+    tables, summary = prepare_tables(write_extract(tmp_path / "x", frames))
+    assert set(tables["medications"]["drug_group"]) == {"LLT", "ANTIHYP"}
+    assert summary["unknown_dmd_codes"]["top"] == [{"code": "999999999", "rows": 2}]
+    validate_processed("medications", tables["medications"])
+    validate_processed("ed_attendances", tables["ed_attendances"])
+
+
+def test_version1_extract_still_prepares(tmp_path):
+    from bsol_analytics.indicators import computable_indicators, compute_cube
+
+    frames = extract_frames(200, 4, seed=3, version=1)
+    out = tmp_path / "prepared"
+    summary = prepare(write_extract(tmp_path / "x", frames), out, progress=False)
+    assert summary["status"] == "usable"
+    names = {p.name for p in out.iterdir()}
+    assert "medications.parquet" not in names and "ed_attendances.parquet" not in names
+    tables = load_prepared(out)
+    assert set(tables) == {"patients", "clinical_events", "screening", "admissions"}
+    assert "primary_diagnosis" not in tables["admissions"].columns
+    assert "underlying_cause_of_death" not in tables["patients"].columns
+    ok, skipped = computable_indicators(out)
+    assert "HYP_PREV" in ok and "ACSC_EMERG" in skipped and "DM_3TT" in skipped
+    cube = compute_cube(out, "2025-03-31", None)
+    assert "HYP_PREV" in set(cube["indicator_id"]) and set(cube["indicator_id"]) <= set(ok)
+
+
+def test_version2_extract_computes_every_indicator(base_frames, tmp_path):
+    from bsol_analytics.indicators import DEFINITIONS, computable_indicators
+
+    frames = _copy(base_frames)
+    _add_event(frames, LDL, "1.8", "2025-01-01")
+    out = tmp_path / "prepared"
+    prepare(write_extract(tmp_path / "x", frames), out, progress=False)
+    assert {"medications.parquet", "ed_attendances.parquet"} <= {p.name for p in out.iterdir()}
+    ok, skipped = computable_indicators(out)
+    assert skipped == {} and ok == list(DEFINITIONS)
+
+
+def test_dual_cluster_diabetes_type_codes():
+    both = sorted(
+        set(reference.codelist("DM_COD")["code"]) & set(reference.codelist("DMTYPE1_COD")["code"])
+    )[0]
+    ev = pd.DataFrame({"snomed_code": [both, HYP, both]}, index=[1, 2, 3])
+    out = assign_clusters(ev)
+    _assert_clusters(out.loc[1, "cluster"], ["DMTYPE1_COD", "DM_COD"])
+    _assert_clusters(out.loc[3, "cluster"], ["DMTYPE1_COD", "DM_COD"])
+    assert len(out) == 5

@@ -7,10 +7,10 @@ import time
 import pytest
 
 from bsol_analytics import cli
-from bsol_analytics.cli import HANDLERS, build_parser, main
+from bsol_analytics.cli import SUBCOMMANDS, build_parser, main
 
 
-@pytest.mark.parametrize("command", sorted(HANDLERS))
+@pytest.mark.parametrize("command", SUBCOMMANDS)
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -87,3 +87,27 @@ def test_sigterm_stops_the_command_line_process(tmp_path):
     assert proc.returncode == 130
     assert (tmp_path / "done").exists()
     assert "Traceback" not in proc.stderr
+
+
+def test_library_warnings_do_not_reach_the_terminal(monkeypatch, capsys):
+    import warnings
+
+    def noisy(args):
+        warnings.warn("invalid value encountered in scalar divide", RuntimeWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(cli, "_handler", lambda command: noisy)
+    assert main(["packs", "x"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_argument_types_refuse_bad_values_as_plain_errors(capsys):
+    assert main(["packs", "x", "--jobs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--jobs must be a whole number of 1 or more" in err and "Traceback" not in err
+
+
+def test_every_subcommand_has_a_handler():
+    from bsol_analytics.commands import HANDLERS
+
+    assert set(HANDLERS) == set(SUBCOMMANDS)

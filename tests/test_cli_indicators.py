@@ -7,25 +7,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bsol_analytics.breakdowns import TIDY_COLUMNS
 from bsol_analytics.cli import main
+from bsol_analytics.table import TIDY_COLUMNS
 
 
 @pytest.fixture(scope="module")
-def extract(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("cli-ind") / "extract"
-    assert (
-        main(["-q", "synth", "--out", str(folder), "--patients", "3000", "--format", "parquet"])
-        == 0
-    )
-    return folder
+def extract(synthetic_extract) -> Path:
+    return synthetic_extract
 
 
 @pytest.fixture(scope="module")
-def prepared(extract) -> Path:
-    folder = extract.parent / "prepared"
-    assert main(["-q", "prepare", str(extract), "--out", str(folder)]) == 0
-    return folder
+def prepared(prepared_extract) -> Path:
+    return prepared_extract
 
 
 def run(capsys, data: Path, out: Path, *argv: str) -> tuple[int, str, str]:
@@ -46,11 +39,13 @@ def test_indicators_csv(prepared, tmp_path, capsys):
     assert list(table.columns) == list(TIDY_COLUMNS)
     assert set(table["reporting_date"]) == {"2025-03-31"}
     assert set(table["area_type"]) == {"BSOL", "locality"}
-    assert set(table["breakdown"]) == {"overall", "imd_quintile"}
+    le = table["indicator_id"].isin(["LE_BIRTH", "LE_SII"])  # life expectancy is by sex
+    assert set(table.loc[~le, "breakdown"]) == {"overall", "imd_quintile"}
+    assert set(table.loc[le, "breakdown"]) == {"sex", "imd_quintile*sex"}
     pub = table[~table["suppressed"]]
     assert not pub["numerator"].between(1, 7).any()
-    # recorded-vs-expected rows carry an expected count, not people, as their denominator
-    people = pub[~pub["indicator_id"].str.endswith("_RVE")]
+    # recorded-vs-expected and ISR rows carry an expected count, not people, as denominator
+    people = pub[~pub["indicator_id"].str.endswith(("_RVE", "_ISR"))]
     assert not people["denominator"].between(1, 7).any()
 
 
@@ -127,3 +122,39 @@ def test_unwritable_out_is_a_plain_error(prepared, tmp_path, capsys):
     assert code == 2
     assert "bsol indicators could not use" in err and "a-file" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--date", "2026-06-30"], "after the last complete quarter in the data"),
+        (["--date", "2020-03-31"], "HYP_BP_CHECK_45 looks back 60 months"),
+        (["--series", "2024-03-31:2025-06-30"], "2025-06-30 is after the last complete quarter"),
+        (["--date", "2019-03-31", "--indicators", "SCR_CERVICAL_50_64"], "looks back 66 months"),
+    ],
+)
+def test_a_date_the_extract_cannot_support_is_refused(prepared, tmp_path, capsys, argv, message):
+    out = tmp_path / "ind.csv"
+    code, _, err = run(capsys, prepared, out, *argv)
+    assert code == 2
+    assert message in err and "The extract covers" in err
+    assert not out.exists()
+
+
+def test_short_windows_are_allowed_where_long_ones_are_refused(prepared, tmp_path, capsys):
+    out = tmp_path / "ind.csv"
+    code, _, _ = run(capsys, prepared, out, "--date", "2024-03-31", "--indicators", "SCR_BOWEL")
+    assert code == 0
+    assert set(pd.read_csv(out)["indicator_id"]) == {"SCR_BOWEL"}
+
+
+def test_default_date_is_the_last_complete_quarter_for_extract_and_prepared(
+    extract, prepared, tmp_path, capsys
+):
+    dates = []
+    for data in (extract, prepared):
+        out = tmp_path / f"{data.name}.csv"
+        code, _, _ = run(capsys, data, out, "--indicators", "SCR_BOWEL")
+        assert code == 0
+        dates.append(set(pd.read_csv(out)["reporting_date"]))
+    assert dates == [{"2025-03-31"}, {"2025-03-31"}]

@@ -12,7 +12,7 @@ from bsol_analytics.cleaning import load_prepared, pipeline, processed_tables
 from bsol_analytics.cli import main
 from bsol_analytics.contract import validate_processed
 
-TABLES = ["admissions", "clinical_events", "patients", "screening"]
+TABLES = ["admissions", "clinical_events", "ed_attendances", "medications", "patients", "screening"]
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,12 @@ def test_prepare_without_admissions(frames, tmp_path):
     assert manifest["admissions_supplied"] is False
     adm = load_prepared(out)["admissions"]
     assert len(adm) == 0
-    assert list(adm.columns) == ["patient_id", "admission_date", "admission_method"]
+    assert list(adm.columns) == [
+        "patient_id",
+        "admission_date",
+        "admission_method",
+        "primary_diagnosis",
+    ]
     validate_processed("admissions", adm)
 
 

@@ -86,3 +86,47 @@ def test_valid_frame_is_returned_unchanged():
 def test_unknown_table_is_a_parameter_error():
     with pytest.raises(ParameterError, match="not a processed table"):
         validate_processed("nope", _admissions())
+
+
+# --- contract version 2 ---
+
+
+def test_contract_is_version_2_with_optional_inputs():
+    from bsol_analytics.contract import CONTRACT_VERSION, EXTRACT_TABLES
+
+    assert CONTRACT_VERSION == 2
+    assert not EXTRACT_TABLES["medications"].required
+    assert not EXTRACT_TABLES["ed_attendances"].required
+    assert EXTRACT_TABLES["admissions"].required_column_names == (
+        "patient_id",
+        "admission_date",
+        "admission_method",
+    )
+    assert EXTRACT_TABLES["patients"].column("underlying_cause_of_death").optional
+
+
+def test_optional_processed_columns_may_be_absent_or_present():
+    validate_processed("admissions", _admissions())
+    with_dx = _admissions().assign(primary_diagnosis=pd.Series(["I10X", None, "E11"], dtype="str"))
+    assert validate_processed("admissions", with_dx) is with_dx
+
+
+@pytest.mark.parametrize("code", ["I10.X", "i10x", "12A", "C34.90"])
+def test_processed_icd10_must_be_normalised(code):
+    bad = _admissions().assign(primary_diagnosis=pd.Series([code, None, None], dtype="str"))
+    with pytest.raises(ProcessedTableError, match="column 'primary_diagnosis'"):
+        validate_processed("admissions", bad)
+
+
+def test_medications_schema_checks_the_group():
+    meds = pd.DataFrame(
+        {
+            "patient_id": pd.Series(["p1"], dtype="str"),
+            "issue_date": pd.Series(["2024-01-02"], dtype="datetime64[s]"),
+            "dmd_code": pd.Series(["123"], dtype="str"),
+            "drug_group": pd.Series(["LLT"], dtype="str"),
+        }
+    )
+    validate_processed("medications", meds)
+    with pytest.raises(ProcessedTableError, match="column 'drug_group'"):
+        validate_processed("medications", meds.assign(drug_group="ASPIRIN"))

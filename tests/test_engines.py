@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
-from test_indicators_definitions import RD, build_extract
+from hypothesis import given
+from hypothesis import strategies as st
+from test_indicators_definitions import RD
+from test_indicators_v2 import combined_extract
 
-from bsol_analytics.errors import ExtractError
+from bsol_analytics.errors import ExtractError, ParameterError
 from bsol_analytics.indicators import DEFINITIONS, compute_cube, load_tables, patient_flags
+from bsol_analytics.indicators.engines import _row_order, _sort_codes
 
 KEYS = ["practice_locality", "imd2025_quintile", "sex", "age_band"]
 DATES = [RD, "2024-12-31"]
@@ -17,7 +22,8 @@ DATES = [RD, "2024-12-31"]
 
 @pytest.fixture(scope="module")
 def extract() -> dict[str, pd.DataFrame]:
-    return build_extract()
+    """The version 1 and version 2 known-answer patients: every indicator has cases."""
+    return combined_extract()
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +72,54 @@ def test_duckdb_reads_parquet_parts(extract, pandas_cube, tmp_path):
     pd.testing.assert_frame_equal(compute_cube(frames, DATES, KEYS, engine="duckdb"), pandas_cube)
 
 
+def test_pandas_reads_parquet_parts_once_for_every_call(extract, pandas_cube, tmp_path):
+    for name, df in extract.items():
+        (tmp_path / name).mkdir()
+        half = len(df) // 2
+        df.iloc[:half].to_parquet(tmp_path / name / "part-0.parquet", index=False)
+        df.iloc[half:].to_parquet(tmp_path / name / "part-1.parquet", index=False)
+    frames = load_tables(tmp_path)
+    assert load_tables(frames) is frames  # loaded tables are reused, not read again
+    pd.testing.assert_frame_equal(compute_cube(frames, DATES, KEYS), pandas_cube)
+    with pytest.raises(ParameterError, match="loaded for the pandas engine, not duckdb"):
+        compute_cube(frames, DATES, KEYS, engine="duckdb")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from(["b", "a", "B", "é", "a b", None]),
+            st.sampled_from([2.0, 1.0, None]),
+        ),
+        max_size=40,
+    )
+)
+def test_integer_sort_orders_rows_like_sorting_the_labels(rows):
+    df = pd.DataFrame(rows, columns=["n", "text", "x"]).astype({"x": "float64"})
+    codes = [
+        df["n"].to_numpy(np.int64),
+        _sort_codes(df["text"].astype("category")),
+        _sort_codes(df["x"]),
+    ]
+    want = df.astype({"text": "str"}).sort_values(
+        ["n", "text", "x"], na_position="last", kind="stable"
+    )
+    np.testing.assert_array_equal(_row_order(codes), want.index.to_numpy())
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        [np.array([], dtype=np.int64)],
+        [np.array([2, 0, 2, 1])],
+        [np.array([1, 1, 0]), np.array([2**40, 0, 5]), np.array([2**40, 3, 0])],  # lexsort
+    ],
+)
+def test_row_order_is_a_stable_lexicographic_sort(columns):
+    np.testing.assert_array_equal(_row_order(columns), np.lexsort(list(reversed(columns))))
+
+
 def test_duckdb_refuses_text_dates_in_parquet(extract, pandas_cube, tmp_path):
     for name, df in extract.items():
         if name == "screening":
@@ -103,3 +157,35 @@ def test_spark_reads_parquet_folder(spark, extract, pandas_cube, tmp_path):
     for name, df in extract.items():
         df.to_parquet(tmp_path / f"{name}.parquet", index=False)
     pd.testing.assert_frame_equal(compute_cube(tmp_path, DATES, KEYS, engine="spark"), pandas_cube)
+
+
+V2_KEYS = ["practice_locality", "sex", "diabetes_type", "le_age_band"]
+
+
+@pytest.fixture(scope="module")
+def pandas_cube_v2_keys(extract) -> pd.DataFrame:
+    return compute_cube(extract, RD, V2_KEYS)
+
+
+def test_duckdb_matches_pandas_on_version2_keys(extract, pandas_cube_v2_keys):
+    assert set(pandas_cube_v2_keys["indicator_id"]) == set(DEFINITIONS)
+    got = compute_cube(extract, RD, V2_KEYS, engine="duckdb")
+    pd.testing.assert_frame_equal(got, pandas_cube_v2_keys)
+
+
+def test_duckdb_skips_the_same_indicators_on_a_version1_folder(tmp_path):
+    from test_indicators_definitions import build_extract
+
+    for name, df in build_extract().items():
+        df.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    from bsol_analytics.indicators import computable_indicators
+
+    assert computable_indicators(tmp_path, "duckdb") == computable_indicators(tmp_path)
+    got = compute_cube(tmp_path, RD, ["sex"], engine="duckdb")
+    pd.testing.assert_frame_equal(got, compute_cube(tmp_path, RD, ["sex"]))
+
+
+@pytest.mark.spark
+def test_spark_matches_pandas_on_version2_keys(spark, extract, pandas_cube_v2_keys):
+    got = compute_cube(extract, RD, V2_KEYS, engine="spark")
+    pd.testing.assert_frame_equal(got, pandas_cube_v2_keys)

@@ -20,17 +20,37 @@ CONTRACT_IDS = [
     "COPD_PREV", "COPD_REVIEW", "PC_REG", "EOL_HOME_CARE_HOME", "EOL_HOSPITAL", "EOL_ON_PC_REG",
     "EOL_3PLUS_EMERG", "SCR_BREAST", "SCR_CERVICAL_25_49", "SCR_CERVICAL_50_64", "SCR_BOWEL",
 ]  # fmt: skip
+#: Version 2 ids, in registry order (families: hypertension, diabetes, end of life, then
+#: cardiovascular, unplanned admissions and mortality after screening).
+V2_ORDER = [
+    "HYP_PREV", "HYP_BP_TARGET", "HYP_BP_CHECK_45", "HYP_POSSIBLE", "HYP_CHOL_RANGE",
+    "HYP_BP_CHOL", "DM_PREV", "DM_HBA1C_58", "DM_BP_140_80", "DM_3TT", "COPD_PREV",
+    "COPD_REVIEW", "PC_REG", "EOL_HOME_CARE_HOME", "EOL_HOSPITAL", "EOL_ON_PC_REG",
+    "EOL_3PLUS_EMERG", "EOL_CARE_PLAN", "EOL_ED_3PLUS", "EOL_ED_MEAN", "SCR_BREAST",
+    "SCR_CERVICAL_25_49", "SCR_CERVICAL_50_64", "SCR_BOWEL", "CVD_LLT", "CVD_CHOL_RANGE",
+    "ACSC_EMERG", "MORT_CANCER_U75", "LE_BIRTH",
+]  # fmt: skip
+V2_IDS = [i for i in V2_ORDER if i not in CONTRACT_IDS]
 
 
 def test_registry_and_definitions_cover_the_contract_in_the_same_order():
-    assert [i.id for i in list_indicators()] == CONTRACT_IDS
-    assert list(DEFINITIONS) == CONTRACT_IDS
+    assert [i.id for i in list_indicators()] == V2_ORDER
+    assert list(DEFINITIONS) == V2_ORDER
+    assert [i for i in V2_ORDER if i in CONTRACT_IDS] == CONTRACT_IDS
 
 
 @pytest.mark.parametrize("info", list_indicators(), ids=lambda i: i.id)
 def test_metadata_is_complete(info):
     assert info.polarity in {"higher is better", "lower is better", "no judgement"}
-    assert info.statistic == "proportion" and info.multiplier == 100
+    kinds = {
+        "proportion": (100, "%"),
+        "rate": (1, "attendances per decedent"),
+        "dsr": (100_000, "per 100,000"),
+        "life_expectancy": (1, "years"),
+    }
+    assert (info.multiplier, info.unit) == kinds[info.statistic]
+    if info.id in CONTRACT_IDS:
+        assert info.statistic == "proportion"
     for text in (info.title, info.short_title, info.definition, info.numerator,
                  info.denominator, info.source_rules, info.caveats):  # fmt: skip
         assert isinstance(text, str) and text.strip()
@@ -65,7 +85,7 @@ def test_unknown_indicator_is_a_parameter_error():
 
 def test_registry_frame_is_one_row_per_indicator():
     frame = registry_frame()
-    pd.testing.assert_series_equal(frame["id"], pd.Series(CONTRACT_IDS, name="id"))
+    pd.testing.assert_series_equal(frame["id"], pd.Series(V2_ORDER, name="id"))
     assert frame is not registry_frame()
 
 
@@ -97,3 +117,24 @@ def test_expected_prevalence_covers_the_three_registers():
 def test_expected_prevalence_unsourced_condition_is_refused():
     with pytest.raises(ParameterError, match="No expected-prevalence reference for 'asthma'"):
         expected_prevalence("asthma")
+
+
+@pytest.mark.parametrize("indicator", V2_IDS)
+def test_version2_metadata(indicator):
+    info = get_indicator(indicator)
+    assert set(info.needs) == set(DEFINITIONS[indicator].needs)
+    assert info.england_value is None
+    assert info.england_note, "every new indicator says whether England has a figure"
+    if indicator != "LE_BIRTH":
+        assert "No published England figure" in info.england_note
+
+
+def test_life_expectancy_note_quotes_england_by_sex_with_period():
+    note = get_indicator("LE_BIRTH").england_note
+    assert "2022-24" in note and "males 79.5" in note and "females 83.3" in note
+
+
+def test_mean_and_rates_name_their_ci_method():
+    assert get_indicator("EOL_ED_MEAN").ci_method == "byar"
+    assert get_indicator("ACSC_EMERG").age_range == (0, 200)
+    assert get_indicator("MORT_CANCER_U75").age_range == (0, 74)

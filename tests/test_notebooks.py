@@ -75,12 +75,25 @@ def test_bad_parameters_stop_with_a_clear_message(tmp_path, params, message):
     assert "ParameterError" in run.stderr and message in run.stderr
 
 
-def test_papermill_directly_computes_from_a_prepared_folder(tmp_path):
-    """``papermill ... -p locality Solihull`` with only a data folder (no pack tables)."""
-    from bsol_analytics.cli import main
+@pytest.mark.parametrize(
+    ("date", "message"),
+    [
+        ("2026-06-30", "after the last complete quarter in the data"),
+        ("2020-03-31", "is too early"),
+    ],
+)
+def test_a_date_the_data_cannot_support_is_refused(prepared_extract, tmp_path, date, message):
+    run = _papermill(
+        tmp_path / "out.ipynb",
+        *("-p", "reporting_date", date, "-p", "data_dir", str(prepared_extract)),
+    )
+    err = " ".join(run.stderr.split())
+    assert run.returncode != 0
+    assert "ParameterError" in err and message in err and "The extract covers" in err
 
-    assert main(["synth", "--out", str(tmp_path / "x"), "--patients", "3000"]) == 0
-    assert main(["prepare", str(tmp_path / "x"), "--out", str(tmp_path / "p")]) == 0
+
+def test_papermill_directly_computes_from_a_prepared_folder(prepared_extract, tmp_path):
+    """``papermill ... -p locality Solihull`` with only a data folder (no pack tables)."""
     out = tmp_path / "solihull.ipynb"
     run = _papermill(
         out,
@@ -92,7 +105,7 @@ def test_papermill_directly_computes_from_a_prepared_folder(tmp_path):
         "2025-03-31",
         "-p",
         "data_dir",
-        str(tmp_path / "p"),
+        str(prepared_extract),
     )
     assert run.returncode == 0, run.stderr[-2000:]
     nb = nbformat.read(out, as_version=4)

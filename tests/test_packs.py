@@ -22,17 +22,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bsol_analytics import packs, plots, report
+from bsol_analytics import dates, packs, plots, protection, report
 from bsol_analytics.errors import ParameterError
+from bsol_analytics.packs import run as packs_run
 
 REPORTING_DATE = "2025-03-31"
 
 
 @pytest.fixture(scope="module")
-def tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return packs.write_demo_tables(
-        tmp_path_factory.mktemp("tables") / "t", REPORTING_DATE, patients=6000
-    )
+def tables(pack_tables: Path) -> Path:
+    return pack_tables
 
 
 @pytest.fixture(scope="module")
@@ -126,22 +125,10 @@ def test_parse_localities_rejects(text):
         packs.parse_localities(text)
 
 
-@pytest.mark.parametrize(
-    ("today", "expected"),
-    [
-        (dt.date(2025, 4, 1), dt.date(2025, 3, 31)),
-        (dt.date(2025, 1, 1), dt.date(2024, 12, 31)),
-        (dt.date(2025, 12, 31), dt.date(2025, 9, 30)),
-    ],
-)
-def test_latest_quarter_end(today, expected):
-    assert packs.latest_quarter_end(today) == expected
-
-
 def test_quarter_series_ends_on_month_ends():
-    dates = packs.quarter_series(dt.date(2025, 3, 31), 8)
-    assert dates[0] == dt.date(2023, 6, 30) and dates[-1] == dt.date(2025, 3, 31)
-    assert all((d + dt.timedelta(days=1)).day == 1 for d in dates)
+    series = dates.quarter_series(dt.date(2025, 3, 31), 8)
+    assert series[0] == dt.date(2023, 6, 30) and series[-1] == dt.date(2025, 3, 31)
+    assert all((d + dt.timedelta(days=1)).day == 1 for d in series)
 
 
 def test_run_packs_rejects_bad_parameters_before_writing(tmp_path, tables):
@@ -181,7 +168,7 @@ def test_cli_packs_file_problems_are_one_sentence(setup, expected, capsys, tmp_p
         blocker.write_text("a file where a folder should be")
         out = blocker / "reports"
     else:
-        monkeypatch.setattr(packs, "compute_tables", _unreadable)
+        monkeypatch.setattr(packs_run, "compute_tables", _unreadable)
     code = main(["packs", str(tmp_path), "--date", REPORTING_DATE, "--out", str(out)])
     err = " ".join(capsys.readouterr().err.split())
     assert code == 2
@@ -206,7 +193,7 @@ def test_cli_packs_file_problems_are_one_sentence(setup, expected, capsys, tmp_p
 def test_suppress_small_counts_hides_small_and_recoverable_counts(cells):
     frame = pd.DataFrame(cells, columns=["area", "group", "count"])
     copy = frame.copy()
-    out = packs.suppress_small_counts(frame, lines=[["area"], ["group"]])
+    out = protection.suppress_small_counts(frame, lines=[["area"], ["group"]])
     pdt.assert_frame_equal(frame, copy)  # input untouched
     shown = out.loc[~out["suppressed"], "count"]
     assert not shown.between(1, packs.SMALL_COUNT - 1).any()
@@ -253,24 +240,16 @@ def test_population_tables_counts_and_suppression():
     assert pop.loc[pop["suppressed"], "count"].isna().all()
 
 
-def _unsuppressed(frame, count="count", lines=()):
-    return frame.assign(suppressed=False, suppression_reason=None)
-
-
 @pytest.mark.parametrize("n_unknown", [0, 1, 2, 3, 7, 8, 25])
 @pytest.mark.parametrize("sex_code", ["U", None])
-def test_population_cells_account_for_total_and_hide_small_unknown_sex(
-    n_unknown, sex_code, monkeypatch
-):
+def test_population_cells_account_for_total_and_hide_small_unknown_sex(n_unknown, sex_code):
     patients = _patients(3000, seed=n_unknown)
     patients["sex"] = patients["sex"].astype(object)
     patients.loc[patients.index[:n_unknown], "sex"] = sex_code
     patients.loc[patients.index[:n_unknown], "practice_locality"] = "East"
     rd = dt.date(2025, 3, 31)
     pop, _ = packs.population_tables(patients, rd)
-    with monkeypatch.context() as m:
-        m.setattr(packs, "suppress_small_counts", _unsuppressed)
-        true, _ = packs.population_tables(patients, rd)
+    true, _ = packs.population_counts(patients, rd)  # the same counts before protection
     keys = ["area", "sex", "age_band"]
     pdt.assert_frame_equal(pop[keys], true[keys])
     # Every registered patient is in exactly one cell, shown or suppressed.
@@ -303,7 +282,7 @@ def test_population_table_shows_not_known_sex_but_chart_draws_known_sexes():
     patients = _patients(8000, seed=1, sexes=("F", "M", "U"))
     pop, _ = packs.population_tables(patients, dt.date(2025, 3, 31))
     assert "U" in set(pop["sex"])
-    data = dataclasses.replace(report.demo_pack(), population=pop)
+    data = dataclasses.replace(packs.demo_pack(), population=pop)
     pyr = report.population_pyramid(data, "East")
     assert set(pyr["sex"]) == {"F", "M", "U"}
     unknown = pyr[pyr["sex"] == "U"]
@@ -327,7 +306,7 @@ def test_load_pack_rejects_missing_columns(tmp_path, tables):
 
 def test_open_pack_rejects_other_reporting_date(tables):
     with pytest.raises(ParameterError, match="31 March 2025"):
-        report.open_pack(tables, None, "2024-12-31")
+        packs.open_pack(tables, None, "2024-12-31")
 
 
 def test_at_a_glance_does_not_change_inputs(data):
@@ -566,7 +545,7 @@ def test_interrupted_run_leaves_previous_output(first_run, second_run, tables, m
         assert (stage / "east.html").exists()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(packs, "_execute_all", fake_execute)
+    monkeypatch.setattr(packs_run, "_execute_all", fake_execute)
     with pytest.raises(KeyboardInterrupt):
         packs.run_packs(
             None,
@@ -595,7 +574,7 @@ def test_exception_while_computing_leaves_no_trace(tmp_path, monkeypatch, error)
         written.append(out_dir)
         raise error
 
-    monkeypatch.setattr(packs, "compute_tables", boom)
+    monkeypatch.setattr(packs_run, "compute_tables", boom)
     (tmp_path / "reports").mkdir()
     with pytest.raises(type(error)):
         packs.run_packs(tmp_path, tmp_path / "reports", REPORTING_DATE, "East", progress=False)
@@ -628,7 +607,7 @@ def _age(path: Path, seconds: float = 3600) -> Path:
 
 
 def test_run_sweeps_folders_left_by_killed_runs(tmp_path, tables, monkeypatch):
-    monkeypatch.setattr(packs, "_execute_all", _fake_execute)
+    monkeypatch.setattr(packs_run, "_execute_all", _fake_execute)
     out = tmp_path / "reports"
     stale = []
     for name in (
@@ -669,7 +648,7 @@ def test_run_sweeps_folders_left_by_killed_runs(tmp_path, tables, monkeypatch):
 
 
 def test_run_restores_a_publication_killed_between_renames(tmp_path, tables, monkeypatch):
-    monkeypatch.setattr(packs, "_execute_all", _fake_execute)
+    monkeypatch.setattr(packs_run, "_execute_all", _fake_execute)
     out = tmp_path / "reports"
     first = packs.run_packs(
         None, out, REPORTING_DATE, "East", jobs=1, tables_dir=tables, progress=False
@@ -696,3 +675,211 @@ def test_partial_run_keeps_the_other_published_packs(first_run, second_run, tabl
     manifest = json.loads((folder / "manifest.json").read_text())
     assert {p["pack"] for p in manifest["packs"]} == {"BSOL", "East", "Solihull"}
     assert "not rebuilt in this run" in (folder / "index.html").read_text()
+
+
+# --------------------------------------------------------------------------------------
+# What the data are (synthetic banner) and partial extracts
+# --------------------------------------------------------------------------------------
+
+
+def test_prepare_and_tables_carry_the_synthetic_flag(prepared_extract, data):
+    manifest = json.loads((prepared_extract / "prepare_manifest.json").read_text())
+    assert manifest["synthetic"] is True and "Synthetic data" in manifest["source_description"]
+    assert data.info["synthetic"] is True
+    assert "Pseudonymised GP extract" not in " ".join(data.info["data_sources"])
+    assert set(data.practices["practice_name"]) == {"Synthetic practice"}
+
+
+def test_synthetic_packs_say_so_on_every_page_and_table(first_run):
+    for name in ("east.html", "solihull.html", "index.html"):
+        page = (first_run.folder / name).read_text()
+        assert 'class="data-banner"' in page
+        assert "@top-center" in page and "@bottom-center" in page  # every printed page
+    page = (first_run.folder / "east.html").read_text()
+    captions = re.findall(r"<caption>(.*?)</caption>", page, flags=re.S)
+    assert captions and all("Synthetic data." in c for c in captions)
+    assert "SYNTHETIC DATA" in page.split("</footer>")[0].rsplit("<footer", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("info", "source", "expected"),
+    [
+        ({"synthetic": True}, None, "SYNTHETIC DATA"),
+        ({"synthetic": True}, "Real extract", "SYNTHETIC DATA"),
+        ({"synthetic": False}, "EMIS extract, May 2025", "EMIS extract, May 2025"),
+        ({"source_description": "Own words"}, None, "Own words"),
+        ({}, None, "Data source:"),
+    ],
+)
+def test_provenance_banner(info, source, expected):
+    assert expected in report.provenance_banner(info, source)
+    if not info.get("synthetic"):
+        assert "SYNTHETIC" not in report.provenance_banner(info, source)
+
+
+@pytest.fixture
+def solihull_tables(tables: Path, tmp_path: Path) -> Path:
+    """The demonstration tables as if the extract held Solihull practices only."""
+    import shutil
+
+    folder = tmp_path / "tables"
+    shutil.copytree(tables, folder)
+    areas = pd.read_parquet(folder / "areas.parquet")
+    keep = (areas["area_type"] != "locality") | (areas["area"] == "Solihull")
+    areas[keep].to_parquet(folder / "areas.parquet", index=False)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("localities", "built", "no_data"),
+    [
+        ("Solihull,East", {"Solihull"}, {"East"}),
+        (None, {"Solihull", "BSOL"}, set()),
+        ("East,BSOL", {"BSOL"}, {"East"}),
+    ],
+)
+def test_partial_extract_builds_the_localities_it_covers(
+    solihull_tables, tmp_path, monkeypatch, localities, built, no_data
+):
+    monkeypatch.setattr(packs_run, "_execute_all", _fake_execute)
+    result = packs.run_packs(
+        None, tmp_path / "reports", REPORTING_DATE, localities, jobs=1,
+        tables_dir=solihull_tables, progress=False,
+    )  # fmt: skip
+    assert result.exit_code == 0
+    status = {p["pack"]: p["status"] for p in result.packs}
+    assert {p for p, s in status.items() if s == "ok"} == built
+    assert {p for p, s in status.items() if s == "no-data"} == no_data
+    index = (result.folder / "index.html").read_text()
+    assert "covers 1 of the 6 localities: Solihull only" in index
+    for pack in no_data:
+        assert f"no patients registered with practices in {pack}" in index
+        assert not (result.folder / packs.pack_file_name(pack)).exists()
+    assert "Traceback" not in index and "KeyError" not in index
+
+
+def _reader_text(page: str) -> str:
+    """The words a reader sees: no styles, images, tags or attributes."""
+    import html as html_lib
+
+    page = re.sub(r"<style.*?</style>|<img[^>]*>", " ", page, flags=re.S)
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_no_internal_ids_or_slips_in_reader_text(first_run, data):
+    ids = set(data.meta["indicator_id"]) | set(data.indicators["indicator_id"])
+    for name in ("east.html", "solihull.html"):
+        text = _reader_text((first_run.folder / name).read_text())
+        words = set(re.findall(r"[A-Z0-9_]{4,}", text))
+        assert not (words & ids), f"{name}: internal ids {sorted(words & ids)[:5]}"
+        for slip in ("−0.0", " -0.0 ", "by quarter by quarter", " share: 0.", "supplied: True"):
+            assert slip not in text, f"{name}: {slip!r}"
+
+
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        ({"missing_ethnicity_share": 0.119611, "missing_lsoa_share": 0.01}, "12.0%"),
+        ({"admissions_supplied": False}, "no hospital admissions"),
+        ({"status": "usable"}, "passed the checks"),
+        ({}, "has no notes"),
+        ({"notes": ["Own note."]}, "Own note."),
+    ],
+)
+def test_data_quality_notes_are_prose(summary, expected):
+    notes = report.data_quality_notes(summary)
+    assert any(expected in n for n in notes)
+    assert not any(re.search(r"\b[a-z]+_[a-z_]+\b", n) for n in notes)  # no raw keys
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "expected"),
+    [(-0.04, 1, "0.0"), (-0.0, 1, "0.0"), (-0.05001, 1, "-0.1"), (-0.004, 2, "0.00"),
+     (-1234.5, 0, "-1,234"), (0.04, 1, "0.0")],
+)  # fmt: skip
+def test_fmt_number_never_shows_minus_zero(value, decimals, expected):
+    assert report.fmt_number(value, decimals) == expected
+
+
+@pytest.mark.parametrize(
+    ("numerators", "expected"),
+    [
+        ([700, 720, 745, 770, 790], "is increasing"),
+        ([790, 770, 745, 720, 700], "is decreasing"),
+        ([700, 702, 699, 701, 700], "no significant change"),
+    ],
+)
+def test_recent_trend_sentence_comes_from_the_test(numerators, expected):
+    q = pd.date_range("2024-03-31", periods=5, freq="QE")
+    s = pd.DataFrame({"reporting_date": q, "numerator": numerators,
+                      "denominator": [1000] * 5, "suppressed": [False] * 5})  # fmt: skip
+    text = report.recent_trend_sentence("Screening", "East", s, "2024-03-31")
+    assert expected in text and "reliable from 31 March 2024" in text
+    assert "cannot be tested" in report.recent_trend_sentence("S", "East", s, "2024-09-30")
+
+
+@pytest.mark.parametrize(
+    ("function", "column", "codes", "added"),
+    [
+        ("map_practice", "practice_code", ["M85002", None, "Z99999", ""], "practice_locality"),
+        ("map_practice", "practice_code", [None, None], "pcn_name"),
+        ("map_lsoa", "lsoa_code", ["E01008881", None, "E01000001", "junk"], "ward_name"),
+        ("map_lsoa", "lsoa_code", [None], "resident_locality"),
+    ],
+)
+def test_lookups_keep_missing_values_missing(function, column, codes, added):
+    from bsol_analytics.cleaning import normalise
+
+    out = getattr(normalise, function)(pd.DataFrame({column: codes}))
+    values = out[added]
+    assert values.iloc[1:].isna().all()  # unknown or missing codes stay missing
+    assert not values.astype(object).isin(["None", "nan", "<NA>"]).any()
+    assert (values.iloc[:1].notna().all()) == (codes[0] is not None)
+
+
+@pytest.mark.parametrize(
+    ("polarity", "above", "below"),
+    [
+        ("higher is better", "better", "worse"),
+        ("lower is better", "worse", "better"),
+        ("no judgement", "higher", "lower"),
+    ],
+)
+def test_funnel_points_outside_limits_are_coloured_by_polarity(polarity, above, below):
+    from matplotlib.colors import to_hex
+
+    pts = pd.DataFrame({"value": [20.0, 45.0, 2.0], "denominator": [400, 400, 400],
+                        "suppressed": [False, False, False]})  # fmt: skip
+    lim = pd.DataFrame(
+        {
+            "denominator": [50.0, 500.0] * 2,
+            "lower": [5.0, 15, 1, 12],
+            "upper": [35.0, 25, 40, 28],
+            "confidence": [0.95, 0.95, 0.998, 0.998],
+        }
+    )
+    fig, _ = plots.funnel_plot(pts, lim, 20.0, "T", "%", polarity=polarity)
+    ax = fig.axes[0]
+    labels = {c.get_label(): to_hex(c.get_facecolor()[0]) for c in ax.collections
+              if len(c.get_offsets())}  # fmt: skip
+    assert labels[f"above 99.8% limit ({above})"] == to_hex(plots.COMPARISON_STYLE[above][0])
+    assert labels[f"below 99.8% limit ({below})"] == to_hex(plots.COMPARISON_STYLE[below][0])
+    better = to_hex(plots.COMPARISON_STYLE["better"][0])
+    if polarity == "no judgement":
+        assert better not in labels.values()  # neutral is never in the "better" colour
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_neutral_and_own_area_colours_are_not_judgements():
+    style = plots.COMPARISON_STYLE
+    judged = {style["better"][0], style["worse"][0]}
+    assert style["higher"][0] not in judged and style["lower"][0] not in judged
+    rows = pd.DataFrame({"group": ["East", "BSOL"], "value": [0.6, 0.7], "lower": [0.5, 0.6],
+                         "upper": [0.7, 0.8], "suppressed": [False, False]})  # fmt: skip
+    fig, _ = plots.ratio_chart(rows, "East", "Ratio")
+    from matplotlib.colors import to_hex
+
+    own = next(c for c in fig.axes[0].collections if c.get_label() == "East")
+    assert to_hex(own.get_facecolor()[0]) != to_hex(style["worse"][0])

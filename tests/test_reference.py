@@ -111,6 +111,10 @@ def test_loader_shape(loader, columns, rows):
         reference.clusters,
         reference.ethnicity_codes,
         reference.lsoa11_to_lsoa21,
+        reference.acsc_icd10,
+        reference.comparators,
+        reference.drug_clusters,
+        reference.life_expectancy_comparators,
     ],
 )
 def test_loaders_return_copies(loader):
@@ -192,7 +196,7 @@ def test_snomed_chinese_is_asian_not_other():
     assert e["code"].is_unique
 
 
-@pytest.mark.parametrize("name", list(reference.CLUSTER_FILES))
+@pytest.mark.parametrize("name", list(reference.ALL_CLUSTERS))
 def test_every_codelist_loads_as_string_codes(name):
     cl = reference.codelist(name)
     assert list(cl.columns) == ["code", "term"]
@@ -231,3 +235,39 @@ def test_boundaries():
     assert set(reference.locality_boundaries()["locality"]) == LOCALITIES
     wards = reference.ward_boundaries()
     assert len(wards) == 86 and wards["ward_code"].is_unique
+
+
+def test_version2_reference_files_are_in_the_manifest_with_licence():
+    m = reference.manifest().set_index("file")
+    for name in ("lu_acc_icd10.csv", "ac_conditions.csv"):
+        assert m.loc[f"codelists/{name}", "licence"].startswith("GPL-3")
+    for rel in (
+        "codelists/eol-care-planning-filtered.csv",
+        "codelists/opensafely-statin-medication.csv",
+        "comparators/comparators.csv",
+    ):
+        assert m.loc[rel, "licence"] not in ("", "see PROVENANCE")
+
+
+def test_version2_unions():
+    dbp = set(reference.codelist("DBP")["code"])
+    refset = {"100161000000107", "100181000000103"}  # sitting, lying diastolic
+    assert refset <= dbp and "271650006" in dbp
+    chol = set(reference.codelist("CHOL")["code"])
+    assert {"1005671000000105", "1017161000000104"} <= chol
+    assert set(reference.codelist("NONHDL")["code"]) == set(reference.NONHDL_CODES)
+    assert len(reference.codelist("CARE_PLAN")) == 61
+
+
+@pytest.mark.parametrize("name", list(reference.DRUG_FILES))
+def test_drug_codelists_are_dmd_digits(name):
+    cl = reference.drug_codelist(name)
+    assert list(cl.columns) == ["code", "term"]
+    assert cl["code"].str.fullmatch(r"\d+").all() and cl["code"].is_unique
+
+
+def test_acsc_codes_are_three_or_four_characters_without_dot():
+    a = reference.acsc_icd10()
+    assert a["code"].str.fullmatch(r"[A-Z]\d{2}[0-9X]?").all()
+    assert "J20" not in set(a["code"]) and "I10X" in set(a["code"])
+    assert a["code"].is_unique

@@ -7,6 +7,9 @@ variance propagated analytically through the same linear model.
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pandas.testing as pdt
@@ -214,3 +217,219 @@ def test_rows_without_a_quantile_are_left_out() -> None:
     pdt.assert_frame_equal(
         base.drop(columns="denominator"), with_unknown.drop(columns="denominator")
     )
+
+
+# --------------------------------------------------------------------------- no warnings, RII
+
+
+def quintiles(values: list[float], se: float = 0.01, pops: list[float] | None = None):
+    return pd.DataFrame(
+        {"q": [1, 2, 3, 4, 5], "pop": pops or [1000.0] * 5, "v": values, "se": [se] * 5}
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "value_type", "sii_value", "rii_reason"),
+    [
+        # every quintile at 0%: the SII is 0, the RII has nothing to be relative to
+        ([0.0] * 5, "normal", 0.0, "RII not computable"),
+        # a line that is negative at the most deprived end
+        ([-0.2, -0.1, 0.0, 0.1, 0.2], "normal", 0.5, "RII not computable"),
+        # positive throughout: both computable
+        ([0.3, 0.35, 0.4, 0.45, 0.5], "normal", 0.25, ""),
+        ([0.3, 0.35, 0.4, 0.45, 0.5], "proportion", 0.25, ""),
+    ],
+)
+def test_no_runtime_warnings_and_rii_reasons(
+    values: list[float], value_type: str, sii_value: float, rii_reason: str
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = stats.sii(
+            quintiles(values), "q", "pop", value="v", se="se", value_type=value_type,
+            repetitions=1000, seed=1,
+        )  # fmt: skip
+    got = out.set_index("statistic")
+    assert got.loc["sii", "value"] == pytest.approx(sii_value, abs=1e-12)
+    assert got.loc["sii", "reason"] == ""
+    assert got.loc["rii", "reason"].startswith(rii_reason)
+    if rii_reason:
+        assert got.loc["rii", ["value", "lower", "upper"]].isna().all()
+
+
+def test_rii_limits_not_computable_when_simulated_intercepts_cross_zero() -> None:
+    # intercept just above 0 with a large standard error: some draws fall below 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = stats.sii(quintiles([0.1, 0.15, 0.2, 0.25, 0.3], se=0.2), "q", "pop", value="v",
+                        se="se", repetitions=1000, seed=1)  # fmt: skip
+    rii_row = out.set_index("statistic").loc["rii"]
+    assert rii_row["value"] > 0
+    assert np.isnan(rii_row["lower"]) and np.isnan(rii_row["upper"])
+    assert rii_row["reason"].startswith("RII limits not computable")
+
+
+def test_incomplete_and_untransformable_groups_say_why() -> None:
+    df = pd.concat(
+        [
+            quintiles([0.1, 0.2, 0.3, 0.4, 0.5]).assign(area="ok"),
+            quintiles([0.1, 0.2, 0.3, 0.4, 0.5]).assign(area="short").iloc[:4],
+            quintiles([0.0, 0.2, 0.3, 0.4, 0.5]).assign(area="zero"),
+        ],
+        ignore_index=True,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = stats.sii(df, "q", "pop", value="v", se="se", by="area", value_type="proportion",
+                        transform=True, repetitions=1000, seed=1)  # fmt: skip
+    reasons = out[out["statistic"] == "sii"].set_index("area")["reason"]
+    assert reasons["ok"] == ""
+    assert reasons["short"].startswith("not computable: every quantile")
+    assert reasons["zero"].startswith("not computable: a value or limit at 0")
+
+
+# --------------------------------------------------------------------------- transform=True
+
+
+@pytest.mark.parametrize(
+    ("value_type", "to_scale", "back"),
+    [
+        ("rate", np.log, np.exp),
+        ("proportion", lambda p: np.log(p / (1 - p)), lambda y: 1 / (1 + np.exp(-y))),
+    ],
+)
+def test_transform_fits_on_log_or_logit_scale(value_type: str, to_scale, back) -> None:
+    pops = [52_000.0, 48_000.0, 45_000.0, 40_000.0, 38_000.0]
+    values = np.array([0.31, 0.27, 0.24, 0.21, 0.18])
+    df = quintiles(list(values), pops=pops).assign(se=0.02)
+    out = stats.sii(df, "q", "pop", value="v", se="se", value_type=value_type, transform=True,
+                    multiplier=100, repetitions=2000, seed=4)  # fmt: skip
+    # independent fit: weighted least squares of the transformed values on the midpoints
+    a = np.asarray(pops) / sum(pops)
+    b = np.cumsum(a) - a / 2
+    fit = sm.WLS(to_scale(values), sm.add_constant(b), weights=a).fit()
+    most, least = back(fit.params[0]), back(fit.params[0] + fit.params[1])
+    got = out.set_index("statistic")
+    assert got.loc["sii", "value"] == pytest.approx(100 * (least - most), rel=1e-10)
+    assert got.loc["rii", "value"] == pytest.approx(least / most, rel=1e-10)
+    assert got.loc["sii", "lower"] < got.loc["sii", "value"] < got.loc["sii", "upper"]
+    assert got.loc["sii", "method"] == (
+        "simulation, 2000 repetitions, fitted on the transformed scale"
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    pops=st.lists(st.integers(100, 100_000), min_size=5, max_size=10),
+    log_intercept=st.floats(-3.0, 3.0),
+    log_slope=st.floats(-2.0, 2.0),
+)
+def test_exactly_log_linear_rates_give_their_ends(
+    pops: list[int], log_intercept: float, log_slope: float
+) -> None:
+    a = np.asarray(pops) / sum(pops)
+    b = np.cumsum(a) - a / 2
+    df = pd.DataFrame({"q": range(1, len(pops) + 1), "pop": pops,
+                       "v": np.exp(log_intercept + log_slope * b), "se": 0.0})  # fmt: skip
+    out = stats.sii(df, "q", "pop", value="v", se="se", value_type="rate", transform=True,
+                    repetitions=1000, seed=0)  # fmt: skip
+    got = out.set_index("statistic")["value"]
+    expected = np.exp(log_intercept + log_slope) - np.exp(log_intercept)
+    assert got["sii"] == pytest.approx(expected, rel=1e-8, abs=1e-10)
+    assert got["rii"] == pytest.approx(np.exp(log_slope), rel=1e-8)
+    np.testing.assert_allclose(out["lower"], out["value"], rtol=1e-8, atol=1e-10)
+
+
+def test_transform_needs_a_rate_or_proportion() -> None:
+    with pytest.raises(ParameterError, match="transform=True needs"):
+        stats.sii(quintiles([1, 2, 3, 4, 5]), "q", "pop", value="v", se="se", transform=True)
+
+
+def test_sii_of_age_standardised_quintile_rates() -> None:
+    # DSRs by quintile (Dobson limits) feed the SII on the log scale, as issue 10 asks.
+    esp = stats.esp2013()
+    rates = [0.040, 0.034, 0.030, 0.026, 0.022]
+    frame = pd.concat(
+        [esp.assign(q=q, pop=esp["standard_population"] // 2,
+                    cases=(esp["standard_population"] // 2 * r).round())
+         for q, r in zip(range(1, 6), rates, strict=True)],
+        ignore_index=True,
+    )  # fmt: skip
+    dsrs = stats.dsr(frame, "cases", "pop", by="q")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = stats.sii(dsrs.rename(columns={"value": "rate"}), "q", "denominator",
+                        value="rate", lower="lower", upper="upper", value_type="rate",
+                        transform=True, repetitions=5000, seed=2)  # fmt: skip
+    got = out.set_index("statistic")
+    assert got.loc["sii", "upper"] < 0  # higher among the most deprived, significantly
+    # the line's ends lie beyond the quintile midpoints (b = 0.1 and 0.9)
+    assert got.loc["rii", "value"] == pytest.approx((0.022 / 0.040) ** (1 / 0.8), rel=0.02)
+
+
+# --------------------------------------------------------------------------- LE_SII
+
+
+def test_sii_of_life_expectancy_by_decile_reference_data() -> None:
+    # LE by IMD decile with its standard error (the reference package's LE_data)
+    path = Path(__file__).parent / "data" / "reference-stats" / "le_deciles_E06000001.csv"
+    le = pd.read_csv(path)
+    out = stats.sii(le, "Decile", "Pop", value="LifeExp", se="SE", by="Sex", rii=False,
+                    repetitions=1000, seed=1)  # fmt: skip
+    for sex, area in le.groupby("Sex"):
+        slope, _, _ = wls(area.rename(columns={"Pop": "population", "LifeExp": "value"}))
+        got = out.loc[out["Sex"] == sex, "value"].iloc[0]
+        assert got == pytest.approx(slope, rel=1e-10)
+    assert (out["value"] > 0).all()  # longer lives in less deprived deciles
+
+
+def test_sii_of_life_expectancy_from_life_tables() -> None:
+    # LE_SII: life tables per decile, then the SII over their 95% limits (value type normal)
+    ref = pd.read_csv(
+        Path(__file__).parent / "data" / "reference-stats" / "le_phe_life_expectancy.csv",
+        dtype={"age_band": str},
+    )[["age_band", "population", "deaths"]]
+    frames = [
+        ref.assign(decile=d, deaths=(ref["deaths"] * (1.6 - 0.07 * d)).round(),
+                   population=ref["population"])
+        for d in range(1, 11)
+    ]  # fmt: skip
+    le = stats.life_expectancy(pd.concat(frames), by="decile", ages=0, size_rule="contract")
+    assert (le["reason"] == "").all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = stats.sii(
+            le.drop(columns=["reason"]), "decile", "denominator", value="value",
+            lower="lower", upper="upper", rii=False, repetitions=5000, seed=3,
+        )  # fmt: skip
+    row = out.iloc[0]
+    assert row["reason"] == ""
+    assert 0 < row["lower"] < row["value"] < row["upper"]
+    assert row["value"] == pytest.approx(le["value"].iloc[-1] - le["value"].iloc[0], rel=0.25)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.just(0.0), st.just(1.0), st.floats(0.0, 1.0)), min_size=5, max_size=5
+    ),
+    se=st.one_of(st.just(0.0), st.floats(0.0, 50.0)),
+    value_type=st.sampled_from(["normal", "proportion", "rate"]),
+    transform=st.booleans(),
+    multiplier=st.sampled_from([1.0, 100.0, -1.0]),
+)
+def test_never_a_numpy_warning(
+    values: list[float], se: float, value_type: str, transform: bool, multiplier: float
+) -> None:
+    if value_type == "rate":
+        values = [v if v > 0 else 0.5 for v in values]  # rates must be > 0
+    if value_type == "normal":
+        transform = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = stats.sii(quintiles(values, se=se), "q", "pop", value="v", se="se",
+                        value_type=value_type, transform=transform,  # type: ignore[arg-type]
+                        multiplier=multiplier, repetitions=1000, seed=0)  # fmt: skip
+    assert len(out) == 2
+    missing = out["value"].isna()
+    assert (out.loc[missing, "reason"] != "").all()

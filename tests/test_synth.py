@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -141,8 +142,9 @@ def test_clean_values_follow_the_contract(clean):
     assert set(clean["screening"]["programme"]) == {"breast", "cervical", "bowel"}
     assert set(clean["admissions"]["admission_method"]) == {"emergency", "elective"}
     assert not e.duplicated().any()
-    for table in ("clinical_events", "screening", "admissions"):
+    for table in ("clinical_events", "screening", "admissions", "medications", "ed_attendances"):
         assert set(clean[table]["patient_id"]) <= set(p["patient_id"])
+    assert set(clean["medications"]["dmd_code"]) <= set(reference.drug_codelist("LLT")["code"])
 
 
 @pytest.mark.parametrize(
@@ -151,6 +153,8 @@ def test_clean_values_follow_the_contract(clean):
         ("clinical_events", "event_date"),
         ("screening", "test_date"),
         ("admissions", "admission_date"),
+        ("medications", "issue_date"),
+        ("ed_attendances", "attendance_date"),
     ],
 )
 def test_nothing_happens_before_birth_or_after_death(clean, table, column):
@@ -290,9 +294,15 @@ def test_condition_gradients(registered):
     by_eth = adults.groupby("ethnicity_broad")[["hyp", "dm"]].mean()
     assert by_eth.loc["Asian", "dm"] > 1.5 * by_eth.loc["White", "dm"]
     assert by_eth.loc["Black", "hyp"] > by_eth.loc["White", "hyp"]
+    # deprivation, within age bands (the most deprived areas are younger): observed/expected
     older = registered[registered["age"] >= 45]
-    by_imd = older.groupby("imd_quintile")["copd"].mean()
-    assert by_imd.loc[1] > 1.5 * by_imd.loc[5]
+    band = (older["age"] // 10).clip(upper=8)
+    expected = older.groupby(band)["copd"].transform("mean")
+    by_imd = (
+        older["copd"].groupby(older["imd_quintile"]).sum()
+        / expected.groupby(older["imd_quintile"]).sum()
+    )
+    assert by_imd.loc[1] > 1.3 * by_imd.loc[5]  # +0.2 a quintile, less ethnicity's -0.8
     by_age = registered.groupby(registered["age"] >= 65)["hyp"].mean()
     assert by_age.loc[True] > 3 * by_age.loc[False]
 
@@ -496,3 +506,299 @@ def test_full_bsol_build(tmp_path):
     current = p[p["date_of_death"].isna() & p["registration_end"].isna()]
     got = current["practice_code"].value_counts().reindex(sizes.index)
     pd.testing.assert_series_equal(got, sizes, check_names=False)
+
+
+# --------------------------------------------------------------------------------------
+# contract version 2: medications, ED attendances, ICD-10 causes and diagnoses
+# --------------------------------------------------------------------------------------
+
+_ICD10 = r"[A-Z]\d{2}(\.[0-9A-Z])?"
+
+
+def test_manifest_says_the_extract_is_synthetic(clean_dir):
+    manifest = json.loads((clean_dir / "synth_manifest.json").read_text())
+    assert manifest["synthetic"] is True
+    assert manifest["description"].startswith("Synthetic data")
+    assert manifest["rows"].keys() == set(TABLES)
+
+
+def test_icd10_codes_are_well_formed_and_only_for_decedents(clean):
+    p, a = clean["patients"], clean["admissions"]
+    cause = p["underlying_cause_of_death"]
+    pd.testing.assert_series_equal(cause.notna(), p["date_of_death"].notna(), check_names=False)
+    assert cause.dropna().str.fullmatch(_ICD10).all()
+    diagnosis = a["primary_diagnosis"].dropna()
+    assert diagnosis.str.fullmatch(_ICD10).all()
+    assert 0.98 < len(diagnosis) / len(a) <= 1.0
+
+
+def _acsc(codes: pd.Series) -> pd.Series:
+    listed = set(reference.acsc_icd10()["code"])
+    bare = codes.fillna("").str.replace(".", "", regex=False)
+    return bare.str.pad(4, "right", "X").str[:4].isin(listed) | bare.str[:3].isin(listed)
+
+
+def test_non_acsc_diagnoses_are_not_in_the_acsc_list():
+    from bsol_analytics.synth import _DEATH_CAUSES, _OTHER_DIAGNOSES
+
+    emergency = pd.Series(list(_OTHER_DIAGNOSES["emergency"]))
+    assert not _acsc(emergency).any()
+    cancers = pd.Series(list(_DEATH_CAUSES["cancer"]))
+    assert cancers.str.startswith("C").all()
+
+
+def _decedents(p: pd.DataFrame, months: int) -> pd.DataFrame:
+    death = pd.to_datetime(p["date_of_death"])
+    start, end = pd.to_datetime(p["registration_start"]), pd.to_datetime(p["registration_end"])
+    keep = (death <= RD) & (death > RD - pd.DateOffset(months=months))
+    keep &= (start <= death) & (end.isna() | (end >= death))
+    return p[keep].assign(date_of_death=death[keep])
+
+
+def test_deaths_causes_and_ed_attendances_near_published_levels(clean):
+    dec = _decedents(clean["patients"], 12)
+    assert 0.006 < len(dec) / N < 0.009  # BSOL: 11,868 deaths a year for 1.63M (0.73%)
+    age = (dec["date_of_death"] - pd.to_datetime(dec["date_of_birth"])).dt.days / 365.25
+    cancer = dec["underlying_cause_of_death"].str.startswith("C")
+    assert 0.18 < cancer.mean() < 0.34  # about a quarter of deaths
+    assert cancer[age < 75].mean() > cancer.mean() + 0.05  # higher under 75
+    ed = clean["ed_attendances"].merge(dec[["patient_id", "date_of_death"]], on="patient_id")
+    days = (ed["date_of_death"] - pd.to_datetime(ed["attendance_date"])).dt.days
+    last90 = ed[(days >= 0) & (days < 90)].groupby("patient_id").size()
+    per_decedent = last90.reindex(dec["patient_id"], fill_value=0)
+    assert 2.4 < per_decedent.mean() < 3.6  # "3 on average in the last 90 days"
+    # attendances rise towards death: more in the last 30 days than in days 60-89
+    assert (days.between(0, 29)).sum() > 2 * (days.between(60, 89)).sum()
+
+
+def test_care_plans_for_a_realistic_share_of_decedents(clean):
+    dec = _decedents(clean["patients"], 36)
+    plans = set(reference.codelist("CARE_PLAN")["code"])
+    e = clean["clinical_events"]
+    e = e[e["snomed_code"].isin(plans)].merge(dec[["patient_id", "date_of_death"]])
+    before = e[pd.to_datetime(e["event_date"]) < e["date_of_death"]]
+    share = dec["patient_id"].isin(before["patient_id"]).mean()
+    assert 0.25 < share < 0.55
+
+
+def test_acsc_share_of_emergency_admissions(clean, registered):
+    a = clean["admissions"]
+    dates = pd.to_datetime(a["admission_date"])
+    recent = a[
+        (dates > RD - pd.DateOffset(months=12)) & a["patient_id"].isin(registered["patient_id"])
+    ]
+    emergency = recent[recent["admission_method"] == "emergency"]
+    share = _acsc(emergency["primary_diagnosis"]).mean()
+    assert 0.07 < share < 0.16  # chronic ACSCs: roughly a tenth of emergency admissions
+    per_100k = _acsc(emergency["primary_diagnosis"]).sum() / N * 1e5
+    assert 600 < per_100k < 1300  # NHS OF 2.3.i: England about 800 per 100,000
+    # elective admissions carry ACSC codes too (they must not count)
+    elective = recent[recent["admission_method"] == "elective"]
+    assert _acsc(elective["primary_diagnosis"]).any()
+
+
+@pytest.fixture(scope="module")
+def cvd_dm(clean, registered) -> pd.DataFrame:
+    """Registered adults with CVD and diabetes flags, type, LLT and latest lipids and BP."""
+    e = clean["clinical_events"].merge(
+        reference.clusters().drop_duplicates("code"), left_on="snomed_code", right_on="code"
+    )
+    e["event_date"] = pd.to_datetime(e["event_date"])
+    e = e[e["event_date"] <= RD]
+    reg = registered.set_index("patient_id")
+    cvd_codes = ["CHD_COD", "STRK_COD", "TIA_COD", "PAD_COD"]
+    reg["cvd"] = reg.index.isin(e.loc[e["cluster"].isin(cvd_codes), "patient_id"])
+    raw = clean["clinical_events"]
+    t1 = raw["snomed_code"].isin(reference.codelist("DMTYPE1_COD")["code"])
+    t2 = raw["snomed_code"].isin(reference.codelist("DMTYPE2_COD")["code"])
+    t = raw[t1 | t2].assign(dm_type=np.where(t1[t1 | t2], "Type 1", "Type 2"))
+    t = t[pd.to_datetime(t["event_date"]) <= RD].sort_values(["event_date", "dm_type"])
+    reg["dm_type"] = t.groupby("patient_id").tail(1).set_index("patient_id")["dm_type"]
+    m = clean["medications"]
+    m6 = m[pd.to_datetime(m["issue_date"]) > RD - pd.DateOffset(months=6)]
+    reg["llt"] = reg.index.isin(m6["patient_id"])
+    w12 = e[e["event_date"] > RD - pd.DateOffset(months=12)]
+    lip = w12[w12["cluster"].isin(["CHOL", "HDL", "LDL", "NONHDL"])].pivot_table(
+        index=["patient_id", "event_date"], columns="cluster", values="numeric_value", aggfunc="min"
+    )
+    lip = lip.reset_index().sort_values("event_date").groupby("patient_id").tail(1)
+    nonhdl = lip["NONHDL"].fillna((lip["CHOL"] - lip["HDL"]).round(2))
+    ok = (lip["LDL"] <= 2.0) | (nonhdl <= 2.6)
+    reg["chol_ok"] = reg.index.isin(lip.loc[ok, "patient_id"])
+    reg["chol_tested"] = reg.index.isin(lip["patient_id"])
+    return reg.reset_index()
+
+
+def test_cvd_registers_and_lipid_lowering_therapy(cvd_dm):
+    adults = cvd_dm[cvd_dm["age"] >= 18]
+    assert 0.03 < cvd_dm["cvd"].mean() < 0.055  # QOF 2023-24 BSOL: CHD 2.6%, STIA 1.4%, PAD 0.4%
+    by_age = adults.groupby(adults["age"] >= 65)["cvd"].mean()
+    assert by_age.loc[True] > 4 * by_age.loc[False]
+    by_sex = adults[adults["age"] >= 45].groupby("sex")["cvd"].mean()
+    assert by_sex.loc["M"] > 1.2 * by_sex.loc["F"]
+    cvd = adults[adults["cvd"]]
+    assert 0.72 < cvd["llt"].mean() < 0.88  # CVDPREVENT: about 80% on lipid-lowering therapy
+    assert 0.18 < cvd["chol_ok"].mean() < 0.42
+    hyp = cvd_dm[cvd_dm["hyp"]]
+    assert 0.08 < hyp["chol_ok"].mean() < cvd["chol_ok"].mean()
+    # treated patients are more often in range
+    tested = cvd[cvd["chol_tested"]]
+    in_range = tested.groupby("llt")["chol_ok"].mean()
+    assert in_range.loc[True] > 3 * in_range.loc[False]
+
+
+def test_diabetes_type_share(cvd_dm):
+    dm = cvd_dm[cvd_dm["dm"] & (cvd_dm["age"] >= 17)]
+    share = dm["dm_type"].value_counts(normalize=True, dropna=False)
+    assert 0.06 < share.get("Type 1", 0) < 0.12  # about 8-10% type 1
+    assert share.get("Type 2", 0) > 0.8
+    t1 = dm[dm["dm_type"] == "Type 1"]
+    assert t1["age"].median() < dm["age"].median()
+
+
+def test_cholesterol_values_are_plausible(clean):
+    e = clean["clinical_events"]
+    for name, lo, hi in (("CHOL", 3.5, 6.0), ("HDL", 1.0, 1.8), ("LDL", 1.5, 3.8)):
+        v = e.loc[e["snomed_code"].isin(reference.codelist(name)["code"]), "numeric_value"]
+        assert lo < v.median() < hi, name
+        assert v.between(0.1, 20).all(), name
+
+
+def test_version2_messiness(messy):
+    p, a, e = messy["patients"], messy["admissions"], messy["clinical_events"]
+    cause = p.loc[p["underlying_cause_of_death"] != "", "underlying_cause_of_death"]
+    assert cause.str.fullmatch(r"[A-Z]\d{2}\.\d").any()  # with the dot
+    assert cause.str.fullmatch(r"[A-Z]\d{3}").any()  # without
+    diag = a.loc[a["primary_diagnosis"] != "", "primary_diagnosis"]
+    assert diag.str.fullmatch(r"[A-Z]\d{2}").any()  # cut to 3 characters
+    assert 0 < (~diag.str.fullmatch(r"[A-Z]\d{2}\.?[0-9A-Z]?")).mean() < 0.01  # mistyped
+    m = messy["medications"]
+    unknown = ~m["dmd_code"].isin(set(reference.drug_codelist("LLT")["code"]))
+    assert 0 < unknown.mean() < 0.01
+    assert 0 < m.duplicated().mean() < 0.01
+    lipids = set(reference.codelist("CHOL")["code"]) | set(reference.codelist("HDL")["code"])
+    value = pd.to_numeric(e.loc[e["snomed_code"].isin(lipids), "numeric_value"])
+    assert 0 < ((value <= 0) | (value > 30)).mean() < 0.01
+    deaths = p.set_index("patient_id")["date_of_death"].replace("", np.nan)
+    death = pd.to_datetime(m["patient_id"].map(deaths), format="mixed", dayfirst=True)
+    after = pd.to_datetime(m["issue_date"], format="mixed", dayfirst=True) > death
+    assert 0 < after.mean() < 0.01
+
+
+# --------------------------------------------------------------------------------------
+# a stationary history (issue 10 §2): the quarterly series the packs show
+# --------------------------------------------------------------------------------------
+
+#: Indicator -> largest trend allowed, in percentage points a year, over 12 quarters.
+_TREND_TOLERANCE = {
+    "HYP_BP_TARGET": 3.0,
+    "HYP_BP_CHECK_45": 3.0,
+    "HYP_POSSIBLE": 1.0,
+    "DM_HBA1C_58": 3.0,
+    "COPD_REVIEW": 4.0,
+    "SCR_BREAST": 3.0,
+    "SCR_CERVICAL_25_49": 3.0,
+    "SCR_CERVICAL_50_64": 3.0,
+    "SCR_BOWEL": 3.0,
+    "EOL_HOME_CARE_HOME": 6.0,  # a few hundred deaths a year at this size: noisy
+    "EOL_HOSPITAL": 6.0,
+    "EOL_ON_PC_REG": 6.0,
+    "HYP_BP_CHOL": 3.0,
+    "CVD_LLT": 3.0,
+    "DM_3TT": 4.0,
+}
+#: Register -> largest growth of its count, percent a year.
+_REGISTER_GROWTH = {"HYP_PREV": 3.0, "DM_PREV": 4.0, "COPD_PREV": 3.0, "PC_REG": 10.0}
+
+
+@pytest.fixture(scope="module")
+def quarterly(tmp_path_factory) -> pd.DataFrame:
+    """BSOL values of the v1/v2 proportion indicators at the 12 quarter ends to 2025-03-31."""
+    try:
+        from bsol_analytics.table import indicator_table
+    except ImportError:  # before the module rename
+        from bsol_analytics.breakdowns import indicator_table
+
+    out = tmp_path_factory.mktemp("stationary") / "x"
+    generate(out, patients=N, seed=5, fmt="parquet", clean=True)
+    dates = pd.date_range("2022-06-30", RD, freq="QE")
+    ids = sorted(set(_TREND_TOLERANCE) | set(_REGISTER_GROWTH))
+    table = indicator_table(
+        out, [d.date() for d in dates], by="locality", sdc=False, indicators=ids
+    )
+    bsol = table[(table["area_type"] == "BSOL") & (table["breakdown"] == "overall")]
+    return bsol.assign(years=(pd.to_datetime(bsol["reporting_date"]) - RD).dt.days / 365.25)
+
+
+def _slope(frame: pd.DataFrame, column: str) -> float:
+    return float(np.polyfit(frame["years"], frame[column].astype("float64"), 1)[0])
+
+
+def test_list_size_is_stationary(quarterly):
+    s = quarterly[quarterly["indicator_id"] == "HYP_PREV"].sort_values("years")
+    assert len(s) == 12
+    denominators = s["denominator"].astype("float64")
+    # under 2% a year, from first to last and in every year
+    assert abs(denominators.iloc[-1] / denominators.iloc[0] - 1) < 0.02 * 2.75
+    yearly = denominators.iloc[4:].to_numpy() / denominators.iloc[:-4].to_numpy() - 1
+    assert np.abs(yearly).max() < 0.02
+
+
+@pytest.mark.parametrize(("indicator", "limit"), sorted(_TREND_TOLERANCE.items()))
+def test_indicator_trend_is_within_tolerance(quarterly, indicator, limit):
+    s = quarterly[quarterly["indicator_id"] == indicator]
+    if s.empty:
+        pytest.skip(f"{indicator} is not computed by this version of the indicator layer")
+    assert len(s) == 12
+    assert abs(_slope(s, "value")) <= limit
+
+
+@pytest.mark.parametrize(("indicator", "limit"), sorted(_REGISTER_GROWTH.items()))
+def test_registers_grow_as_real_registers_do(quarterly, indicator, limit):
+    s = quarterly[quarterly["indicator_id"] == indicator]
+    numerators = s.sort_values("years")["numerator"].astype("float64")
+    growth = 100 * _slope(s, "numerator") / numerators.mean()
+    assert -limit / 2 <= growth <= limit
+
+
+# --------------------------------------------------------------------------------------
+# mortality by deprivation: the life-expectancy gap (slow: needs a large extract)
+# --------------------------------------------------------------------------------------
+
+
+def _life_expectancy(ages_alive: pd.Series, ages_at_death: pd.Series, years: int) -> float:
+    """Life expectancy at birth from a simple abridged life table (Chiang, a = 0.5; 0.1 at 0)."""
+    edges = [0, 1, *range(5, 95, 5), 200]
+    width = np.diff(edges).astype("float64")
+    pop = pd.cut(ages_alive, edges, right=False).value_counts(sort=False).to_numpy() * years
+    deaths = pd.cut(ages_at_death, edges, right=False).value_counts(sort=False).to_numpy()
+    mx = np.divide(deaths, pop, out=np.zeros(len(pop)), where=pop > 0)
+    a = np.full(len(mx), 0.5)
+    a[0] = 0.1
+    q = np.clip(width * mx / (1 + width * (1 - a) * mx), 0, 1)
+    q[-1] = 1.0
+    alive = np.concatenate([[1.0], np.cumprod(1 - q)[:-1]])
+    lived = width * (alive - a * alive * q)
+    lived[-1] = alive[-1] / mx[-1]
+    return float(lived.sum())
+
+
+@pytest.mark.slow
+def test_life_expectancy_gap_by_deprivation(tmp_path):
+    out = generate(tmp_path / "le", patients=300_000, seed=3, fmt="parquet", clean=True).out
+    p = pd.read_parquet(out / "patients.parquet")
+    for c in ("date_of_birth", "registration_start", "registration_end", "date_of_death"):
+        p[c] = pd.to_datetime(p[c])
+    p["decile"] = p["lsoa_code"].map(reference.imd2025().set_index("lsoa21_code")["imd_decile"])
+    alive = p[p["registration_end"].isna() & p["date_of_death"].isna()]
+    alive_age = (RD - alive["date_of_birth"]).dt.days / 365.25
+    dec = _decedents(p, 36)
+    dec_age = (dec["date_of_death"] - dec["date_of_birth"]).dt.days / 365.25
+    le = {
+        d: _life_expectancy(alive_age[alive["decile"] == d], dec_age[dec["decile"] == d], 3)
+        for d in (1, 10)
+    }
+    assert 5 <= le[10] - le[1] <= 10.5  # seed facts: 4.9 to 10.5 years
+    for sex, lo, hi in (("M", 75, 81), ("F", 79, 85)):
+        got = _life_expectancy(alive_age[alive["sex"] == sex], dec_age[dec["sex"] == sex], 3)
+        assert lo < got < hi, sex

@@ -12,13 +12,13 @@ Examples:
 
 from __future__ import annotations
 
-from bsol_analytics.cleaning.cli import cli_prepare, cli_validate, print_data_quality
 from bsol_analytics.cleaning.normalise import (
     map_ethnicity,
     map_lsoa,
     map_practice,
     normalise_admission_method,
     normalise_codes,
+    normalise_icd10,
     normalise_place_of_death,
     normalise_screening_outcome,
     normalise_screening_programme,
@@ -28,6 +28,7 @@ from bsol_analytics.cleaning.normalise import (
     passes_nhs_modulus11,
 )
 from bsol_analytics.cleaning.pipeline import (
+    ALL_PROCESSED_TABLES,
     PROCESSED_TABLES,
     Extract,
     Steps,
@@ -54,6 +55,7 @@ from bsol_analytics.cleaning.quality import (
 from bsol_analytics.cleaning.readers import find_table_file, read_table_file, table_files
 
 __all__ = [
+    "ALL_PROCESSED_TABLES",
     "PROCESSED_TABLES",
     "RULES",
     "Extract",
@@ -63,8 +65,6 @@ __all__ = [
     "assign_clusters",
     "before_birth",
     "clean_tables",
-    "cli_prepare",
-    "cli_validate",
     "data_quality_summary",
     "default_reporting_date",
     "duplicate_rows",
@@ -77,6 +77,7 @@ __all__ = [
     "missing_values",
     "normalise_admission_method",
     "normalise_codes",
+    "normalise_icd10",
     "normalise_place_of_death",
     "normalise_screening_outcome",
     "normalise_screening_programme",
@@ -86,7 +87,6 @@ __all__ = [
     "passes_nhs_modulus11",
     "prepare",
     "prepare_tables",
-    "print_data_quality",
     "processed_tables",
     "read_extract",
     "read_table_file",

@@ -236,6 +236,30 @@ def normalise_codes(values: pd.Series, *, upper: bool = False) -> pd.Series:
     )
 
 
+def normalise_icd10(values: pd.Series) -> pd.Series:
+    """Normalise ICD-10 codes to 3 or 4 characters without the dot; invalid becomes null.
+
+    Case, spaces and the dot are ignored; a longer code keeps its first four characters
+    (``C34.90`` is ``C349``). A valid code is a letter, two digits and optionally a fourth
+    digit or letter (``X`` pads a category without subdivisions, ``I10X``). Blank stays null.
+
+    Examples:
+        >>> normalise_icd10(pd.Series(["c34.9", "C349", "C34", "I10.X", " e11 ", "12A", None]
+        ...                           )).tolist()
+        ['C349', 'C349', 'C34', 'I10X', 'E11', nan, nan]
+    """
+    if _categorical(values):
+        return _via_categories(values, normalise_icd10)
+    arr = pc.utf8_upper(_as_arrow_strings(values))
+    arr = pc.replace_substring_regex(arr, r"[\s.]", "")
+    arr = pc.utf8_slice_codeunits(arr, 0, 4)
+    ok = pc.fill_null(pc.match_substring_regex(arr, r"^[A-Z][0-9]{2}[0-9A-Z]?$"), False)
+    arr = pc.if_else(ok, arr, pa.scalar(None, arr.type))
+    return pd.Series(
+        pd.arrays.ArrowStringArray(arr).astype("str"), index=values.index, name=values.name
+    )
+
+
 def _as_arrow_strings(values: pd.Series) -> pa.Array:
     if isinstance(values.dtype, pd.StringDtype) or values.dtype == object:
         arr = pa.array(values, from_pandas=True)
@@ -521,7 +545,8 @@ def map_lsoa(patients: pd.DataFrame, code_column: str = "lsoa_code") -> pd.DataF
     for col in _GEO_COLUMNS:
         out[col] = found[col]
     for col in _GEO_COLUMNS[:5]:
-        out[col] = out[col].astype("str")
+        # where(): pandas 2.x turns a missing value into the text 'None' or 'nan'.
+        out[col] = out[col].astype("str").where(out[col].notna())
     for col in _GEO_COLUMNS[5:9]:
         out[col] = out[col].astype("Int8")
     out["core20"] = out["core20"].astype("boolean")
@@ -554,5 +579,5 @@ def map_practice(patients: pd.DataFrame, code_column: str = "practice_code") -> 
     out = patients.copy()
     out[code_column] = codes
     for col in cols:
-        out[col] = found[col].astype("str")
+        out[col] = found[col].astype("str").where(found[col].notna())
     return out

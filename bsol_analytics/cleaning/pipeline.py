@@ -44,7 +44,11 @@ from bsol_analytics.contract import (
     CATEGORICAL_COLUMNS,
     CLUSTERS,
     CONTRACT_VERSION,
+    DRUG_GROUPS,
     EXTRACT_TABLES,
+    MALFORMED_SHARE,
+    OPEN_BELOW,
+    OPTIONAL_PROCESSED,
     PLAUSIBLE_RANGES,
     PROCESSED_COLUMNS,
     PROCESSED_SCHEMAS,
@@ -54,6 +58,7 @@ from bsol_analytics.errors import BsolError, ExtractError, ParameterError
 from bsol_analytics.io import atomic_directory, atomic_write_text
 
 __all__ = [
+    "ALL_PROCESSED_TABLES",
     "PROCESSED_TABLES",
     "Extract",
     "Steps",
@@ -72,6 +77,9 @@ __all__ = [
 ]
 
 PROCESSED_TABLES: tuple[str, ...] = ("patients", "clinical_events", "screening", "admissions")
+#: Every processed table: the four always written, then the optional ones (version 2),
+#: written only when the extract supplied them.
+ALL_PROCESSED_TABLES: tuple[str, ...] = (*PROCESSED_TABLES, *OPTIONAL_PROCESSED)
 
 _LIMITLESS = None  # rules that never refuse the extract
 
@@ -162,8 +170,11 @@ class Extract:
         >>> from bsol_analytics import synth
         >>> ext = synth.sample_extract()
         >>> extract = read_extract(ext)
-        >>> sorted(extract.tables), extract.admissions_supplied
-        (['admissions', 'clinical_events', 'patients', 'screening'], True)
+        >>> sorted(extract.tables)  # doctest: +NORMALIZE_WHITESPACE
+        ['admissions', 'clinical_events', 'ed_attendances', 'medications', 'patients',
+         'screening']
+        >>> extract.admissions_supplied
+        True
 
     Attributes:
         folder: the extract folder.
@@ -287,6 +298,10 @@ def _type_patients(raw: pd.DataFrame, log: QualityLog) -> tuple[pd.DataFrame, pa
         "place_of_death",
         "unrecognised_place_of_death",
     )
+    if "underlying_cause_of_death" in df.columns:
+        df = df.assign(
+            underlying_cause_of_death=_icd10(df, "patients", "underlying_cause_of_death", log)
+        )
     df = df.assign(
         place_of_death=place,
         ethnicity_code=nm.normalise_codes(df["ethnicity_code"], upper=True),
@@ -294,6 +309,27 @@ def _type_patients(raw: pd.DataFrame, log: QualityLog) -> tuple[pd.DataFrame, pa
         practice_code=nm.normalise_codes(df["practice_code"], upper=True),
     )
     return df, raw_ids
+
+
+def _icd10(df: pd.DataFrame, table: str, column: str, log: QualityLog) -> pd.Series:
+    """An ICD-10 column normalised once (see ``normalise_icd10``); invalid codes counted.
+
+    A code that is not an ICD-10 form is recoded as blank and counted; above 1% of the
+    table's rows the extract is refused (the column holds something else).
+    """
+    codes = nm.normalise_icd10(df[column])
+    given = nm.is_given(df[column]).to_numpy(dtype=bool)
+    log.recode(
+        df,
+        given & codes.isna().to_numpy(dtype=bool),
+        table,
+        column,
+        "invalid_icd10_code",
+        limit=MALFORMED_SHARE,
+        hint="Write ICD-10 codes as C34.9, C349 or C34 (a letter, two digits, optionally "
+        "a fourth character).",
+    )
+    return codes
 
 
 def _link_patients(
@@ -343,6 +379,13 @@ def _type_linked(
         )
         df = df.assign(snomed_code=code, numeric_value=value)
         df = log.drop(df, code.isna().to_numpy(), spec.name, "snomed_code", "blank_code")
+    if spec.name == "medications":
+        code = nm.normalise_codes(df["dmd_code"])
+        df = log.drop(
+            df.assign(dmd_code=code), code.isna().to_numpy(), spec.name, "dmd_code", "blank_code"
+        )
+    if "primary_diagnosis" in df.columns:
+        df = df.assign(primary_diagnosis=_icd10(df, spec.name, "primary_diagnosis", log))
     for column, normaliser, rule in _CATEGORY_RULES.get(spec.name, ()):
         values = normaliser(df[column])
         unknown = values.isna().to_numpy()
@@ -404,6 +447,7 @@ def read_extract(
             continue
         files[name] = path
     log.facts["admissions_supplied"] = "admissions" in files
+    log.facts["tables_supplied"] = sorted(files)
 
     raw: dict[str, pd.DataFrame] = {}
     for name, path in files.items():
@@ -448,16 +492,21 @@ def assign_clusters(events: pd.DataFrame) -> pd.DataFrame:
     found = dtype.categories.get_indexer(first.to_numpy()[np.maximum(pos, 0)])
     label = np.append(np.where(pos >= 0, found, -1), -1)[codes]
     out = events.assign(cluster=pd.Categorical.from_codes(label, dtype=dtype))
-    extra = ranked[ranked["rank"] > 0]
-    parts = [out]
-    for code, cluster in zip(extra["code"], extra["cluster"], strict=True):
-        # one pass per code that is in a second cluster (two codes in the shipped lists)
-        hit = (out["snomed_code"] == code).to_numpy(dtype=bool, na_value=False)
-        if hit.any():
-            parts.append(
-                out[hit].assign(cluster=pd.Categorical([cluster] * int(hit.sum()), dtype=dtype))
-            )
-    return pd.concat(parts) if len(parts) > 1 else out
+    extra = ranked[ranked["rank"] > 0].reset_index(drop=True)
+    # codes in a second cluster: one vectorised pass over the events, whatever their number
+    upos = pd.Index(np.asarray(uniques, dtype=object)).get_indexer(extra["code"].to_numpy())
+    extra = extra.assign(_u=upos, _c=dtype.categories.get_indexer(extra["cluster"].to_numpy()))
+    extra = extra[extra["_u"] >= 0]
+    if extra.empty:
+        return out
+    hit = np.flatnonzero(np.isin(codes, extra["_u"].to_numpy()))
+    rows = pd.DataFrame({"_row": hit, "_u": codes[hit]}).merge(
+        extra[["_u", "_c"]].reset_index(names="_k"), on="_u"
+    )
+    rows = rows.sort_values(["_k", "_row"], kind="stable")
+    add = out.iloc[rows["_row"].to_numpy()]
+    add = add.assign(cluster=pd.Categorical.from_codes(rows["_c"].to_numpy(), dtype=dtype))
+    return pd.concat([out, add])
 
 
 def _measure_of(events: pd.DataFrame) -> pd.Series:
@@ -465,7 +514,7 @@ def _measure_of(events: pd.DataFrame) -> pd.Series:
 
 
 def missing_values(events: pd.DataFrame) -> pd.Series:
-    """Blood pressure and HbA1c events (``SBP``, ``DBP``, ``HBA1C``) without a value.
+    """Measurement events (blood pressure, HbA1c, cholesterol) without a value.
 
     Examples:
         >>> ev = pd.DataFrame({"cluster": ["SBP", "SBP", "HYP_COD"],
@@ -479,20 +528,26 @@ def missing_values(events: pd.DataFrame) -> pd.Series:
 def implausible_values(events: pd.DataFrame) -> pd.Series:
     """Measurements outside :data:`bsol_analytics.contract.PLAUSIBLE_RANGES`.
 
-    Systolic BP 50-300 mmHg, diastolic 20-200 mmHg, HbA1c 20-200 mmol/mol, inclusive.
+    Systolic BP 50-300 mmHg, diastolic 20-200 mmHg, HbA1c 20-200 mmol/mol, inclusive;
+    cholesterol (total, HDL, LDL, non-HDL) 0 < v <= 30 mmol/L.
 
     Examples:
         >>> ev = pd.DataFrame({"cluster": ["SBP", "SBP", "DBP", "HBA1C", "HBA1C"],
         ...                    "numeric_value": [0.0, 300.0, 201.0, 19.9, 48.0]})
         >>> implausible_values(ev).tolist()
         [True, False, True, True, False]
+        >>> ev = pd.DataFrame({"cluster": ["LDL", "LDL", "HDL", "CHOL"],
+        ...                    "numeric_value": [0.0, 30.0, 30.1, 0.01]})
+        >>> implausible_values(ev).tolist()
+        [True, False, True, False]
     """
     cluster = events["cluster"]
     v = events["numeric_value"].to_numpy(dtype="float64", na_value=np.nan)
     bad = np.zeros(len(events), dtype=bool)
     for name, (lo, hi) in PLAUSIBLE_RANGES.items():
         sel = (cluster == name).to_numpy(dtype=bool, na_value=False)
-        bad |= sel & ((v < lo) | (v > hi))
+        too_low = (v <= lo) if name in OPEN_BELOW else (v < lo)
+        bad |= sel & (too_low | (v > hi))
     return pd.Series(bad, index=events.index)
 
 
@@ -678,11 +733,35 @@ def _clean_simple(
     df: pd.DataFrame, table: str, date_col: str, patients: pd.DataFrame, log: QualityLog
 ) -> pd.DataFrame:
     df = _clean_linked(df, table, date_col, patients, log)
-    cols = list(PROCESSED_COLUMNS[table])
+    cols = [c for c in PROCESSED_COLUMNS[table] if c in df.columns]
     df = log.drop(
         df, duplicate_rows(df, cols).to_numpy(), table, None, "duplicate", limit=_LIMITLESS
     )
     return df[cols]
+
+
+def _clean_medications(df: pd.DataFrame, patients: pd.DataFrame, log: QualityLog) -> pd.DataFrame:
+    """Medications: unknown dm+d codes dropped and counted, each code's group added.
+
+    Then the rules of :func:`_clean_simple` (dropped patients, before birth, after death,
+    duplicates).
+    """
+    table = "medications"
+    groups = reference.drug_clusters().drop_duplicates("code")
+    pos = _positions(df["dmd_code"], pa.array(groups["code"].to_numpy(), type=pa.large_string()))
+    unknown = pos < 0
+    if unknown.any():
+        counts = df.loc[unknown, "dmd_code"].value_counts()
+        counts = counts[counts > 0]
+        log.facts["unknown_dmd_codes"] = {
+            "rows": int(unknown.sum()),
+            "distinct": len(counts),
+            "top": [{"code": str(k), "rows": int(v)} for k, v in counts.head(10).items()],
+        }
+    df = log.drop(df, unknown, table, "dmd_code", "unknown_dmd_code", limit=_LIMITLESS)
+    group = groups["group"].to_numpy()[pos[~unknown]]
+    df = df.assign(drug_group=pd.Categorical(group, categories=list(DRUG_GROUPS)))
+    return _clean_simple(df, table, "issue_date", patients, log)
 
 
 def _empty(table: str) -> pd.DataFrame:
@@ -724,25 +803,29 @@ def clean_tables(extract: Extract, *, steps: Steps | None = None) -> dict[str, p
     geography and deprivation added. Events: codes in no cluster dropped (counted as
     unmapped codes), events of dropped patients, before birth or after death dropped,
     measurements without a value or outside plausible ranges dropped, exact duplicates
-    removed. Screening and admissions: the same date and duplicate rules.
+    removed. Screening, admissions, medications and ED attendances: the same date and
+    duplicate rules; medications with a dm+d code in no medication group are dropped and
+    counted (``unknown_dmd_code``).
 
     Args:
         extract: from :func:`read_extract`.
         steps: timing/progress helper.
 
     Returns:
-        ``{"patients", "clinical_events", "screening", "admissions"}`` -> new frames with
-        the columns of ``docs/processed-tables.md`` (dates as ``datetime64[s]``) and a
-        fresh index. ``clinical_events.patient_id``, ``snomed_code`` and ``cluster`` are
-        pandas categoricals (tens of millions of rows); other text columns are ``str``.
-        ``admissions`` has no rows when the extract has none.
+        ``{"patients", "clinical_events", "screening", "admissions"}`` (plus ``medications`` and
+        ``ed_attendances`` when supplied) -> new frames with the columns of
+        ``docs/processed-tables.md`` (dates as ``datetime64[s]``; optional columns only
+        when supplied) and a fresh index. ``clinical_events.patient_id``,
+        ``snomed_code`` and ``cluster`` are pandas categoricals (tens of millions of
+        rows); other text columns are ``str``. ``admissions`` has no rows when the
+        extract has none.
 
     Examples:
         >>> from bsol_analytics import synth
         >>> ext = synth.sample_extract()
         >>> tables = clean_tables(read_extract(ext))
-        >>> sorted(tables), tables["patients"]["patient_id"].is_unique
-        (['admissions', 'clinical_events', 'patients', 'screening'], True)
+        >>> set(PROCESSED_TABLES) <= set(tables), tables["patients"]["patient_id"].is_unique
+        (True, True)
     """
     steps = steps or Steps(enabled=False)
     log = extract.log
@@ -761,8 +844,16 @@ def clean_tables(extract: Extract, *, steps: Steps | None = None) -> dict[str, p
             )
         else:
             out["admissions"] = _empty("admissions")
-    out["patients"] = patients[list(PROCESSED_COLUMNS["patients"])]
-    out = {name: _finalise(name, out[name]) for name in PROCESSED_TABLES}
+    if "medications" in t:
+        with steps.step("Cleaning medications"):
+            out["medications"] = _clean_medications(t["medications"], patients, log)
+    if "ed_attendances" in t:
+        with steps.step("Cleaning ED attendances"):
+            out["ed_attendances"] = _clean_simple(
+                t["ed_attendances"], "ed_attendances", "attendance_date", patients, log
+            )
+    out["patients"] = patients[[c for c in PROCESSED_COLUMNS["patients"] if c in patients]]
+    out = {name: _finalise(name, out[name]) for name in ALL_PROCESSED_TABLES if name in out}
     ev_dates = out["clinical_events"]["event_date"]
     if len(ev_dates):
         lo, hi = ev_dates.min(), ev_dates.max()
@@ -859,6 +950,7 @@ def prepare(
     and ``prepare_manifest.json`` (input files' SHA-256, suite and contract versions,
     timings, ``admissions_supplied``). ``out_dir`` is replaced only when everything was
     written: a refused or interrupted run leaves earlier output as it was.
+    The folder and its files are readable by their owner only (``0700``/``0600``).
 
     Args:
         extract_dir: the extract folder.
@@ -877,9 +969,10 @@ def prepare(
         >>> ext = synth.sample_extract()
         >>> out = ext.parent / "prepared"
         >>> summary = prepare(ext, out, progress=False)
-        >>> sorted(p.name for p in out.iterdir())  # doctest: +NORMALIZE_WHITESPACE
-        ['admissions.parquet', 'clinical_events.parquet', 'data_quality.json',
-         'patients.parquet', 'prepare_manifest.json', 'screening.parquet']
+        >>> {"admissions.parquet", "clinical_events.parquet", "data_quality.json",
+        ...  "patients.parquet", "prepare_manifest.json", "screening.parquet"
+        ...  } <= {p.name for p in out.iterdir()}
+        True
     """
     start = time.perf_counter()
     reference.verify_manifest()
@@ -900,7 +993,8 @@ def prepare(
             for f in table_files(p)
         )
         hashes = {p: pool.submit(_sha256, p) for p in extract_files}
-        with atomic_directory(out_path) as tmp:
+        # Patient-level tables: owner-only (0700 folder, 0600 files), whatever the umask.
+        with atomic_directory(out_path, private=True) as tmp:
             for name, df in tables.items():
                 with steps.step(f"Writing {name}"):
                     pq.write_table(
@@ -909,7 +1003,9 @@ def prepare(
                         compression="zstd",
                         store_schema=False,
                     )
-            atomic_write_text(tmp / "data_quality.json", json.dumps(summary, indent=2) + "\n")
+            atomic_write_text(
+                tmp / "data_quality.json", json.dumps(summary, indent=2) + "\n", private=True
+            )
             manifest = {
                 "suite_version": __version__,
                 "contract_version": CONTRACT_VERSION,
@@ -925,6 +1021,8 @@ def prepare(
                 ],
                 "reference_manifest_sha256": _sha256(Path(reference.paths.RAW_DIR) / "MANIFEST"),
                 "admissions_supplied": bool(summary["admissions_supplied"]),
+                **_provenance(extract_path),
+                "tables_supplied": sorted(tables),
                 "rows": {name: len(df) for name, df in tables.items()},
                 "default_reporting_date": summary["default_reporting_date"],
                 "timings_seconds": {
@@ -932,8 +1030,21 @@ def prepare(
                     "total": round(time.perf_counter() - start, 3),
                 },
             }
-            atomic_write_text(tmp / "prepare_manifest.json", json.dumps(manifest, indent=2) + "\n")
+            atomic_write_text(
+                tmp / "prepare_manifest.json", json.dumps(manifest, indent=2) + "\n", private=True
+            )
     return summary
+
+
+def _provenance(extract_path: Path) -> dict[str, Any]:
+    """``synthetic`` and ``source_description`` from an extract's ``synth_manifest.json``."""
+    path = Path(extract_path) / "synth_manifest.json"
+    info = json.loads(path.read_text()) if path.is_file() else {}
+    info = info if isinstance(info, dict) else {}
+    return {
+        "synthetic": bool(info.get("synthetic", False)),
+        "source_description": str(info.get("description", "")) or None,
+    }
 
 
 def _types_mapper(t: pa.DataType) -> Any:
@@ -978,7 +1089,9 @@ def load_prepared(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
             f"Run 'bsol prepare EXTRACT --out {folder}' first."
         )
     out = {}
-    for t in PROCESSED_TABLES:
+    for t in ALL_PROCESSED_TABLES:
+        if t not in PROCESSED_TABLES and not (folder / f"{t}.parquet").is_file():
+            continue  # an optional table the extract did not supply
         df = pq.read_table(
             folder / f"{t}.parquet", read_dictionary=list(CATEGORICAL_COLUMNS.get(t, ()))
         ).to_pandas(date_as_object=False, types_mapper=_types_mapper)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bsol_analytics.contract import CONTRACT_VERSION, MALFORMED_SHARE
+from bsol_analytics.dates import quarter_end
 from bsol_analytics.errors import ExtractError
 
 __all__ = [
@@ -34,11 +35,15 @@ RULES: dict[str, str] = {
     "registration_end_before_start": "registration_end is before registration_start",
     "unknown_patient": "patient_id is not in the patients table",
     "patient_dropped": "the patient's row in patients was dropped",
-    "blank_code": "snomed_code is blank",
+    "blank_code": "the code (snomed_code or dmd_code) is blank",
     "unmapped_code": "snomed_code is in none of the suite's codelists",
-    "missing_value": "a blood pressure or HbA1c code has no numeric_value",
+    "unknown_dmd_code": "dmd_code is in none of the suite's medication codelists",
+    "invalid_icd10_code": "is not an ICD-10 code (a letter, two digits and optionally a "
+    "fourth character; recorded as blank)",
+    "missing_value": "a blood pressure, HbA1c or cholesterol code has no numeric_value",
     "implausible_value": "numeric_value is outside the plausible range "
-    "(systolic 50-300, diastolic 20-200 mmHg, HbA1c 20-200 mmol/mol)",
+    "(systolic 50-300, diastolic 20-200 mmHg, HbA1c 20-200 mmol/mol, "
+    "cholesterol above 0 and at most 30 mmol/L)",
     "not_a_number": "numeric_value is not a number (recorded as blank)",
     "duplicate": "exact duplicate of an earlier row",
     "before_birth": "dated before the patient's date of birth",
@@ -259,11 +264,7 @@ def default_reporting_date(last_date: dt.date | pd.Timestamp | None) -> dt.date 
     """
     if last_date is None or pd.isna(last_date):
         return None
-    d = pd.Timestamp(last_date).date()
-    q_end = (pd.Timestamp(d) + pd.offsets.QuarterEnd(0)).date()
-    if q_end == d:
-        return d
-    return (pd.Timestamp(d) - pd.offsets.QuarterEnd(1)).date()
+    return quarter_end(pd.Timestamp(last_date).date())
 
 
 def data_quality_summary(log: QualityLog) -> dict[str, Any]:
@@ -274,7 +275,8 @@ def data_quality_summary(log: QualityLog) -> dict[str, Any]:
     column and rule), ``dropped_by_table``, ``recoded``, ``unmapped_codes``,
     ``missing_ethnicity_share``, ``missing_lsoa_share``, ``lsoa_outside_bsol``,
     ``unknown_practices``, ``event_date_range``, ``default_reporting_date``,
-    ``admissions_supplied``, ``notes``.
+    ``admissions_supplied``, ``tables_supplied`` and ``unknown_dmd_codes`` (contract
+    version 2), ``notes``.
 
     Examples:
         >>> s = data_quality_summary(QualityLog(rows_read={"patients": 10}))
@@ -300,6 +302,8 @@ def data_quality_summary(log: QualityLog) -> dict[str, Any]:
         "event_date_range": f.get("event_date_range"),
         "default_reporting_date": f.get("default_reporting_date"),
         "admissions_supplied": f.get("admissions_supplied"),
+        "tables_supplied": f.get("tables_supplied"),
+        "unknown_dmd_codes": f.get("unknown_dmd_codes", {"rows": 0, "distinct": 0, "top": []}),
         "notes": list(log.notes),
     }
 

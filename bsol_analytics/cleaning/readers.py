@@ -165,7 +165,7 @@ def _read_header(path: Path, table: str) -> list[str]:
 
 
 def _check_columns(spec: TableSpec, header: list[str], log: QualityLog) -> None:
-    missing = [c for c in spec.column_names if c not in header]
+    missing = [c for c in spec.required_column_names if c not in header]
     if missing:
         raise ExtractError(
             spec.name,
@@ -192,7 +192,7 @@ def _read_csv(path: Path, spec: TableSpec, log: QualityLog) -> pd.DataFrame:
         bad_rows += 1
         return "skip"
 
-    wanted = list(spec.column_names)
+    wanted = [c for c in spec.column_names if c in header]
     types = dict.fromkeys(header, _DICT)
     if spec.unique:
         types[spec.unique] = pa.large_string()  # unique keys gain nothing from a dictionary
@@ -273,8 +273,16 @@ def _read_parquet(path: Path, spec: TableSpec, log: QualityLog) -> pd.DataFrame:
         pf = _read_parquet_part(part, spec)
         names = {n.strip().lower(): n for n in pf.schema_arrow.names}
         _check_columns(spec, list(names), log if not pieces else QualityLog())
-        piece = pf.read(columns=[names[c] for c in spec.column_names])
-        pieces.append(piece.rename_columns(list(spec.column_names)))
+        present = [c for c in spec.column_names if c in names]
+        if pieces and present != pieces[0].column_names:
+            raise ExtractError(
+                spec.name,
+                None,
+                "the Parquet parts do not all have the same columns",
+                hint="Write every part with the same schema.",
+            )
+        piece = pf.read(columns=[names[c] for c in present])
+        pieces.append(piece.rename_columns(present))
     try:
         tbl = pa.concat_tables(pieces, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
@@ -294,6 +302,8 @@ def _read_parquet(path: Path, spec: TableSpec, log: QualityLog) -> pd.DataFrame:
     log.rows_read[spec.name] = tbl.num_rows
     cols = {}
     for col in spec.columns:
+        if col.name not in tbl.column_names:
+            continue  # an optional column the file does not have
         arr = tbl.column(col.name)
         t = arr.type
         keep = (col.kind == "date" and (pa.types.is_date(t) or pa.types.is_timestamp(t))) or (
@@ -320,9 +330,10 @@ def _read_parquet(path: Path, spec: TableSpec, log: QualityLog) -> pd.DataFrame:
 def read_table_file(path: Path, spec: TableSpec, log: QualityLog) -> pd.DataFrame:
     r"""Read one extract table with file-level checks; values stay untyped text.
 
-    Columns are the contract's, in contract order; extra columns are ignored (noted in
-    the log). Text columns are pandas categoricals (dictionary-encoded on read), except the
-    table's unique key. The index holds 0-based data-row numbers, used in error messages.
+    Columns are the contract's, in contract order; extra columns are ignored (noted in the log)
+    and optional columns (version 2 additions) the file lacks are absent. Text columns are
+    pandas categoricals (dictionary-encoded on read), except the table's unique key. The
+    index holds 0-based data-row numbers, used in error messages.
 
     Args:
         path: the ``.csv`` or ``.parquet`` file.

@@ -4,6 +4,7 @@ Public API:
 
 * :func:`compute_cube` — numerators and denominators by reporting date × keys × indicator.
 * :func:`patient_flags` — the per-patient flags behind the cube.
+* :func:`computable_indicators` — the ids the tables can give, and why others are skipped.
 * :func:`load_tables` — open a prepared folder for an engine.
 * :func:`get_indicator`, :func:`list_indicators`, :func:`registry_frame` — metadata.
 * :func:`expected_prevalence` — reference age/sex prevalence for recorded-vs-expected.
@@ -11,10 +12,11 @@ Public API:
 
 from __future__ import annotations
 
-from bsol_analytics.indicators.base import AGE_BANDS, months_before
+from bsol_analytics.indicators.base import AGE_BANDS, LE_AGE_BANDS, months_before
 from bsol_analytics.indicators.engines import (
     DEFINITIONS,
     ENGINES,
+    computable_indicators,
     compute_cube,
     load_tables,
     patient_flags,
@@ -31,7 +33,9 @@ __all__ = [
     "AGE_BANDS",
     "DEFINITIONS",
     "ENGINES",
+    "LE_AGE_BANDS",
     "IndicatorInfo",
+    "computable_indicators",
     "compute_cube",
     "expected_prevalence",
     "get_indicator",

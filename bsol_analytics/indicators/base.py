@@ -23,7 +23,6 @@ Conventions (also in ``docs/engines.md``):
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterable
@@ -32,35 +31,23 @@ from typing import Any, Literal
 
 import narwhals as nw
 
+from bsol_analytics.dates import months_before
 from bsol_analytics.reference import AGE_BANDS_ESP2013
 
 #: ESP2013 five-year age bands (``reference.AGE_BANDS_ESP2013``); the index is the band code
 #: used inside the engines.
 AGE_BANDS: tuple[str, ...] = AGE_BANDS_ESP2013
 
-Population = Literal["registered", "decedents"]
+#: ``registered``: registered at RD, age at RD. ``decedents``: registered at death and died
+#: within 12 months of RD, age at death. ``mortality``: both at once for death rates, the
+#: registered population at RD (``_role`` 0, age at RD) and the deaths within 36 months of RD
+#: of patients registered at death (``_role`` 1, age at death; ``_recent`` 1 when the death
+#: was within 12 months of RD).
+Population = Literal["registered", "decedents", "mortality"]
 
-
-def months_before(day: dt.date, months: int) -> dt.date:
-    """Return ``day`` minus ``months`` calendar months, clamping to the month's last day.
-
-    Args:
-        day: the reference date.
-        months: how many calendar months to go back (may be 0).
-
-    Examples:
-        >>> months_before(dt.date(2024, 8, 31), 6)
-        datetime.date(2024, 2, 29)
-        >>> months_before(dt.date(2025, 3, 31), 12)
-        datetime.date(2024, 3, 31)
-        >>> months_before(dt.date(2025, 5, 31), 3)
-        datetime.date(2025, 2, 28)
-    """
-    total = day.year * 12 + (day.month - 1) - months
-    year, month = divmod(total, 12)
-    month += 1
-    last = calendar.monthrange(year, month)[1]
-    return dt.date(year, month, min(day.day, last))
+#: Life-table age bands (``0``, ``1-4``, ``5-9`` ... ``85-89``, ``90+``): the derived key
+#: ``le_age_band`` used by LE_BIRTH.
+LE_AGE_BANDS: tuple[str, ...] = ("0", "1-4", *(f"{a}-{a + 4}" for a in range(5, 90, 5)), "90+")
 
 
 def age_band_label(code: int) -> str:
@@ -182,6 +169,28 @@ def age_band_code(age: nw.Expr) -> nw.Expr:
         [0, 0, 1, 17, 18, 18]
     """
     band = nw.when(age >= 90).then(nw.lit(18)).when(age < 0).then(nw.lit(0)).otherwise(age // 5)
+    return band.cast(nw.Int64)
+
+
+def le_age_band_code(age: nw.Expr) -> nw.Expr:
+    """Life-table band code (0-19) for an age in whole years; labels in :data:`LE_AGE_BANDS`.
+
+    Examples:
+        >>> import pandas as pd
+        >>> df = nw.from_native(pd.DataFrame({"age": [0, 1, 4, 5, 89, 90, 104]}))
+        >>> codes = df.select(le_age_band_code(nw.col("age")).alias("b")).to_native()["b"]
+        >>> [LE_AGE_BANDS[c] for c in codes]
+        ['0', '1-4', '1-4', '5-9', '85-89', '90+', '90+']
+    """
+    band = (
+        nw.when(age >= 90)
+        .then(nw.lit(19))
+        .when(age <= 0)
+        .then(nw.lit(0))
+        .when(age < 5)
+        .then(nw.lit(1))
+        .otherwise(age // 5 + 1)
+    )
     return band.cast(nw.Int64)
 
 
@@ -366,6 +375,9 @@ class Frames:
         backend: ``"pandas"``, ``"duckdb"`` or ``"spark"``.
         patient_ids: pandas only: the original ``patient_id`` values, indexed by the integer
             codes the pandas engine joins on.
+        medications, ed_attendances: the version 2 tables, or ``None`` when not supplied.
+        inputs: the inputs present (see :data:`INPUTS`), worked out when the tables were
+            opened; decides which indicators can be computed.
     """
 
     patients: Any
@@ -374,11 +386,37 @@ class Frames:
     admissions: Any | None
     backend: str = "pandas"
     patient_ids: Any = None
+    medications: Any | None = None
+    ed_attendances: Any | None = None
+    inputs: frozenset[str] = frozenset()
 
     @property
     def admissions_supplied(self) -> bool:
         """Whether the extract supplied an admissions table."""
         return self.admissions is not None
+
+
+#: Optional inputs an indicator may need, with the plain-English reason used when absent.
+INPUTS: dict[str, str] = {
+    "admissions": "the extract has no admissions table",
+    "admissions.primary_diagnosis": "the admissions table has no primary_diagnosis column",
+    "patients.underlying_cause_of_death": (
+        "the patients table has no underlying_cause_of_death column"
+    ),
+    "medications": "the extract has no medications table",
+    "ed_attendances": "the extract has no ed_attendances table",
+    "cholesterol": "clinical_events holds no cholesterol values (a version 1 extract)",
+}
+
+#: What each optional input is, in words ("EOL_3PLUS_EMERG needs hospital admissions").
+INPUT_NAMES: dict[str, str] = {
+    "admissions": "hospital admissions",
+    "admissions.primary_diagnosis": "the primary diagnosis of admissions",
+    "patients.underlying_cause_of_death": "the underlying cause of death",
+    "medications": "prescribing (a medications table)",
+    "ed_attendances": "ED attendances",
+    "cholesterol": "cholesterol values",
+}
 
 
 @dataclass(frozen=True)
@@ -409,6 +447,13 @@ class Indicator:
         numerator: boolean expression; only counted inside the denominator.
         features: names of the per-patient feature columns the expressions use.
         needs_admissions: computed only when the extract supplied admissions.
+        needs: other optional inputs (keys of :data:`INPUTS`) it cannot be computed without.
+        count_numerator: the numerator expression is a per-patient count (summed over the
+            denominator, e.g. ED attendances per decedent) rather than a boolean.
+        numerator_in_denominator: ``False`` for death rates, whose numerator (deaths) and
+            denominator (the population at RD) are different rows of a mortality population.
+        whole_denominator_keys: keys by which only the numerator is split: each cell keeps
+            the denominator of all values of the key (DM_PREV by ``diabetes_type``).
     """
 
     id: str
@@ -417,6 +462,20 @@ class Indicator:
     numerator: Callable[[], nw.Expr]
     features: tuple[str, ...] = field(default_factory=tuple)
     needs_admissions: bool = False
+    needs: tuple[str, ...] = ()
+    count_numerator: bool = False
+    numerator_in_denominator: bool = True
+    whole_denominator_keys: tuple[str, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Every optional input this indicator needs (keys of :data:`INPUTS`).
+
+        Examples:
+            >>> Indicator("X", "registered", always, always, needs_admissions=True).inputs
+            ('admissions',)
+        """
+        return (("admissions",) if self.needs_admissions else ()) + tuple(self.needs)
 
 
 def age() -> nw.Expr:

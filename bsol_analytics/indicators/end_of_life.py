@@ -15,6 +15,15 @@ date of death, since practices end a registration on the day of death). Age is a
 * ``EOL_3PLUS_EMERG``: 3 or more emergency admissions in the 90 days up to death
   (``date_of_death - 90 days < admission_date <= date_of_death``). Only computed when the
   extract supplied admissions.
+
+Version 2 rules (same decedents):
+
+* ``EOL_CARE_PLAN``: a care-planning code (``eol-care-planning-filtered.csv``: end-of-life,
+  advance care or ReSPECT plans) dated on or before the day before death.
+* ``EOL_ED_3PLUS``: 3 or more ED attendances with
+  ``date_of_death - 90 days < attendance_date <= date_of_death`` (needs ed_attendances).
+* ``EOL_ED_MEAN``: the total of those attendances over all decedents, a rate per decedent
+  (the numerator is a count; a Byar 95% CI applies to the total).
 """
 
 from __future__ import annotations
@@ -31,18 +40,20 @@ from bsol_analytics.indicators.base import (
     Indicator,
     always,
     flag_indicator,
+    patients_with,
     register_feature,
     register_flag,
 )
 
 
-def decedents(patients: Any, ctx: Context) -> nw.Expr:
+def decedents(patients: Any, ctx: Context, months: int = 12) -> nw.Expr:
     """Row filter for the decedent population at ``ctx.rd`` (see the module docstring).
 
     Args:
         patients: the patients frame the filter is applied to (kept for symmetry with the
             other population filters; the expression only names its columns).
         ctx: the evaluation context.
+        months: the window: deaths within this many months of RD (12; 36 for LE_BIRTH).
 
     Examples:
         >>> import datetime as dt
@@ -59,7 +70,7 @@ def decedents(patients: Any, ctx: Context) -> nw.Expr:
     dod = nw.col("date_of_death")
     end = nw.col("registration_end")
     return (
-        ctx.within("date_of_death", 12)
+        ctx.within("date_of_death", months)
         & (nw.col("registration_start") <= dod)
         & (end.is_null() | (end >= dod))
     )
@@ -87,10 +98,33 @@ def _emergency_90d(frames: Frames, ctx: Context, population: Any) -> Any:
     )
 
 
+def _care_plan(frames: Frames, ctx: Context, population: Any) -> Any:
+    deaths = population.select("patient_id", "date_of_death")
+    events = frames.clinical_events.filter(nw.col("cluster") == "CARE_PLAN").join(
+        deaths, on="patient_id", how="inner"
+    )
+    before_death = nw.col("event_date") < nw.col("date_of_death")
+    return patients_with(events, before_death, "care_plan_before_death")
+
+
+def _ed_90d(frames: Frames, ctx: Context, population: Any) -> Any:
+    deaths = population.select("patient_id", "date_of_death")
+    dod = nw.col("date_of_death")
+    day = nw.col("attendance_date")
+    return (
+        frames.ed_attendances.join(deaths, on="patient_id", how="inner")
+        .filter((day <= dod) & (day > dod.dt.offset_by("-90d")))
+        .group_by("patient_id")
+        .agg(nw.len().alias("ed_attendances_90d"))
+    )
+
+
 FEATURES: tuple[Feature, ...] = (
     register_feature("pc_register", "PALCARE_COD", "PALCARENI_COD", "on_pc_register"),
     Feature("pc_register_before_death", "decedents", _pc_before_death),
     Feature("emergency_admissions_90d", "decedents", _emergency_90d),
+    Feature("care_plan_before_death", "decedents", _care_plan),
+    Feature("ed_attendances_90d", "decedents", _ed_90d),
 )
 
 
@@ -121,5 +155,28 @@ INDICATORS: tuple[Indicator, ...] = (
         numerator=lambda: (nw.col("emergency_admissions_90d") >= 3).fill_null(False),
         features=("emergency_admissions_90d",),
         needs_admissions=True,
+    ),
+    flag_indicator(
+        "EOL_CARE_PLAN",
+        "care_plan_before_death",
+        ["care_plan_before_death"],
+        population="decedents",
+    ),
+    Indicator(
+        "EOL_ED_3PLUS",
+        "decedents",
+        denominator=always,
+        numerator=lambda: (nw.col("ed_attendances_90d") >= 3).fill_null(False),
+        features=("ed_attendances_90d",),
+        needs=("ed_attendances",),
+    ),
+    Indicator(
+        "EOL_ED_MEAN",
+        "decedents",
+        denominator=always,
+        numerator=lambda: nw.col("ed_attendances_90d").fill_null(0),
+        features=("ed_attendances_90d",),
+        needs=("ed_attendances",),
+        count_numerator=True,
     ),
 )

@@ -3,8 +3,10 @@
 One definition per indicator (the family modules) is executed by the engine chosen at run
 time:
 
-* ``pandas``: eager and in memory; the interactive default. Patient ids are replaced by
-  integer codes before joining, which makes the joins several times faster.
+* ``pandas``: eager and in memory; the interactive default. Only the columns the
+  definitions use are read, text as categorical; patient ids are replaced by integer codes
+  before joining, which makes the joins several times faster. Open the tables once with
+  :func:`load_tables` and pass the result to every call.
 * ``duckdb``: lazy; reads the prepared Parquet files directly and spills to disk when a
   query needs more memory than ``BSOL_DUCKDB_MEMORY_LIMIT`` (default ``4GB``).
 * ``spark``: lazy; PySpark in local mode (needs Java 17 or later).
@@ -15,6 +17,7 @@ the engine. See ``docs/engines.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -25,20 +28,34 @@ from pathlib import Path
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from bsol_analytics.errors import BsolError, ExtractError, ParameterError
-from bsol_analytics.indicators import copd, diabetes, end_of_life, hypertension, screening
+from bsol_analytics.indicators import (
+    cardiovascular,
+    copd,
+    diabetes,
+    end_of_life,
+    hypertension,
+    mortality,
+    screening,
+    unplanned,
+)
 from bsol_analytics.indicators.base import (
     AGE_BANDS,
+    INPUT_NAMES,
+    INPUTS,
+    LE_AGE_BANDS,
     Context,
     Feature,
     Frames,
     Indicator,
     age_band_code,
+    le_age_band_code,
     registered_at,
     unique,
     whole_years,
@@ -46,9 +63,21 @@ from bsol_analytics.indicators.base import (
 
 log = logging.getLogger(__name__)
 
+#: The populations, in evaluation order (see ``base.Population``).
+_POPULATIONS: tuple[str, ...] = ("registered", "decedents", "mortality")
+
 ENGINES: tuple[str, ...] = ("pandas", "duckdb", "spark")
 
-_FAMILIES = (hypertension, diabetes, copd, end_of_life, screening)
+_FAMILIES = (
+    hypertension,
+    diabetes,
+    copd,
+    end_of_life,
+    screening,
+    cardiovascular,
+    unplanned,
+    mortality,
+)
 
 #: Every executable definition, in registry order.
 DEFINITIONS: dict[str, Indicator] = {i.id: i for f in _FAMILIES for i in f.INDICATORS}
@@ -68,17 +97,27 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "clinical_events": ("patient_id", "event_date", "cluster", "numeric_value"),
     "screening": ("patient_id", "programme", "test_date", "outcome"),
     "admissions": ("patient_id", "admission_date", "admission_method"),
+    "medications": ("patient_id", "issue_date", "drug_group"),
+    "ed_attendances": ("patient_id", "attendance_date"),
 }
 DATES: dict[str, tuple[str, ...]] = {
     "patients": ("date_of_birth", "registration_start", "registration_end", "date_of_death"),
     "clinical_events": ("event_date",),
     "screening": ("test_date",),
     "admissions": ("admission_date",),
+    "medications": ("issue_date",),
+    "ed_attendances": ("attendance_date",),
 }
+#: Tables the definitions can do without (an indicator needing one is skipped).
+OPTIONAL_TABLES: tuple[str, ...] = ("admissions", "medications", "ed_attendances")
 #: Position of each indicator in registry order, for sorting outputs.
 _REGISTRY_ORDER: dict[str, int] = {i: n for n, i in enumerate(DEFINITIONS)}
-#: Keys computed by the engine rather than read from ``patients``.
-DERIVED_KEYS: tuple[str, ...] = ("age_band", "age")
+#: Keys computed by the engine rather than read from ``patients``: ``age_band`` (ESP2013),
+#: ``age``, ``le_age_band`` (life-table bands, :data:`~.base.LE_AGE_BANDS`) and
+#: ``diabetes_type`` (``Type 1``, ``Type 2``, ``Unknown`` at RD).
+DERIVED_KEYS: tuple[str, ...] = ("age_band", "age", "le_age_band", "diabetes_type")
+#: Derived keys held as band codes inside the engines and labelled in the output.
+_BANDED_KEYS: dict[str, tuple[str, ...]] = {"age_band": AGE_BANDS, "le_age_band": LE_AGE_BANDS}
 
 
 # --------------------------------------------------------------------------------------
@@ -172,10 +211,10 @@ def _to_pandas_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFr
             "tables must be a folder of prepared Parquet files or a dict of pandas DataFrames."
         )
     out: dict[str, pd.DataFrame] = {}
-    for table in ("patients", "clinical_events", "screening", "admissions"):
+    for table in REQUIRED:
         df = tables.get(table)
         if df is None:
-            if table == "admissions":
+            if table in OPTIONAL_TABLES:
                 continue
             raise ExtractError(table, None, "is required but was not supplied")
         if not isinstance(df, pd.DataFrame):
@@ -191,7 +230,8 @@ def _arrow_to_pandas(table: str, data: pa.Table) -> pd.DataFrame:
     """An Arrow table as a pandas frame for the pandas engine.
 
     Text becomes categorical (filters, joins and group-bys then move integer codes) and dates
-    become ``datetime64[ms]``.
+    become ``datetime64[ms]``. Columns read from Parquet as dictionaries are already
+    categorical and pass through without re-encoding.
     """
     cols = {}
     for name in data.column_names:
@@ -199,44 +239,86 @@ def _arrow_to_pandas(table: str, data: pa.Table) -> pd.DataFrame:
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             col = pc.dictionary_encode(col)
         cols[name] = col
-    df = pa.table(cols).to_pandas(date_as_object=False)
+    df = pa.table(cols).to_pandas(date_as_object=False, self_destruct=True)
     late = [c for c in DATES[table] if not pd.api.types.is_datetime64_any_dtype(df[c])]
     return _pandas_dates(table, df) if late else df
+
+
+def _patient_codes(columns: Sequence[pa.ChunkedArray], ids: pa.Array) -> list[pa.ChunkedArray]:
+    """Each column of patient ids as row numbers in ``ids`` (null: not in ``ids``).
+
+    One hash lookup over all the columns together (building the hash table of ``ids`` costs
+    as much as looking up a few million rows).
+
+    Examples:
+        >>> ids = pa.array(["a", "b", "c"])
+        >>> [c.to_pylist() for c in _patient_codes(
+        ...     [pa.chunked_array([["c", "x"]]), pa.chunked_array([["a"]])], ids)]
+        [[2, None], [0]]
+    """
+    chunks = [chunk.cast(ids.type) for col in columns for chunk in col.chunks]
+    found = pc.index_in(pa.chunked_array(chunks, type=ids.type), value_set=ids)
+    out, start = [], 0
+    for col in columns:
+        out.append(found.slice(start, len(col)).cast(pa.int64()))
+        start += len(col)
+    return out
 
 
 def _frames_pandas(tables: Mapping[str, pa.Table]) -> Frames:
     """Pandas frames with patient ids replaced by integer codes (row number in patients)."""
     patients = tables["patients"]
-    ids = patients["patient_id"]
-    if pc.count_distinct(ids).as_py() != len(ids):
+    ids = patients["patient_id"].combine_chunks()
+    others = [t for t in tables if t != "patients"]
+    own, *found = _patient_codes(
+        [patients["patient_id"], *(tables[t]["patient_id"] for t in others)], ids
+    )
+    rows = pa.array(np.arange(len(ids), dtype=np.int64))
+    if not own.equals(pa.chunked_array([rows])):  # a repeated id finds its first row
         dup = ids.to_pandas().duplicated()
         raise ExtractError(
             "patients", "patient_id", "must be unique", rows=(dup[dup].index + 1)[:5].tolist()
         )
+    codes = dict(zip(others, found, strict=True))
 
-    def recode(table: str) -> pd.DataFrame:
+    def recode(table: str) -> nw.DataFrame:
         data = tables[table]
-        code = pc.index_in(data["patient_id"].cast(ids.type), value_set=ids)
-        known = pc.is_valid(code)
-        data = data.set_column(
-            data.column_names.index("patient_id"), "patient_id", code.cast(pa.int64())
-        ).filter(known)
-        return _arrow_to_pandas(table, data)
+        code = codes[table]
+        data = data.set_column(data.column_names.index("patient_id"), "patient_id", code)
+        if code.null_count:  # rows of people not in patients are dropped
+            data = data.filter(pc.is_valid(code))
+        return nw.from_native(_arrow_to_pandas(table, data), eager_only=True)
 
-    codes = pa.array(range(len(ids)), type=pa.int64())
-    people = patients.set_column(patients.column_names.index("patient_id"), "patient_id", codes)
-    return Frames(
+    people = patients.set_column(patients.column_names.index("patient_id"), "patient_id", rows)
+    frames = Frames(
         patients=nw.from_native(_arrow_to_pandas("patients", people), eager_only=True),
-        clinical_events=nw.from_native(recode("clinical_events"), eager_only=True),
-        screening=nw.from_native(recode("screening"), eager_only=True),
-        admissions=(
-            nw.from_native(recode("admissions"), eager_only=True)
-            if "admissions" in tables
-            else None
-        ),
+        clinical_events=recode("clinical_events"),
+        screening=recode("screening"),
         backend="pandas",
         patient_ids=ids,
+        **{t: recode(t) if t in tables else None for t in OPTIONAL_TABLES},
     )
+    return _with_inputs(frames)
+
+
+def _with_inputs(frames: Frames) -> Frames:
+    """``frames`` with :attr:`Frames.inputs` worked out (one small query for cholesterol)."""
+    have = {t for t in OPTIONAL_TABLES if getattr(frames, t) is not None}
+    if frames.admissions is not None and "primary_diagnosis" in _schema_names(frames.admissions):
+        have.add("admissions.primary_diagnosis")
+    if "underlying_cause_of_death" in _schema_names(frames.patients):
+        have.add("patients.underlying_cause_of_death")
+    chol = frames.clinical_events.filter(
+        nw.col("cluster").is_in(list(cardiovascular.CHOLESTEROL_CLUSTERS))
+    ).select(nw.len().alias("n"))
+    n = chol.item() if isinstance(chol, nw.DataFrame) else chol.collect().item()
+    if n:
+        have.add("cholesterol")
+    return dataclasses.replace(frames, inputs=frozenset(have))
+
+
+def _schema_names(frame: Any) -> list[str]:
+    return list(frame.collect_schema().names())
 
 
 def _arrow(table: str, df: pd.DataFrame) -> pa.Table:
@@ -328,29 +410,31 @@ def _check_lazy_dates(table: str, frame: Any) -> None:
             )
 
 
-def load_tables(folder: str | os.PathLike[str], engine: str = "pandas") -> Frames:
-    """Open the prepared tables in ``folder`` for ``engine``.
+#: Columns read besides :data:`REQUIRED` when present (the optional inputs); ``patients``
+#: is read whole, since any of its columns may be a key.
+_OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"admissions": ("primary_diagnosis",)}
 
-    ``pandas`` reads the files into memory; ``duckdb`` and ``spark`` open them lazily (each
-    table may be one Parquet file or a folder of Parquet parts). Admissions count as supplied
-    when ``prepare_manifest.json`` says so, or, without a manifest, when the table has rows.
 
-    Args:
-        folder: a folder written by ``bsol prepare``.
-        engine: ``"pandas"``, ``"duckdb"`` or ``"spark"``.
+def _read_arrow(table: str, source: str) -> pa.Table:
+    """One prepared table for the pandas engine, reading only what the definitions use.
 
-    Returns:
-        The tables as :class:`~bsol_analytics.indicators.base.Frames`.
-
-    Raises:
-        ExtractError: a required table or column is missing.
-
-    Examples:
-        >>> load_tables("/no/such/folder")
-        Traceback (most recent call last):
-        ...
-        bsol_analytics.errors.ParameterError: The folder /no/such/folder does not exist...
+    Every column of ``patients`` (the keys live there) and, for the other tables, the
+    :data:`REQUIRED` and :data:`_OPTIONAL_COLUMNS`; text other than ``patient_id`` is read as
+    dictionaries (integer codes, categorical in pandas).
     """
+    path = source.removesuffix("/*.parquet")
+    schema = ds.dataset(path, format="parquet").schema
+    _check_columns(table, schema.names)
+    wanted = set(REQUIRED[table]) | set(_OPTIONAL_COLUMNS.get(table, ()))
+    columns = [c for c in schema.names if table == "patients" or c in wanted]
+    text = [c for c in columns if pa.types.is_string(schema.field(c).type) and c != "patient_id"]
+    options = ds.ParquetReadOptions(dictionary_columns=text)
+    dataset = ds.dataset(path, format=ds.ParquetFileFormat(read_options=options))
+    return dataset.to_table(columns=columns)
+
+
+def _load_folder(folder: str | os.PathLike[str], engine: str) -> Frames:
+    """Open the prepared tables in ``folder`` (see :func:`load_tables`)."""
     _check_engine(engine)
     folder = Path(folder)
     if not folder.is_dir():
@@ -369,16 +453,10 @@ def load_tables(folder: str | os.PathLike[str], engine: str = "pandas") -> Frame
             )
     supplied = _admissions_flag(folder)
     if engine == "pandas":
-        tables = {
-            t: ds.dataset(src.removesuffix("/*.parquet"), format="parquet").to_table()
-            for t, src in sources.items()
-            if src is not None
-        }
-        for table, data in tables.items():
-            _check_columns(table, data.column_names)
+        tables = {t: _read_arrow(t, src) for t, src in sources.items() if src is not None}
         if supplied is False or ("admissions" in tables and tables["admissions"].num_rows == 0):
             tables.pop("admissions", None)
-        return _frames_pandas(tables)
+        return _frames_pandas(tables)  # medications and ed_attendances: present = supplied
 
     if engine == "duckdb":
         con = duckdb_connection()
@@ -398,26 +476,58 @@ def load_tables(folder: str | os.PathLike[str], engine: str = "pandas") -> Frame
         supplied = bool(admissions.select(nw.len()).collect().item())
     if not supplied:
         admissions = None
-    return Frames(
+    frames = Frames(
         patients=lazy["patients"],
         clinical_events=lazy["clinical_events"],
         screening=lazy["screening"],
         admissions=admissions,
         backend=engine,
+        medications=lazy.get("medications"),
+        ed_attendances=lazy.get("ed_attendances"),
     )
+    return _with_inputs(frames)
 
 
-def _frames(tables: Any, engine: str) -> Frames:
-    """Accept a folder, a dict of pandas DataFrames or already-loaded frames."""
+def load_tables(tables: Any, engine: str = "pandas") -> Frames:
+    """Open the tables once for ``engine``; every later call can then reuse the result.
+
+    A prepared folder: ``pandas`` reads the files into memory (only the columns the
+    definitions use); ``duckdb`` and ``spark`` open them lazily (each table may be one
+    Parquet file or a folder of Parquet parts). Admissions count as supplied when
+    ``prepare_manifest.json`` says so, or, without a manifest, when the table has rows. A
+    dict of pandas DataFrames is checked and converted; tables already loaded for
+    ``engine`` are returned as they are. Pass the result to :func:`compute_cube`,
+    :func:`computable_indicators` and :func:`patient_flags` to read the data only once.
+
+    Args:
+        tables: a folder written by ``bsol prepare``, a dict of pandas DataFrames
+            (``patients``, ``clinical_events``, ``screening`` and optional tables) or the
+            result of an earlier call.
+        engine: ``"pandas"``, ``"duckdb"`` or ``"spark"``.
+
+    Returns:
+        The tables as :class:`~bsol_analytics.indicators.base.Frames`.
+
+    Raises:
+        ParameterError: an unknown engine, a missing folder, or tables loaded for another
+            engine.
+        ExtractError: a required table or column is missing.
+
+    Examples:
+        >>> load_tables("/no/such/folder")
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.errors.ParameterError: The folder /no/such/folder does not exist...
+    """
     _check_engine(engine)
     if isinstance(tables, Frames):
         if tables.backend != engine:
             raise ParameterError(
                 f"These tables were loaded for the {tables.backend} engine, not {engine}."
             )
-        return tables
+        return tables if tables.inputs else _with_inputs(tables)  # built by hand: work out
     if isinstance(tables, str | os.PathLike):
-        return load_tables(tables, engine)
+        return _load_folder(tables, engine)
     checked = _to_pandas_tables(tables)
     if engine == "pandas":
         return _frames_pandas({t: _arrow(t, df) for t, df in checked.items()})
@@ -429,13 +539,16 @@ def _frames(tables: Any, engine: str) -> Frames:
         lazy = {
             t: nw.from_native(spark.createDataFrame(_arrow(t, df))) for t, df in checked.items()
         }
-    return Frames(
+    frames = Frames(
         patients=lazy["patients"],
         clinical_events=lazy["clinical_events"],
         screening=lazy["screening"],
         admissions=lazy.get("admissions"),
         backend=engine,
+        medications=lazy.get("medications"),
+        ed_attendances=lazy.get("ed_attendances"),
     )
+    return _with_inputs(frames)
 
 
 # --------------------------------------------------------------------------------------
@@ -462,16 +575,58 @@ def _reporting_dates(values: Any) -> list[dt.date]:
     return sorted(set(out))
 
 
+def _skip_reason(definition: Indicator, inputs: frozenset[str]) -> str | None:
+    """Why ``definition`` cannot be computed from ``inputs``, or ``None`` when it can."""
+    missing = [INPUTS[x] for x in definition.inputs if x not in inputs]
+    if not missing:
+        return None
+    return "; ".join(unique(missing))
+
+
+def computable_indicators(tables: Any, engine: str = "pandas") -> tuple[list[str], dict[str, str]]:
+    """Which indicators the prepared tables can give, and why the others are skipped.
+
+    An indicator is skipped when an input it needs is absent: a version 1 extract has no
+    medications or ED attendances table, no primary diagnosis or cause of death, and no
+    cholesterol values. :func:`compute_cube` skips the same indicators.
+
+    Args:
+        tables: as for :func:`compute_cube` (a prepared folder, a dict of pandas DataFrames
+            or the result of :func:`load_tables`).
+        engine: the engine that opens them (``"pandas"`` by default).
+
+    Returns:
+        The computable ids in registry order, and ``{id: plain-English reason}`` for the
+        skipped ones, also in registry order.
+
+    Examples:
+        >>> import pandas as pd
+        >>> tables = {"patients": pd.DataFrame({
+        ...     "patient_id": ["a"], "sex": ["F"], "date_of_birth": ["1960-04-01"],
+        ...     "registration_start": ["2000-01-01"], "registration_end": [None],
+        ...     "date_of_death": [None], "place_of_death": [None]}),
+        ...     "clinical_events": pd.DataFrame(columns=REQUIRED["clinical_events"]),
+        ...     "screening": pd.DataFrame(columns=REQUIRED["screening"])}
+        >>> ok, skipped = computable_indicators(tables)
+        >>> "HYP_PREV" in ok, skipped["CVD_LLT"]
+        (True, 'the extract has no medications table')
+    """
+    frames = load_tables(tables, engine)
+    skipped = {}
+    for i, definition in DEFINITIONS.items():
+        reason = _skip_reason(definition, frames.inputs)
+        if reason:
+            skipped[i] = reason
+    return [i for i in DEFINITIONS if i not in skipped], skipped
+
+
 def _indicator_ids(indicators: Sequence[str] | None, frames: Frames) -> list[str]:
+    reasons = {i: _skip_reason(d, frames.inputs) for i, d in DEFINITIONS.items()}
     if indicators is None:
-        chosen = [
-            i
-            for i, d in DEFINITIONS.items()
-            if frames.admissions_supplied or not d.needs_admissions
-        ]
-        if not frames.admissions_supplied:
-            log.info("No admissions table was supplied: EOL_3PLUS_EMERG is not computed.")
-        return chosen
+        skipped = [i for i, r in reasons.items() if r]
+        if skipped:
+            log.info("Indicators skipped (inputs absent): %s.", ", ".join(skipped))
+        return [i for i, r in reasons.items() if not r]
     if isinstance(indicators, str):
         indicators = [indicators]
     unknown = [i for i in indicators if i not in DEFINITIONS]
@@ -480,10 +635,9 @@ def _indicator_ids(indicators: Sequence[str] | None, frames: Frames) -> list[str
             f"Unknown indicator id(s): {', '.join(unknown)}. Known ids: {', '.join(DEFINITIONS)}."
         )
     for i in indicators:
-        if DEFINITIONS[i].needs_admissions and not frames.admissions_supplied:
-            raise ParameterError(
-                f"{i} needs hospital admissions, but the extract has no admissions table."
-            )
+        if reasons[i]:
+            needs = " and ".join(INPUT_NAMES[x] for x in DEFINITIONS[i].inputs)
+            raise ParameterError(f"{i} needs {needs}, but {reasons[i]}.")
     return [i for i in DEFINITIONS if i in set(indicators)]
 
 
@@ -516,7 +670,7 @@ def _setup(
     tables: Any, engine: str, indicators: Sequence[str] | None, keys: Sequence[str] | str | None
 ) -> tuple[Frames, list[str], list[str]]:
     """Validated tables, indicator ids and keys shared by the cube and the patient flags."""
-    frames = _frames(tables, engine)
+    frames = load_tables(tables, engine)
     ids = _indicator_ids(indicators, frames)
     patient_columns = (
         list(frames.patients.columns) if engine == "pandas" else _lazy_columns(frames.patients)
@@ -531,7 +685,7 @@ def population_frame(frames: Frames, ctx: Context, population: str, keys: Sequen
 
     Examples:
         >>> import pandas as pd
-        >>> frames = _frames({"patients": pd.DataFrame({
+        >>> frames = load_tables({"patients": pd.DataFrame({
         ...     "patient_id": ["a"], "sex": ["F"], "date_of_birth": ["1960-04-01"],
         ...     "registration_start": ["2000-01-01"], "registration_end": [None],
         ...     "date_of_death": [None], "place_of_death": [None]}),
@@ -544,18 +698,38 @@ def population_frame(frames: Frames, ctx: Context, population: str, keys: Sequen
     """
     base_cols = [k for k in keys if k not in DERIVED_KEYS]
     p = frames.patients
+    at_rd = whole_years(nw.col("date_of_birth"), ctx.rd)
+    at_death = whole_years(nw.col("date_of_birth"), nw.col("date_of_death"))
     if population == "registered":
-        chosen = p.filter(registered_at(ctx))
-        age = whole_years(nw.col("date_of_birth"), ctx.rd)
-        extra: list[str] = []
-    else:
-        chosen = p.filter(end_of_life.decedents(p, ctx))
-        age = whole_years(nw.col("date_of_birth"), nw.col("date_of_death"))
-        extra = ["date_of_death", "place_of_death"]
-    cols = unique(["patient_id", "sex", *base_cols, *extra])
-    return chosen.select(*cols, age.alias("age")).with_columns(
-        age_band_code(nw.col("age")).alias("age_band")
-    )
+        chosen = p.filter(registered_at(ctx)).select(
+            *unique(["patient_id", "sex", *base_cols]), at_rd.alias("age")
+        )
+    elif population == "decedents":
+        cols = unique(["patient_id", "sex", *base_cols, "date_of_death", "place_of_death"])
+        chosen = p.filter(end_of_life.decedents(p, ctx)).select(*cols, at_death.alias("age"))
+    else:  # mortality: the population at RD and the deaths within 36 months, stacked
+        cols = unique(["patient_id", "sex", *base_cols, "date_of_death"])
+        zero = nw.lit(0, nw.Int64)
+        at_rd_rows = p.filter(registered_at(ctx)).select(
+            *cols, at_rd.alias("age"), zero.alias("_role"), zero.alias("_recent")
+        )
+        recent = ctx.within("date_of_death", 12).cast(nw.Int64)
+        dead = p.filter(end_of_life.decedents(p, ctx, 36)).select(
+            *cols,
+            at_death.alias("age"),
+            nw.lit(1, nw.Int64).alias("_role"),
+            recent.alias("_recent"),
+        )
+        chosen = nw.concat([at_rd_rows, dead], how="vertical")
+    out = chosen.with_columns(age_band_code(nw.col("age")).alias("age_band"))
+    if "le_age_band" in keys:
+        out = out.with_columns(le_age_band_code(nw.col("age")).alias("le_age_band"))
+    if "diabetes_type" in keys:
+        kinds = diabetes.diabetes_type(frames.clinical_events, ctx)
+        out = out.join(kinds, on="patient_id", how="left").with_columns(
+            nw.col("diabetes_type").fill_null("Unknown")
+        )
+    return out
 
 
 def _wide(frames: Frames, ctx: Context, population: str, ids: Sequence[str], keys: Sequence[str]):
@@ -567,8 +741,14 @@ def _wide(frames: Frames, ctx: Context, population: str, ids: Sequence[str], key
         pop = pop.join(feature.build(frames, ctx, pop), on="patient_id", how="left")
     flags = []
     for i in ids:
-        d = DEFINITIONS[i].denominator().fill_null(False)
-        n = d & DEFINITIONS[i].numerator().fill_null(False)
+        definition = DEFINITIONS[i]
+        d = definition.denominator().fill_null(False)
+        if definition.count_numerator:  # a per-patient count, summed over the denominator
+            n = nw.when(d).then(definition.numerator().fill_null(0)).otherwise(nw.lit(0))
+        elif not definition.numerator_in_denominator:  # deaths over a population at RD
+            n = definition.numerator().fill_null(False)
+        else:
+            n = d & definition.numerator().fill_null(False)
         flags += [d.alias(f"_d_{i}"), n.alias(f"_n_{i}")]
     return pop.with_columns(*flags)
 
@@ -591,15 +771,30 @@ def _aggregate(wide: Any, ids: Sequence[str], keys: Sequence[str], tag: int) -> 
 
 
 def _long(agg: pd.DataFrame, ids: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:
-    """Wide sums (one column pair per indicator) to one row per indicator, zero rows dropped."""
-    parts = []
-    for i in ids:
-        part = agg[[*keys, "_rd"]].copy()
-        part["indicator_id"] = i
-        part["numerator"] = agg[f"_n_{i}"].fillna(0).astype("int64").to_numpy()
-        part["denominator"] = agg[f"_d_{i}"].fillna(0).astype("int64").to_numpy()
-        parts.append(part[part["denominator"] > 0])
-    return pd.concat(parts, ignore_index=True)
+    """Wide sums (one column pair per indicator) to one row per indicator, zero rows dropped.
+
+    Rows are indicator by indicator, each in the order of ``agg``; the key columns are
+    copied once (one ``take``) and ``indicator_id`` is categorical.
+    """
+    rows, which, nums, dens = [], [], [], []
+    for j, i in enumerate(ids):
+        numerator = agg[f"_n_{i}"].fillna(0).astype("int64").to_numpy()
+        denominator = agg[f"_d_{i}"].fillna(0).astype("int64")
+        whole = [k for k in keys if k in DEFINITIONS[i].whole_denominator_keys]
+        if whole:  # split the numerator only: each cell keeps the denominator of all values
+            by = [agg[k] for k in [*keys, "_rd"] if k not in whole]
+            denominator = denominator.groupby(by, dropna=False).transform("sum")
+        denominator = denominator.to_numpy()
+        keep = np.flatnonzero((denominator > 0) | (numerator > 0))
+        rows.append(keep)
+        which.append(np.full(len(keep), j, dtype=np.int64))
+        nums.append(numerator[keep])
+        dens.append(denominator[keep])
+    out = agg[[*keys, "_rd"]].take(np.concatenate(rows)).reset_index(drop=True)
+    out["indicator_id"] = pd.Categorical.from_codes(np.concatenate(which), categories=list(ids))
+    out["numerator"] = np.concatenate(nums)
+    out["denominator"] = np.concatenate(dens)
+    return out
 
 
 def _key_kinds(frames: Frames) -> dict[str, str]:
@@ -612,12 +807,106 @@ def _key_kinds(frames: Frames) -> dict[str, str]:
             kinds[name] = "Int64"
         else:
             kinds[name] = "str"
-    return kinds | {"age": "Int64"}
+    return kinds | {"age": "Int64", "diabetes_type": "str"}
+
+
+def _as_kind(values: pd.Series, kind: str) -> pd.Series:
+    """``values.astype(kind)``; categorical text is converted once per category.
+
+    Examples:
+        >>> _as_kind(pd.Series(["b", None, "b"], dtype="category"), "str").tolist()
+        ['b', nan, 'b']
+    """
+    if kind != "str" or not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype(kind)
+    labels = pd.array(values.cat.categories.astype("str"), dtype="str")
+    taken = labels.take(values.cat.codes.to_numpy(np.intp), allow_fill=True)
+    return pd.Series(taken, index=values.index, name=values.name)
 
 
 def _tidy_keys(cube: pd.DataFrame, keys: Sequence[str], kinds: Mapping[str, str]) -> pd.DataFrame:
     """Key columns with the same dtypes whichever engine produced them."""
-    return cube.assign(**{k: cube[k].astype(kinds[k]) for k in keys if k != "age_band"})
+    return cube.assign(**{k: _as_kind(cube[k], kinds[k]) for k in keys if k not in _BANDED_KEYS})
+
+
+def _sort_codes(values: pd.Series) -> np.ndarray:
+    """Integers that order like ``values`` (categorical text as text), missing last.
+
+    Examples:
+        >>> _sort_codes(pd.Series(["b", None, "a"], dtype="category")).tolist()
+        [1, 2, 0]
+        >>> _sort_codes(pd.Series([3.0, None, 1.0])).tolist()
+        [1, 2, 0]
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        text = np.asarray(values.cat.categories.astype("str"), dtype=object)
+        rank = np.empty(len(text) + 1, dtype=np.int64)
+        rank[np.argsort(text, kind="stable")] = np.arange(len(text))
+        rank[-1] = len(text)  # code -1 (missing) sorts last
+        return rank[values.cat.codes.to_numpy(np.intp)]
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.where(codes < 0, len(uniques), codes)
+
+
+def _row_order(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """Row positions sorting by ``columns`` (non-negative integer codes, first = major).
+
+    One stable ``argsort`` of a combined key when it fits in 63 bits; ``numpy.lexsort``
+    (also stable) otherwise.
+
+    Examples:
+        >>> _row_order([np.array([1, 0, 1]), np.array([0, 5, 0])]).tolist()
+        [1, 0, 2]
+    """
+    combined = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
+    span = 1
+    for col in columns:
+        size = int(col.max()) + 1 if len(col) else 1
+        span *= size
+        if span >= 2**62:
+            return np.lexsort(list(reversed(columns)))
+        combined = combined * size + col
+    return np.argsort(combined, kind="stable")
+
+
+def _finish_cube(
+    cube: pd.DataFrame, dates: Sequence[dt.date], keys: Sequence[str], frames: Frames
+) -> pd.DataFrame:
+    """Sort the long cube by date, indicator (registry order) and keys; label the keys.
+
+    Text keys become categorical codes ranked as text, so the sort runs on integers
+    (:func:`_row_order`) and the labels are made once per distinct value; rows end in
+    exactly the order that sorting the labelled columns would give.
+    """
+    kinds = _key_kinds(frames)
+    cube = cube.copy()
+    for k in keys:
+        if kinds.get(k) == "str" and not isinstance(cube[k].dtype, pd.CategoricalDtype):
+            codes, uniques = pd.factorize(cube[k], sort=True)
+            cube[k] = pd.Categorical.from_codes(codes, categories=uniques)
+    ind_codes, ind_ids = pd.factorize(cube.pop("indicator_id"))
+    ranks = np.array([_REGISTRY_ORDER[i] for i in ind_ids], dtype=np.int64)
+    order = [
+        cube["_rd"].to_numpy(np.int64),
+        ranks[ind_codes],
+        *(_sort_codes(cube[k]) for k in keys),
+    ]
+    rows = _row_order(order)
+    cube = cube.take(rows)
+    stamps = pd.to_datetime(pd.Series(dates)).astype("datetime64[ns]").to_numpy()
+    cube.insert(0, "reporting_date", stamps[cube.pop("_rd").to_numpy()])
+    ids = pd.array(np.asarray(ind_ids, dtype=object), dtype="str")
+    cube["indicator_id"] = pd.Series(ids.take(ind_codes[rows]), index=cube.index)
+    cube = _tidy_keys(cube, keys, kinds)
+    for key, bands in _BANDED_KEYS.items():
+        if key in keys:
+            labels = pd.array(list(bands), dtype="str")
+            codes = cube[key].to_numpy(dtype=np.float64, na_value=np.nan)
+            valid = ~np.isnan(codes)
+            taken = labels.take(np.where(valid, codes, -1).astype(np.intp), allow_fill=True)
+            cube[key] = pd.Series(taken, index=cube.index)
+    cols = ["reporting_date", *keys, "indicator_id", "numerator", "denominator"]
+    return cube[cols].reset_index(drop=True)
 
 
 def compute_cube(
@@ -671,7 +960,7 @@ def compute_cube(
     frames, ids, keys = _setup(tables, engine, indicators, keys)
     dates = _reporting_dates(reporting_dates)
     parts = []
-    for population in ("registered", "decedents"):
+    for population in _POPULATIONS:
         chosen = [i for i in ids if DEFINITIONS[i].population == population]
         if not chosen:
             continue
@@ -687,19 +976,7 @@ def compute_cube(
         else:
             # pandas has already computed; DuckDB runs one date at a time (lower peak memory).
             parts += [_long(_collect(agg), chosen, keys) for agg in aggs]
-    cube = pd.concat(parts, ignore_index=True)
-    stamps = pd.to_datetime(pd.Series(dates)).astype("datetime64[ns]")
-    cube.insert(0, "reporting_date", stamps.to_numpy()[cube.pop("_rd").to_numpy()])
-    cube = _tidy_keys(cube, keys, _key_kinds(frames))
-    cube["_order"] = cube["indicator_id"].map(_REGISTRY_ORDER)
-    cube = cube.sort_values(
-        ["reporting_date", "_order", *keys], na_position="last", kind="stable"
-    ).drop(columns="_order")
-    if "age_band" in keys:
-        labels = dict(enumerate(AGE_BANDS))
-        cube["age_band"] = cube["age_band"].map(labels).astype("str")
-    cols = ["reporting_date", *keys, "indicator_id", "numerator", "denominator"]
-    return cube[cols].reset_index(drop=True)
+    return _finish_cube(pd.concat(parts, ignore_index=True), dates, keys, frames)
 
 
 def patient_flags(
@@ -750,21 +1027,22 @@ def patient_flags(
     )
     ctx = Context(rd, frames.backend)
     parts = []
-    for population in ("registered", "decedents"):
+    for population in _POPULATIONS:
         chosen = [i for i in ids if DEFINITIONS[i].population == population]
         if not chosen:
             continue
         wide = _wide(frames, ctx, population, chosen, keys)
         for i in chosen:
+            counted = nw.col(f"_d_{i}") | (nw.col(f"_n_{i}").cast(nw.Int64) > 0)
             parts.append(
-                wide.filter(nw.col(f"_d_{i}")).select(
+                wide.filter(counted).select(
                     nw.lit(i).alias("indicator_id"),
                     "patient_id",
                     *keys,
                     "age",
                     "age_band",
                     nw.col(f"_d_{i}").alias("denominator"),
-                    nw.col(f"_n_{i}").alias("numerator"),
+                    (nw.col(f"_n_{i}").cast(nw.Int64) > 0).alias("numerator"),
                 )
             )
     combined = nw.concat(parts, how="vertical")

@@ -10,6 +10,13 @@ Definitions (docs/data-contract.md, version 1 rules):
 * ``HYP_BP_CHECK_45``: registered aged 45+; any systolic BP within 60 months.
 * ``HYP_POSSIBLE``: registered aged 18+ not on the register; that latest paired BP within
   12 months is at least 140 systolic or at least 90 diastolic.
+
+Version 2 rules:
+
+* ``HYP_CHOL_RANGE``: on the register; cholesterol in range (LDL <= 2.0 or non-HDL <= 2.6
+  mmol/L on the latest date within 12 months with either; see ``cardiovascular``).
+* ``HYP_BP_CHOL``: on the register; meets both HYP_BP_TARGET and HYP_CHOL_RANGE (seed
+  measure 12). Its numerator is part of HYP_BP_TARGET's numerator.
 """
 
 from __future__ import annotations
@@ -80,5 +87,21 @@ INDICATORS: tuple[Indicator, ...] = (
         denominator=lambda: (age() >= 18) & ~flag("on_hyp_register"),
         numerator=_bp_raised,
         features=("hyp_register", "bp_latest_12m"),
+    ),
+    Indicator(
+        "HYP_CHOL_RANGE",
+        "registered",
+        denominator=lambda: flag("on_hyp_register"),
+        numerator=lambda: flag("chol_in_range"),
+        features=("hyp_register", "chol_12m"),
+        needs=("cholesterol",),
+    ),
+    Indicator(
+        "HYP_BP_CHOL",
+        "registered",
+        denominator=lambda: flag("on_hyp_register"),
+        numerator=lambda: _bp_at_target() & flag("chol_in_range"),
+        features=("hyp_register", "bp_latest_12m", "chol_12m"),
+        needs=("cholesterol",),
     ),
 )

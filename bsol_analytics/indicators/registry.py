@@ -69,11 +69,40 @@ class IndicatorInfo:
     england_value: float | None = None
     england_source: str | None = None
     england_year: str | None = None
+    needs: tuple[str, ...] = ()
+    ci_method: str = "wilson"
+    age_range: tuple[int, int | None] | None = None
+    england_note: str = ""
+    cube_shape: str = ""
 
 
 def _proportion(**fields: Any) -> IndicatorInfo:
     """An indicator reported as a percentage (every version 1 indicator is one)."""
     return IndicatorInfo(statistic="proportion", multiplier=100, unit="%", **fields)
+
+
+_NO_ENGLAND = (
+    "No published England figure for this definition is held in data/raw/comparators, so "
+    "none is shown."
+)
+_V2_EOL = (
+    "Counts deaths of registered patients recorded in the GP extract in the 12 months to "
+    "the reporting date; small numbers for practices and PCNs."
+)
+_CHOL_RULE = (
+    "On the latest date within 12 months with an LDL or non-HDL cholesterol value: LDL at or "
+    "below 2.0 or non-HDL at or below 2.6 mmol/L (either counts when both were measured). "
+    "Non-HDL is the non-HDL code's value, or total minus HDL cholesterol on the same date."
+)
+_CHOL_CAVEAT = (
+    "Simplified from the QOF CHOL003/CHOL004 and CVDPREVENT lipid rules: no exceptions, no "
+    "intolerance codes, and the LDL and non-HDL thresholds of the NICE lipid pathway "
+    "(2.0 and 2.6 mmol/L). " + _NO_ENGLAND
+)
+_DSR_SHAPE = (
+    "Cube rows by age_band (ESP2013, age at the reporting date): numerator events, "
+    "denominator registered population; standardise with stats over the age range."
+)
 
 
 _INDICATORS: tuple[IndicatorInfo, ...] = (
@@ -167,6 +196,50 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
         ),
     ),
     _proportion(
+        id="HYP_CHOL_RANGE",
+        family="hypertension",
+        title="Hypertension: cholesterol in range",
+        short_title="Cholesterol in range",
+        definition=(
+            "Of people on the hypertension register, the share whose latest LDL or non-HDL "
+            "cholesterol in the last 12 months was in range (LDL at most 2.0 or non-HDL at "
+            "most 2.6 mmol/L)."
+        ),
+        numerator=_CHOL_RULE,
+        denominator="Patients on the hypertension register",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="Local measure (seed measure 12, cholesterol part)",
+        caveats=_CHOL_CAVEAT,
+        needs=("cholesterol",),
+        england_note=_NO_ENGLAND,
+    ),
+    _proportion(
+        id="HYP_BP_CHOL",
+        family="hypertension",
+        title="Hypertension: blood pressure and cholesterol both in range",
+        short_title="BP and cholesterol in range",
+        definition=(
+            "Of people on the hypertension register, the share whose blood pressure is treated "
+            "to target and whose cholesterol is in range (seed measure 12)."
+        ),
+        numerator="Meets both HYP_BP_TARGET and HYP_CHOL_RANGE",
+        denominator="Patients on the hypertension register",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="Local measure (seed measure 12): HYP_BP_TARGET and HYP_CHOL_RANGE together",
+        caveats=(
+            _SIMPLIFIED + " Its numerator is part of HYP_BP_TARGET's numerator (a linked cell "
+            "for disclosure control). " + _NO_ENGLAND
+        ),
+        needs=("cholesterol",),
+        england_note=_NO_ENGLAND,
+    ),
+    _proportion(
         id="DM_PREV",
         family="diabetes",
         title="Diabetes: recorded prevalence, 17+",
@@ -179,8 +252,9 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
         polarity=NONE,
         population="registered",
         age_standardised=True,
-        recorded_vs_expected=False,
+        recorded_vs_expected=True,
         source_rules="QOF DM017 register (DM_COD / DMRES_COD), 17+ list as denominator",
+        age_range=(17, None),
         caveats=(
             "Type 1 and type 2 are not separated. No expected-prevalence reference is shipped for "
             "diabetes yet."
@@ -207,6 +281,54 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
         caveats=_SIMPLIFIED + " QOF DM020 excludes moderate or severe frailty; this does not.",
     ),
     _proportion(
+        id="DM_BP_140_80",
+        family="diabetes",
+        title="Diabetes: blood pressure at or below 140/80",
+        short_title="Diabetes BP 140/80",
+        definition=(
+            "Of people aged 17 and over on the diabetes register, the share whose latest blood "
+            "pressure in the last 12 months was at or below 140/80."
+        ),
+        numerator="Latest paired reading within 12 months: systolic at most 140 and diastolic "
+        "at most 80",
+        denominator="Patients on the diabetes register aged 17+",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="Modelled on QOF DM036 and the National Diabetes Audit BP target",
+        caveats=_SIMPLIFIED + " " + _NO_ENGLAND,
+        england_note=_NO_ENGLAND,
+    ),
+    _proportion(
+        id="DM_3TT",
+        family="diabetes",
+        title="Diabetes: all three treatment targets",
+        short_title="Diabetes 3 targets",
+        definition=(
+            "Of people aged 17 and over on the diabetes register, the share meeting all three "
+            "treatment targets: HbA1c at most 58 mmol/mol, blood pressure at most 140/80 and, "
+            "from age 40, a statin prescribed in the last 6 months."
+        ),
+        numerator="HbA1c <= 58 and BP <= 140/80 (as DM_HBA1C_58 and DM_BP_140_80) and, if "
+        "aged 40+, on lipid-lowering therapy",
+        denominator="Patients on the diabetes register aged 17+",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules=(
+            "Modelled on the National Diabetes Audit 'all three treatment targets' (seed "
+            "measure 13); statins as the lipid-lowering part"
+        ),
+        caveats=(
+            _SIMPLIFIED + " Statins only. Computed only when the extract includes "
+            "medications. " + _NO_ENGLAND
+        ),
+        needs=("medications",),
+        england_note=_NO_ENGLAND,
+    ),
+    _proportion(
         id="COPD_PREV",
         family="copd",
         title="COPD: recorded prevalence",
@@ -217,7 +339,7 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
         polarity=NONE,
         population="registered",
         age_standardised=True,
-        recorded_vs_expected=False,
+        recorded_vs_expected=True,
         source_rules="QOF COPD015 register (COPD_COD / COPDRES_COD)",
         caveats="No expected-prevalence reference is shipped for COPD yet.",
     ),
@@ -340,6 +462,79 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
         needs_admissions=True,
     ),
     _proportion(
+        id="EOL_CARE_PLAN",
+        family="end_of_life",
+        title="Decedents with an advance or end-of-life care plan",
+        short_title="Care plan before death",
+        definition=(
+            "Of registered patients who died in the last 12 months, the share with an advance "
+            "care plan, an end-of-life care plan or a ReSPECT plan recorded before death."
+        ),
+        numerator="Decedents with a care-planning code on or before the day before death",
+        denominator="Patients registered at death who died within 12 months of the reporting date",
+        polarity=HIGHER,
+        population="decedents",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules=(
+            "Local measure (seed measure 15): care-planning codes of "
+            "eol-care-planning-filtered.csv (61 SNOMED CT codes naming an end-of-life plan, an "
+            "advance care plan or ReSPECT; offered, declined and information codes left out)"
+        ),
+        caveats=_V2_EOL + " Plans recorded only outside the GP record are missed. " + _NO_ENGLAND,
+        england_note=_NO_ENGLAND,
+    ),
+    _proportion(
+        id="EOL_ED_3PLUS",
+        family="end_of_life",
+        title="3+ ED attendances in the last 90 days of life",
+        short_title="3+ ED attendances",
+        definition=(
+            "Of registered patients who died in the last 12 months, the share with three or "
+            "more emergency department attendances in their last 90 days."
+        ),
+        numerator="Decedents with 3 or more ED attendances in the 90 days up to death",
+        denominator="Patients registered at death who died within 12 months of the reporting date",
+        polarity=LOWER,
+        population="decedents",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules=(
+            "Modelled on the OHID end-of-life profile: A&E attendances in the last 90 days of "
+            "life (type 1-4 departments)"
+        ),
+        caveats=_V2_EOL + " Computed only when the extract includes ED attendances. " + _NO_ENGLAND,
+        needs=("ed_attendances",),
+        england_note=_NO_ENGLAND,
+    ),
+    IndicatorInfo(
+        id="EOL_ED_MEAN",
+        family="end_of_life",
+        title="ED attendances in the last 90 days of life, per decedent",
+        short_title="ED attendances per decedent",
+        definition=(
+            "The average number of emergency department attendances in the last 90 days of "
+            "life, over all registered patients who died in the last 12 months."
+        ),
+        numerator="ED attendances in the 90 days up to death, summed over decedents",
+        denominator="Patients registered at death who died within 12 months of the reporting date",
+        polarity=LOWER,
+        statistic="rate",
+        multiplier=1,
+        unit="attendances per decedent",
+        population="decedents",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules=(
+            "Local measure (seed: 'people attended ED 3 times on average in the 90 days before "
+            "death'); a rate per decedent with a Byar 95% confidence interval on the total"
+        ),
+        caveats=_V2_EOL + " The numerator counts attendances, not people. " + _NO_ENGLAND,
+        needs=("ed_attendances",),
+        ci_method="byar",
+        england_note=_NO_ENGLAND,
+    ),
+    _proportion(
         id="SCR_BREAST",
         family="screening",
         title="Breast screening coverage",
@@ -411,6 +606,173 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
         source_rules="OHID Fingertips cancer screening coverage: bowel (60-74, 30 months)",
         caveats=_SCREENING,
     ),
+    _proportion(
+        id="CVD_LLT",
+        family="cardiovascular",
+        title="CVD: on lipid-lowering therapy",
+        short_title="CVD on statins",
+        definition=(
+            "Of adults on a cardiovascular disease register (coronary heart disease, stroke, "
+            "TIA or peripheral arterial disease), the share prescribed a statin in the last "
+            "6 months."
+        ),
+        numerator="A lipid-lowering (statin) dm+d code issued within 6 months",
+        denominator="Patients aged 18+ on the CHD, stroke, TIA or PAD register",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules=(
+            "Modelled on CVDPREVENT CVDP003CHOL / QOF CHD, STIA and PAD lipid-lowering measures "
+            "(registers CHD_COD, STRK_COD, TIA_COD, PAD_COD; statins from "
+            "opensafely-statin-medication.csv)"
+        ),
+        caveats=(
+            "Statins only (the shipped dm+d list): ezetimibe, PCSK9 inhibitors and other "
+            "lipid-lowering drugs are not counted, and no exceptions are applied. "
+            "Computed only when the extract includes medications. " + _NO_ENGLAND
+        ),
+        needs=("medications",),
+        england_note=_NO_ENGLAND,
+    ),
+    _proportion(
+        id="CVD_CHOL_RANGE",
+        family="cardiovascular",
+        title="CVD: cholesterol in range",
+        short_title="CVD cholesterol in range",
+        definition=(
+            "Of adults on a cardiovascular disease register, the share whose latest LDL or "
+            "non-HDL cholesterol in the last 12 months was in range (LDL at most 2.0 or "
+            "non-HDL at most 2.6 mmol/L)."
+        ),
+        numerator=_CHOL_RULE,
+        denominator="Patients aged 18+ on the CHD, stroke, TIA or PAD register",
+        polarity=HIGHER,
+        population="registered",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules="Modelled on CVDPREVENT CVDP012CHOL (cholesterol treated to threshold)",
+        caveats=_CHOL_CAVEAT,
+        needs=("cholesterol",),
+        england_note=_NO_ENGLAND,
+    ),
+    IndicatorInfo(
+        id="ACSC_EMERG",
+        family="unplanned_admissions",
+        title="Emergency admissions for chronic ambulatory care sensitive conditions",
+        short_title="ACSC emergency admissions",
+        definition=(
+            "Emergency hospital admissions in the last 12 months whose primary diagnosis is a "
+            "chronic condition usually managed in the community (angina, asthma, COPD, "
+            "diabetes, epilepsy, heart failure, hypertension and others), per 100,000 "
+            "registered patients, age-standardised."
+        ),
+        numerator=(
+            "Emergency admissions (not patients) within 12 months with a chronic ACSC primary "
+            "diagnosis, of patients registered at the reporting date"
+        ),
+        denominator="Registered patients, all ages",
+        polarity=LOWER,
+        statistic="dsr",
+        multiplier=100_000,
+        unit="per 100,000",
+        population="registered",
+        age_standardised=False,  # the statistic itself is the DSR: no separate _DSR version
+        recorded_vs_expected=False,
+        source_rules=(
+            "CCG Outcomes Indicator Set 2.6 / NHS Outcomes Framework 2.3.i chronic ACSC list "
+            "(lu_acc_icd10.csv, ac_conditions.csv; GPL-3 data); directly standardised to the "
+            "European Standard Population 2013 (seed measure 16, the Better Care Fund metric)"
+        ),
+        caveats=(
+            "Only the primary diagnosis is used: acute bronchitis (J20), which counts only with "
+            "a secondary COPD diagnosis, is never counted, and the sickle-cell (D57) and "
+            "procedure exclusions are not applied. Age at the reporting date for admissions and "
+            "population alike. Computed only when admissions carry a primary diagnosis. "
+            + _NO_ENGLAND
+        ),
+        needs=("admissions", "admissions.primary_diagnosis"),
+        ci_method="dobson",
+        age_range=(0, 200),
+        england_note=_NO_ENGLAND,
+        cube_shape=_DSR_SHAPE,
+    ),
+    IndicatorInfo(
+        id="MORT_CANCER_U75",
+        family="mortality",
+        title="Under-75 mortality from cancer",
+        short_title="Cancer deaths under 75",
+        definition=(
+            "Deaths from cancer before the age of 75 in the last 12 months, per 100,000 "
+            "registered patients aged under 75, age-standardised."
+        ),
+        numerator=(
+            "Deaths aged under 75 within 12 months of the reporting date of patients registered "
+            "at death, underlying cause C00-C97"
+        ),
+        denominator="Registered patients aged 0-74 at the reporting date",
+        polarity=LOWER,
+        statistic="dsr",
+        multiplier=100_000,
+        unit="per 100,000",
+        population="mortality",
+        age_standardised=False,  # the statistic itself is the DSR: no separate _DSR version
+        recorded_vs_expected=False,
+        source_rules=(
+            "Modelled on OHID Fingertips 40501 (under 75 mortality rate from cancer): ICD-10 "
+            "C00-C97, directly standardised to the European Standard Population 2013, ages 0-74"
+        ),
+        caveats=(
+            "One year of deaths recorded in the GP extract (Fingertips pools three years of ONS "
+            "registrations over resident population estimates); deaths are aged at death and "
+            "the population at the reporting date. Computed only when the extract gives the "
+            "underlying cause of death. " + _NO_ENGLAND
+        ),
+        needs=("patients.underlying_cause_of_death",),
+        ci_method="dobson",
+        age_range=(0, 74),
+        england_note=_NO_ENGLAND,
+        cube_shape=_DSR_SHAPE.replace("age at the reporting date", "age at death for deaths"),
+    ),
+    IndicatorInfo(
+        id="LE_BIRTH",
+        family="mortality",
+        title="Life expectancy at birth",
+        short_title="Life expectancy",
+        definition=(
+            "The average number of years a newborn would live if they experienced the death "
+            "rates of the registered population over the last three years, by sex."
+        ),
+        numerator=(
+            "Deaths within 36 months of the reporting date of patients registered at death, by "
+            "sex and age band at death (0, 1-4, 5-9 ... 85-89, 90+)"
+        ),
+        denominator=(
+            "Registered patients at the reporting date by sex and age band; person-years are "
+            "three times the registered population"
+        ),
+        polarity=HIGHER,
+        statistic="life_expectancy",
+        multiplier=1,
+        unit="years",
+        population="mortality",
+        age_standardised=False,
+        recorded_vs_expected=False,
+        source_rules=(
+            "OHID method (Chiang II abridged life table with the 90+ closure, as "
+            "PHEindicatormethods phe_life_expectancy); Fingertips 90366"
+        ),
+        caveats=(
+            "Registered rather than resident population and GP-recorded deaths; shown only "
+            "where an area has at least 5,000 person-years and 50 deaths."
+        ),
+        ci_method="chiang",
+        cube_shape=(
+            "Cube rows by sex and le_age_band: numerator deaths, denominator registered "
+            "population at the reporting date (person-years = denominator x 3; "
+            "indicators.mortality.life_table_counts)."
+        ),
+    ),
 )
 
 
@@ -423,9 +785,26 @@ def _qof1920_england() -> dict[str, float]:
     return (100 * sums["register"] / sums["list"]).to_dict()
 
 
+def _life_expectancy_note() -> str:
+    """England life expectancy at birth by sex, latest period in data/raw/comparators."""
+    from bsol_analytics.reference import life_expectancy_comparators
+
+    le = life_expectancy_comparators()
+    le = le[(le["indicator"] == "LE_BIRTH") & (le["area_code"] == "E92000001")]
+    latest = sorted(set(le["period"]))[-2]  # the last period is flagged unverified at source
+    rows = le[le["period"] == latest].set_index("sex")["value"]
+    return (
+        f"England {latest}: males {rows['M']:.1f}, females {rows['F']:.1f} years (OHID "
+        "Fingertips 90366; data/raw/comparators/fingertips_90366_92901_le_sii_england_"
+        "birmingham_solihull.csv)."
+    )
+
+
 def _england(info: IndicatorInfo) -> IndicatorInfo:
     """Attach the England comparator sourced from ``data/raw`` (if one exists)."""
     try:
+        if info.id == "LE_BIRTH":
+            return dataclasses.replace(info, england_note=_life_expectancy_note())
         if info.id == "HYP_PREV":
             from bsol_analytics.reference import england_hypertension_prevalence
 
@@ -484,7 +863,7 @@ def list_indicators(family: str | None = None) -> list[IndicatorInfo]:
 
     Examples:
         >>> len(list_indicators())
-        17
+        29
     """
     items = list(_registry().values())
     return [i for i in items if family is None or i.family == family]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from bsol_analytics.stats._common import STAT_COLUMNS, StatsInputError
 from bsol_analytics.stats.compare import compare
-from bsol_analytics.stats.dsr import dsr, esp2013
+from bsol_analytics.stats.dsr import dsr, esp2013, esp2013_for_ages
 from bsol_analytics.stats.funnel import funnel_flags, funnel_limits
 from bsol_analytics.stats.intervals import (
     byars_lower,
@@ -28,28 +28,34 @@ from bsol_analytics.stats.intervals import (
     wilson_upper,
 )
 from bsol_analytics.stats.isr import isr, israte
+from bsol_analytics.stats.life_expectancy import life_expectancy
 from bsol_analytics.stats.mean import mean
 from bsol_analytics.stats.proportion import proportion
 from bsol_analytics.stats.rate import rate
 from bsol_analytics.stats.sii import sii
+from bsol_analytics.stats.trend import chi_squared_trend, recent_trend
 
 __all__ = [
     "STAT_COLUMNS",
     "StatsInputError",
     "byars_lower",
     "byars_upper",
+    "chi_squared_trend",
     "compare",
     "dsr",
     "esp2013",
+    "esp2013_for_ages",
     "exact_lower",
     "exact_upper",
     "funnel_flags",
     "funnel_limits",
     "isr",
     "israte",
+    "life_expectancy",
     "mean",
     "proportion",
     "rate",
+    "recent_trend",
     "sii",
     "wilson_lower",
     "wilson_upper",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from bsol_analytics.errors import ParameterError
 from bsol_analytics.reference import AGE_BANDS_ESP2013
 from bsol_analytics.stats._common import (
     StatsInputError,
@@ -62,6 +64,73 @@ def esp2013() -> pd.DataFrame:
     )
 
 
+def _band_limits(label: str) -> tuple[int, int | None]:
+    """First and last age of a band label such as ``"15-19"`` or ``"90+"``."""
+    if label.endswith("+"):
+        return int(label[:-1]), None
+    first, _, last = label.partition("-")
+    return int(first), int(last or first)
+
+
+def esp2013_for_ages(
+    min_age: int = 0,
+    max_age: int | None = None,
+    *,
+    boundary: Literal["prorate", "whole"] = "prorate",
+) -> pd.DataFrame:
+    """The 2013 European Standard Population restricted to an indicator's age range.
+
+    A DSR standardises over the indicator's own ages: diabetes prevalence for ages 17+ is
+    standardised over the ESP from 17 up, not over the whole ESP. Bands wholly outside
+    ``min_age``..``max_age`` (inclusive) are dropped. A band the range cuts (15-19 for
+    17+) keeps its label, as the data's bands do, and with ``boundary="prorate"`` (the
+    default) a weight in proportion to the years it keeps (the ESP is published in 5-year
+    bands, so each year gets a fifth: 15-19 for 17+ gets 3/5 × 5,500 = 3,300); with
+    ``"whole"`` it keeps its whole weight. The 90+ band counts as five years.
+
+    Args:
+        min_age: first age of the indicator (e.g. 17).
+        max_age: last age, inclusive (e.g. 74 for under-75 mortality); ``None`` for no
+            upper limit.
+        boundary: ``"prorate"`` or ``"whole"`` (see above).
+
+    Returns:
+        A new frame with ``age_band`` and ``standard_population``, for ``dsr(standard=...)``.
+
+    Examples:
+        >>> esp = esp2013_for_ages(17)
+        >>> esp.head(2)
+          age_band  standard_population
+        0    15-19               3300.0
+        1    20-24               6000.0
+        >>> under_75 = esp2013_for_ages(0, 74)
+        >>> int(esp["standard_population"].sum()), int(under_75["standard_population"].sum())
+        (81800, 91000)
+    """
+    if boundary not in ("prorate", "whole"):
+        raise ParameterError(
+            f"esp2013_for_ages(): boundary must be 'prorate' or 'whole', not {boundary!r}."
+        )
+    top = np.inf if max_age is None else max_age
+    if not (0 <= min_age <= top):
+        raise ParameterError(
+            f"esp2013_for_ages(): the age range {min_age} to {max_age} is empty or negative."
+        )
+    esp = esp2013()
+    first, last = zip(*(_band_limits(b) for b in esp["age_band"]), strict=True)
+    first_a = np.asarray(first, dtype=float)
+    last_a = np.asarray([f + 4 if v is None else v for f, v in zip(first, last, strict=True)])
+    kept_years = np.minimum(last_a, top) - np.maximum(first_a, min_age) + 1
+    share = np.clip(kept_years / (last_a - first_a + 1), 0.0, 1.0)
+    if boundary == "whole":
+        share = (share > 0).astype(float)
+    weight = esp["standard_population"].to_numpy(dtype=float) * share
+    keep = share > 0
+    return pd.DataFrame(
+        {"age_band": esp["age_band"][keep].to_numpy(), "standard_population": weight[keep]}
+    )
+
+
 def normalise_age_band(label: object) -> str:
     """Canonical spelling of an age-band label: no spaces or leading zeros.
 
@@ -96,9 +165,16 @@ def _band_codes(labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _standard_weights(
-    df: pd.DataFrame, age_col: Hashable, standard: pd.DataFrame | str | None
+    df: pd.DataFrame,
+    age_col: Hashable,
+    standard: pd.DataFrame | str | None,
+    outside: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, float | None]:
-    """Return each row's standard population and, for a table standard, its total."""
+    """Return each row's standard population and, for a table standard, its total.
+
+    Bands listed in ``outside`` (those of an indicator's age range's complement) get a
+    weight of 0 rather than an error.
+    """
     if isinstance(standard, str):
         weights = count_column(df, standard, "dsr")
         check_rule(np.isnan(weights), df, standard, "must not be missing", "dsr")
@@ -123,6 +199,9 @@ def _standard_weights(
         )
     lookup = pd.Series(pops, index=bands.to_numpy())
     codes, spelled = _band_codes(df[age_col])
+    if outside is not None:
+        extra = pd.Series(0.0, index=normalise_age_bands(outside["age_band"]))
+        lookup = pd.concat([lookup, extra[~extra.index.isin(lookup.index)]])
     weights = lookup.reindex(spelled).to_numpy(dtype=float)[codes]
     unknown = np.isnan(weights)
     if unknown.any():
@@ -150,6 +229,8 @@ def dsr(
     multiplier: float = 100_000,
     min_count: float = DSR_MIN_COUNT,
     event_frequency: Hashable | None = None,
+    age_range: tuple[int, int | None] | None = None,
+    age_boundary: Literal["prorate", "whole"] = "prorate",
 ) -> pd.DataFrame:
     """Directly standardised rates with Dobson limits (``phe_dsr`` / ``calculate_dsr``).
 
@@ -180,6 +261,13 @@ def dsr(
             have several), the column giving how many events each person in the row had;
             ``numerator`` then counts people. The value uses all events and the variance
             is inflated by the squared frequencies, as in the OHID technical guidance.
+        age_range: ``(first, last)`` ages of the indicator, inclusive (``last`` may be
+            ``None``), e.g. ``(17, None)`` for diabetes 17+ or ``(0, 74)`` for under-75
+            mortality: the ESP2013 is restricted to those ages by :func:`esp2013_for_ages`
+            (so ``Σw`` is the standard's total over those ages only). Rows of bands wholly
+            outside the range must have no events; their population is left out.
+        age_boundary: how a band cut by ``age_range`` is weighted: ``"prorate"`` (by the
+            years kept) or ``"whole"``.
 
     Returns:
         A new frame: the grouping columns then the statistic columns; ``numerator`` is the
@@ -213,7 +301,24 @@ def dsr(
         freq = numeric_column(df, event_frequency, "dsr")
         check_rule(np.isnan(freq) | (freq < 0), df, event_frequency, "must be a count >= 0", "dsr")
         method = "Dobson, with confidence adjusted for non-independent events"
-    weights, table_total = _standard_weights(df, age_col, standard)
+    outside = None
+    if age_range is not None:
+        if standard is not None:
+            raise ParameterError(
+                "dsr(): give age_range (which restricts the ESP2013) or standard, not both."
+            )
+        first_age, last_age = age_range
+        standard = esp2013_for_ages(first_age, last_age, boundary=age_boundary)
+        esp = esp2013()
+        outside = esp[~esp["age_band"].isin(standard["age_band"])]
+        method += f", ESP2013 ages {first_age}" + ("+" if last_age is None else f"-{last_age}")
+    weights, table_total = _standard_weights(df, age_col, standard, outside)
+    if outside is not None:
+        beyond = weights == 0
+        check_rule(
+            beyond & (x > 0), df, numerator, "has events in an age band outside age_range", "dsr"
+        )
+        n = np.where(beyond, 0.0, n)
 
     keys, codes = grouped(df, by, "dsr")
     n_groups = len(keys)

@@ -12,6 +12,7 @@ from scipy import special
 
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.stats._common import (
+    STAT_COLUMNS,
     StatsInputError,
     assemble,
     confidence_levels,
@@ -135,8 +136,14 @@ def funnel_flags(
 ) -> pd.DataFrame:
     """Each area's value against the funnel-plot limits at its own denominator.
 
+    For practice prevalence funnels, use the indirectly standardised ratio: pass the output
+    of :func:`bsol_analytics.stats.isr` with ``numerator="numerator"`` (observed) and
+    ``denominator="denominator"`` (expected) and ``statistic="ratio"``; its statistic
+    columns are replaced by the funnel's, the other columns (e.g. the practice) are kept.
+
     Args:
-        df: one row per area (practice, PCN, ...); other columns are kept.
+        df: one row per area (practice, PCN, ...); other columns are kept, except columns
+            named like the statistic columns, which are replaced.
         numerator: column of counts (observed events for ratios).
         denominator: column of populations (expected events for ratios).
         statistic: ``"proportion"``, ``"rate"`` or ``"ratio"``.
@@ -163,6 +170,9 @@ def funnel_flags(
     _check_statistic(statistic, "funnel_flags")
     levels = confidence_levels(confidence, "funnel_flags")
     keys, num, den = counts_by_group(df, numerator, denominator, None, "funnel_flags")
+    # a frame from another statistic (e.g. isr: observed and expected as numerator and
+    # denominator) carries its statistic columns; the funnel's replace them
+    keys = keys.drop(columns=[c for c in (*STAT_COLUMNS, "reason") if c in keys.columns])
     if statistic == "proportion" and np.any(num > den):
         raise StatsInputError(
             "funnel_flags", str(numerator), f"must not be larger than '{denominator}'"

@@ -39,11 +39,47 @@ def _transform(x: np.ndarray, value_type: str) -> np.ndarray:
 
 
 def _untransform(y: np.ndarray, value_type: str) -> np.ndarray:
-    if value_type == "rate":
-        return np.exp(y)
-    if value_type == "proportion":
-        return 1 / (1 + np.exp(-y))
+    with np.errstate(over="ignore"):
+        if value_type == "rate":
+            return np.exp(y)
+        if value_type == "proportion":
+            return 1 / (1 + np.exp(-y))
     return y
+
+
+#: Why an SII or RII is not computable, as given in the output's ``reason`` column.
+REASON_INCOMPLETE = (
+    "not computable: every quantile needs a value, its limits (or standard error) and a "
+    "population above 0"
+)
+REASON_TRANSFORM = (
+    "not computable: a value or limit at 0 (or 1 for a proportion) cannot be put on the "
+    "log or logit scale"
+)
+REASON_RII = "RII not computable: the modelled value at the end it is relative to is zero or below"
+REASON_RII_LIMITS = (
+    "RII limits not computable: in some simulations the modelled value at the end it is "
+    "relative to is zero or below"
+)
+
+
+def _indices(
+    params: np.ndarray, value_type: str, transform: bool, multiplier: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SII, RII and the RII's denominator from fitted (intercept, slope) pairs.
+
+    On the transformed scale the two ends of the line are taken back to the values' scale
+    first, so the SII is their difference and the RII their ratio.
+    """
+    intercept, slope = params[0], params[1]
+    most, least = intercept, intercept + slope  # fitted values at b = 0 and b = 1
+    if transform:
+        most, least = _untransform(most, value_type), _untransform(least, value_type)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sii_value = multiplier * (least - most if transform else slope)
+        top, bottom = (most, least) if multiplier < 0 else (least, most)
+        rii_value = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
+    return sii_value, rii_value, bottom
 
 
 def _fit_group(
@@ -51,46 +87,101 @@ def _fit_group(
     se: np.ndarray,
     pop: np.ndarray,
     value_type: str,
+    transform: bool,
     levels: list[float],
     repetitions: int,
     rng: np.random.Generator,
     multiplier: float,
-) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """SII and RII with simulated limits for one group's sorted quantiles."""
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """SII and RII with simulated limits for one group's sorted quantiles.
+
+    Returns ``(sii, rii, rii_reason)``: each index as ``[value, lower per level...,
+    upper per level...]`` and why the RII (or its limits) is missing, if it is.
+    """
     a = pop / pop.sum()
     b = np.cumsum(a) - a / 2
     sqrt_a = np.sqrt(a)
     design = np.column_stack([sqrt_a, b * sqrt_a])
     solve = np.linalg.solve(design.T @ design, design.T)  # (2, k): (XᵀX)⁻¹Xᵀ
-    intercept, slope = solve @ (sqrt_a * value)
-    sii_value = multiplier * slope
-    rii_value = (intercept + slope) / intercept
+    scale = _transform(value, value_type) if transform else value
+    sii_value, rii_value, bottom = _indices(
+        solve @ (sqrt_a * scale), value_type, transform, multiplier
+    )
     draws = rng.normal(
         _transform(value, value_type)[:, None], se[:, None], size=(len(value), repetitions)
     )
-    params = solve @ (_untransform(draws, value_type) * sqrt_a[:, None])
-    sii_sims = multiplier * params[1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rii_sims = (params[0] + params[1]) / params[0]
-    if multiplier < 0:
-        rii_value = 1 / rii_value
-        with np.errstate(divide="ignore"):
-            rii_sims = 1 / rii_sims
+    if not transform:
+        draws = _untransform(draws, value_type)
+    with np.errstate(invalid="ignore", over="ignore"):  # extreme draws give inf, not noise
+        fits = solve @ (draws * sqrt_a[:, None])
+    sii_sims, rii_sims, bottom_sims = _indices(fits, value_type, transform, multiplier)
     # Positions as the reference: the round(R·p)-th smallest of R simulations (1-based).
     upper_p = np.array([lv + (1 - lv) / 2 for lv in levels])
     pos_lo = np.maximum(np.rint(repetitions * (1 - upper_p)).astype(int), 1) - 1
     pos_hi = np.minimum(np.rint(repetitions * upper_p).astype(int), repetitions) - 1
     positions = np.unique(np.concatenate([pos_lo, pos_hi]))
     sii_sorted = np.partition(sii_sims, positions)
-    rii_sorted = np.partition(rii_sims, positions)
-    return (
-        sii_value,
-        rii_value,
-        sii_sorted[pos_lo],
-        sii_sorted[pos_hi],
-        rii_sorted[pos_lo],
-        rii_sorted[pos_hi],
-    )
+    sii = np.concatenate([[sii_value], sii_sorted[pos_lo], sii_sorted[pos_hi]])
+    reason = ""
+    if not bottom > 0:
+        rii = np.full(1 + 2 * len(levels), np.nan)
+        reason = REASON_RII
+    elif not (bottom_sims > 0).all():
+        rii = np.concatenate([[rii_value], np.full(2 * len(levels), np.nan)])
+        reason = REASON_RII_LIMITS
+    else:
+        rii_sorted = np.partition(rii_sims, positions)
+        rii = np.concatenate([[rii_value], rii_sorted[pos_lo], rii_sorted[pos_hi]])
+    return sii, rii, reason
+
+
+def _values_and_errors(
+    df: pd.DataFrame,
+    population: Hashable,
+    value: Hashable | None,
+    lower: Hashable | None,
+    upper: Hashable | None,
+    se: Hashable | None,
+    numerator: Hashable | None,
+    value_type: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, str]:
+    """Validate the inputs; return values, standard errors, populations, counts, value type."""
+    pop = count_column(df, population, "sii")
+    num = None
+    if numerator is not None:
+        num = count_column(df, numerator, "sii")
+        check_rule(num > pop, df, numerator, f"must not be larger than '{population}'", "sii")
+    if value is None:
+        if num is None:
+            raise ParameterError("sii(): give a value column, or a numerator for a proportion.")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            val = np.where(pop > 0, num / np.where(pop > 0, pop, 1.0), np.nan)
+        if value_type == "normal":
+            value_type = "proportion"
+    else:
+        require_columns(df, [value], "sii")
+        val = numeric_column(df, value, "sii")
+    if se is not None:
+        se_v = count_column(df, se, "sii")
+    else:
+        if lower is not None and upper is not None:
+            require_columns(df, [lower, upper], "sii")
+            lo = numeric_column(df, lower, "sii")
+            hi = numeric_column(df, upper, "sii")
+        elif num is not None:
+            lo, hi = wilson_lower(num, pop), wilson_upper(num, pop)
+        else:
+            raise ParameterError("sii(): give se, or lower and upper (95%) limit columns.")
+        check_rule(lo > hi, df, lower or "lower", "must not be above the upper limit", "sii")
+        with np.errstate(invalid="ignore"):
+            se_v = (_transform(hi, value_type) - _transform(lo, value_type)) / (2 * z_value(0.95))
+    if value_type == "proportion":
+        check_rule(
+            (val < 0) | (val > 1), df, value or numerator, "must be a proportion in [0, 1]", "sii"
+        )
+    if value_type == "rate":
+        check_rule(val <= 0, df, value, "must be greater than 0 for value_type 'rate'", "sii")
+    return val, se_v, pop, num, value_type
 
 
 def sii(
@@ -105,6 +196,7 @@ def sii(
     numerator: Hashable | None = None,
     by: Hashable | Sequence[Hashable] | None = None,
     value_type: ValueType = "normal",
+    transform: bool = False,
     confidence: float | Sequence[float] = 0.95,
     multiplier: float = 1,
     repetitions: int = 100_000,
@@ -123,9 +215,17 @@ def sii(
     log scale for rates, logit for proportions) with its standard error, which is taken
     from ``se`` or from its 95% limits, and the model refitted.
 
+    With ``transform=True`` (rates and proportions; ``phe_sii(transform = TRUE)``) the
+    model is fitted to the log (rates) or logit (proportions) of the values, and the two
+    ends of the fitted line are taken back to the values' scale: ``SII`` is their
+    difference × ``multiplier`` and ``RII`` their ratio. Use it for SIIs of
+    age-standardised rates or proportions, whose gradients are multiplicative.
+
     Output is long: one row per group per index (``statistic`` ``"sii"``, then ``"rii"``
     when ``rii=True``) per confidence level. ``denominator`` is the group's population and
-    ``numerator`` the summed ``numerator`` (if given).
+    ``numerator`` the summed ``numerator`` (if given). ``reason`` says why a value is
+    missing: an incomplete group, or an RII relative to a modelled value of zero or below
+    (e.g. every quantile at 0%), which has no meaning.
 
     Args:
         df: one row per group × quantile.
@@ -138,17 +238,20 @@ def sii(
         numerator: column of counts for a proportion; then ``value``, ``lower`` and
             ``upper`` default to the proportion and its Wilson 95% limits.
         by: grouping column(s) for one SII per group.
-        value_type: ``"normal"``, ``"rate"`` (log) or ``"proportion"`` (logit).
+        value_type: ``"normal"``, ``"rate"`` (log) or ``"proportion"`` (logit; values per
+            1, not per 100).
+        transform: fit the model on the log or logit scale (see above).
         confidence: level(s) of the SII limits.
         multiplier: scales the SII (e.g. 100 for percentage points); negative flips it.
-        repetitions: simulations (>= 1000).
+        repetitions: simulations (>= 1000; the reference uses 100,000).
         seed: fix for reproducible limits.
         rii: also return the RII rows.
 
     Returns:
-        A new frame: the grouping columns then the statistic columns. A group with a
-        missing quantile, a quantile with no population or missing inputs gets missing
-        values (so one incomplete area does not stop the others).
+        A new frame: the grouping columns, the statistic columns and ``reason`` (empty
+        where the value is given). A group with a missing quantile, a quantile with no
+        population or missing inputs gets missing values (so one incomplete area does not
+        stop the others).
 
     Examples:
         >>> df = pd.DataFrame({"quintile": [1, 2, 3, 4, 5],
@@ -170,40 +273,13 @@ def sii(
         raise ParameterError("sii(): repetitions must be at least 1000 (default 100,000).")
     repetitions = int(repetitions)
     require_columns(df, [quantile, population], "sii")
-    pop = count_column(df, population, "sii")
-    num = None
-    if numerator is not None:
-        num = count_column(df, numerator, "sii")
-        check_rule(num > pop, df, numerator, f"must not be larger than '{population}'", "sii")
-    if value is None:
-        if num is None:
-            raise ParameterError("sii(): give a value column, or a numerator for a proportion.")
-        val = num / pop
-        if value_type == "normal":
-            value_type = "proportion"
-    else:
-        require_columns(df, [value], "sii")
-        val = numeric_column(df, value, "sii")
-    if se is not None:
-        se_v = count_column(df, se, "sii")
-    else:
-        if lower is not None and upper is not None:
-            require_columns(df, [lower, upper], "sii")
-            lo = numeric_column(df, lower, "sii")
-            hi = numeric_column(df, upper, "sii")
-        elif num is not None:
-            lo, hi = wilson_lower(num, pop), wilson_upper(num, pop)
-        else:
-            raise ParameterError("sii(): give se, or lower and upper (95%) limit columns.")
-        check_rule(lo > hi, df, lower or "lower", "must not be above the upper limit", "sii")
-        se_v = (_transform(hi, value_type) - _transform(lo, value_type)) / (2 * z_value(0.95))
-    if value_type == "proportion":
-        check_rule(
-            (val < 0) | (val > 1), df, value or numerator, "must be a proportion in [0, 1]", "sii"
+    val, se_v, pop, num, value_type = _values_and_errors(
+        df, population, value, lower, upper, se, numerator, value_type
+    )
+    if transform and value_type == "normal":
+        raise ParameterError(
+            "sii(): transform=True needs value_type 'rate' or 'proportion' (or a numerator)."
         )
-    if value_type == "rate":
-        check_rule(val <= 0, df, value, "must be greater than 0 for value_type 'rate'", "sii")
-
     q = df[quantile]
     all_quantiles = np.sort(q.dropna().unique())
     if not MIN_QUANTILES <= len(all_quantiles) <= MAX_QUANTILES:
@@ -214,60 +290,105 @@ def sii(
             f"(found {len(all_quantiles)})",
         )
     keys, codes = grouped(df, by, "sii")
-    n_groups, k, n_lv = len(keys), len(all_quantiles), len(levels)
-    rng = np.random.default_rng(seed)
     # rows without a quantile (e.g. unknown deprivation) cannot be placed and are left out
     placed = np.flatnonzero(q.notna().to_numpy())
     order = placed[np.lexsort((q.to_numpy()[placed], codes[placed]))]
-    codes_s, q_s = codes[order], q.to_numpy()[order]
-    val_s, se_s, pop_s = val[order], se_v[order], pop[order]
-    num_s = num[order] if num is not None else None
+    fitted = _fit_groups(
+        codes[order], q.to_numpy()[order], all_quantiles, val[order], se_v[order],
+        pop[order], None if num is None else num[order], len(keys),
+        value_type=value_type, transform=transform, levels=levels,
+        repetitions=repetitions, rng=np.random.default_rng(seed), multiplier=multiplier,
+    )  # fmt: skip
+    return _long_output(keys, levels, fitted, repetitions, multiplier, transform, rii)
+
+
+def _fit_groups(
+    codes_s: np.ndarray,
+    q_s: np.ndarray,
+    all_quantiles: np.ndarray,
+    val_s: np.ndarray,
+    se_s: np.ndarray,
+    pop_s: np.ndarray,
+    num_s: np.ndarray | None,
+    n_groups: int,
+    **fit_args: object,
+) -> dict[str, np.ndarray]:
+    """Fit every group (rows sorted by group then quantile); one small regression each."""
+    n_lv = len(fit_args["levels"])  # type: ignore[arg-type]
+    out = {name: np.full((n_groups, 1 + 2 * n_lv), np.nan) for name in ("sii", "rii")}
+    out["sii_reason"] = np.full(n_groups, REASON_INCOMPLETE, dtype=object)
+    out["rii_reason"] = np.full(n_groups, REASON_INCOMPLETE, dtype=object)
+    out["pop"] = np.full(n_groups, np.nan)
+    out["num"] = np.full(n_groups, np.nan)
     starts = np.searchsorted(codes_s, np.arange(n_groups))
     ends = np.searchsorted(codes_s, np.arange(n_groups), side="right")
-    res = {name: np.full(n_groups, np.nan) for name in ("sii", "rii")}
-    lims = {
-        name: np.full((n_groups, n_lv), np.nan) for name in ("sii_lo", "sii_hi", "rii_lo", "rii_hi")
-    }
-    pop_total = np.full(n_groups, np.nan)
-    num_total = np.full(n_groups, np.nan)
+    k = len(all_quantiles)
+    transform = bool(fit_args["transform"])
+    value_type = str(fit_args["value_type"])
     for g in range(n_groups):  # one small regression per area, never per patient
         s, e = starts[g], ends[g]
-        pop_total[g] = np.nansum(pop_s[s:e])
+        out["pop"][g] = np.nansum(pop_s[s:e])
         if num_s is not None:
-            num_total[g] = num_s[s:e].sum()
+            out["num"][g] = num_s[s:e].sum()
+        v, se_g = val_s[s:e], se_s[s:e]
         complete = (
             e - s == k
             and np.array_equal(q_s[s:e], all_quantiles)
-            and np.isfinite(val_s[s:e]).all()
-            and np.isfinite(se_s[s:e]).all()
+            and np.isfinite(v).all()
+            and not np.isnan(se_g).any()
             and (pop_s[s:e] > 0).all()
         )
         if not complete:
             continue
-        fitted = _fit_group(
-            val_s[s:e], se_s[s:e], pop_s[s:e], value_type, levels, repetitions, rng, multiplier
+        scaled = _transform(v, value_type)
+        if not np.isfinite(se_g).all() or (transform and not np.isfinite(scaled).all()):
+            if value_type != "normal":  # a limit (or value) at 0 or 1
+                out["sii_reason"][g] = out["rii_reason"][g] = REASON_TRANSFORM
+            continue
+        out["sii"][g], out["rii"][g], out["rii_reason"][g] = _fit_group(
+            v,
+            se_g,
+            pop_s[s:e],
+            **fit_args,  # type: ignore[arg-type]
         )
-        res["sii"][g], res["rii"][g] = fitted[0], fitted[1]
-        lims["sii_lo"][g], lims["sii_hi"][g] = fitted[2], fitted[3]
-        lims["rii_lo"][g], lims["rii_hi"][g] = fitted[4], fitted[5]
-    method = f"simulation, {repetitions} repetitions"
+        out["sii_reason"][g] = ""
+    return out
+
+
+def _long_output(
+    keys: pd.DataFrame,
+    levels: list[float],
+    fitted: dict[str, np.ndarray],
+    repetitions: int,
+    multiplier: float,
+    transform: bool,
+    rii: bool,
+) -> pd.DataFrame:
+    """Assemble the SII (and RII) rows: group-major, SII before RII, then by level."""
+    n_groups, n_lv = len(keys), len(levels)
+    method = f"simulation, {repetitions} repetitions" + (
+        ", fitted on the transformed scale" if transform else ""
+    )
     parts = []
     for name, mult in (("sii", multiplier), ("rii", 1.0)) if rii else (("sii", multiplier),):
+        res = fitted[name]
         part = assemble(
             keys.assign(_g=np.arange(n_groups)),
             levels,
             statistic=name,
-            value=res[name],
-            lower=lims[f"{name}_lo"],
-            upper=lims[f"{name}_hi"],
-            numerator=num_total,
-            denominator=pop_total,
+            value=res[:, 0],
+            lower=res[:, 1 : 1 + n_lv],
+            upper=res[:, 1 + n_lv :],
+            numerator=fitted["num"],
+            denominator=fitted["pop"],
             method=method,
             multiplier=mult,
             function="sii",
         )
+        part["reason"] = np.repeat(fitted[f"{name}_reason"], n_lv)
         part["_s"] = 0 if name == "sii" else 1
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
     out = out.sort_values(["_g", "_s"], kind="stable").drop(columns=["_g", "_s"])
+    out["reason"] = out["reason"].astype("str")
     return out.reset_index(drop=True)

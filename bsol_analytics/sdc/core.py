@@ -48,7 +48,7 @@ CROSS_SEP = " | "
 #: Indicator id suffixes whose denominator is not a count of people (``_RVE``: an expected
 #: count). Only their numerator is tested by the primary rules; they are still suppressed
 #: whenever their base cell is (see ``linked`` in :func:`apply_sdc`).
-EXPECTED_DENOMINATOR_SUFFIXES: tuple[str, ...] = ("_RVE",)
+EXPECTED_DENOMINATOR_SUFFIXES: tuple[str, ...] = ("_RVE", "_ISR")
 
 #: Columns blanked in a suppressed row of the tidy indicator frame.
 BLANKED_COLUMNS: tuple[str, ...] = (
@@ -85,6 +85,10 @@ class SDCPolicy:
         secondary: apply complementary suppression so that no suppressed cell can be
             recovered by subtraction.
         max_iterations: safety limit on the rounds of secondary suppression.
+        method: ``"suppress"`` (primary and secondary suppression) or ``"round"``
+            (OpenSAFELY-style: small counts redacted, the rest rounded to the nearest
+            ``rounding_base``; see :func:`bsol_analytics.sdc.protect.protect_run`).
+        rounding_base: the rounding step of the ``"round"`` method.
 
     Examples:
         >>> DEFAULT_POLICY.max_count, DEFAULT_POLICY.complement
@@ -99,8 +103,16 @@ class SDCPolicy:
     complement: bool = True
     secondary: bool = True
     max_iterations: int = 1000
+    method: str = "suppress"
+    rounding_base: int = 5
 
     def __post_init__(self) -> None:
+        if self.method not in ("suppress", "round"):
+            raise ParameterError(
+                f"SDCPolicy: method must be 'suppress' or 'round' (got {self.method!r})."
+            )
+        if self.rounding_base < 1:
+            raise ParameterError("SDCPolicy: rounding_base must be at least 1.")
         if not 1 <= self.min_count <= self.max_count:
             raise ParameterError(
                 "SDCPolicy: min_count must be at least 1 and no larger than max_count "
@@ -129,6 +141,37 @@ class SDCPolicy:
         """
         return REASON_COMPLEMENT.format(hi=self.max_count).replace("1-", f"{self.min_count}-")
 
+    @property
+    def description(self) -> str:
+        """The policy in plain English, as the reports print it.
+
+        Examples:
+            >>> print(DEFAULT_POLICY.description)  # doctest: +NORMALIZE_WHITESPACE
+            BSOL small numbers 1-7: counts of 1 to 7, and rows where the denominator minus
+            the numerator is 1 to 7, are suppressed; further cells are suppressed so that no
+            suppressed count can be worked out from the other published figures (checked by
+            a linear-programming audit).
+        """
+        lo, hi = self.min_count, self.max_count
+        if self.method == "round":
+            return (
+                f"{self.name}: counts of {lo} to {hi} are redacted and every other count is "
+                f"rounded to the nearest {self.rounding_base}; rates and percentages are "
+                "computed from the rounded counts (checked by a linear-programming audit)."
+            )
+        comp = (
+            f", and rows where the denominator minus the numerator is {lo} to {hi},"
+            if self.complement
+            else ""
+        )
+        second = (
+            "; further cells are suppressed so that no suppressed count can be worked out "
+            "from the other published figures (checked by a linear-programming audit)"
+            if self.secondary
+            else ""
+        )
+        return f"{self.name}: counts of {lo} to {hi}{comp} are suppressed{second}."
+
     def disclosive(self, counts: np.ndarray | pd.Series) -> np.ndarray:
         """Whether each count lies in ``min_count..max_count`` (missing counts are not).
 
@@ -143,6 +186,11 @@ class SDCPolicy:
 
 #: The policy applied by default to everything published.
 DEFAULT_POLICY = SDCPolicy()
+
+#: The rounding alternative (OpenSAFELY-style): counts 1-7 redacted, the rest rounded to 5.
+ROUNDING_POLICY = SDCPolicy(
+    name="Redact 1-7, round to 5", complement=False, secondary=True, method="round"
+)
 
 
 def require_columns(frame: pd.DataFrame, columns: Sequence[Hashable], function: str) -> None:

@@ -1,0 +1,148 @@
+"""Number, date and cell formatting for the packs (suppressed cells in words)."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bsol_analytics.stats import STAT_COLUMNS
+
+#: The confidence level shown in packs.
+CONFIDENCE = 0.95
+
+
+#: What a pack shows of one cell: its statistic (from the statistic columns) and suppression.
+CELL_COLUMNS: tuple[str, ...] = (
+    *(c for c in STAT_COLUMNS if c in ("value", "lower", "upper", "numerator", "denominator")),
+    "suppressed",
+    "suppression_reason",
+)
+
+
+def fmt_number(value: float | None, decimals: int = 1) -> str:
+    """Format a statistic for display: fixed decimals, thousands separators, dash if missing.
+
+    Examples:
+        >>> fmt_number(12345.678)
+        '12,345.7'
+        >>> fmt_number(None), fmt_number(float("nan"))
+        ('-', '-')
+        >>> fmt_number(-0.04), fmt_number(-0.06)
+        ('0.0', '-0.1')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+        return "-"
+    text = f"{float(value):,.{decimals}f}"
+    # A value that rounds to zero is shown as zero, never as "-0.0".
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
+
+
+def fmt_count(value: float | None) -> str:
+    """Format a count with thousands separators.
+
+    Examples:
+        >>> fmt_count(1234567)
+        '1,234,567'
+        >>> fmt_count(None)
+        '-'
+    """
+    if value is None or pd.isna(value):
+        return "-"
+    return f"{round(float(value)):,}"
+
+
+def fmt_cell(value: float | None, suppressed: bool, reason: str | None, decimals: int = 1) -> str:
+    """Format one statistic, showing "suppressed" with its reason instead of a number.
+
+    Examples:
+        >>> fmt_cell(3.0, True, "fewer than 10 patients")
+        'suppressed (fewer than 10 patients)'
+        >>> fmt_cell(12.345, False, None)
+        '12.3'
+    """
+    if suppressed:
+        return f"suppressed ({reason})" if reason else "suppressed"
+    return fmt_number(value, decimals)
+
+
+def fmt_column(
+    frame: pd.DataFrame, column: str = "value", decimals: int = 1, reason: bool = True
+) -> list[str]:
+    """Format one column of statistic rows; suppressed rows say so (with the reason).
+
+    Args:
+        frame: rows with ``column``, ``suppressed`` and ``suppression_reason``.
+        column: the column to format.
+        decimals: decimals shown (0 for counts).
+        reason: add the suppression reason in brackets.
+
+    Returns:
+        One string per row, in the frame's order.
+
+    Examples:
+        >>> rows = pd.DataFrame({"value": [12.34, 3.0], "suppressed": [False, True],
+        ...     "suppression_reason": [None, "count 1-9"]})
+        >>> fmt_column(rows)
+        ['12.3', 'suppressed (count 1-9)']
+        >>> fmt_column(rows, reason=False)
+        ['12.3', 'suppressed']
+    """
+    sup = frame["suppressed"].astype(bool).to_numpy()
+    text = frame[column].map(lambda v: fmt_number(v, decimals)).to_numpy(dtype=object)
+    why = frame["suppression_reason"] if reason else pd.Series(None, index=frame.index)
+    label = [f"suppressed ({r})" if isinstance(r, str) and r else "suppressed" for r in why]
+    return np.where(sup, np.asarray(label, dtype=object), text).tolist()
+
+
+def fmt_date(value: Any) -> str:
+    """Format a date as "31 March 2025".
+
+    Examples:
+        >>> fmt_date("2025-03-31")
+        '31 March 2025'
+    """
+    day = pd.Timestamp(value)
+    return f"{day.day} {day.strftime('%B %Y')}"
+
+
+def slug(text: str) -> str:
+    """Make an HTML id from a heading.
+
+    Examples:
+        >>> slug("Who lives here?")
+        'who-lives-here'
+    """
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def fmt_ci(rows: pd.DataFrame, decimals: int = 1) -> list[str]:
+    """Format 95% confidence intervals as "lower to upper" ("suppressed" where suppressed).
+
+    Examples:
+        >>> rows = pd.DataFrame({"lower": [1.0, 2.0], "upper": [3.0, 4.0],
+        ...     "suppressed": [False, True], "suppression_reason": [None, "count 1-9"]})
+        >>> fmt_ci(rows)
+        ['1.0 to 3.0', 'suppressed']
+    """
+    text = [
+        f"{fmt_number(lo, decimals)} to {fmt_number(hi, decimals)}"
+        for lo, hi in zip(rows["lower"], rows["upper"], strict=True)
+    ]
+    return np.where(rows["suppressed"].astype(bool).to_numpy(), "suppressed", text).tolist()
+
+
+__all__ = [
+    "CELL_COLUMNS",
+    "CONFIDENCE",
+    "fmt_cell",
+    "fmt_ci",
+    "fmt_column",
+    "fmt_count",
+    "fmt_date",
+    "fmt_number",
+    "slug",
+]

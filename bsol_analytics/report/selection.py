@@ -1,0 +1,692 @@
+"""What a section shows: rows picked from the pack tables for one area and indicator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from bsol_analytics import reference
+from bsol_analytics.errors import BsolError
+from bsol_analytics.indicators.registry import get_indicator, registry_frame
+from bsol_analytics.report.formatting import CELL_COLUMNS
+from bsol_analytics.report.loading import PackData
+from bsol_analytics.vocabulary import BSOL, ETHNICITY_BROAD, LOCALITIES
+
+_PREFIX_FAMILY = {
+    "HYP": "hypertension",
+    "BP": "hypertension",
+    "DM": "diabetes",
+    "COPD": "copd",
+    "EOL": "end_of_life",
+    "PAL": "end_of_life",
+    "SCR": "screening",
+    "CS": "screening",
+    "BCS": "screening",
+    "BREAST": "screening",
+    "BOWEL": "screening",
+    "CERV": "screening",
+    "CERVICAL": "screening",
+}
+
+
+def family_of(indicator_id: str) -> str:
+    """Guess an indicator's family from its id prefix (used when the registry has none).
+
+    Examples:
+        >>> family_of("HYP_PREV"), family_of("SCR_BOWEL"), family_of("XYZ")
+        ('hypertension', 'screening', 'other')
+    """
+    return _PREFIX_FAMILY.get(indicator_id.split("_")[0].upper(), "other")
+
+
+def _area_type(area: str) -> str:
+    return "BSOL" if area == BSOL else "locality"
+
+
+def _area_rows(
+    frame: pd.DataFrame, area: str, breakdown: str = "overall", indicator_id: str | None = None
+) -> pd.DataFrame:
+    """Rows of one area (BSOL or a locality) and breakdown, optionally of one indicator."""
+    pick = (
+        (frame["area"] == area)
+        & (frame["area_type"] == _area_type(area))
+        & (frame["breakdown"] == breakdown)
+    )
+    if indicator_id is not None:
+        pick &= frame["indicator_id"] == indicator_id
+    return frame[pick]
+
+
+def _latest(data: PackData) -> pd.DataFrame:
+    ind = data.indicators
+    return ind[ind["reporting_date"] == data.reporting_date]
+
+
+def _one_row_per_cell(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Keep one row per cell (the first comparator) so values are not duplicated."""
+    return frame.drop_duplicates(list(keys), keep="first")
+
+
+def comparator_values(data: PackData, area: str) -> pd.DataFrame:
+    """Comparator value and comparison of ``area`` for every indicator, one column each.
+
+    Returns:
+        A new frame: ``indicator_id`` and, for each comparator name in the frame (e.g.
+        ``BSOL``, ``England``), ``<name>_value`` and ``<name>_comparison``.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> sorted(comparator_values(data, "East").columns)
+        ['BSOL_comparison', 'BSOL_value', 'indicator_id']
+    """
+    return data.cached(("comparators", area), lambda: _comparator_values(data, area))
+
+
+def _comparator_values(data: PackData, area: str) -> pd.DataFrame:
+    rows = _area_rows(_latest(data), area)
+    rows = rows[rows["comparator"].notna()]
+    if rows.empty:
+        return pd.DataFrame({"indicator_id": pd.Series(dtype=str)})
+    wide = rows.pivot_table(
+        index="indicator_id",
+        columns="comparator",
+        values=["comparator_value", "comparison"],
+        aggfunc="first",
+    )
+    wide.columns = [
+        f"{comp}_{'value' if stat == 'comparator_value' else 'comparison'}"
+        for stat, comp in wide.columns
+    ]
+    return wide.reset_index()
+
+
+def trend_direction(series: pd.DataFrame) -> str:
+    """Direction of a quarterly series: the latest value against the earliest.
+
+    A change counts only when the two 95% confidence intervals do not overlap; otherwise
+    the series shows "no significant change".
+
+    Args:
+        series: rows of one indicator and area with ``reporting_date``, ``value``,
+            ``lower``, ``upper``, ``suppressed``.
+
+    Returns:
+        ``"increasing"``, ``"decreasing"``, ``"no significant change"`` or
+        ``"not enough data"``.
+
+    Examples:
+        >>> s = pd.DataFrame({"reporting_date": pd.to_datetime(["2024-03-31", "2025-03-31"]),
+        ...     "value": [10.0, 14.0], "lower": [9.0, 13.0], "upper": [11.0, 15.0],
+        ...     "suppressed": [False, False]})
+        >>> trend_direction(s)
+        'increasing'
+    """
+    s = series[~series["suppressed"].astype(bool) & series["value"].notna()]
+    s = s.sort_values("reporting_date")
+    if s["reporting_date"].nunique() < 2:
+        return "not enough data"
+    first, last = s.iloc[0], s.iloc[-1]
+    if last["lower"] > first["upper"]:
+        return "increasing"
+    if last["upper"] < first["lower"]:
+        return "decreasing"
+    return "no significant change"
+
+
+def at_a_glance(data: PackData, area: str) -> pd.DataFrame:
+    """Every indicator for ``area`` with its comparators, comparison and trend.
+
+    Returns:
+        A new frame, one row per indicator in registry order: ``indicator_id``, ``title``,
+        ``family``, ``polarity``, ``value``, ``lower``, ``upper``, ``numerator``,
+        ``denominator``, ``suppressed``, ``suppression_reason``, ``BSOL``, ``England``
+        (comparator values, NaN where absent), ``comparison`` (against BSOL for a
+        locality, England for BSOL) and ``trend``.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> g = at_a_glance(data, "East")
+        >>> set(g["comparison"]) <= {"better", "similar", "worse", "higher", "lower",
+        ...     "not compared"}
+        True
+    """
+    return data.cached(("glance", area), lambda: _at_a_glance(data, area))
+
+
+def _at_a_glance(data: PackData, area: str) -> pd.DataFrame:
+    own = _one_row_per_cell(_area_rows(_latest(data), area), ["indicator_id"])
+    cols = ["indicator_id", *CELL_COLUMNS]
+    meta = data.meta
+    if "england_value" not in meta:
+        meta = meta.assign(england_value=np.nan)
+    if "derived" not in meta:
+        meta = meta.assign(derived="")
+    out = meta[["indicator_id", "title", "family", "polarity", "derived", "england_value"]].merge(
+        own[cols], on="indicator_id", how="inner"
+    )
+    comps = comparator_values(data, area)
+    out = out.merge(comps, on="indicator_id", how="left")
+    main = "England" if area == BSOL else "BSOL"
+    for name in ("BSOL", "England"):
+        out[name] = out.get(f"{name}_value", pd.Series(np.nan, index=out.index))
+    out["England"] = out["England"].fillna(out["england_value"])
+    if area == BSOL:
+        out["BSOL"] = out["value"]
+    comparison = out.get(f"{main}_comparison", pd.Series(pd.NA, index=out.index))
+    out["comparison"] = comparison.fillna("not compared").astype(str)
+    out.loc[out["suppressed"].astype(bool), "comparison"] = "not compared"
+    series = _one_row_per_cell(
+        _area_rows(data.indicators, area), ["indicator_id", "reporting_date"]
+    )
+    trends = {k: trend_direction(g) for k, g in series.groupby("indicator_id", sort=False)}
+    out["trend"] = out["indicator_id"].map(trends).fillna("not enough data")
+    keep = [c for c in out.columns if not c.endswith(("_value", "_comparison"))]
+    keep = [c for c in keep if c != "england_value"]
+    return out[keep].reset_index(drop=True)
+
+
+def breakdown_rows(data: PackData, area: str, indicator_id: str, breakdown: str) -> pd.DataFrame:
+    """The latest rows of one indicator for ``area`` split by ``breakdown``.
+
+    Returns:
+        A new frame with ``group``, ``value``, ``lower``, ``upper``, ``numerator``,
+        ``denominator``, ``suppressed``, ``suppression_reason``; groups in natural order.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> breakdown_rows(data, "East", "HYP_PREV", "imd_quintile")["group"].iloc[0]
+        'Q1 (most deprived)'
+    """
+    rows = _area_rows(_latest(data), area, breakdown, indicator_id)
+    rows = _one_row_per_cell(rows, ["group"])
+    cols = ["group", *CELL_COLUMNS]
+    return rows[cols].sort_values("group", key=_group_order).reset_index(drop=True)
+
+
+def _group_order(groups: pd.Series) -> pd.Series:
+    ethnic = {g: n for n, g in enumerate(ETHNICITY_BROAD)}
+    first = groups.astype(str).str.extract(r"(\d+)", expand=False).astype(float)
+    return first.fillna(groups.map(ethnic).astype(float)).fillna(99)
+
+
+def cross_matrix(data: PackData, area: str, indicator_id: str) -> pd.DataFrame:
+    """IMD quintile × broad ethnic group matrix of one indicator for ``area``.
+
+    Returns:
+        A new long frame with ``imd_quintile``, ``ethnicity_broad``, ``value``, ``lower``,
+        ``upper``, ``numerator``, ``denominator``, ``suppressed``, ``suppression_reason``.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> sorted(cross_matrix(data, "East", "HYP_PREV")["imd_quintile"].unique())
+        ['Q1 (most deprived)', 'Q2', 'Q3', 'Q4', 'Q5 (least deprived)', 'Unknown']
+    """
+    rows = breakdown_rows(data, area, indicator_id, "imd_quintile*ethnicity_broad")
+    if rows.empty:
+        cols = ["imd_quintile", "ethnicity_broad", *CELL_COLUMNS]
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    parts = rows["group"].str.split(r"\s*[×*|,]\s*", n=1, expand=True, regex=True)
+    if parts.shape[1] < 2:
+        parts[1] = None
+    out = rows.drop(columns="group").assign(imd_quintile=parts[0], ethnicity_broad=parts[1])
+    return out[["imd_quintile", "ethnicity_broad", *[c for c in rows.columns if c != "group"]]]
+
+
+def series_rows(data: PackData, areas: Iterable[str], indicator_id: str) -> pd.DataFrame:
+    """Quarterly overall values of one indicator for several areas.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> series_rows(data, ["East", "BSOL"], "HYP_PREV")["area"].unique().tolist()
+        ['BSOL', 'East']
+    """
+    areas = list(areas)
+    ind = data.indicators
+    rows = ind[
+        ind["area"].isin(areas)
+        & ind["area_type"].isin(["BSOL", "locality"])
+        & (ind["indicator_id"] == indicator_id)
+        & (ind["breakdown"] == "overall")
+    ]
+    rows = _one_row_per_cell(rows, ["area", "reporting_date"])
+    cols = ["area", "reporting_date", *CELL_COLUMNS]
+    return rows[cols].sort_values(["area", "reporting_date"]).reset_index(drop=True)
+
+
+def funnel_points(data: PackData, area: str, indicator_id: str) -> pd.DataFrame:
+    """Practice values of one indicator for the practices of ``area`` (all for BSOL).
+
+    Returns:
+        A new frame: ``practice_code``, ``practice_name``, ``pcn_name``, ``value``,
+        ``numerator``, ``denominator``, ``suppressed``, ``suppression_reason``.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> len(funnel_points(data, "East", "HYP_PREV")) > 0
+        True
+    """
+    latest = _latest(data)
+    rows = latest[
+        (latest["area_type"] == "practice")
+        & (latest["indicator_id"] == indicator_id)
+        & (latest["breakdown"] == "overall")
+    ]
+    rows = _one_row_per_cell(rows, ["area"])
+    prac = data.practices
+    if area != BSOL:
+        prac = prac[prac["locality"] == area]
+    out = prac[["practice_code", "practice_name", "pcn_name"]].merge(
+        rows.rename(columns={"area": "practice_code"}), on="practice_code", how="inner"
+    )
+    cols = ["practice_code", "practice_name", "pcn_name", *CELL_COLUMNS]
+    return out[cols].sort_values("practice_code").reset_index(drop=True)
+
+
+def areas_side_by_side(data: PackData, indicator_id: str) -> pd.DataFrame:
+    """The six localities and BSOL for one indicator (for the BSOL pack).
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> areas_side_by_side(data, "HYP_PREV")["group"].tolist()[-1]
+        'BSOL'
+    """
+    latest = _latest(data)
+    rows = latest[
+        latest["area_type"].isin(["locality", "BSOL"])
+        & (latest["indicator_id"] == indicator_id)
+        & (latest["breakdown"] == "overall")
+    ]
+    rows = _one_row_per_cell(rows, ["area"])
+    order = {name: i for i, name in enumerate([*LOCALITIES, BSOL])}
+    rows = rows.assign(_o=rows["area"].map(order)).sort_values("_o")
+    cols = ["group", *CELL_COLUMNS, "comparison"]
+    return rows.assign(group=rows["area"])[cols].reset_index(drop=True)
+
+
+def population_pyramid(data: PackData, area: str) -> pd.DataFrame:
+    """Registered population of ``area`` by sex and age band, as a percent of the total.
+
+    Patients whose sex is not known are one all-ages row (sex ``U``), so the published
+    cells account for everyone registered; the chart draws ``F`` and ``M`` only.
+
+    Returns:
+        A new frame: ``age_band``, ``sex`` (``F``/``M``/``U``), ``count``, ``percent``,
+        ``suppressed``, ``suppression_reason``, and the BSOL percent in ``bsol_percent``.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> population_pyramid(data, "East")["sex"].unique().tolist()
+        ['F', 'M', 'U']
+    """
+    pop = data.population
+
+    def share(frame: pd.DataFrame) -> pd.DataFrame:
+        shown = ~frame["suppressed"].astype(bool)
+        total = frame["count"].where(shown).sum()
+        pct = 100 * frame["count"] / total if total else pd.Series(np.nan, index=frame.index)
+        return frame.assign(percent=pct.where(shown))
+
+    own = share(pop[pop["area"] == area])
+    bsol = share(pop[pop["area"] == BSOL])[["age_band", "sex", "percent"]]
+    out = own.merge(bsol.rename(columns={"percent": "bsol_percent"}), on=["age_band", "sex"])
+    out = out.sort_values(["sex", "age_band"], key=_band_key)
+    cols = ["age_band", "sex", "count", "percent", "suppressed", "suppression_reason"]
+    return out[[*cols, "bsol_percent"]].reset_index(drop=True)
+
+
+def registered_total(data: PackData, area: str) -> float:
+    """Patients registered in ``area`` at the reporting date (the published HYP_PREV base).
+
+    Falls back to the sum of the published population cells when that row is missing.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> registered_total(data, "East") > 0
+        True
+    """
+    ind = data.indicators
+    row = ind[
+        (ind["indicator_id"] == "HYP_PREV")
+        & (ind["area"] == area)
+        & (ind["breakdown"] == "overall")
+        & (ind["reporting_date"] == data.reporting_date)
+    ]
+    if len(row) and pd.notna(row["denominator"].iloc[0]):
+        return float(row["denominator"].iloc[0])
+    return float(data.population.loc[data.population["area"] == area, "count"].sum())
+
+
+def _band_key(values: pd.Series) -> pd.Series:
+    if values.name == "age_band":
+        return values.str.extract(r"(\d+)", expand=False).astype(float)
+    return values
+
+
+def demography_mix(data: PackData, area: str, breakdown: str) -> pd.DataFrame:
+    """Share of the registered population of ``area`` and of BSOL in each group.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> list(demography_mix(data, "East", "ethnicity_broad").columns)
+        ['group', 'count', 'share', 'suppressed', 'suppression_reason', 'bsol_share']
+    """
+    demo = data.demography[data.demography["breakdown"] == breakdown]
+    own = demo[demo["area"] == area][
+        ["group", "count", "share", "suppressed", "suppression_reason"]
+    ]
+    bsol = demo[demo["area"] == BSOL][["group", "share"]].rename(columns={"share": "bsol_share"})
+    out = own.merge(bsol, on="group", how="left")
+    return out.sort_values("group", key=_group_order).reset_index(drop=True)
+
+
+def definitions_table(meta: pd.DataFrame) -> pd.DataFrame:
+    """Indicator definitions for the Definitions section.
+
+    Examples:
+        >>> m = pd.DataFrame({"indicator_id": ["HYP_PREV"], "title": ["Hypertension"],
+        ...     "definition": ["Patients on the register"], "polarity": ["no judgement"],
+        ...     "unit": ["%"]})
+        >>> definitions_table(m).columns.tolist()
+        ['Indicator', 'Definition', 'Judgement', 'Unit']
+    """
+    judgement = {
+        "higher is better": "higher is better",
+        "lower is better": "lower is better",
+        "no judgement": "no judgement: shown as higher or lower",
+    }
+    return pd.DataFrame(
+        {
+            "Indicator": meta["title"].to_numpy(),
+            "Definition": meta["definition"].to_numpy(),
+            "Judgement": meta["polarity"].map(judgement).fillna("not stated").to_numpy(),
+            "Unit": meta["unit"].fillna("").to_numpy(),
+        }
+    )
+
+
+def _family_meta(data: PackData, family: str) -> pd.DataFrame:
+    return data.meta[data.meta["family"] == family].reset_index(drop=True)
+
+
+def _comparator_value(data: PackData, area: str, indicator_id: str, name: str) -> float:
+    comps = comparator_values(data, area)
+    col = f"{name}_value"
+    row = comps[comps["indicator_id"] == indicator_id]
+    if area == name:
+        own = at_a_glance(data, area)
+        hit = own.loc[own["indicator_id"] == indicator_id, "value"]
+        return float(hit.iloc[0]) if len(hit) else float("nan")
+    return float(row[col].iloc[0]) if len(row) and col in row else float("nan")
+
+
+# --------------------------------------------------------------------------------------
+# Version 2 sections: England figures, skipped indicators, diabetes type, life expectancy
+# --------------------------------------------------------------------------------------
+
+#: Text shown where no published England figure exists for an indicator.
+NO_ENGLAND = "no published England figure"
+#: Groups of the ``diabetes_type`` breakdown compared in the diabetes section.
+DIABETES_TYPES: tuple[str, str] = ("Type 1", "Type 2")
+_ENGLAND_CODE = "E92000001"
+_SEX_WORD = {"F": "Female", "M": "Male"}
+
+
+def _le_england(indicator_id: str, sex: str) -> tuple[float, str]:
+    """England LE_BIRTH or LE_SII for one sex, latest period with both figures published."""
+    le = reference.life_expectancy_comparators()
+    le = le[(le["area_code"] == _ENGLAND_CODE) & (le["sex"] == sex)]
+    # The life-expectancy file's newest period is flagged for checking at source: use the
+    # latest period that also has a published slope index.
+    latest = le.loc[le["indicator"] == "LE_SII", "period"].max()
+    rows = le[(le["indicator"] == indicator_id) & (le["period"] <= latest)]
+    if rows.empty:
+        return float("nan"), NO_ENGLAND
+    row = rows.sort_values("period").iloc[-1]
+    return float(row["value"]), str(row["period"])
+
+
+def england_reference(indicator_id: str, sex: str | None = None) -> tuple[float, str]:
+    """England's published figure for an indicator and its period, where one exists.
+
+    Life expectancy (``LE_BIRTH``) and its slope index (``LE_SII``) come by sex from
+    :func:`bsol_analytics.reference.life_expectancy_comparators`; other indicators from the
+    registry's England value and year (sourced from ``data/raw``).
+
+    Args:
+        indicator_id: an indicator id (``_DSR``/``_RVE`` ids have no England figure).
+        sex: ``"F"`` or ``"M"`` for life expectancy.
+
+    Returns:
+        ``(value, period)``, or ``(nan, NO_ENGLAND)`` where none is published.
+
+    Examples:
+        >>> england_reference("LE_BIRTH", "M")
+        (79.5, '2022-24')
+        >>> england_reference("ACSC_EMERG")
+        (nan, 'no published England figure')
+    """
+    try:
+        if indicator_id in ("LE_BIRTH", "LE_SII"):
+            return _le_england(indicator_id, sex or "F")
+        info = get_indicator(indicator_id)
+    except (BsolError, OSError, KeyError):
+        return float("nan"), NO_ENGLAND
+    if info.england_value is None or not info.england_year:
+        return float("nan"), NO_ENGLAND
+    return float(info.england_value), str(info.england_year)
+
+
+def skipped_indicators(data: PackData, family: str | None = None) -> pd.DataFrame:
+    """Indicators the run could not compute because their inputs were absent, with why.
+
+    Read from ``pack_meta.json``'s ``skipped`` (``{id: reason}``, written by
+    :func:`bsol_analytics.packs.compute_tables`), titles and families from the registry.
+
+    Returns:
+        A new frame: ``indicator_id``, ``title``, ``family``, ``reason`` (registry order).
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> data.info["skipped"] = {"CVD_LLT": "the extract has no medications table"}
+        >>> skipped_indicators(data)[["indicator_id", "family"]].values.tolist()
+        [['CVD_LLT', 'cardiovascular']]
+        >>> data.info.pop("skipped") and None
+    """
+    skipped = data.info.get("skipped") or {}
+    cols = ["indicator_id", "title", "family", "reason"]
+    if not skipped:
+        return pd.DataFrame({c: pd.Series(dtype=str) for c in cols})
+    reg = registry_frame()[["id", "title", "family"]].rename(columns={"id": "indicator_id"})
+    frame = pd.DataFrame({"indicator_id": list(skipped), "reason": list(skipped.values())})
+    out = frame.merge(reg, on="indicator_id", how="left")
+    out["title"] = out["title"].fillna(out["indicator_id"])
+    out["family"] = out["family"].fillna(out["indicator_id"].map(family_of))
+    order = {i: n for n, i in enumerate(reg["indicator_id"])}
+    out = out.assign(_o=out["indicator_id"].map(order)).sort_values("_o", na_position="last")
+    if family is not None:
+        out = out[out["family"] == family]
+    return out[cols].reset_index(drop=True)
+
+
+def type_rows(data: PackData, area: str, indicator_ids: Sequence[str]) -> pd.DataFrame:
+    """Type 1 and type 2 diabetes rows of several indicators for ``area`` (latest date).
+
+    Returns:
+        A new frame: ``indicator_id``, ``title``, ``group`` (``Type 1``/``Type 2``) and the
+        cell columns; empty when the tables have no ``diabetes_type`` breakdown.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> list(type_rows(demo_pack(), "East", ["DM_3TT"]).columns)[:3]
+        ['indicator_id', 'title', 'group']
+    """
+    rows = _area_rows(_latest(data), area, "diabetes_type")
+    rows = rows[rows["indicator_id"].isin(list(indicator_ids)) & rows["group"].isin(DIABETES_TYPES)]
+    rows = _one_row_per_cell(rows, ["indicator_id", "group"])
+    titles = data.meta.set_index("indicator_id")["title"]
+    rows = rows.assign(title=rows["indicator_id"].map(titles).fillna(rows["indicator_id"]))
+    order = {i: n for n, i in enumerate(indicator_ids)}
+    rows = rows.assign(_o=rows["indicator_id"].map(order)).sort_values(["_o", "group"])
+    return rows[["indicator_id", "title", "group", *CELL_COLUMNS]].reset_index(drop=True)
+
+
+def type_gap(rows: pd.DataFrame) -> dict[str, float | bool | None]:
+    """Type 1 minus type 2 for one indicator, and whether their 95% intervals overlap.
+
+    Args:
+        rows: :func:`type_rows` of one indicator.
+
+    Returns:
+        ``{"type1", "type2", "gap", "overlap"}``; ``gap`` NaN and ``overlap`` None when
+        either group is missing or suppressed.
+
+    Examples:
+        >>> r = pd.DataFrame({"group": ["Type 1", "Type 2"], "value": [30.0, 60.0],
+        ...     "lower": [25.0, 58.0], "upper": [35.0, 62.0], "suppressed": [False, False]})
+        >>> type_gap(r)
+        {'type1': 30.0, 'type2': 60.0, 'gap': -30.0, 'overlap': False}
+    """
+    shown = rows[~rows["suppressed"].astype(bool) & rows["value"].notna()]
+    one = shown[shown["group"] == DIABETES_TYPES[0]]
+    two = shown[shown["group"] == DIABETES_TYPES[1]]
+    if one.empty or two.empty:
+        return {"type1": float("nan"), "type2": float("nan"), "gap": float("nan"), "overlap": None}
+    a, b = one.iloc[0], two.iloc[0]
+    overlap = bool(a["lower"] <= b["upper"] and b["lower"] <= a["upper"])
+    return {
+        "type1": float(a["value"]),
+        "type2": float(b["value"]),
+        "gap": float(a["value"]) - float(b["value"]),
+        "overlap": overlap,
+    }
+
+
+def life_expectancy_by_sex(data: PackData, area: str) -> pd.DataFrame:
+    """Life expectancy at birth by sex for ``area``, BSOL and England.
+
+    The area and BSOL come from the ``LE_BIRTH`` rows of breakdown ``sex``; England from
+    :func:`england_reference` with its period. A value the size rule refuses has no value
+    and says why in ``suppression_reason``.
+
+    Returns:
+        A new frame: ``area``, ``sex`` (``Female``/``Male``), ``period``, the cell columns
+        and ``method`` (which ends ``not computable: <reason>`` where the rule failed).
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> le = life_expectancy_by_sex(demo_pack(), "East")
+        >>> le.loc[le["area"] == "England", "period"].unique().tolist()
+        ['2022-24']
+    """
+    latest = _latest(data)
+    parts = []
+    for name in dict.fromkeys([area, BSOL]):
+        rows = _area_rows(latest, name, "sex", "LE_BIRTH")
+        rows = _one_row_per_cell(rows[rows["group"].isin(list(_SEX_WORD.values()))], ["group"])
+        parts.append(rows.assign(area=name, sex=rows["group"], period="3 years to reporting date"))
+    eng = []
+    for code, word in _SEX_WORD.items():
+        value, period = england_reference("LE_BIRTH", code)
+        eng.append({"area": "England", "sex": word, "period": period, "value": value})
+    england = pd.DataFrame(eng).assign(
+        lower=np.nan,
+        upper=np.nan,
+        numerator=np.nan,
+        denominator=np.nan,
+        suppressed=False,
+        suppression_reason=None,
+    )
+    cols = ["area", "sex", "period", *CELL_COLUMNS, "method"]
+    parts = [p if "method" in p else p.assign(method="") for p in parts]
+    england = england.assign(method="published")
+    out = pd.concat([*(p[cols] for p in parts), england[cols]], ignore_index=True)
+    return out.sort_values("sex", kind="stable").reset_index(drop=True)
+
+
+def life_expectancy_by_decile(data: PackData, area: str) -> pd.DataFrame:
+    """Life expectancy at birth by IMD decile and sex for ``area`` (latest date).
+
+    Reads ``LE_BIRTH`` rows of the ``imd_decile*sex`` (or ``sex*imd_decile``) breakdown.
+
+    Returns:
+        A new frame: ``sex``, ``group`` (the decile label) and the cell columns, deciles in
+        order within each sex; empty when the tables have none.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> list(life_expectancy_by_decile(demo_pack(), "East").columns)[:2]
+        ['sex', 'group']
+    """
+    latest = _latest(data)
+    parts = []
+    for breakdown, decile_first in (("imd_decile*sex", True), ("sex*imd_decile", False)):
+        rows = _area_rows(latest, area, breakdown, "LE_BIRTH")
+        split = rows["group"].astype(str).str.split(r"\s*[×*|,]\s*", n=1, expand=True, regex=True)
+        if rows.empty or split.shape[1] < 2:
+            continue
+        decile, sex = (split[0], split[1]) if decile_first else (split[1], split[0])
+        parts.append(rows.assign(sex=sex, group=decile))
+    cols = ["sex", "group", *CELL_COLUMNS]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    out = _one_row_per_cell(pd.concat(parts, ignore_index=True), ["sex", "group"])
+    out = out.assign(_o=_group_order(out["group"])).sort_values(["sex", "_o"])
+    return out[cols].reset_index(drop=True)
+
+
+def life_expectancy_sii(data: PackData, area: str) -> pd.DataFrame:
+    """The slope index of inequality in life expectancy by sex for ``area`` (years).
+
+    Reads ``LE_SII`` rows of breakdown ``sex`` (the gap in years between the least and
+    most deprived ends, by IMD decile).
+
+    Returns:
+        A new frame: ``sex`` and the cell columns; empty when the tables have none.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> life_expectancy_sii(demo_pack(), "BSOL")["sex"].tolist()
+        ['Female', 'Male']
+    """
+    rows = _area_rows(_latest(data), area, "sex", "LE_SII")
+    rows = _one_row_per_cell(rows[rows["group"].isin(list(_SEX_WORD.values()))], ["group"])
+    return rows.assign(sex=rows["group"])[["sex", *CELL_COLUMNS]].reset_index(drop=True)
+
+
+__all__ = [
+    "DIABETES_TYPES",
+    "NO_ENGLAND",
+    "areas_side_by_side",
+    "at_a_glance",
+    "breakdown_rows",
+    "comparator_values",
+    "cross_matrix",
+    "definitions_table",
+    "demography_mix",
+    "england_reference",
+    "family_of",
+    "funnel_points",
+    "life_expectancy_by_decile",
+    "life_expectancy_by_sex",
+    "life_expectancy_sii",
+    "population_pyramid",
+    "registered_total",
+    "series_rows",
+    "skipped_indicators",
+    "trend_direction",
+    "type_gap",
+    "type_rows",
+]

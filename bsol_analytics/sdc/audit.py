@@ -1,0 +1,835 @@
+"""The disclosure audit: can any hidden small count be worked out from what a run publishes?
+
+:func:`audit_run` takes the tables of one run (after protection) and the area hierarchy,
+builds every relation between their counts (:mod:`bsol_analytics.sdc.relations`) and, for
+each count of each primary-suppressed cell (numerator, denominator and, where the
+denominator counts people, their difference), computes the range of values consistent with
+everything published, by linear programming (scipy's HiGHS). A run is safe only if no such
+count is pinned to one value or narrowed to a range inside the small range (1-7 by
+default). A count of 0 may be published, so a range such as 0-5 is allowed.
+
+How it scales: the unknowns are the hidden counts; published counts are constants, so the
+system falls apart into connected components of hidden cells. Components are independent,
+so one LP can optimise every component at once (its objective is a sum over components).
+The audit first looks for *witnesses*: solutions in which a count is 0 or at least 8 (the
+unsuppressed values, when known, are one). Witnesses are found in batches: an LP minimising
+the sum of the unproven counts proves every count that lands at 0 (repeated on the rest),
+then LPs maximising the sum of the unproven counts, each capped at 8, prove every count that
+reaches 8; only counts still without a witness get their own minimum and maximum, one
+count per component per LP pair, within a time limit. Above :data:`EXACT_LIMIT` unknowns
+the batches run one area level at a time, the other levels held at a known solution, and
+counts left without a witness fail as "not shown to be safe".
+
+Under the rounding policy a published count ``x`` stands for ``x-2 .. x+2`` (and at least
+8, since smaller counts are redacted). Those counts become unknowns too, but only where they
+share a relation with a hidden count: relations reaching further are left out, so the audit
+of a rounded run is a relaxation (an attacker with the full system could do a little better).
+
+:func:`peel` is a simple attacker: every equality with one unknown count is solved, and this
+is repeated until nothing new is learnt. The tests use it to confirm the audit.
+
+Published folder format (:func:`audit_folder`): every ``*.csv`` and ``*.parquet`` file in the
+folder is a tidy table (``CELL_KEYS``, ``numerator``, ``denominator``, ``suppressed``,
+``suppression_reason``), named by its file stem; ``areas.csv`` holds the area hierarchy
+(``area_type, area, parent_type, parent``, optional ``view``); an optional
+``sdc_policy.json`` holds the :class:`~bsol_analytics.sdc.core.SDCPolicy` fields (default:
+:data:`~bsol_analytics.sdc.core.DEFAULT_POLICY`). Files starting with ``_`` are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
+
+from bsol_analytics.errors import ParameterError
+from bsol_analytics.sdc.core import CELL_KEYS, DEFAULT_POLICY, SDCPolicy
+from bsol_analytics.sdc.relations import LinkedSystem, build_system
+
+log = logging.getLogger(__name__)
+
+QUANTITIES: tuple[str, ...] = ("numerator", "denominator", "complement")
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The outcome of an audit.
+
+    Attributes:
+        passed: no primary-suppressed count is pinned or narrowed into the small range.
+        cells_checked: primary-suppressed cells whose counts were checked.
+        components: connected components of hidden cells.
+        seconds: time taken.
+        failures: one row per failing count: ``table``, ``CELL_KEYS``, ``quantity``
+            (numerator, denominator, complement) and ``problem`` (``narrowed to the small
+            range``, ``pinned to one value`` or ``relations inconsistent``); never a value.
+        policy: the policy's name.
+        stages: checks (counts) proven safe by each stage of the witness search
+            (see :func:`lp_ranges`).
+    """
+
+    passed: bool
+    cells_checked: int
+    components: int
+    seconds: float
+    failures: pd.DataFrame
+    policy: str
+    stages: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able summary for the run manifest.
+
+        Examples:
+            >>> r = AuditResult(True, 3, 2, 0.5, pd.DataFrame(), "p")
+            >>> r.summary()["passed"], r.summary()["failing_cells"]
+            (True, 0)
+        """
+        return {
+            "passed": bool(self.passed),
+            "policy": self.policy,
+            "cells_checked": int(self.cells_checked),
+            "components": int(self.components),
+            "seconds": round(float(self.seconds), 3),
+            "failing_cells": len(self.failures),
+            "proven_by_stage": dict(self.stages),
+        }
+
+    def describe(self, limit: int = 20) -> str:
+        """The failing cells in words, by table and key (never by value)."""
+        if self.passed:
+            return f"Disclosure audit passed: {self.cells_checked} suppressed cells checked."
+        lines = [f"Disclosure audit failed: {len(self.failures)} hidden counts can be worked out."]
+        for _, r in self.failures.head(limit).iterrows():
+            key = ", ".join(f"{k}={r[k]}" for k in CELL_KEYS)
+            lines.append(f"  table {r['table']}: {key}: {r['quantity']} {r['problem']}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Problem:
+    """The hidden-count system in LP form (variables are the free counts)."""
+
+    free: np.ndarray  # var numbers of the LP variables
+    a_eq: sparse.csr_matrix
+    b_eq: np.ndarray
+    a_ub: sparse.csr_matrix
+    b_ub: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    comp: np.ndarray  # component of each LP variable
+    n_comp: int
+
+
+def _lp_problem(
+    system: LinkedSystem, value: np.ndarray, free: np.ndarray, lb: np.ndarray, ub: np.ndarray
+) -> _Problem:
+    """The relations restricted to the free counts (known counts moved to the right side)."""
+    t = system.terms
+    rel, var, coef = t["relation"].to_numpy(), t["var"].to_numpy(), t["coef"].to_numpy()
+    n_rel = len(system.relations)
+    is_free = free[var]
+    unknown_fixed = ~is_free & np.isnan(value[var])
+    usable = (np.bincount(rel, weights=unknown_fixed, minlength=n_rel) == 0) & (
+        np.bincount(rel, weights=is_free, minlength=n_rel) > 0
+    )
+    free_vars = np.flatnonzero(free)
+    pos = np.full(system.n_vars, -1)
+    pos[free_vars] = np.arange(len(free_vars))
+    const = np.bincount(
+        rel, weights=np.where(is_free, 0.0, coef * np.nan_to_num(value[var])), minlength=n_rel
+    )
+    eq = system.relations["sense"].to_numpy() == "eq"
+    mats = []
+    for want in (eq, ~eq):
+        rows = np.flatnonzero(usable & want)
+        rpos = np.full(n_rel, -1)
+        rpos[rows] = np.arange(len(rows))
+        k = is_free & (rpos[rel] >= 0)
+        m = sparse.csr_matrix(
+            (coef[k], (rpos[rel[k]], pos[var[k]])), shape=(len(rows), len(free_vars))
+        )
+        mats.append((m, -const[rows]))
+    both = sparse.vstack([mats[0][0], mats[1][0]]).tocsc()
+    graph = sparse.bmat([[None, both.T], [both, None]]).tocsr() if both.shape[0] else None
+    if graph is None:
+        n_comp, comp = len(free_vars), np.arange(len(free_vars))
+    else:
+        _, labels = connected_components(graph, directed=False)
+        comp = pd.factorize(labels[: len(free_vars)])[0]
+        n_comp = int(comp.max()) + 1 if len(comp) else 0
+    return _Problem(
+        free_vars,
+        mats[0][0],
+        mats[0][1],
+        mats[1][0],
+        mats[1][1],
+        lb[free_vars],
+        ub[free_vars],
+        comp,
+        n_comp,
+    )
+
+
+def _solve(p: _Problem, c: np.ndarray, alive: np.ndarray) -> np.ndarray | None:
+    """Minimise ``c @ x`` over the alive variables; ``None`` if infeasible."""
+    cols = np.flatnonzero(alive)
+    a_eq, a_ub = p.a_eq[:, cols], p.a_ub[:, cols]
+    # rows touching dead variables only are dropped
+    keq = np.asarray(abs(a_eq).sum(axis=1)).ravel() > 0
+    kub = np.asarray(abs(a_ub).sum(axis=1)).ravel() > 0
+    res = linprog(
+        c[cols],
+        A_ub=a_ub[kub] if kub.any() else None,
+        b_ub=p.b_ub[kub] if kub.any() else None,
+        A_eq=a_eq[keq] if keq.any() else None,
+        b_eq=p.b_eq[keq] if keq.any() else None,
+        bounds=np.column_stack([p.lb[cols], p.ub[cols]]),
+        method="highs",
+    )
+    if res.status != 0:
+        return None
+    x = np.zeros(len(alive))
+    x[cols] = res.x
+    return x
+
+
+def _checks(system: LinkedSystem, primary: np.ndarray, policy: SDCPolicy) -> pd.DataFrame:
+    """The quantities to check: ``cell, quantity, num_coef, den_coef``."""
+    cells = np.flatnonzero(primary)
+    people = system.cells["people"].to_numpy(bool)[cells]
+    parts = [pd.DataFrame({"cell": cells, "quantity": "numerator", "a": 1.0, "b": 0.0})]
+    parts.append(
+        pd.DataFrame({"cell": cells[people], "quantity": "denominator", "a": 0.0, "b": 1.0})
+    )
+    if policy.complement:
+        parts.append(
+            pd.DataFrame({"cell": cells[people], "quantity": "complement", "a": -1.0, "b": 1.0})
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+#: Batch rounds of each witness stage (each round is one LP over the components left).
+DOWN_ROUNDS = 4
+UP_ROUNDS = 4
+#: Seconds the audit may spend on per-count minimum and maximum LPs; counts still
+#: unproven after that fail as "not shown to be safe".
+EXACT_SECONDS = 120.0
+#: Above this many unknowns the batch stages run one area level at a time (see
+#: :func:`_level_witnesses`), and counts left without a witness fail as "not shown to be
+#: safe" (no exact ranges).
+EXACT_LIMIT = 20_000
+_CHUNK = 4_000
+
+
+def _check_matrix(
+    system: LinkedSystem, value: np.ndarray, p: _Problem, checks: pd.DataFrame
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Each check as a row over the LP variables, and its constant (published) part."""
+    nf = len(p.free)
+    pos = np.full(system.n_vars, -1)
+    pos[p.free] = np.arange(nf)
+    cell = checks["cell"].to_numpy(np.int64)
+    rows, cols, vals = [], [], []
+    const = np.zeros(len(checks))
+    for off, w in ((0, checks["a"].to_numpy()), (1, checks["b"].to_numpy())):
+        v = 2 * cell + off
+        is_free = (pos[v] >= 0) & (w != 0)
+        rows.append(np.flatnonzero(is_free))
+        cols.append(pos[v][is_free])
+        vals.append(w[is_free])
+        const += np.where(is_free | (w == 0), 0.0, w * np.nan_to_num(value[v]))
+    q = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(checks), nf),
+    )
+    return q, const
+
+
+def _solve_capped(
+    p: _Problem, q: sparse.csr_matrix, const: np.ndarray, alive: np.ndarray, cap: float
+) -> np.ndarray | None:
+    """Maximise ``sum(min(q @ x + const, cap))`` over the alive variables; ``None`` if infeasible.
+
+    Each capped term is a variable ``t <= q @ x + const`` with ``t <= cap``, so the LP
+    pushes as many checks as it can up to ``cap`` rather than one check very high.
+    """
+    cols = np.flatnonzero(alive)
+    k = q.shape[0]
+    a_eq, a_ub, qa = p.a_eq[:, cols], p.a_ub[:, cols], q[:, cols]
+    keq = np.asarray(abs(a_eq).sum(axis=1)).ravel() > 0
+    kub = np.asarray(abs(a_ub).sum(axis=1)).ravel() > 0
+    a_ub_t = sparse.vstack(
+        [
+            sparse.hstack([a_ub[kub], sparse.csr_matrix((int(kub.sum()), k))]),
+            sparse.hstack([-qa, sparse.identity(k, format="csr")]),
+        ]
+    ).tocsr()
+    a_eq_t = sparse.hstack([a_eq[keq], sparse.csr_matrix((int(keq.sum()), k))]).tocsr()
+    res = linprog(
+        np.r_[np.zeros(len(cols)), -np.ones(k)],
+        A_ub=a_ub_t,
+        b_ub=np.r_[p.b_ub[kub], const],
+        A_eq=a_eq_t if keq.any() else None,
+        b_eq=p.b_eq[keq] if keq.any() else None,
+        bounds=np.r_[
+            np.column_stack([p.lb[cols], p.ub[cols]]),
+            np.column_stack([np.full(k, -np.inf), np.full(k, cap)]),
+        ],
+        method="highs",
+    )
+    if res.status != 0:
+        return None
+    x = np.zeros(len(alive))
+    x[cols] = res.x[: len(cols)]
+    return x
+
+
+def lp_ranges(
+    system: LinkedSystem,
+    value: np.ndarray,
+    free: np.ndarray,
+    lb: np.ndarray,
+    ub: np.ndarray,
+    checks: pd.DataFrame,
+    policy: SDCPolicy = DEFAULT_POLICY,
+    seed: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """Decide, for each check, whether its range can avoid the small range.
+
+    A check is safe when some solution of the relations (a *witness*) puts it below the
+    small range or above it. Witnesses are found in stages, each proving many checks at
+    once: the known solution ``seed``; LPs minimising the sum of the unproven checks (each
+    that lands below the range is proven), repeated on the rest; LPs maximising the sum of
+    the unproven checks capped just above the range (each that reaches the cap is proven);
+    then, for what is left, each check's own minimum and maximum. A check still unproven
+    is narrowed (or pinned) into the small range, or, if the time for exact ranges
+    (:data:`EXACT_SECONDS`) ran out, "not shown to be safe".
+
+    Args:
+        system: the linked system.
+        value: per variable, the published (or central rounded) count; NaN if hidden.
+        free: per variable, whether it is an unknown of the LP.
+        lb: per variable, lower bound of the unknowns.
+        ub: per variable, upper bound of the unknowns.
+        checks: ``cell, quantity, a, b``: the checked quantity is ``a*num + b*den``.
+        policy: the small range.
+        seed: per variable, a known solution (the unsuppressed counts), if any.
+
+    Returns:
+        ``(checks with a boolean 'fails' and a 'problem' column, number of components)``;
+        the frame's ``attrs["stages"]`` counts the checks proven by each stage.
+    """
+    p = _lp_problem(system, value, free, lb, ub)
+    nf = len(p.free)
+    q, const = _check_matrix(system, value, p, checks)
+    lo_small, hi_small = policy.min_count, policy.max_count
+    seen_lo = np.full(len(checks), np.inf)
+    seen_hi = np.full(len(checks), -np.inf)
+    has = np.diff(q.indptr) > 0
+    qcomp = np.full(len(checks), -1)
+    qcomp[has] = p.comp[q.indices[q.indptr[:-1][has]]]
+    bad_comp = np.zeros(max(p.n_comp, 1), bool)
+    stages = {"published": 0, "known": 0, "levels": 0, "down": 0, "up": 0, "exact": 0}
+    t0 = time.perf_counter()
+
+    def see(x: np.ndarray) -> None:
+        vals = q @ x + const
+        np.minimum(seen_lo, vals, out=seen_lo)
+        np.maximum(seen_hi, vals, out=seen_hi)
+
+    def safe() -> np.ndarray:
+        ok = (np.floor(seen_hi + _EPS) > hi_small) | (np.ceil(seen_lo - _EPS) < lo_small)
+        return ok | ~has & (np.floor(const + _EPS) > hi_small) | ~has & (const < lo_small)
+
+    def tally(stage: str, before: np.ndarray) -> np.ndarray:
+        now = safe()
+        stages[stage] += int((now & ~before).sum())
+        return now
+
+    n_rounds = {"down": DOWN_ROUNDS, "up": UP_ROUNDS}
+    decided = tally("published", np.zeros(len(checks), bool))
+    base = _base_solution(p, seed, bad_comp)
+    if seed is not None:
+        see(base)
+        decided = tally("known", decided)
+
+    def alive_for(todo: np.ndarray) -> np.ndarray:
+        comps = np.unique(p.comp[q[todo].indices])
+        return np.isin(p.comp, comps) & ~bad_comp[p.comp]
+
+    def open_checks() -> np.ndarray:
+        return ~decided & has & ~bad_comp[np.maximum(qcomp, 0)]
+
+    log.debug("audit: %d unknowns, %d components, %d checks", nf, p.n_comp, len(checks))
+    if nf > EXACT_LIMIT:
+        full_seed = value.copy()
+        full_seed[p.free] = base
+        _level_witnesses(system, value, free, lb, ub, checks, full_seed, policy, (seen_lo, seen_hi))
+        decided = tally("levels", decided)
+        out = checks.copy()
+        out["fails"] = ~decided & has
+        out["problem"] = np.where(out["fails"], "not shown to be safe", "")
+        out.attrs["stages"] = stages
+        log.info("audit: checks proven by stage %s; %.1f s", stages, time.perf_counter() - t0)
+        return out, p.n_comp
+    quantity = checks["quantity"].to_numpy()
+    plan = [(st, k) for st in ("down", "up") for k in QUANTITIES]
+    for stage, kind in plan:  # one kind at a time: a numerator and its complement pull apart
+        for _ in range(n_rounds[stage]):
+            todo = open_checks() & (quantity == kind)
+            if not todo.any():
+                break
+            alive = alive_for(todo)
+            if stage == "down":
+                x = _solve(p, np.asarray(q[todo].sum(axis=0)).ravel(), alive)
+            else:
+                x = _solve_capped(p, q[todo], const[todo], alive, hi_small + 1.0)
+            if x is None:
+                break
+            x = np.where(alive, x, base)
+            see(x)
+            before = decided
+            decided = tally(stage, decided)
+            if (decided & ~before).sum() == 0:
+                break
+    lo_exact, hi_exact, timed_out = _exact_ranges(
+        p, q, const, base, open_checks(), qcomp, bad_comp, see, t0
+    )
+    decided = tally("exact", decided)
+    log.info("audit: checks proven by stage %s; %.1f s", stages, time.perf_counter() - t0)
+    out = checks.copy()
+    inconsistent = has & bad_comp[np.maximum(qcomp, 0)]
+    lo_i = np.ceil(np.maximum(seen_lo, lo_exact) - _EPS)
+    hi_i = np.floor(np.minimum(seen_hi, hi_exact) + _EPS)
+    narrowed = ~safe() & ~inconsistent
+    out["fails"] = narrowed | inconsistent
+    out["problem"] = np.select(
+        [inconsistent, narrowed & timed_out, narrowed & (lo_i == hi_i), narrowed],
+        [
+            "relations inconsistent",
+            "not shown to be safe",
+            "pinned to one value",
+            "narrowed to the small range",
+        ],
+        default="",
+    )
+    out.attrs["stages"] = stages
+    return out, p.n_comp
+
+
+def _base_solution(p: _Problem, seed: np.ndarray | None, bad_comp: np.ndarray) -> np.ndarray:
+    """A solution of the LP variables: ``seed`` if given, else found by LP.
+
+    Components without a solution are flagged in ``bad_comp``.
+    """
+    nf = len(p.free)
+    if seed is not None:
+        return np.nan_to_num(seed[p.free])
+    if not nf:
+        return np.zeros(0)
+    alive = np.ones(nf, bool)
+    x = _solve(p, np.zeros(nf), alive)
+    if x is not None:
+        return x
+    x = np.zeros(nf)
+    for k in range(p.n_comp):
+        member = p.comp == k
+        xk = _solve(p, np.zeros(nf), member)
+        if xk is None:
+            bad_comp[k] = True
+        else:
+            x[member] = xk[member]
+    return x
+
+
+def _exact_ranges(
+    p: _Problem,
+    q: sparse.csr_matrix,
+    const: np.ndarray,
+    base: np.ndarray,
+    todo: np.ndarray,
+    qcomp: np.ndarray,
+    bad_comp: np.ndarray,
+    see: Any,
+    t0: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each open check's own minimum and maximum, one check per component per LP pair.
+
+    Returns ``(lower, upper, timed_out)`` per check (``-inf``/``inf`` where not computed).
+    """
+    n = len(const)
+    lo_exact, hi_exact = np.full(n, -np.inf), np.full(n, np.inf)
+    timed_out = np.zeros(n, bool)
+    left = np.flatnonzero(todo)
+    while len(left):
+        if time.perf_counter() - t0 > EXACT_SECONDS:
+            timed_out[left] = True
+            break
+        log.debug("audit: %d counts without a witness", len(left))
+        pick = left[~pd.Series(qcomp[left]).duplicated().to_numpy()]
+        comps = np.unique(p.comp[q[pick].indices])
+        alive = np.isin(p.comp, comps)
+        obj = np.asarray(q[pick].sum(axis=0)).ravel()
+        xmax, xmin = _solve(p, -obj, alive), _solve(p, obj, alive)
+        if xmax is None or xmin is None:
+            bad_comp[np.unique(qcomp[pick])] = True
+            left = left[~np.isin(left, pick)]
+            continue
+        xmax, xmin = np.where(alive, xmax, base), np.where(alive, xmin, base)
+        hi_exact[pick] = (q[pick] @ xmax) + const[pick]
+        lo_exact[pick] = (q[pick] @ xmin) + const[pick]
+        see(xmax)
+        see(xmin)
+        left = left[~np.isin(left, pick)]
+    return lo_exact, hi_exact, timed_out
+
+
+def _level_witnesses(
+    system: LinkedSystem,
+    value: np.ndarray,
+    free: np.ndarray,
+    lb: np.ndarray,
+    ub: np.ndarray,
+    checks: pd.DataFrame,
+    seed: np.ndarray,
+    policy: SDCPolicy,
+    seen: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Widen ``seen`` with witnesses found one area level at a time (large systems).
+
+    For one area type, every other unknown is held at ``seed`` (a solution of the whole
+    system, e.g. the unsuppressed counts); any solution of what is left is then a solution
+    of the whole system, so the values it gives are attainable. Held fixed, the system
+    falls apart into small components, solved in chunks of independent components with the
+    batch stages of :func:`lp_ranges`.
+    """
+    level = np.repeat(system.cells["area_type"].to_numpy(dtype=object), 2)
+    cell = checks["cell"].to_numpy(np.int64)
+    base = np.where(free, seed, value)
+    lo_s, hi_s = policy.min_count, policy.max_count
+
+    def undecided() -> np.ndarray:
+        return ~((np.floor(seen[1] + _EPS) > hi_s) | (np.ceil(seen[0] - _EPS) < lo_s))
+
+    for group in ([lvl] for lvl in pd.unique(level[free])):
+        todo = undecided() & np.isin(level[2 * cell], group)
+        if not todo.any():
+            continue
+        free_l = free & np.isin(level, group)
+        p = _lp_problem(system, np.where(free & ~free_l, seed, value), free_l, lb, ub)
+        a_eq, a_ub = p.a_eq.tocsc(), p.a_ub.tocsc()
+        chunk_of_comp = np.cumsum(np.bincount(p.comp, minlength=p.n_comp)) // _CHUNK
+        check_pos = np.full(system.n_vars, -1)
+        check_pos[p.free] = np.arange(len(p.free))
+        for ch in np.unique(chunk_of_comp):
+            cols = np.flatnonzero(chunk_of_comp[p.comp] == ch)
+            mine = todo & np.isin(check_pos[2 * cell], cols)
+            if not mine.any():
+                continue
+            sub_eq, sub_ub = a_eq[:, cols], a_ub[:, cols]
+            r_eq, r_ub = np.unique(sub_eq.indices), np.unique(sub_ub.indices)
+            sub = _Problem(
+                p.free[cols],
+                sub_eq.tocsr()[r_eq],
+                p.b_eq[r_eq],
+                sub_ub.tocsr()[r_ub],
+                p.b_ub[r_ub],
+                p.lb[cols],
+                p.ub[cols],
+                p.comp[cols],
+                p.n_comp,
+            )
+            _chunk_witnesses(system, sub, checks, mine, base, policy, seen, undecided)
+
+
+def _chunk_witnesses(
+    system: LinkedSystem,
+    sub: _Problem,
+    checks: pd.DataFrame,
+    mine: np.ndarray,
+    base: np.ndarray,
+    policy: SDCPolicy,
+    seen: tuple[np.ndarray, np.ndarray],
+    undecided: Any,
+) -> None:
+    """The batch stages on one chunk of a level: sums pushed down, capped sums pushed up."""
+    cell = checks["cell"].to_numpy(np.int64)
+    a, b = checks["a"].to_numpy(), checks["b"].to_numpy()
+    local = np.full(system.n_vars, -1)
+    local[sub.free] = np.arange(len(sub.free))
+    n = len(sub.free)
+    rest = base.copy()
+    rest[sub.free] = 0.0
+    quantity = checks["quantity"].to_numpy()
+    plan = [("down", k) for k in QUANTITIES] * 2 + [("up", k) for k in QUANTITIES] * 2
+    for stage, kind in plan:  # one kind at a time: a numerator and its complement pull apart
+        want = np.flatnonzero(mine & undecided() & (quantity == kind))
+        if not len(want):
+            continue
+        rows, cols, vals = [], [], []
+        for off, w in ((0, a), (1, b)):
+            v = 2 * cell[want] + off
+            ok = (local[v] >= 0) & (w[want] != 0)
+            rows.append(np.flatnonzero(ok))
+            cols.append(local[v][ok])
+            vals.append(w[want][ok])
+        qs = sparse.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(len(want), n),
+        )
+        const = a[want] * rest[2 * cell[want]] + b[want] * rest[2 * cell[want] + 1]
+        alive = np.ones(n, bool)
+        if stage == "down":
+            x = _solve(sub, np.asarray(qs.sum(axis=0)).ravel(), alive)
+        else:
+            x = _solve_capped(sub, qs, const, alive, policy.max_count + 1.0)
+        if x is None:
+            break
+        full = base.copy()
+        full[sub.free] = x
+        vals_all = a * full[2 * cell] + b * full[2 * cell + 1]
+        np.minimum(seen[0], vals_all, out=seen[0])
+        np.maximum(seen[1], vals_all, out=seen[1])
+
+
+def _result(
+    system: LinkedSystem, checks: pd.DataFrame, n_comp: int, t0: float, policy: SDCPolicy
+) -> AuditResult:
+    fails = checks[checks["fails"]]
+    keys = system.cells.iloc[fails["cell"].to_numpy()][["table", *CELL_KEYS]].reset_index(drop=True)
+    failures = keys.assign(
+        quantity=fails["quantity"].to_numpy(), problem=fails["problem"].to_numpy()
+    )
+    return AuditResult(
+        passed=not len(failures),
+        cells_checked=int(checks["cell"].nunique()),
+        components=n_comp,
+        seconds=time.perf_counter() - t0,
+        failures=failures,
+        policy=policy.name,
+        stages=dict(checks.attrs.get("stages", {})),
+    )
+
+
+def _bounds(
+    system: LinkedSystem, policy: SDCPolicy
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``value, free, lb, ub`` per variable for the published system under ``policy``."""
+    value = system.values()
+    published = np.repeat(system.cells["published"].to_numpy(bool), 2)
+    value[~published] = np.nan
+    hidden = np.isnan(value)
+    cap = 10.0 * np.nanmax(np.r_[value, 1.0]) + 1e6
+    lb, ub = np.zeros(system.n_vars), np.full(system.n_vars, cap)
+    free = hidden.copy()
+    if getattr(policy, "method", "suppress") == "round":
+        half = policy.rounding_base // 2
+        rounded = ~hidden & (value > 0)
+        lb[rounded] = np.maximum(value[rounded] - half, policy.max_count + 1)
+        ub[rounded] = value[rounded] + half
+        # rounded counts sharing a relation with a hidden count become unknowns too
+        t = system.terms
+        rel_hidden = np.bincount(
+            t["relation"], weights=hidden[t["var"]], minlength=len(system.relations)
+        )
+        near = np.zeros(system.n_vars, bool)
+        near[t["var"].to_numpy()[rel_hidden[t["relation"].to_numpy()] > 0]] = True
+        free |= near & rounded
+        value[rounded & ~free] = np.nan  # beyond the neighbourhood: relations dropped
+    return value, free, lb, ub
+
+
+def audit_system(
+    system: LinkedSystem,
+    primary: np.ndarray,
+    policy: SDCPolicy = DEFAULT_POLICY,
+    seed: np.ndarray | None = None,
+) -> AuditResult:
+    """Audit a linked system whose ``published`` flags are set; ``primary`` flags cells."""
+    t0 = time.perf_counter()
+    value, free, lb, ub = _bounds(system, policy)
+    checks = _checks(
+        system, np.asarray(primary, bool) & ~system.cells["published"].to_numpy(bool), policy
+    )
+    out, n_comp = lp_ranges(system, value, free, lb, ub, checks, policy, seed)
+    return _result(system, out, n_comp, t0, policy)
+
+
+def primary_cells(tables: Mapping[str, pd.DataFrame], system: LinkedSystem) -> np.ndarray:
+    """Cells with a row whose ``suppression_reason`` starts with ``primary``."""
+    flag = np.zeros(len(system.cells), bool)
+    for name, frame in tables.items():
+        if "suppression_reason" in frame.columns:
+            hit = frame["suppression_reason"].astype("str").str.startswith("primary").to_numpy()
+            flag[system.rows[name][hit]] = True
+    return flag
+
+
+def audit_run(
+    tables: Mapping[str, pd.DataFrame],
+    areas: pd.DataFrame | None = None,
+    policy: SDCPolicy = DEFAULT_POLICY,
+) -> AuditResult:
+    """Audit the published tables of one run.
+
+    Args:
+        tables: table name -> published tidy frame (``suppressed``, ``suppression_reason``).
+        areas: the area hierarchy (see :func:`~bsol_analytics.sdc.relations.build_system`).
+        policy: the policy the tables were published under.
+
+    Returns:
+        The :class:`AuditResult`.
+
+    Examples:
+        >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
+        ...     "area_type": "BSOL", "area": "BSOL", "breakdown": ["overall", "sex", "sex"],
+        ...     "group": ["All", "F", "M"], "numerator": [50, None, 47],
+        ...     "denominator": [500, None, 250], "suppressed": [False, True, False],
+        ...     "suppression_reason": [None, "primary: count 1-7", None]})
+        >>> r = audit_run({"t": t})
+        >>> r.passed, r.failures[["quantity", "problem"]].values.tolist()
+        (False, [['numerator', 'pinned to one value']])
+    """
+    t0 = time.perf_counter()
+    system = build_system(tables, areas)
+    result = audit_system(system, primary_cells(tables, system), policy)
+    return dataclasses.replace(result, seconds=time.perf_counter() - t0)
+
+
+def read_folder(path: str | Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None, SDCPolicy]:
+    """Read a published folder (format in the module docstring)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ParameterError(f"{folder} is not a folder of published tables.")
+    tables: dict[str, pd.DataFrame] = {}
+    for f in sorted(folder.iterdir()):
+        if (
+            f.name.startswith("_")
+            or f.name in ("areas.csv",)
+            or f.suffix not in (".csv", ".parquet")
+        ):
+            continue
+        frame = (
+            pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f, dtype={"area": "str"})
+        )
+        if not set(CELL_KEYS) <= set(frame.columns):
+            continue
+        tables[f.stem] = frame
+    if not tables:
+        raise ParameterError(f"{folder} holds no tidy table (*.csv or *.parquet).")
+    areas_file = folder / "areas.csv"
+    areas = pd.read_csv(areas_file, dtype="str") if areas_file.exists() else None
+    policy_file = folder / "sdc_policy.json"
+    policy = DEFAULT_POLICY
+    if policy_file.exists():
+        fields = {f.name for f in dataclasses.fields(SDCPolicy)}
+        data = json.loads(policy_file.read_text())
+        policy = SDCPolicy(**{k: v for k, v in data.items() if k in fields})
+    return tables, areas, policy
+
+
+def audit_folder(path: str | Path) -> AuditResult:
+    """Audit a published folder: tidy tables, ``areas.csv`` and ``sdc_policy.json``.
+
+    Raises:
+        ParameterError: the folder does not exist or holds no tidy table.
+    """
+    tables, areas, policy = read_folder(path)
+    return audit_run(tables, areas, policy)
+
+
+def peel(system: LinkedSystem, value: np.ndarray | None = None) -> pd.DataFrame:
+    """Recover hidden counts from equalities with one unknown, repeatedly.
+
+    Args:
+        system: the linked system (hidden cells are those not ``published``).
+        value: per variable, the counts known to the attacker (default: the published ones).
+
+    Returns:
+        A new frame ``cell, quantity, value``: every hidden numerator, denominator and
+        complement the attacker recovers exactly.
+
+    Examples:
+        >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
+        ...     "area_type": "BSOL", "area": "BSOL", "breakdown": ["overall", "sex", "sex"],
+        ...     "group": ["All", "F", "M"], "numerator": [50, 3, 47],
+        ...     "denominator": [500, 250, 250], "suppressed": [False, True, False]})
+        >>> peel(build_system({"t": t}))
+           cell   quantity  value
+        0     1  numerator    3.0
+        1     1  denominator  250.0
+        2     1  complement  247.0
+    """
+    if value is None:
+        value = system.values()
+        value[np.repeat(~system.cells["published"].to_numpy(bool), 2)] = np.nan
+    x = np.asarray(value, float).copy()
+    hidden0 = np.isnan(x)
+    eq = system.relations["sense"].to_numpy() == "eq"
+    t = system.terms[eq[system.terms["relation"].to_numpy()]]
+    rel, var, coef = t["relation"].to_numpy(), t["var"].to_numpy(), t["coef"].to_numpy()
+    n_rel = len(system.relations)
+    while True:
+        unknown = np.isnan(x[var])
+        n_unknown = np.bincount(rel, weights=unknown, minlength=n_rel)
+        one = (n_unknown == 1)[rel] & unknown
+        if not one.any():
+            break
+        known_sum = np.bincount(
+            rel, weights=np.where(unknown, 0.0, coef * np.nan_to_num(x[var])), minlength=n_rel
+        )
+        solved = -known_sum[rel[one]] / coef[one]
+        v, first = np.unique(var[one], return_index=True)
+        x[v] = solved[first]
+    got = hidden0 & ~np.isnan(x)
+    cells = np.arange(len(system.cells))
+    num, den = x[0::2], x[1::2]
+    people = system.cells["people"].to_numpy(bool)
+    parts = [
+        pd.DataFrame({"cell": cells[got[0::2]], "quantity": "numerator", "value": num[got[0::2]]}),
+        pd.DataFrame(
+            {"cell": cells[got[1::2]], "quantity": "denominator", "value": den[got[1::2]]}
+        ),
+    ]
+    comp = (got[0::2] | got[1::2]) & ~np.isnan(num) & ~np.isnan(den) & people
+    parts.append(
+        pd.DataFrame({"cell": cells[comp], "quantity": "complement", "value": (den - num)[comp]})
+    )
+    out = pd.concat(parts, ignore_index=True).sort_values(["cell"], kind="stable")
+    return out.reset_index(drop=True)
+
+
+def small_recoveries(
+    recovered: pd.DataFrame,
+    truth: LinkedSystem,
+    policy: SDCPolicy = DEFAULT_POLICY,
+) -> pd.DataFrame:
+    """The recovered counts that are right (against the unsuppressed ``truth``) and small.
+
+    Args:
+        recovered: the output of :func:`peel`.
+        truth: a system with the same cells holding the unsuppressed counts.
+        policy: the small range.
+    """
+    c = truth.cells
+    num = c["numerator"].to_numpy(float)[recovered["cell"]]
+    den = c["denominator"].to_numpy(float)[recovered["cell"]]
+    true = np.select(
+        [recovered["quantity"].eq("numerator"), recovered["quantity"].eq("denominator")],
+        [num, den],
+        den - num,
+    )
+    right = np.abs(true - recovered["value"].to_numpy(float)) < 1e-6
+    return recovered[right & policy.disclosive(true)].reset_index(drop=True)

@@ -1,0 +1,333 @@
+"""One protection pass over everything a run publishes (:func:`protect_run`).
+
+The heuristic, deterministic (same input, same output):
+
+1. **Primary suppression**, row by row as :func:`~bsol_analytics.sdc.core.primary_suppression`
+   (counts 1-7 and complements; expected-count denominators exempt); a cell is hidden when
+   any of its rows is.
+2. **Line rule** over every equality of the linked system except the links between
+   indicators (:mod:`~bsol_analytics.sdc.relations`), as
+   :func:`~bsol_analytics.sdc.core.secondary_suppression`: a relation with one hidden cell,
+   or whose hidden cells hold a small count between them, gets its smallest published cell
+   hidden too (smallest numerator, then denominator); repeated to a fixed point.
+3. **Audit** (:func:`~bsol_analytics.sdc.audit.audit_system`, linear programming, with the
+   unsuppressed counts as a first witness). For each count that can still be narrowed into
+   1-7, one more cell is hidden: the smallest published cell sharing an equality with it
+   (an inequality if no equality has one). Then back to step 2, until the audit passes.
+
+Under the rounding policy (``policy.method == "round"``) step 2 is skipped: counts 1-7 are
+redacted, every other count is rounded to the nearest ``rounding_base`` (0 stays 0), and
+step 3 redacts further cells if rounded counts still narrow a redacted one into 1-7.
+Percentages are recomputed from the rounded counts with Wilson limits; ratios to an expected
+count (``_RVE``) from the rounded numerator with Byar's limits; other statistics
+(age-standardised rates) are scaled by ``rounded / exact numerator``, which keeps their
+limits in proportion without publishing the exact numerator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from bsol_analytics.sdc.audit import AuditResult, audit_system
+from bsol_analytics.sdc.core import (
+    CELL_KEYS,
+    DEFAULT_POLICY,
+    REASON_LINKED,
+    REASON_SECONDARY,
+    SDCPolicy,
+    blank_suppressed,
+    people_denominator,
+    primary_suppression,
+    secondary_suppression,
+)
+from bsol_analytics.sdc.relations import LinkedSystem, build_system, violated
+
+log = logging.getLogger(__name__)
+
+#: Most rounds of "audit, then hide more" before giving up (the audit result then fails).
+MAX_AUDIT_ROUNDS = 25
+
+#: Reason of a cell redacted under the rounding policy to protect another.
+REASON_REDACTED = "secondary: redacted to protect another cell"
+
+
+def protect_run(
+    tables: Mapping[str, pd.DataFrame],
+    areas: pd.DataFrame | None = None,
+    policy: SDCPolicy = DEFAULT_POLICY,
+) -> dict[str, pd.DataFrame]:
+    """Protect every table of one run as one linked system.
+
+    Args:
+        tables: table name -> tidy frame with its unsuppressed counts.
+        areas: ``area_type, area, parent_type, parent`` (optional ``view``).
+        policy: :data:`~bsol_analytics.sdc.core.DEFAULT_POLICY` or the rounding policy.
+
+    Returns:
+        Table name -> a new frame: the same rows, ``suppressed`` and ``suppression_reason``
+        set, and ``value, lower, upper, numerator, denominator, comparator_value`` blank in
+        suppressed rows (rounded counts and recomputed values under the rounding policy).
+
+    Examples:
+        >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
+        ...     "area_type": "BSOL", "area": "BSOL",
+        ...     "breakdown": ["overall", "sex", "sex", "sex"],
+        ...     "group": ["All", "Female", "Male", "Unknown"], "value": 10.0,
+        ...     "numerator": [63, 30, 30, 3], "denominator": [630, 300, 300, 30]})
+        >>> protect_run({"t": t})["t"][["group", "numerator", "suppressed"]]
+             group  numerator  suppressed
+        0      All       63.0       False
+        1   Female        NaN        True
+        2     Male       30.0       False
+        3  Unknown        NaN        True
+    """
+    return protect_and_audit(tables, areas, policy)[0]
+
+
+def protect_and_audit(
+    tables: Mapping[str, pd.DataFrame],
+    areas: pd.DataFrame | None = None,
+    policy: SDCPolicy = DEFAULT_POLICY,
+) -> tuple[dict[str, pd.DataFrame], AuditResult]:
+    """:func:`protect_run`, also returning the final :class:`AuditResult`."""
+    system = build_system(tables, areas)
+    bad = violated(system, system.values())
+    if bad.any():
+        kinds = system.relations.loc[bad, "kind"].value_counts().to_dict()
+        log.warning("%d relations do not hold in the data and are left out: %s", bad.sum(), kinds)
+        system = system.drop(bad)
+    primary, reasons = _primary(tables, system, policy)
+    hidden, result = _secondary(system, primary, policy)
+    out = {
+        name: _publish(frame, name, system, hidden, primary, reasons, policy)
+        for name, frame in tables.items()
+    }
+    return out, result
+
+
+def _primary(
+    tables: Mapping[str, pd.DataFrame], system: LinkedSystem, policy: SDCPolicy
+) -> tuple[np.ndarray, dict[str, pd.Series]]:
+    """Primary flags per cell and the primary reason of each row of each table."""
+    flag = np.zeros(len(system.cells), bool)
+    reasons = {}
+    for name, frame in tables.items():
+        f = frame.reset_index(drop=True)
+        if "denominator" not in f.columns:
+            f = f.assign(denominator=np.nan)
+        people = people_denominator(f["indicator_id"]) & f["denominator"].notna().to_numpy()
+        p = primary_suppression(f[["numerator", "denominator"]], policy, people=people)
+        rows = p["suppressed"].to_numpy(bool)
+        np.logical_or.at(flag, system.rows[name], rows)
+        reasons[name] = p["suppression_reason"]
+    return flag, reasons
+
+
+def _with_published(system: LinkedSystem, hidden: np.ndarray, policy: SDCPolicy) -> LinkedSystem:
+    """The system as published: hidden cells flagged, counts rounded under rounding."""
+    cells = system.cells.assign(published=~hidden)
+    if policy.method == "round":
+        cells["numerator"] = round_counts(cells["numerator"], policy.rounding_base)
+        people = cells["people"].to_numpy(bool)
+        cells["denominator"] = np.where(
+            people, round_counts(cells["denominator"], policy.rounding_base), cells["denominator"]
+        )
+    return dataclasses.replace(system, cells=cells)
+
+
+def round_counts(counts: pd.Series | np.ndarray, base: int = 5) -> np.ndarray:
+    """Round counts to the nearest multiple of ``base`` (halves up; missing stays missing).
+
+    Examples:
+        >>> round_counts(np.array([0, 8, 12, 13, np.nan])).tolist()
+        [0.0, 10.0, 10.0, 15.0, nan]
+    """
+    x = np.asarray(counts, float)
+    return np.floor(x / base + 0.5) * base
+
+
+def _secondary(
+    system: LinkedSystem, primary: np.ndarray, policy: SDCPolicy
+) -> tuple[np.ndarray, AuditResult]:
+    """Hide further cells until the audit passes (the heuristic of the module docstring)."""
+    hidden = primary.copy()
+    truth = system.values()
+    cells = system.cells
+    num = np.nan_to_num(cells["numerator"].to_numpy(float))
+    den = np.nan_to_num(cells["denominator"].to_numpy(float))
+    t = system.terms
+    eq = (system.relations["sense"].to_numpy() == "eq")[t["relation"].to_numpy()]
+    # links between indicators are left to the audit: a shared count is often large (the
+    # registered list), and hiding both cells whenever one is hidden would hide too much
+    kind = system.relations["kind"].to_numpy()[t["relation"].to_numpy()]
+    in_line = eq & (kind != "link")
+    lines = (
+        pd.DataFrame(
+            {"line": t["relation"].to_numpy()[in_line], "cell": t["var"].to_numpy()[in_line] // 2}
+        )
+        .drop_duplicates()
+        .reset_index(drop=True)
+    )
+    membership = pd.DataFrame(
+        {"relation": t["relation"].to_numpy(), "cell": t["var"].to_numpy() // 2, "eq": eq}
+    ).drop_duplicates()
+    result = None
+    for _ in range(MAX_AUDIT_ROUNDS):
+        if policy.secondary and policy.method == "suppress":
+            hidden = secondary_suppression(
+                hidden,
+                lines,
+                size=num,
+                tiebreak=den,
+                numerator=num,
+                denominator=den,
+                policy=policy,
+                max_iterations=policy.max_iterations,
+            )
+        result = audit_system(_with_published(system, hidden, policy), primary, policy, truth)
+        if result.passed or not policy.secondary:
+            break
+        failing = np.unique(_failing_cells(result, system))
+        log.debug("protect: %d hidden, %d failing cells", hidden.sum(), len(failing))
+        extra = _choose(failing, membership, hidden, num, den)
+        if not len(extra):
+            log.warning("Disclosure control: no further cell can protect %d cells.", len(failing))
+            break
+        hidden[extra] = True
+    assert result is not None
+    return hidden, result
+
+
+def _failing_cells(result: AuditResult, system: LinkedSystem) -> np.ndarray:
+    """Cell numbers of the failures (matched on the cell keys)."""
+    keys = system.cells[list(CELL_KEYS)].assign(cell=np.arange(len(system.cells)))
+    hit = result.failures[list(CELL_KEYS)].astype("str").merge(keys, on=list(CELL_KEYS))
+    return hit["cell"].to_numpy(np.int64)
+
+
+def _choose(
+    failing: np.ndarray,
+    membership: pd.DataFrame,
+    hidden: np.ndarray,
+    num: np.ndarray,
+    den: np.ndarray,
+) -> np.ndarray:
+    """For each failing cell, the smallest published cell sharing a relation with it."""
+    rel = membership[membership["cell"].isin(failing)][["relation", "cell", "eq"]]
+    cand = rel.rename(columns={"cell": "failing"}).merge(
+        membership[["relation", "cell"]], on="relation"
+    )
+    cand = cand[~hidden[cand["cell"].to_numpy()]]
+    if cand.empty:
+        return np.zeros(0, np.int64)
+    cand = cand.assign(
+        noteq=~cand["eq"].to_numpy(bool),
+        empty=num[cand["cell"]] <= 0,
+        num=num[cand["cell"]],
+        den=den[cand["cell"]],
+    )
+    cand = cand.sort_values(["failing", "noteq", "empty", "num", "den", "cell"], kind="stable")
+    return np.unique(cand.drop_duplicates("failing")["cell"].to_numpy(np.int64))
+
+
+def _publish(
+    frame: pd.DataFrame,
+    name: str,
+    system: LinkedSystem,
+    hidden: np.ndarray,
+    primary: np.ndarray,
+    reasons: dict[str, pd.Series],
+    policy: SDCPolicy,
+) -> pd.DataFrame:
+    """One table as published: flags, reasons, blanks (and rounding)."""
+    cell = system.rows[name]
+    out = frame.reset_index(drop=True).copy()
+    rows_hidden = hidden[cell]
+    reason = reasons[name].astype(object).to_numpy().copy()
+    own = pd.notna(reason)
+    ids = out["indicator_id"].astype("str")
+    base = ids.str.replace(r"_(DSR|RVE)$", "", regex=True)
+    derived = (base != ids).to_numpy()
+    sec = REASON_REDACTED if policy.method == "round" else REASON_SECONDARY
+    first_reason = pd.Series(reason).groupby(cell).transform("first").to_numpy()
+    reason = np.where(
+        own, reason, np.where(primary[cell] & pd.notna(first_reason), first_reason, sec)
+    )
+    linked = base.map(lambda b: REASON_LINKED.format(base=b)).to_numpy()
+    reason = np.where(derived & ~own & ~primary[cell], linked, reason)
+    out["suppressed"] = rows_hidden
+    out["suppression_reason"] = pd.Series(np.where(rows_hidden, reason, None), dtype="str")
+    if policy.method == "round":
+        out = _rounded(out, system, cell, policy)
+    out = blank_suppressed(out)
+    if "comparator_value" in out.columns and "comparator" in out.columns:
+        out = _blank_comparators(out, system, hidden)
+    out.index = frame.index
+    return out
+
+
+def _rounded(
+    out: pd.DataFrame, system: LinkedSystem, cell: np.ndarray, policy: SDCPolicy
+) -> pd.DataFrame:
+    """Round the counts of one table and recompute its statistics from them."""
+    from bsol_analytics import stats
+
+    num = pd.to_numeric(out["numerator"], errors="coerce").to_numpy(float)
+    den = pd.to_numeric(out.get("denominator", np.nan), errors="coerce")
+    den = np.asarray(den, float) * np.ones(len(out))
+    people = system.cells["people"].to_numpy(bool)[cell]
+    num_r = round_counts(num, policy.rounding_base)
+    den_r = np.where(people, round_counts(den, policy.rounding_base), den)
+    out["numerator"], out["denominator"] = num_r, den_r
+    if "value" not in out.columns:
+        return out
+    method = (
+        out["method"].astype("str").str.lower()
+        if "method" in out
+        else pd.Series("", index=out.index)
+    )
+    conf = pd.to_numeric(out.get("confidence", 0.95), errors="coerce")
+    conf = np.nan_to_num(np.asarray(conf, float) * np.ones(len(out)), nan=0.95)
+    value = out["value"].to_numpy(float)
+    wilson = method.str.contains("wilson").to_numpy() & people & (den_r > 0)
+    byar = method.str.contains("byar").to_numpy() & ~people & (den > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mult = np.where(num > 0, np.round(value * den / num), 100.0)
+        mult = np.where(np.isfinite(mult) & (mult > 0), mult, 100.0)
+        scale = np.where(num > 0, num_r / num, 0.0)
+        new_v = value * scale
+        new_l = out["lower"].to_numpy(float) * scale
+        new_u = out["upper"].to_numpy(float) * scale
+        for c in np.unique(conf):
+            w = wilson & (conf == c)
+            if w.any():
+                new_v[w] = mult[w] * num_r[w] / den_r[w]
+                new_l[w] = mult[w] * stats.wilson_lower(num_r[w], den_r[w], c)
+                new_u[w] = mult[w] * stats.wilson_upper(num_r[w], den_r[w], c)
+            b = byar & (conf == c)
+            if b.any():
+                new_v[b] = num_r[b] / den[b]
+                new_l[b] = stats.byars_lower(num_r[b], c) / den[b]
+                new_u[b] = stats.byars_upper(num_r[b], c) / den[b]
+    out["value"], out["lower"], out["upper"] = new_v, new_l, new_u
+    return out
+
+
+def _blank_comparators(out: pd.DataFrame, system: LinkedSystem, hidden: np.ndarray) -> pd.DataFrame:
+    """Blank a comparator value whose comparator area's cell is hidden."""
+    keys = ["indicator_id", "reporting_date", "view", "breakdown", "group"]
+    cells = system.cells[[*keys, "area"]].assign(hid=hidden)
+    cells = cells[cells["hid"]].rename(columns={"area": "comparator"})
+    if cells.empty:
+        return out
+    look = out[[*keys, "comparator"]].astype("str").reset_index()
+    hit = look.merge(cells, on=[*keys, "comparator"])["index"].to_numpy()
+    out.loc[hit, "comparator_value"] = np.nan
+    if "comparison" in out.columns:
+        out.loc[hit, "comparison"] = "not compared"
+    return out

@@ -1,0 +1,158 @@
+"""The words every layer shares, defined once: areas, families, groups and their order.
+
+This module imports nothing from the package, so every layer may use it.
+
+Examples:
+    >>> PACK_AREAS[-1], len(LOCALITIES)
+    ('BSOL', 6)
+    >>> quantile_label(1, 5), quantile_label(10, 10), quantile_label(None, 5)
+    ('Q1 (most deprived)', 'D10 (least deprived)', 'Unknown')
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+#: The name of the whole-system area and pack.
+BSOL = "BSOL"
+#: The six BSOL localities, in the order outputs list them.
+LOCALITIES: tuple[str, ...] = ("Central", "East", "North", "South", "West", "Solihull")
+#: Every pack, in index order: the six localities then BSOL.
+PACK_AREAS: tuple[str, ...] = (*LOCALITIES, BSOL)
+#: The group of a record whose area is outside BSOL or not known.
+OUTSIDE_BSOL = "Outside BSOL or unknown"
+#: The group of a missing breakdown value.
+UNKNOWN = "Unknown"
+#: The group of the ``overall`` breakdown.
+ALL = "All"
+
+#: Indicator families, in pack order, with their section titles.
+FAMILIES: dict[str, str] = {
+    "hypertension": "Hypertension",
+    "diabetes": "Diabetes",
+    "copd": "COPD",
+    "cardiovascular": "Cardiovascular disease",
+    "end_of_life": "End of life",
+    "screening": "Cancer screening",
+    "unplanned_admissions": "Unplanned admissions",
+    "mortality": "Life expectancy and mortality",
+}
+#: Condition (family) -> its recorded-prevalence indicator.
+CONDITION_INDICATORS: dict[str, str] = {
+    "hypertension": "HYP_PREV",
+    "diabetes": "DM_PREV",
+    "copd": "COPD_PREV",
+}
+
+#: Suffix of the age-standardised (ESP2013) version of an indicator.
+DSR_SUFFIX = "_DSR"
+#: Suffix of the recorded-versus-expected ratio of an indicator.
+RVE_SUFFIX = "_RVE"
+
+#: ESP2013 five-year age bands (19), youngest first.
+AGE_BANDS: tuple[str, ...] = (*(f"{lo}-{lo + 4}" for lo in range(0, 90, 5)), "90+")
+#: ONS 2021 five broad ethnic groups plus ``Unknown``.
+ETHNICITY_BROAD: tuple[str, ...] = ("Asian", "Black", "Mixed", "White", "Other", "Unknown")
+#: Sex codes of the processed tables -> labels (``U``, not known, is shown as ``Unknown``).
+SEX_LABELS: dict[str, str] = {"F": "Female", "M": "Male"}
+#: Labels of the Core20 breakdown (IMD national quintile 1 against the rest).
+CORE20_LABELS: tuple[str, str] = ("Core20", "Rest")
+
+
+#: Area types of the indicator frame, coarsest first (``--by`` spells them in lower case).
+AREA_TYPES: tuple[str, ...] = ("BSOL", "locality", "pcn", "practice")
+
+
+def area_column(area_type: str, view: str) -> str | None:
+    """The processed ``patients`` column naming a patient's area (``None`` for BSOL).
+
+    Examples:
+        >>> area_column("locality", "resident"), area_column("pcn", "practice")
+        ('resident_locality', 'pcn_code')
+    """
+    return {
+        "BSOL": None,
+        "locality": f"{view}_locality",
+        "pcn": "pcn_code",
+        "practice": "practice_code",
+        "ward": "ward_code",
+    }[area_type]
+
+
+def missing_area(area_type: str, view: str) -> str:
+    """The area of a patient whose area is missing: outside BSOL (resident localities).
+
+    Examples:
+        >>> missing_area("locality", "resident"), missing_area("pcn", "resident")
+        ('Outside BSOL or unknown', 'Unknown')
+    """
+    return OUTSIDE_BSOL if area_type == "locality" and view == "resident" else UNKNOWN
+
+
+def quantile_label(value: Any, n: int) -> str:
+    """The label of deprivation quintile (``n=5``) or decile (``n=10``) ``value``.
+
+    Examples:
+        >>> [quantile_label(q, 5) for q in (1, 2, 5)]
+        ['Q1 (most deprived)', 'Q2', 'Q5 (least deprived)']
+        >>> quantile_label(float("nan"), 10)
+        'Unknown'
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return UNKNOWN
+    prefix = "Q" if n == 5 else "D"
+    q = int(value)
+    suffix = " (most deprived)" if q == 1 else " (least deprived)" if q == n else ""
+    return f"{prefix}{q}{suffix}"
+
+
+#: IMD quintile labels, most deprived first.
+QUINTILE_LABELS: tuple[str, ...] = tuple(quantile_label(q, 5) for q in range(1, 6))
+#: IMD decile labels, most deprived first.
+DECILE_LABELS: tuple[str, ...] = tuple(quantile_label(d, 10) for d in range(1, 11))
+
+#: Clinical-event clusters read within a window of the reporting date (not registers).
+WINDOWED_CLUSTERS: tuple[str, ...] = ("SBP", "DBP", "HBA1C", "COPD_REVIEW")
+
+#: Indicator -> (the data its window reads: ``measurements`` are the
+#: :data:`WINDOWED_CLUSTERS` events, the window in months back from the reporting
+#: date). A reporting date needs that many months of the source before it (see
+#: :func:`bsol_analytics.dates.check_reporting_date`); indicators not listed look back 12
+#: months or not at all.
+LOOKBACK_MONTHS: dict[str, tuple[str, int]] = {
+    "HYP_BP_TARGET": ("measurements", 12),
+    "HYP_BP_CHECK_45": ("measurements", 60),
+    "HYP_POSSIBLE": ("measurements", 12),
+    "DM_HBA1C_58": ("measurements", 12),
+    "COPD_REVIEW": ("measurements", 12),
+    "SCR_BREAST": ("screening", 36),
+    "SCR_CERVICAL_25_49": ("screening", 42),
+    "SCR_CERVICAL_50_64": ("screening", 66),
+    "SCR_BOWEL": ("screening", 30),
+}
+
+__all__ = [
+    "AGE_BANDS",
+    "ALL",
+    "AREA_TYPES",
+    "BSOL",
+    "CONDITION_INDICATORS",
+    "CORE20_LABELS",
+    "DECILE_LABELS",
+    "DSR_SUFFIX",
+    "ETHNICITY_BROAD",
+    "FAMILIES",
+    "LOCALITIES",
+    "LOOKBACK_MONTHS",
+    "OUTSIDE_BSOL",
+    "PACK_AREAS",
+    "QUINTILE_LABELS",
+    "RVE_SUFFIX",
+    "SEX_LABELS",
+    "UNKNOWN",
+    "WINDOWED_CLUSTERS",
+    "area_column",
+    "missing_area",
+    "quantile_label",
+]

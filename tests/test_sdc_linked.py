@@ -1,0 +1,442 @@
+"""Disclosure control over a whole run: relations, protect_run, the LP audit and the peeler."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bsol_analytics.errors import ParameterError
+from bsol_analytics.sdc import DEFAULT_POLICY, ROUNDING_POLICY, SDCPolicy
+from bsol_analytics.sdc.audit import audit_folder, audit_run, peel, small_recoveries
+from bsol_analytics.sdc.protect import protect_and_audit, protect_run
+from bsol_analytics.sdc.relations import build_system, residuals, violated
+
+KEY = {"reporting_date": "2025-03-31", "view": "practice"}
+AREAS = pd.DataFrame(
+    {
+        "area_type": ["practice", "practice", "practice", "practice", "locality", "locality"],
+        "area": ["P1", "P2", "P3", "P4", "L1", "L2"],
+        "parent_type": ["locality", "locality", "locality", "locality", "BSOL", "BSOL"],
+        "parent": ["L1", "L1", "L2", "L2", "BSOL", "BSOL"],
+    }
+)
+PRACTICE_LOCALITY = {"P1": "L1", "P2": "L1", "P3": "L2", "P4": "L2"}
+
+
+def row(ind, area_type, area, breakdown, group, num, den):
+    return {
+        "indicator_id": ind,
+        **KEY,
+        "area_type": area_type,
+        "area": area,
+        "breakdown": breakdown,
+        "group": group,
+        "numerator": num,
+        "denominator": den,
+    }
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    out = pd.DataFrame(rows)
+    out["value"] = 100 * out["numerator"] / out["denominator"]
+    out["lower"], out["upper"] = out["value"] - 1, out["value"] + 1
+    out["confidence"], out["method"] = 0.95, "Wilson"
+    return out
+
+
+def aggregate(patients: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The tidy counts of HYP_PREV, COPD_PREV and HYP_BP_TARGET from patient flags."""
+    pats = patients.assign(BSOL="BSOL", locality=patients["practice"].map(PRACTICE_LOCALITY))
+    specs = {
+        "HYP_PREV": (None, "hyp"),
+        "COPD_PREV": (None, "copd"),
+        "HYP_BP_TARGET": ("hyp", "bp"),
+    }
+    parts = []
+    for ind, (den_flag, num_flag) in specs.items():
+        pop = pats if den_flag is None else pats[pats[den_flag]]
+        for area_type, col in (
+            ("BSOL", "BSOL"),
+            ("locality", "locality"),
+            ("practice", "practice"),
+        ):
+            for b in ["overall", *by]:
+                cols = b.split("*") if b != "overall" else []
+                keys = [col, *cols]
+                g = pop.groupby(keys, observed=True)[num_flag].agg(["sum", "size"]).reset_index()
+                if g.empty:
+                    continue
+                group = (
+                    g[cols].astype(str).agg(" | ".join, axis=1)
+                    if cols
+                    else pd.Series("All", index=g.index)
+                )
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "indicator_id": ind,
+                            **KEY,
+                            "area_type": area_type,
+                            "area": g[col].to_numpy(),
+                            "breakdown": b,
+                            "group": group.to_numpy(),
+                            "numerator": g["sum"].to_numpy(float),
+                            "denominator": g["size"].to_numpy(float),
+                        }
+                    )
+                )
+    out = pd.concat(parts, ignore_index=True)
+    return frame(out.to_dict("records"))
+
+
+def patients_strategy() -> st.SearchStrategy[pd.DataFrame]:
+    person = st.tuples(
+        st.sampled_from(list(PRACTICE_LOCALITY)),
+        st.sampled_from(["Female", "Male", "Unknown"]),
+        st.sampled_from(["Core20", "Rest", "Unknown"]),
+        st.booleans(),
+        st.floats(0, 1),
+        st.booleans(),
+    )
+
+    def build(people: list[tuple]) -> pd.DataFrame:
+        df = pd.DataFrame(people, columns=["practice", "sex", "core20", "hyp", "u", "copd_raw"])
+        df["bp"] = df["hyp"] & (df["u"] < 0.6)
+        df["copd"] = df["copd_raw"] & (df["u"] < 0.3)
+        return df
+
+    return st.lists(person, min_size=20, max_size=160).map(build)
+
+
+# -- relations, table-driven ----------------------------------------------------------
+
+RELATION_CASES = [
+    (
+        "groups",
+        [
+            row("X", "BSOL", "BSOL", "overall", "All", 5, 50),
+            row("X", "BSOL", "BSOL", "sex", "Female", 2, 20),
+            row("X", "BSOL", "BSOL", "sex", "Unknown", 3, 30),
+        ],
+        2,
+    ),
+    (
+        "cross",
+        [
+            row("X", "BSOL", "BSOL", "overall", "All", 10, 100),
+            row("X", "BSOL", "BSOL", "sex", "F", 4, 40),
+            row("X", "BSOL", "BSOL", "sex", "M", 6, 60),
+            row("X", "BSOL", "BSOL", "core20", "C", 3, 30),
+            row("X", "BSOL", "BSOL", "core20", "R", 7, 70),
+            row("X", "BSOL", "BSOL", "sex*core20", "F | C", 1, 10),
+            row("X", "BSOL", "BSOL", "sex*core20", "F | R", 3, 30),
+            row("X", "BSOL", "BSOL", "sex*core20", "M | C", 2, 20),
+            row("X", "BSOL", "BSOL", "sex*core20", "M | R", 4, 40),
+        ],
+        2 * (2 + 2 + 1),
+    ),
+    (
+        "area",
+        [
+            row("X", "locality", "L1", "overall", "All", 5, 50),
+            row("X", "practice", "P1", "overall", "All", 2, 20),
+            row("X", "practice", "P2", "overall", "All", 3, 30),
+        ],
+        2,
+    ),
+    (
+        "nest",
+        [
+            row("X", "BSOL", "BSOL", "imd_quintile", "Q1 (most deprived)", 5, 50),
+            row("X", "BSOL", "BSOL", "imd_decile", "D1 (most deprived)", 2, 20),
+            row("X", "BSOL", "BSOL", "imd_decile", "D2", 3, 30),
+            row("X", "BSOL", "BSOL", "core20", "Core20", 5, 50),
+        ],
+        6,
+    ),
+    (
+        "link",
+        [
+            row("HYP_PREV", "BSOL", "BSOL", "overall", "All", 50, 1000),
+            row("HYP_BP_TARGET", "BSOL", "BSOL", "overall", "All", 30, 50),
+            row("COPD_PREV", "BSOL", "BSOL", "overall", "All", 20, 1000),
+            row("HYP_PREV_DSR", "BSOL", "BSOL", "overall", "All", 50, 1000),
+        ],
+        4,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "rows", "n_relations"), RELATION_CASES, ids=[c[0] for c in RELATION_CASES]
+)
+def test_relations_of_each_kind(kind: str, rows: list[dict], n_relations: int) -> None:
+    system = build_system({"t": frame(rows)}, AREAS)
+    kinds = system.relations["kind"]
+    assert (kinds == kind).sum() == n_relations
+    assert not violated(system, system.values()).any()
+    # changing one count breaks at least one relation of the kind
+    broken = system.values()
+    broken[0] += 1
+    assert violated(system, broken)[kinds.to_numpy() == kind].any()
+
+
+def test_unsplit_denominator_is_equal_not_summed() -> None:
+    rows = [
+        row("DM_PREV", "BSOL", "BSOL", "overall", "All", 10, 100),
+        row("DM_PREV", "BSOL", "BSOL", "diabetes_type", "Type 1", 1, 100),
+        row("DM_PREV", "BSOL", "BSOL", "diabetes_type", "Type 2", 9, 100),
+    ]
+    system = build_system({"t": frame(rows)})
+    assert not violated(system, system.values()).any()
+
+
+def test_inconsistent_counts_for_one_cell_are_refused() -> None:
+    rows = [row("X", "BSOL", "BSOL", "overall", "All", 5, 50)]
+    other = [row("X", "BSOL", "BSOL", "overall", "All", 6, 50)]
+    with pytest.raises(ParameterError, match="different numerators"):
+        build_system({"a": frame(rows), "b": frame(other)})
+
+
+def test_residuals_are_missing_where_a_count_is_missing() -> None:
+    rows = [
+        row("X", "BSOL", "BSOL", "overall", "All", 5, 50),
+        row("X", "BSOL", "BSOL", "sex", "F", np.nan, 20),
+        row("X", "BSOL", "BSOL", "sex", "M", 3, 30),
+    ]
+    system = build_system({"t": frame(rows)})
+    assert np.isnan(residuals(system, system.values())[0])
+
+
+# -- attacks that the per-table rule missed ------------------------------------------
+
+
+def test_shared_denominator_attack_is_blocked() -> None:
+    """A small group hidden in HYP_PREV must not be published in COPD_PREV or elsewhere."""
+    rows = []
+    for ind, nums in (("HYP_PREV", (40, 30, 10)), ("COPD_PREV", (20, 12, 8))):
+        rows += [
+            row(ind, "BSOL", "BSOL", "overall", "All", nums[0], 206),
+            row(ind, "BSOL", "BSOL", "sex", "Female", nums[1], 100),
+            row(ind, "BSOL", "BSOL", "sex", "Male", nums[2] - 1, 100),
+            row(ind, "BSOL", "BSOL", "sex", "Unknown", 1, 6),
+        ]
+    truth = frame(rows)
+    out, result = protect_and_audit({"t": truth})
+    assert result.passed
+    assert not small_recoveries(peel(build_system(out)), build_system({"t": truth})).shape[0]
+
+
+def test_audit_names_failing_cells_without_values() -> None:
+    rows = [
+        row("X", "BSOL", "BSOL", "overall", "All", 50, 500),
+        row("X", "BSOL", "BSOL", "sex", "F", 3, 250),
+        row("X", "BSOL", "BSOL", "sex", "M", 47, 250),
+    ]
+    t = frame(rows).assign(
+        suppressed=[False, True, False], suppression_reason=[None, "primary: count 1-7", None]
+    )
+    t.loc[1, ["numerator", "denominator", "value"]] = np.nan
+    result = audit_run({"t": t})
+    assert not result.passed
+    assert list(result.failures.columns) == [
+        "table",
+        "indicator_id",
+        "reporting_date",
+        "view",
+        "area_type",
+        "area",
+        "breakdown",
+        "group",
+        "quantity",
+        "problem",
+    ]
+    assert "3" not in result.describe().split("group=F")[1]
+    json.dumps(result.summary())
+
+
+# -- protect_run --------------------------------------------------------------------
+
+
+def test_protect_run_never_mutates_and_blanks_hidden_rows() -> None:
+    rng = np.random.default_rng(1)
+    pats = pd.DataFrame(
+        {
+            "practice": rng.choice(list(PRACTICE_LOCALITY), 300),
+            "sex": rng.choice(["Female", "Male", "Unknown"], 300, p=[0.49, 0.49, 0.02]),
+            "core20": rng.choice(["Core20", "Rest", "Unknown"], 300, p=[0.4, 0.55, 0.05]),
+            "hyp": rng.random(300) < 0.2,
+            "u": rng.random(300),
+        }
+    )
+    pats["bp"], pats["copd"] = pats["hyp"] & (pats["u"] < 0.5), pats["u"] < 0.05
+    truth = aggregate(pats, ["sex", "core20", "sex*core20"])
+    before = truth.copy()
+    out, result = protect_and_audit({"t": truth}, AREAS)
+    pd.testing.assert_frame_equal(truth, before)
+    t = out["t"]
+    assert result.passed and t["suppressed"].any()
+    hidden = t[t["suppressed"]]
+    assert hidden[["value", "lower", "upper", "numerator", "denominator"]].isna().all().all()
+    assert hidden["suppression_reason"].notna().all()
+    published = t[~t["suppressed"]]
+    pd.testing.assert_series_equal(published["numerator"], truth.loc[published.index, "numerator"])
+    assert not DEFAULT_POLICY.disclosive(published["numerator"]).any()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(patients_strategy())
+def test_property_protected_runs_pass_the_audit_and_resist_peeling(pats: pd.DataFrame) -> None:
+    truth = aggregate(pats, ["sex", "core20", "sex*core20"])
+    out, result = protect_and_audit({"t": truth}, AREAS)
+    assert result.passed, result.describe()
+    again = audit_run(out, AREAS)
+    assert again.passed, again.describe()
+    recovered = peel(build_system(out, AREAS))
+    assert small_recoveries(recovered, build_system({"t": truth}, AREAS)).empty
+
+
+# -- rounding -----------------------------------------------------------------------
+
+
+def test_rounding_policy_rounds_redacts_and_recomputes() -> None:
+    rows = [
+        row("X", "BSOL", "BSOL", "overall", "All", 63, 212),
+        row("X", "BSOL", "BSOL", "sex", "Female", 31, 101),
+        row("X", "BSOL", "BSOL", "sex", "Male", 29, 105),
+        row("X", "BSOL", "BSOL", "sex", "Unknown", 3, 6),
+    ]
+    out, result = protect_and_audit({"t": frame(rows)}, None, ROUNDING_POLICY)
+    t = out["t"]
+    pub = t[~t["suppressed"]]
+    assert result.passed
+    assert (pub["numerator"] % 5 == 0).all() and (pub["denominator"] % 5 == 0).all()
+    pd.testing.assert_series_equal(
+        pub["value"], 100 * pub["numerator"] / pub["denominator"], check_names=False
+    )
+    assert t.loc[3, "suppressed"]
+    assert "round" in ROUNDING_POLICY.description
+
+
+def test_policy_checks_its_method() -> None:
+    with pytest.raises(ParameterError, match="method"):
+        SDCPolicy(method="blur")
+
+
+# -- published folders --------------------------------------------------------------
+
+
+def test_audit_folder_reads_tables_areas_and_policy(tmp_path) -> None:
+    rng = np.random.default_rng(7)
+    pats = pd.DataFrame(
+        {
+            "practice": rng.choice(list(PRACTICE_LOCALITY), 200),
+            "sex": rng.choice(["Female", "Male", "Unknown"], 200, p=[0.49, 0.49, 0.02]),
+            "core20": "Rest",
+            "hyp": rng.random(200) < 0.2,
+            "u": rng.random(200),
+        }
+    )
+    pats["bp"], pats["copd"] = pats["hyp"] & (pats["u"] < 0.5), pats["u"] < 0.05
+    out = protect_run({"indicators": aggregate(pats, ["sex"])}, AREAS)
+    out["indicators"].to_csv(tmp_path / "indicators.csv", index=False)
+    AREAS.to_csv(tmp_path / "areas.csv", index=False)
+    (tmp_path / "sdc_policy.json").write_text(json.dumps({"name": DEFAULT_POLICY.name}))
+    assert audit_folder(tmp_path).passed
+    with pytest.raises(ParameterError, match="not a folder"):
+        audit_folder(tmp_path / "missing")
+
+
+# -- a real small run ---------------------------------------------------------------
+
+
+PRACTICE_BY = "locality,pcn,practice,imd_quintile,imd_decile,core20,ethnicity_broad,sex"
+LOCALITY_BY = "locality,imd_quintile,imd_decile,core20,ethnicity_broad,sex"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "by",
+    [
+        LOCALITY_BY,
+        pytest.param(
+            PRACTICE_BY,
+            marks=pytest.mark.xfail(
+                reason="at 20,000 patients nearly every practice cell is small (about 126,000 "
+                "of 137,000 cells hidden, 252,000 unknowns); the level-by-level batch witness "
+                "search leaves tens of thousands of counts unproven per round, so protection "
+                "fails safe"
+            ),
+        ),
+    ],
+    ids=["locality", "practice"],
+)
+def test_real_20k_run_recovers_no_small_count(tmp_path, by: str) -> None:
+    """Synthetic 20,000-patient extract: protected, audited and attacked by peeling."""
+    import subprocess
+    import sys
+
+    from bsol_analytics.table import indicator_table
+
+    bsol = [sys.executable, "-m", "bsol_analytics"]
+    subprocess.run(
+        [
+            *bsol,
+            "synth",
+            "--out",
+            str(tmp_path / "x"),
+            "--patients",
+            "20000",
+            "--format",
+            "parquet",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*bsol, "prepare", str(tmp_path / "x"), "--out", str(tmp_path / "p")],
+        check=True,
+        capture_output=True,
+    )
+    truth = indicator_table(str(tmp_path / "p"), "2025-03-31", by=by, sdc=False)
+    pats = pd.read_parquet(tmp_path / "p" / "patients.parquet")
+    pr = pats[["practice_code", "pcn_code", "practice_locality"]].dropna().drop_duplicates()
+    areas = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "area_type": "practice",
+                    "area": pr["practice_code"],
+                    "parent_type": "pcn",
+                    "parent": pr["pcn_code"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "area_type": "pcn",
+                    "area": pr["pcn_code"],
+                    "parent_type": "locality",
+                    "parent": pr["practice_locality"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "area_type": "locality",
+                    "area": pr["practice_locality"].unique(),
+                    "parent_type": "BSOL",
+                    "parent": "BSOL",
+                }
+            ),
+        ]
+    ).drop_duplicates()
+    truth_system = build_system({"indicators": truth}, areas)
+    assert not violated(truth_system, truth_system.values()).any()
+    out, result = protect_and_audit({"indicators": truth}, areas)
+    assert result.passed, result.describe()
+    recovered = peel(build_system(out, areas))
+    assert small_recoveries(recovered, truth_system).empty
