@@ -1,8 +1,9 @@
 """Time a full ``bsol packs`` run and print where the time goes.
 
 Writes a synthetic extract (not timed), then runs the packs from the extract and prints the
-split between data preparation, indicator computation, notebook execution and HTML
-conversion, the wall time, the peak memory and the size of each pack.
+split between data preparation, the pack tables (with each of their steps), notebook
+execution and HTML conversion (in total and per pack), the wall time, the peak memory and
+the size of each pack. A temporary working folder is removed at the end.
 
     python benchmarks/bench_packs.py                   # full default extract (~1.6M patients)
     python benchmarks/bench_packs.py --patients 50000  # a quick run
@@ -11,8 +12,10 @@ conversion, the wall time, the peak memory and the size of each pack.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import resource
+import shutil
 import tempfile
 import threading
 import time
@@ -22,6 +25,7 @@ import psutil
 
 from bsol_analytics.cli import main as bsol
 from bsol_analytics.packs import run_packs
+from bsol_analytics.packs.tables import TABLE_STEPS
 
 
 class PeakMemory:
@@ -64,6 +68,8 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-packs-"))
+    if not args.work:  # a temporary folder of this run only
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
     extract = work / "extract"
     if not (extract / "patients.csv").exists() and not (extract / "patients.parquet").exists():
         synth = ["synth", "--out", str(extract), "--format", "parquet"]
@@ -89,7 +95,9 @@ def main() -> None:
     print(f"patients: {args.patients or 'full default extract'}; jobs: {args.jobs}")
     print(f"{'step':<34}{'seconds':>10}")
     print(f"{'data preparation':<34}{t['prepare']:>10.1f}")
-    print(f"{'indicator computation':<34}{t['compute']:>10.1f}")
+    print(f"{'pack tables (compute_tables)':<34}{t['compute']:>10.1f}")
+    for step in TABLE_STEPS:  # the tables step, step by step
+        print(f"{'  ' + step:<34}{t.get(f'compute_{step}', 0.0):>10.1f}")
     print(f"{'notebook execution (sum of packs)':<34}{t['execute']:>10.1f}")
     print(f"{'HTML conversion (sum of packs)':<34}{t['convert']:>10.1f}")
     print(f"{'notebooks + HTML (wall, parallel)':<34}{t['notebooks_wall']:>10.1f}")
@@ -105,9 +113,14 @@ def main() -> None:
         f"peak memory: {mem.peak / 2**20:.0f} MiB (this process and children, sampled); "
         f"max RSS runner {own:.0f} MiB, largest child {kids:.0f} MiB"
     )
+    print(f"{'pack':<12}{'status':<8}{'MB':>7}{'execute s':>11}{'convert s':>11}")
     for pack in manifest["packs"]:
         size = (pack.get("bytes") or 0) / 2**20
-        print(f"  {pack['pack']:<10}{pack['status']:<8}{size:>6.2f} MB  {pack['timings_seconds']}")
+        secs = pack.get("timings_seconds") or {}
+        print(
+            f"{pack['pack']:<12}{pack['status']:<8}{size:>7.2f}"
+            f"{secs.get('execute', 0.0):>11.1f}{secs.get('convert', 0.0):>11.1f}"
+        )
     print(f"exit code {result.exit_code}; packs in {result.folder}")
 
 

@@ -31,9 +31,11 @@ to a busy machine).
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import io
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -212,6 +214,8 @@ def main() -> None:
     parser.add_argument("--sql-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-sql-"))
+    if not args.work:  # a temporary folder of this run only
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
     extract, prepared = work / "extract", work / "prepared"
     if args.sql_only:  # the cold-process baseline: one query in a new process
         sql_baseline(prepared, args.date)

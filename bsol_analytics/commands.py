@@ -19,16 +19,15 @@ from typing import Any
 
 import pandas as pd
 
-from bsol_analytics.cleaning.pipeline import Steps, prepare, prepare_tables
-from bsol_analytics.cleaning.quality import QualityLog, data_quality_summary
 from bsol_analytics.dates import parse_date
 from bsol_analytics.errors import ParameterError, file_errors
 from bsol_analytics.io import atomic_write_bytes, atomic_write_text
-from bsol_analytics.packs import run_packs
-from bsol_analytics.report import parse_localities
-from bsol_analytics.sdc.audit import audit_folder
-from bsol_analytics.synth import generate
+from bsol_analytics.protection import audit_manifest, audit_published, manifest_path
 from bsol_analytics.table import indicator_table, parse_by, skipped_indicators
+
+# Each command imports the layers only it needs (cleaning and its schemas, the packs and
+# their charts, the synthetic extract) inside its function: ``bsol indicators`` starts
+# without them.
 
 log = logging.getLogger("bsol_analytics.commands")
 
@@ -103,6 +102,8 @@ def localities_arg(text: str) -> list[str]:
         >>> localities_arg("east, bsol")
         ['East', 'BSOL']
     """
+    from bsol_analytics.report import parse_localities
+
     return parse_localities(text)
 
 
@@ -143,6 +144,8 @@ def cli_synth(args: argparse.Namespace) -> int:
         >>> cli_synth(a)
         0
     """
+    from bsol_analytics.synth import generate
+
     with file_errors("bsol synth"):
         res = generate(
             args.out,
@@ -162,6 +165,7 @@ def print_data_quality(summary: dict[str, Any], *, file: Any = None) -> None:
 
     Examples:
         >>> import io
+        >>> from bsol_analytics.cleaning.quality import QualityLog, data_quality_summary
         >>> buf = io.StringIO()
         >>> print_data_quality(data_quality_summary(QualityLog(rows_read={"patients": 5})),
         ...                    file=buf)
@@ -258,6 +262,9 @@ def cli_validate(args: argparse.Namespace) -> int:
         >>> code, json.loads(printed.getvalue())["status"]
         (0, 'usable')
     """
+    from bsol_analytics.cleaning.pipeline import Steps, prepare_tables
+    from bsol_analytics.cleaning.quality import QualityLog, data_quality_summary
+
     log = QualityLog()
     try:
         with file_errors("bsol validate"), Steps(enabled=not args.quiet) as steps:
@@ -292,6 +299,9 @@ def cli_prepare(args: argparse.Namespace) -> int:
         >>> sorted(p.name for p in out.glob("*.json"))
         ['data_quality.json', 'prepare_manifest.json']
     """
+    from bsol_analytics.cleaning.pipeline import prepare
+    from bsol_analytics.cleaning.quality import QualityLog, data_quality_summary
+
     log = QualityLog()
     try:
         with file_errors("bsol prepare"):
@@ -398,6 +408,8 @@ def cli_indicators(args: argparse.Namespace) -> int:
     )
     with file_errors("bsol indicators"):
         write_table(table, out)
+        manifest = audit_manifest(table, enabled=not args.no_sdc)
+        atomic_write_text(manifest_path(out), json.dumps(manifest, indent=2, default=str))
     print(_summary(table, out, view=args.view, imd=args.imd, sdc=not args.no_sdc))
     return 0
 
@@ -424,6 +436,8 @@ def cli_packs(args: argparse.Namespace) -> int:
         ...
         bsol_analytics.errors.ParameterError: The data folder no-such-extract does not exist.
     """
+    from bsol_analytics.packs import run_packs
+
     quiet = bool(getattr(args, "quiet", False))
     with file_errors("bsol packs"):
         result = run_packs(
@@ -461,7 +475,11 @@ EXIT_AUDIT_FAILED = 5
 
 
 def cli_audit(args: argparse.Namespace) -> int:
-    """``bsol audit PUBLISHED``: audit a folder of published tables; exit 5 if unsafe.
+    """``bsol audit PUBLISHED``: audit published tables; exit 5 if unsafe.
+
+    ``PUBLISHED`` is a folder of published tables, a pack tables folder, or one
+    ``bsol indicators`` output with its ``.sdc.json`` manifest
+    (:func:`bsol_analytics.protection.audit_published`).
 
     Failing cells are named by table and key, never by value.
 
@@ -476,7 +494,7 @@ def cli_audit(args: argparse.Namespace) -> int:
         bsol_analytics.errors.ParameterError: no-such-folder is not a folder ...
     """
     with file_errors("bsol audit"):
-        result = audit_folder(args.published)
+        result = audit_published(args.published)
     if getattr(args, "json", False):
         print(json.dumps(result.summary(), indent=2, default=str))
     else:

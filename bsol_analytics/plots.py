@@ -9,6 +9,7 @@ labelled "suppressed" on the chart.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import matplotlib
@@ -18,6 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from bsol_analytics.vocabulary import FAMILIES
 
 #: Okabe-Ito palette.
 OKABE_ITO: dict[str, str] = {
@@ -39,11 +42,17 @@ COMPARISON_STYLE: dict[str, tuple[str, str]] = {
     "lower": (OKABE_ITO["yellow"], "X"),
     "not compared": ("#FFFFFF", "s"),
 }
+#: Colour of values that carry no judgement (bars of groups, the area's share): never the
+#: "better" or "worse" colour of :data:`COMPARISON_STYLE`.
+NEUTRAL = "#5E7A8A"
+#: Colour of the pack's own area where areas are compared (never the "worse" colour).
+OWN_AREA = OKABE_ITO["orange"]
 #: Sequential colour map for heatmaps and choropleths (colour-blind safe, greyscale-safe).
 SEQUENTIAL = "cividis"
 
 plt.rcParams.update(
     {
+        "svg.fonttype": "none",  # words as text: small files, sharp, selectable
         "font.size": 10,
         "axes.spines.top": False,
         "axes.spines.right": False,
@@ -67,15 +76,116 @@ def _ci_err(frame: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(np.vstack([low, high]), nan=0.0).clip(min=0)
 
 
+#: Font size (points) of the spine chart's words; it prints at its own size (see report CSS).
+SPINE_FONT = 8.0
+
+
+#: Height of one single-line row of the spine chart, in inches.
+SPINE_PITCH = 0.16
+
+
+def _spine_layout(
+    glance: pd.DataFrame,
+) -> tuple[pd.DataFrame, list[str], np.ndarray, list[tuple[float, str]], float]:
+    """Rows grouped by family (first-seen order), their labels and y, headings, height.
+
+    Heights are in rows: a wrapped label takes one and a half, a family heading one more.
+    """
+    fam = glance["family"].astype(str) if "family" in glance else pd.Series("", index=glance.index)
+    codes = pd.Series(pd.factorize(fam)[0], index=glance.index)
+    order = codes.sort_values(kind="stable").index
+    g = glance.loc[order].reset_index(drop=True)
+    codes = codes.loc[order].to_numpy()
+    labels = _spine_labels(g)
+    height = np.where(np.char.count(np.array(labels, dtype=str), "\n") > 0, 1.55, 1.0)
+    grouped = bool(len(g)) and (len(set(codes)) > 1 or bool(fam.iloc[0]))
+    starts = np.r_[True, codes[1:] != codes[:-1]] if len(g) else np.zeros(0, bool)
+    head = 1.15 * (starts & grouped)
+    centre = np.cumsum(height + head) - height / 2
+    total = float(centre[-1] + height[-1] / 2 + 0.3) if len(g) else 1.0
+    y = total - centre
+    heads = [
+        (float(yi + h / 2 + 0.55), FAMILIES.get(n, n))
+        for yi, h, n in zip(y[starts], height[starts], g["family"].astype(str)[starts], strict=True)
+    ] if grouped else []  # fmt: skip
+    return g, labels, y, heads, total
+
+
+def _spine_labels(g: pd.DataFrame) -> list[str]:
+    """Indicator titles without their family's name (the group heading says it), wrapped."""
+    fam = g["family"].astype(str) if "family" in g else pd.Series("", index=g.index)
+    prefix = fam.map(lambda f: FAMILIES.get(f, "") + ": ")
+    titles = g["title"].astype(str)
+    strip = [
+        t[len(p) :] if p != ": " and t.startswith(p) else t
+        for t, p in zip(titles, prefix, strict=True)
+    ]
+    return [textwrap.fill(t[:1].upper() + t[1:], 42) for t in strip]
+
+
+def _spine_value_text(g: pd.DataFrame) -> list[str]:
+    """The value and its 95% CI as printed at the right ("suppressed" for a hidden cell)."""
+    out = []
+    for title, v, lo, hi, sup in zip(
+        g["title"].astype(str), g["value"], g["lower"], g["upper"], g["suppressed"], strict=True
+    ):
+        d = 2 if "ratio" in title.lower() else (0 if abs(v) >= 100 else 1)
+        if bool(sup) or pd.isna(v):
+            out.append("suppressed" if bool(sup) else "no data")
+        elif pd.isna(lo) or pd.isna(hi):
+            out.append(f"{v:,.{d}f}")
+        else:
+            out.append(f"{v:,.{d}f} ({lo:,.{d}f}\u2013{hi:,.{d}f})")
+    return out
+
+
+def _spine_points(ax: Any, g: pd.DataFrame, ref: str, span: float, y: np.ndarray) -> None:
+    """The spine chart's markers, intervals and England diamonds (percent of ``ref``)."""
+    base = g[ref].to_numpy(float) if ref in g else np.full(len(g), np.nan)
+    sup = g["suppressed"].astype(bool).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = {c: np.clip(100 * np.where(sup, np.nan, g[c].to_numpy(float)) / base,
+                          100 - span, 100 + span) for c in ("value", "lower", "upper")}  # fmt: skip
+        eng = 100 * g["England"].to_numpy(float) / base if ref != "England" else None
+    err = np.abs(np.vstack([rel["value"] - rel["lower"], rel["upper"] - rel["value"]]))
+    ok = np.isfinite(rel["value"]) & np.isfinite(err).all(axis=0)
+    ax.errorbar(rel["value"][ok], y[ok], xerr=err[:, ok], fmt="none", ecolor="#404040", lw=1,
+                capsize=2, zorder=2)  # fmt: skip
+    comparison = g["comparison"].where(g["comparison"].isin(COMPARISON_STYLE), "not compared")
+    for name, (colour, marker) in COMPARISON_STYLE.items():
+        pick = (comparison == name).to_numpy() & np.isfinite(rel["value"])
+        if pick.any():
+            ax.scatter(rel["value"][pick], y[pick], s=40, c=colour, marker=marker,
+                       edgecolors="black", linewidths=0.6, zorder=3)  # fmt: skip
+    if eng is not None:
+        pick = np.isfinite(eng)
+        ax.scatter(np.clip(eng[pick], 100 - span, 100 + span), y[pick], s=20, c="black",
+                   marker="D", zorder=4)  # fmt: skip
+
+
+def _spine_span(g: pd.DataFrame, ref: str) -> float:
+    """Half-width of the spine chart's axis around 100 (at least 25, at most 100)."""
+    base = g[ref].to_numpy(float) if ref in g else np.full(len(g), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = 100 * g["value"].to_numpy(float) / base
+    finite = rel[np.isfinite(rel) & ~g["suppressed"].astype(bool).to_numpy()]
+    span = float(np.abs(finite - 100).max()) * 1.15 if finite.size else 25.0
+    return min(max(25.0, span), 100.0)
+
+
 def spine_chart(glance: pd.DataFrame, area: str) -> tuple[Any, str]:
     """Fingertips-style summary: each indicator as a percent of its comparator.
 
-    The area's value is a marker whose colour and shape show the comparison, with the
-    comparison word and trend printed at the right; the comparator is the line at 100 and
-    England (where known) a black diamond.
+    Indicators are grouped under their family's name. The area's value is a marker whose
+    colour and shape show the comparison, with its 95% confidence interval as a bar; the
+    value with its interval, the comparison word and the trend are printed at the right.
+    The comparator is the line at 100 and England (where known) a black diamond. The
+    figure is 7.3 inches wide and its words :data:`SPINE_FONT` points, so printed at its
+    own size (as the pack's print style does) the words keep that size on paper.
 
     Args:
-        glance: output of :func:`bsol_analytics.report.at_a_glance`.
+        glance: output of :func:`bsol_analytics.report.at_a_glance` (``family``,
+            ``lower`` and ``upper`` are used when present).
         area: the area's name.
 
     Examples:
@@ -87,46 +197,51 @@ def spine_chart(glance: pd.DataFrame, area: str) -> tuple[Any, str]:
         'Summary chart of 2 indicators for East, each shown as a percent of the BSOL value'
     """
     ref = "England" if area == "BSOL" else "BSOL"
-    g = glance.reset_index(drop=True)
-    base = g[ref].to_numpy(float) if ref in g else np.full(len(g), np.nan)
-    own = np.where(g["suppressed"].astype(bool), np.nan, g["value"].to_numpy(float))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = 100 * own / base
-        eng = 100 * g["England"].to_numpy(float) / base if ref != "England" else None
-    height = max(2.5, 0.38 * len(g) + 1.2)
-    fig, ax = plt.subplots(figsize=(7, height))
-    y = np.arange(len(g))[::-1]
-    ax.axvline(100, color="#404040", lw=1.2)
-    finite = rel[np.isfinite(rel)]
-    span = max(25.0, float(np.nanmax(np.abs(finite - 100))) * 1.15) if finite.size else 25.0
-    comparison = g["comparison"].where(g["comparison"].isin(COMPARISON_STYLE), "not compared")
-    for name, (colour, marker) in COMPARISON_STYLE.items():
-        pick = (comparison == name).to_numpy() & np.isfinite(rel)
-        if pick.any():
-            ax.scatter(
-                rel[pick], y[pick], s=90, c=colour, marker=marker, edgecolors="black", zorder=3
-            )
-    if eng is not None:
-        pick = np.isfinite(eng)
-        ax.scatter(eng[pick], y[pick], s=40, c="black", marker="D", zorder=2)
-    labels = np.where(
-        g["suppressed"].astype(bool), "suppressed", comparison + "; " + g["trend"].astype(str)
+    glance = glance.assign(
+        lower=glance["lower"] if "lower" in glance else np.nan,
+        upper=glance["upper"] if "upper" in glance else np.nan,
     )
-    for yi, label in zip(y, labels, strict=True):
-        ax.text(100 + span * 1.05, yi, label, va="center", fontsize=9)
-    ax.set_yticks(y, g["title"].tolist())
-    ax.set_ylim(-0.7, len(g) - 0.3)
+    g, labels, y, heads, total = _spine_layout(glance)
+    width, left, plot = 7.3, 2.5, 1.25
+    fig = plt.figure(figsize=(width, SPINE_PITCH * (total + 1.3) + 0.75))
+    fh = fig.get_figheight()
+    ax = fig.add_axes((left / width, 0.7 / fh, plot / width, SPINE_PITCH * total / fh))
+    span = _spine_span(g, ref)
+    ax.axvline(100, color="#404040", lw=1.0)
+    _spine_points(ax, g, ref, span, y)
+    at = ax.get_yaxis_transform()
+    x_value, x_word, x_head = (3.85 - left) / plot, (5.05 - left) / plot, -left / plot
+
+    def write(x: float, yi: float, text: str, **kw: Any) -> None:
+        ax.text(x, yi, text, transform=at, va="center", fontsize=SPINE_FONT, clip_on=False, **kw)
+
+    comparison = g["comparison"].where(g["comparison"].isin(COMPARISON_STYLE), "not compared")
+    sup = g["suppressed"].astype(bool).to_numpy()
+    words = np.where(sup, "", comparison + "; " + g["trend"].astype(str))
+    for yi, value, word in zip(y, _spine_value_text(g), words, strict=True):
+        write(x_value, yi, value)
+        write(x_word, yi, word)
+    for yi, name in heads:
+        write(x_head, yi, name, fontweight="bold")
+        ax.plot([x_head, (width - 0.15 - left) / plot], [yi + 0.55] * 2, transform=at,
+                color="#BFBFBF", lw=0.6, clip_on=False)  # fmt: skip
+    write(x_value, total + 0.6, "Value (95% CI)", fontweight="bold")
+    write(x_word, total + 0.6, f"Compared with {ref}; trend", fontweight="bold")
+    ax.set_yticks(y, labels, fontsize=SPINE_FONT, linespacing=0.95)
+    ax.set_ylim(0, total)
     ax.set_xlim(100 - span, 100 + span)
-    ax.set_xlabel(f"{area} as a percent of the {ref} value ({ref} = 100)")
-    ax.spines["left"].set_visible(False)
+    ax.tick_params(axis="x", labelsize=SPINE_FONT)
     ax.tick_params(axis="y", length=0)
+    ax.set_xlabel(f"{area} as a percent of {ref} ({ref} = 100)", fontsize=SPINE_FONT)
+    ax.spines["left"].set_visible(False)
     ax.grid(axis="x", color="#E0E0E0")
-    if eng is not None:
-        ax.scatter([], [], c="black", marker="D", s=40, label="England")
+    if ref != "England":
+        ax.scatter([], [], c="black", marker="D", s=20, label="England")
     for name in ("better", "similar", "worse", "higher", "lower"):
         colour, marker = COMPARISON_STYLE[name]
-        ax.scatter([], [], c=colour, marker=marker, edgecolors="black", s=60, label=name)
-    _legend_below(ax, ncol=6)
+        ax.scatter([], [], c=colour, marker=marker, edgecolors="black", s=35, label=name)
+    fig.legend(loc="lower center", ncol=6, frameon=False, fontsize=SPINE_FONT,
+               bbox_to_anchor=(0.5, 0.0))  # fmt: skip
     counts = g["comparison"].value_counts()
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     alt = (
@@ -161,11 +276,11 @@ def bar_ci(
     r = rows.reset_index(drop=True)
     sup = r["suppressed"].astype(bool).to_numpy()
     vals = np.where(sup, 0.0, r["value"].to_numpy(float))
-    fig, ax = plt.subplots(figsize=(8, max(2.2, 0.42 * len(r) + 1.0)))
+    fig, ax = plt.subplots(figsize=(8, max(1.9, 0.32 * len(r) + 0.9)))
     y = np.arange(len(r))[::-1]
     err = np.where(sup, 0, _ci_err(r))
     bar_label = "Crude value, with 95% CI" if marks is not None else None
-    ax.barh(y, vals, color=OKABE_ITO["blue"], alpha=0.85, label=bar_label)
+    ax.barh(y, vals, color=NEUTRAL, alpha=0.85, label=bar_label)
     ax.errorbar(vals, y, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
     for yi, s in zip(y, sup, strict=True):
         if s:
@@ -173,7 +288,7 @@ def bar_ci(
     if comparator is not None and np.isfinite(comparator):
         ax.axvline(
             comparator,
-            color=OKABE_ITO["vermillion"],
+            color="black",
             ls="--",
             lw=1.5,
             label=f"{comparator_label} ({comparator:.1f})",
@@ -234,10 +349,10 @@ def ratio_chart(rows: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
     upper = np.where(sup, np.nan, r["upper"].to_numpy(float))
     groups = r["group"].astype(str).to_numpy()
     y = np.arange(len(r))[::-1]
-    fig, ax = plt.subplots(figsize=(8, max(2.4, 0.42 * len(r) + 1.4)))
+    fig, ax = plt.subplots(figsize=(8, max(2.1, 0.34 * len(r) + 1.2)))
     ax.axvline(1.0, color="#404040", ls="--", lw=1.2, zorder=1)
     styles = (
-        (groups == area, OKABE_ITO["orange"], "D", 90, area),
+        (groups == area, OWN_AREA, "D", 90, area),
         ((groups == "BSOL") & (groups != area), "black", "s", 60, "BSOL"),
         ((groups != area) & (groups != "BSOL"), "#6E6E6E", "o", 50, "Other localities"),
     )
@@ -295,7 +410,7 @@ def pyramid(pyr: pd.DataFrame, area: str) -> tuple[Any, str]:
     fem = pyr[pyr["sex"] == "F"].set_index("age_band").reindex(bands)
     mal = pyr[pyr["sex"] == "M"].set_index("age_band").reindex(bands)
     y = np.arange(len(bands))
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(8, 4.2))
     ax.barh(y, -mal["percent"].fillna(0), color=OKABE_ITO["blue"], label=f"Males, {area}")
     ax.barh(y, fem["percent"].fillna(0), color=OKABE_ITO["orange"], label=f"Females, {area}")
     if area != "BSOL":
@@ -326,9 +441,9 @@ def share_bars(mix: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
     """
     m = mix.reset_index(drop=True)
     y = np.arange(len(m))[::-1]
-    fig, ax = plt.subplots(figsize=(8, max(2.2, 0.5 * len(m) + 1)))
+    fig, ax = plt.subplots(figsize=(8, max(1.9, 0.4 * len(m) + 0.9)))
     own = np.where(m["suppressed"].astype(bool), 0, m["share"].fillna(0))
-    ax.barh(y + 0.2, own, height=0.4, color=OKABE_ITO["blue"], label=area)
+    ax.barh(y + 0.2, own, height=0.4, color=NEUTRAL, label=area)
     if area != "BSOL":
         ax.barh(
             y - 0.2,
@@ -382,7 +497,7 @@ def heatmap(matrix: pd.DataFrame, title: str, label: str = "Value") -> tuple[Any
         .fillna(False)
         .astype(bool)
     )
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = plt.subplots(figsize=(8, 3.2))
     data = grid.to_numpy(float)
     im = ax.imshow(np.ma.masked_invalid(data), cmap=SEQUENTIAL, aspect="auto")
     ax.set_facecolor("#F2F2F2")
@@ -426,11 +541,11 @@ def trend_chart(series: pd.DataFrame, title: str, ylabel: str) -> tuple[Any, str
         >>> trend_chart(s, "Prevalence", "Percent")[1].startswith("Line chart")
         True
     """
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    styles = [("-", "o", OKABE_ITO["blue"]), ("--", "s", "#404040")]
-    styles += [(":", "^", c) for c in (OKABE_ITO["orange"], OKABE_ITO["green"])]
+    fig, ax = plt.subplots(figsize=(8, 3.0))
+    styles = [("-", "o", OWN_AREA), ("--", "s", "#404040")]
+    styles += [(":", "^", c) for c in (OKABE_ITO["black"], OKABE_ITO["green"])]
     parts = []
-    # The pack's own area first (solid blue line), BSOL after it (dashed grey).
+    # The pack's own area first (solid orange line), BSOL after it (dashed grey).
     series = series.sort_values("area", key=lambda a: a == "BSOL", kind="stable")
     for k, (area, g) in enumerate(series.groupby("area", sort=False)):
         g = g[~g["suppressed"].astype(bool)].sort_values("reporting_date")
@@ -495,7 +610,7 @@ def funnel_plot(
         True
     """
     pts = points[~points["suppressed"].astype(bool) & points["value"].notna()]
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 3.4))
     for level, ls in ((0.95, "--"), (0.998, "-")):
         lim = limits[limits["confidence"] == level].sort_values("denominator")
         ax.plot(
@@ -555,10 +670,81 @@ def funnel_plot(
     return fig, alt
 
 
+#: Fixed colours of the national IMD quintiles (1 = most deprived, darkest), the same in
+#: every pack and every map: cividis at five even steps (colour-blind and greyscale safe).
+IMD_QUINTILE_COLOURS: dict[int, str] = {
+    1: "#00224E",
+    2: "#434E6C",
+    3: "#7D7C78",
+    4: "#BCAE6C",
+    5: "#FEE838",
+}
+#: Polygons at most this many get their names written on the map; more get numbers and a key.
+MAX_NAMED_AREAS = 8
+
+
+def quintile_colour(label: Any) -> str | None:
+    """The fixed colour of an IMD quintile given as 1-5 or a label such as ``"Q1 (most...)"``.
+
+    Examples:
+        >>> quintile_colour("Q1 (most deprived)") == quintile_colour(1) == "#00224E"
+        True
+        >>> quintile_colour("Asian") is None
+        True
+    """
+    text = str(label).strip()
+    digit = text[1:2] if text[:1] == "Q" else text[:1]
+    return IMD_QUINTILE_COLOURS.get(int(digit)) if digit.isdigit() else None
+
+
+def _name_column(gdf: Any) -> str | None:
+    """The column naming each of a map's areas (``ward_name``, ``locality``), if any.
+
+    A column is used only when its names are unique (an LSOA map's ``locality`` is not).
+    """
+    for name in ("ward_name", "locality"):
+        if name in gdf and gdf[name].notna().any() and gdf[name].dropna().is_unique:
+            return name
+    return None
+
+
+def _label_areas(fig: Any, ax: Any, gdf: Any, names: str) -> str:
+    """Write area names on the map (few areas) or numbers with a key beside it.
+
+    Numbers follow the frame's row order, which is also the order of the map's data
+    table. Returns a sentence for the alt text.
+    """
+    shown = gdf[gdf[names].notna() & ~gdf.geometry.is_empty]
+    points = shown.geometry.representative_point()
+    # A white box behind each label (not a stroked halo, which would turn SVG text to paths).
+    back = {"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
+    if len(shown) <= MAX_NAMED_AREAS:
+        for pt, name in zip(points, shown[names].astype(str), strict=True):
+            ax.text(pt.x, pt.y, name, ha="center", va="center", fontsize=9,
+                    fontweight="bold", bbox=back)  # fmt: skip
+        return "Each area is named on the map."
+    numbers = range(1, len(shown) + 1)
+    for pt, n in zip(points, numbers, strict=True):
+        ax.text(pt.x, pt.y, str(n), ha="center", va="center", fontsize=6.5, bbox=back)
+    key = [f"{n} {name}" for n, name in zip(numbers, shown[names].astype(str), strict=True)]
+    per_col = 30
+    cols = [key[i : i + per_col] for i in range(0, len(key), per_col)]
+    for k, col in enumerate(cols):
+        fig.text(0.99 + 0.26 * k, 0.95, "\n".join(col), va="top", ha="left", fontsize=7,
+                 linespacing=1.25)  # fmt: skip
+    return "Areas are numbered on the map; the key beside it and the data table name them."
+
+
 def choropleth(
     gdf: Any, column: str, title: str, legend_title: str, categorical: bool = False
 ) -> tuple[Any, str]:
     """Map of ``column`` over polygons (geopandas), colour-blind-safe, with a legend.
+
+    IMD quintiles (categories such as ``Q1 (most deprived)``) always take the fixed colours
+    of :data:`IMD_QUINTILE_COLOURS` and the legend always lists all five, so every pack's
+    maps read the same. Ward and locality maps (a ``ward_name`` or ``locality`` column) carry
+    the names on the map, or numbers with a key beside it when there are many areas.
+    Shapes are simplified to the map's resolution.
 
     Examples:
         >>> import geopandas as gpd
@@ -567,11 +753,21 @@ def choropleth(
         >>> choropleth(g, "q", "IMD", "Quintile", categorical=True)[1].startswith("Map of IMD")
         True
     """
+    x0, y0, x1, y1 = gdf.total_bounds if len(gdf) else (0, 0, 1, 1)
+    gdf = gdf.assign(geometry=gdf.geometry.simplify(max(x1 - x0, y1 - y0) / 1500))
     fig, ax = plt.subplots(figsize=(7, 6))
+    fixed = False
     if categorical:
         cats = sorted(gdf[column].dropna().unique().tolist())
-        cmap = plt.get_cmap(SEQUENTIAL, max(len(cats), 2))
-        colours = {c: cmap(i) for i, c in enumerate(cats)}
+        fixed = bool(cats) and all(quintile_colour(c) for c in cats)
+        if fixed:
+            from bsol_analytics.vocabulary import QUINTILE_LABELS
+
+            cats = list(QUINTILE_LABELS)
+            colours = {c: quintile_colour(c) for c in cats}
+        else:
+            cmap = plt.get_cmap(SEQUENTIAL, max(len(cats), 2))
+            colours = {c: cmap(i) for i, c in enumerate(cats)}
         gdf.plot(
             ax=ax,
             color=gdf[column].map(colours).fillna("#F2F2F2").tolist(),
@@ -608,6 +804,9 @@ def choropleth(
         )
         vals = gdf[column].dropna()
         detail = f"values from {vals.min():.1f} to {vals.max():.1f}" if len(vals) else "no values"
+    names = _name_column(gdf)
+    labelled = f" {_label_areas(fig, ax, gdf, names)}" if names else ""
     ax.set_axis_off()
     ax.set_title(title, loc="left")
-    return fig, f"Map of {title}: {detail}. Darker areas have lower values."
+    darker = "are more deprived" if categorical and fixed else "have lower values"
+    return fig, f"Map of {title}: {detail}. Darker areas {darker}.{labelled}"

@@ -12,18 +12,32 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
+import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bsol_analytics import sdc
+from bsol_analytics.errors import BsolError, ParameterError
+from bsol_analytics.sdc.audit import AuditResult, audit_folder, audit_run, read_folder
+from bsol_analytics.sdc.core import CROSS_SEP
+from bsol_analytics.sdc.protect import protect_and_audit
 from bsol_analytics.vocabulary import (
+    ALL,
     DSR_SUFFIX,
     RVE_SUFFIX,
     area_column,
     missing_area,
 )
+
+log = logging.getLogger(__name__)
 
 #: Columns of the run's areas frame: each area with one of its parents.
 AREA_COLUMNS: tuple[str, ...] = ("area_type", "area", "parent_type", "parent")
@@ -204,58 +218,403 @@ def suppress_small_counts(
     )
 
 
-def _indicator_parents(frame: pd.DataFrame, run_areas: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the areas frame between area types the indicator frame holds."""
-    present = set(frame["area_type"].astype("str"))
-    keep = run_areas["area_type"].isin(present) & run_areas["parent_type"].isin(present)
-    return run_areas[keep].reset_index(drop=True)
+#: Indicator id of the registered-population counts (population and demography tables);
+#: :mod:`bsol_analytics.indicators.links` ties its count to ``HYP_PREV``'s denominator.
+POPULATION_ID = "POPULATION"
+#: Breakdown of a population table cell (sex by age band; sex not known is ``U | All ages``).
+POPULATION_BREAKDOWN = "sex*age_band"
+#: Breakdown name of the demography table's Core20 split (Rest includes unknown IMD).
+POPULATION_CORE20 = "core20_registered"
+_SEX_GROUPS = {"F": "Female", "M": "Male", "U": "Unknown"}
+#: Name of the run's population margins (area totals and sex totals): counts the run
+#: publishes elsewhere (the list-size denominators), protected with the rest, never written.
+MARGINS = "_population_margins"
+#: Key of a published frame's ``attrs`` holding its disclosure audit and areas
+#: (``{"audit": AuditResult.summary(), "areas": [...]}``), for the run's manifest.
+SDC_ATTR = "sdc"
+#: Table names protected as tidy indicator frames.
+TIDY_TABLES: tuple[str, ...] = ("indicators", "wards")
+
+
+class DisclosureAuditError(BsolError):
+    """The disclosure audit failed: a hidden small count could be worked out (exit code 5).
+
+    The message names the failing cells by table and key, never by value.
+
+    Examples:
+        >>> DisclosureAuditError("Disclosure audit failed: 1 hidden count.").exit_code
+        5
+    """
+
+    exit_code = 5
+
+
+class ProtectedRun(dict):
+    """The protected tables of one run (name -> frame), with the run's disclosure audit.
+
+    A plain ``dict`` for every caller that only wants the tables; :attr:`audit` is the
+    :class:`~bsol_analytics.sdc.audit.AuditResult` of the linked pass (``None`` when nothing
+    was protected), :meth:`raise_if_failed` stops a run that must not publish.
+
+    Examples:
+        >>> run = ProtectedRun({"t": pd.DataFrame()})
+        >>> list(run), run.audit is None, run.summary()
+        (['t'], True, {'linked': False})
+    """
+
+    def __init__(self, tables: Mapping[str, pd.DataFrame], audit: Any = None) -> None:
+        super().__init__(tables)
+        self.audit = audit
+
+    def summary(self) -> dict[str, Any]:
+        """The audit for a manifest (:meth:`AuditResult.summary` and the policy text)."""
+        if self.audit is None:
+            return {"linked": False}  # each table protected on its own: no audit
+        return {"linked": True, **self.audit.summary()}
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`DisclosureAuditError` if the audit failed (nothing may be published)."""
+        if self.audit is not None and not self.audit.passed:
+            raise DisclosureAuditError(
+                self.audit.describe(limit=10)
+                + "\nNothing was published. Report this with the run log: the disclosure "
+                "control could not protect these cells."
+            )
+
+
+def population_cells(
+    population: pd.DataFrame, demography: pd.DataFrame | None, view: str, date: Any
+) -> dict[str, pd.DataFrame]:
+    """The population and demography tables as tidy cells, with their margins.
+
+    Population rows become cells of :data:`POPULATION_ID` by ``sex*age_band`` (sex not
+    known is ``Unknown | All ages``); demography rows are one-way breakdowns of the same
+    count. :data:`MARGINS` holds each area's total and sex totals: they are not published
+    as such (protection treats them as hidden) but equal the registered-list denominators
+    the indicator table publishes (a link of :mod:`bsol_analytics.indicators.links`), so
+    the groups, crosses and nesting of the counts are related to what is published.
+
+    Examples:
+        >>> pop = pd.DataFrame({"area_type": "BSOL", "area": "BSOL", "sex": ["F", "M", "U"],
+        ...     "age_band": ["0-4", "0-4", "All ages"], "count": [10, 12, 3]})
+        >>> out = population_cells(pop, None, "practice", "2025-03-31")
+        >>> out["population"]["group"].tolist()
+        ['Female | 0-4', 'Male | 0-4', 'Unknown | All ages']
+        >>> out[MARGINS][["breakdown", "group", "numerator"]].values.tolist()
+        [['overall', 'All', 25], ['sex', 'Female', 10], ['sex', 'Male', 12], ['sex', 'Unknown', 3]]
+    """
+    key = {"indicator_id": POPULATION_ID, "reporting_date": date, "view": view}
+    sex = population["sex"].astype("str").map(_SEX_GROUPS).fillna("Unknown")
+    pop = pd.DataFrame(
+        {
+            **key,
+            "area_type": population["area_type"].to_numpy(),
+            "area": population["area"].to_numpy(),
+            "breakdown": POPULATION_BREAKDOWN,
+            "group": (sex + CROSS_SEP + population["age_band"].astype("str")).to_numpy(),
+            "numerator": population["count"].to_numpy(),
+        }
+    )
+    count = pd.to_numeric(population["count"], errors="coerce")
+    areas_ = ["area_type", "area"]
+    total = count.groupby([population[c] for c in areas_], sort=False).sum().reset_index()
+    by_sex = count.groupby([population[c] for c in areas_] + [sex.rename("group")], sort=False)
+    by_sex = by_sex.sum().reset_index()
+    margins = pd.concat(
+        [
+            total.assign(breakdown="overall", group=ALL),
+            by_sex.assign(breakdown="sex"),
+        ],
+        ignore_index=True,
+    ).rename(columns={"count": "numerator"})
+    margins = margins.assign(**key)
+    out = {"population": pop, MARGINS: margins[[*sdc.CELL_KEYS, "numerator"]]}
+    if demography is not None:
+        # the population's Core20 "Rest" also holds the unknown quintile: not the indicator
+        # breakdown (whose quintiles 2-5 make up Rest), so it is named apart
+        breakdown = demography["breakdown"].replace({"core20": POPULATION_CORE20})
+        out["demography"] = demography[["area_type", "area", "group"]].assign(
+            **key, breakdown=breakdown.to_numpy(), numerator=demography["count"].to_numpy()
+        )[[*sdc.CELL_KEYS, "numerator"]]
+    return out
+
+
+def _run_key(tables: Mapping[str, pd.DataFrame]) -> tuple[str, Any]:
+    """The view and reporting date of the population counts: the indicator table's."""
+    ind = tables.get("indicators")
+    if ind is None or ind.empty:
+        return "practice", "population"
+    return str(ind["view"].iloc[0]), ind["reporting_date"].max()
+
+
+def _with_flags(frame: pd.DataFrame) -> pd.DataFrame:
+    """An empty or unprotected frame with the suppression columns (nothing suppressed)."""
+    return frame.assign(
+        suppressed=False, suppression_reason=pd.Series(None, index=frame.index, dtype="object")
+    )
+
+
+#: Environment variable switching the pipeline to the linked pass (``1``, ``true`` or
+#: ``yes``); without it :func:`protect_run` protects each table on its own.
+LINKED_ENV = "BSOL_SDC_LINKED"
+
+
+def linked_default() -> bool:
+    """Whether :func:`protect_run` uses the linked pass by default (:data:`LINKED_ENV`).
+
+    Examples:
+        >>> import os
+        >>> os.environ.pop(LINKED_ENV, None) and None
+        >>> linked_default()
+        False
+    """
+    return os.environ.get(LINKED_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def rule_text(policy: sdc.SDCPolicy = sdc.DEFAULT_POLICY, linked: bool | None = None) -> str:
+    """The disclosure-control rule a run applies, in plain English.
+
+    The policy's own words when the linked pass (with its audit) is on; otherwise the same
+    rule, saying that secondary suppression works within each table.
+
+    Examples:
+        >>> "audit" in rule_text(linked=False), "audit" in rule_text(linked=True)
+        (False, True)
+    """
+    text = policy.description
+    if linked_default() if linked is None else linked:
+        return text
+    return text.replace(
+        "from the other published figures (checked by a linear-programming audit)",
+        "from the other figures of the same table (its groups and totals, and areas "
+        "within their parent area)",
+    ).replace(" (checked by a linear-programming audit)", "")
+
+
+def _per_table(
+    tables: Mapping[str, pd.DataFrame], run_areas: pd.DataFrame | None, policy: sdc.SDCPolicy
+) -> ProtectedRun:
+    """Each table protected on its own (primary suppression and its lines; no audit)."""
+    out = dict(tables)
+    areas_ = pd.DataFrame(columns=list(AREA_COLUMNS)) if run_areas is None else run_areas
+    for name in TIDY_TABLES:
+        if name in out:
+            frame = out[name]
+            present = set(frame["area_type"].astype("str"))
+            keep = areas_["area_type"].isin(present) & areas_["parent_type"].isin(present)
+            parents = areas_[keep].reset_index(drop=True) if name == "indicators" else None
+            linked = linked_ids(frame["indicator_id"].astype("str").unique())
+            out[name] = sdc.apply_sdc(frame, policy, parents=parents, linked=linked)
+    for name, lines in COUNT_LINES.items():
+        if name in out:
+            out[name] = suppress_small_counts(out[name], lines=lines, policy=policy)
+    return ProtectedRun(out)
 
 
 def protect_run(
     tables: Mapping[str, pd.DataFrame],
-    run_areas: pd.DataFrame,
+    run_areas: pd.DataFrame | None = None,
     policy: sdc.SDCPolicy = sdc.DEFAULT_POLICY,
-) -> dict[str, pd.DataFrame]:
-    """Apply disclosure control, once, to everything a run publishes.
+    *,
+    linked: bool | None = None,
+) -> ProtectedRun:
+    """Apply disclosure control, once, to everything a run publishes, and audit it.
+
+    Every table is part of one linked system
+    (:func:`bsol_analytics.sdc.protect.protect_and_audit`): the tidy ``indicators`` and
+    ``wards`` frames, and the ``population`` and ``demography`` counts as cells of
+    :data:`POPULATION_ID` (:func:`population_cells`), whose area totals are the list-size
+    denominators of the prevalence indicators. Primary suppression, the line rule and
+    audit-driven extra hiding run over all of it; the final audit is
+    :attr:`ProtectedRun.audit`.
 
     Args:
         tables: name -> unsuppressed table: ``indicators`` and ``wards`` (tidy indicator
-            frames), ``population`` and ``demography`` (counts, see :data:`COUNT_LINES`).
+            frames), ``population`` and ``demography`` (counts, see
+            :func:`bsol_analytics.packs.tables.population_counts`).
         run_areas: the run's :func:`areas` frame.
         policy: the disclosure-control policy.
+        linked: the linked pass (``True``) or each table on its own, the earlier rule, with
+            no audit (``False``); default :func:`linked_default` (the :data:`LINKED_ENV`
+            switch).
 
     Returns:
-        name -> a new, protected table (tables of other names pass through unchanged).
+        A :class:`ProtectedRun`: name -> a new, protected table (tables of other names pass
+        through unchanged), with the audit (``None`` without the linked pass).
 
     Examples:
         >>> ind = pd.DataFrame({"indicator_id": "X", "reporting_date": "2025-03-31",
         ...     "view": "practice", "area_type": "BSOL", "area": "BSOL",
         ...     "breakdown": "overall", "group": "All", "value": [30.0],
         ...     "numerator": [3], "denominator": [10]})
-        >>> out = protect_run({"indicators": ind}, pd.DataFrame(columns=AREA_COLUMNS))
-        >>> out["indicators"]["suppressed"].tolist()
-        [True]
+        >>> out = protect_run({"indicators": ind}, pd.DataFrame(columns=AREA_COLUMNS),
+        ...                   linked=True)
+        >>> out["indicators"]["suppressed"].tolist(), out.audit.passed
+        ([True], True)
     """
+    if not (linked_default() if linked is None else linked):
+        return _per_table(tables, run_areas, policy)
     out = dict(tables)
-    for name in ("indicators", "wards"):
-        if name in out:
-            frame = out[name]
-            parents = _indicator_parents(frame, run_areas) if name == "indicators" else None
-            linked = linked_ids(frame["indicator_id"].astype("str").unique())
-            out[name] = sdc.apply_sdc(frame, policy, parents=parents, linked=linked)
-    for name, lines in COUNT_LINES.items():
-        if name in out:
-            out[name] = suppress_small_counts(out[name], lines=lines, policy=policy)
-    return out
+    linked = {n: f for n, f in tables.items() if n in TIDY_TABLES and not f.empty}
+    for n in TIDY_TABLES:
+        if n in tables and tables[n].empty:
+            out[n] = _with_flags(tables[n])
+    if "population" in tables:
+        view, date = _run_key(tables)
+        linked.update(population_cells(tables["population"], tables.get("demography"), view, date))
+    if not linked:
+        return ProtectedRun(out)
+    t0 = time.perf_counter()
+    protected, audit = protect_and_audit(linked, run_areas, policy, unpublished=(MARGINS,))
+    log.info("Disclosure control: %s", audit.summary())
+    log.debug("Disclosure control took %.1f s", time.perf_counter() - t0)
+    for name in linked:
+        if name == MARGINS:
+            continue
+        if name in ("population", "demography"):
+            p = protected[name]
+            out[name] = tables[name].assign(
+                count=pd.Series(p["numerator"].to_numpy(), index=tables[name].index).astype(
+                    "Float64"
+                ),
+                suppressed=p["suppressed"].to_numpy(bool),
+                suppression_reason=pd.Series(
+                    p["suppression_reason"].to_numpy(), index=tables[name].index, dtype="object"
+                ),
+            )
+        else:
+            out[name] = protected[name]
+    return ProtectedRun(out, audit)
+
+
+def manifest_path(out: str | Path) -> Path:
+    """The disclosure manifest written beside a ``bsol indicators`` output file.
+
+    Examples:
+        >>> manifest_path("results/table.csv").as_posix()
+        'results/table.csv.sdc.json'
+    """
+    out = Path(out)
+    return out.with_name(out.name + ".sdc.json")
+
+
+def audit_manifest(
+    frame: pd.DataFrame, policy: sdc.SDCPolicy = sdc.DEFAULT_POLICY, enabled: bool = True
+) -> dict[str, Any]:
+    """The disclosure manifest of a published table: policy, audit result and areas.
+
+    ``audit`` is :meth:`AuditResult.summary` (passed, cells checked, components, seconds,
+    policy); ``areas`` is the run's areas frame as records, so that ``bsol audit`` can
+    check the table again later.
+
+    Examples:
+        >>> m = audit_manifest(pd.DataFrame(), enabled=False)
+        >>> m["disclosure_control"], m["audit"]
+        (False, None)
+    """
+    info = frame.attrs.get(SDC_ATTR, {}) if enabled else {}
+    linked = (info.get("audit") or {}).get("linked")
+    return {
+        "disclosure_control": bool(enabled),
+        "policy": dataclasses.asdict(policy) if enabled else None,
+        "policy_description": rule_text(policy, linked) if enabled else None,
+        "audit": info.get("audit") if enabled else None,
+        "areas": info.get("areas", []),
+    }
+
+
+def _count_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Pack wards, population and demography tables as tidy cells, for the audit."""
+    view, date = _run_key(tables)
+    wards = tables.get("wards")
+    if wards is not None and "ward_code" in wards.columns and "area" not in wards.columns:
+        tables["wards"] = wards.assign(  # the published ward columns (maps)
+            reporting_date=date,
+            view="resident",
+            area_type="ward",
+            area=wards["ward_code"],
+            breakdown="overall",
+            group=ALL,
+        )
+    if "population" not in tables:
+        return tables
+    pop = tables.pop("population")
+    demo = tables.pop("demography", None)
+    cells = population_cells(pop, demo, view, date)
+    for name, frame in (("population", pop), ("demography", demo)):
+        if frame is not None:
+            cells[name] = cells[name].assign(
+                suppressed=frame["suppressed"].to_numpy(bool),
+                suppression_reason=frame["suppression_reason"].to_numpy(),
+            )
+    margins = cells[MARGINS]  # not published: hidden, related through the links
+    cells[MARGINS] = margins.assign(suppressed=True, suppression_reason=None)
+    return {**tables, **cells}
+
+
+def audit_published(path: str | Path) -> AuditResult:
+    """Audit what a run published: a folder of tables, or one ``bsol indicators`` output.
+
+    * a file (``.csv``/``.parquet``): the table, with the areas and policy of its
+      :func:`manifest_path` manifest;
+    * a pack tables folder (``indicators.parquet``, ``wards.parquet``,
+      ``population.parquet``, ``demography.parquet``, ``areas.parquet``): the whole pack
+      run, population counts included;
+    * any other folder: :func:`bsol_analytics.sdc.audit.audit_folder`'s format.
+
+    Raises:
+        ParameterError: the path is neither such a file nor such a folder.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() not in (".csv", ".parquet"):
+            raise ParameterError(f"{path} is not a .csv or .parquet table.")
+        frame = (
+            pd.read_parquet(path)
+            if path.suffix.lower() == ".parquet"
+            else pd.read_csv(path, dtype={"area": "str"})
+        )
+        meta_file = manifest_path(path)
+        meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+        run_areas = pd.DataFrame(meta.get("areas") or [], columns=list(AREA_COLUMNS))
+        fields = {f.name for f in dataclasses.fields(sdc.SDCPolicy)}
+        policy = sdc.SDCPolicy(
+            **{k: v for k, v in (meta.get("policy") or {}).items() if k in fields}
+        )
+        return audit_run({path.stem: frame}, run_areas.astype("str"), policy)
+    if (path / "population.parquet").exists() and (path / "indicators.parquet").exists():
+        tables = {
+            name: pd.read_parquet(path / f"{name}.parquet")
+            for name in ("indicators", "wards", "population", "demography")
+            if (path / f"{name}.parquet").exists()
+        }
+        run_areas = (
+            pd.read_parquet(path / "areas.parquet") if (path / "areas.parquet").exists() else None
+        )
+        policy = read_folder(path)[2]
+        return audit_run(_count_tables(tables), run_areas, policy)
+    return audit_folder(path)
 
 
 __all__ = [
     "AREA_COLUMNS",
     "COUNT_LINES",
+    "LINKED_ENV",
+    "MARGINS",
+    "POPULATION_ID",
+    "SDC_ATTR",
+    "DisclosureAuditError",
+    "ProtectedRun",
     "area_parents",
     "areas",
+    "audit_manifest",
+    "audit_published",
+    "linked_default",
     "linked_ids",
+    "manifest_path",
+    "population_cells",
     "protect_run",
+    "rule_text",
     "suppress_small_counts",
     "ward_parents",
 ]

@@ -2427,13 +2427,21 @@ def sample_extract(
         fmt: ``csv`` or ``parquet``.
 
     Returns:
-        The extract folder (the caller removes it when done).
+        The extract folder; its temporary folder is removed when the process exits (a
+        caller may remove it sooner).
 
     Examples:
         >>> sorted(p.stem for p in sample_extract().glob("*.csv"))[:3]
         ['admissions', 'clinical_events', 'ed_attendances']
     """
+    import atexit
+    import shutil
     import tempfile
 
     root = Path(tempfile.mkdtemp(prefix="bsol-sample-"))
-    return generate(root / "extract", patients=patients, seed=seed, fmt=fmt).out
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    try:
+        return generate(root / "extract", patients=patients, seed=seed, fmt=fmt).out
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise

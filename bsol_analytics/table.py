@@ -50,7 +50,7 @@ from bsol_analytics.indicators import (
 from bsol_analytics.indicators.links import UNSPLIT_DENOMINATORS
 from bsol_analytics.indicators.mortality import life_table_counts
 from bsol_analytics.indicators.registry import list_indicators
-from bsol_analytics.protection import area_parents, protect_run
+from bsol_analytics.protection import SDC_ATTR, area_parents, protect_run
 from bsol_analytics.reference import ETHNICITY_DETAILED
 from bsol_analytics.vocabulary import (
     AGE_BANDS,
@@ -1319,17 +1319,24 @@ def tidy_indicators(
     table = indicator_statistics(
         cube, by=by, view=view, imd=imd, derived=derived, reference=reference, le_cube=le_cube
     )
+    audit = None
     if sdc and not table.empty:
         area_types, _ = parse_by(by)
         areas = area_parents(cube, area_types, view)
-        table = protect_run({"indicators": table}, areas, policy)["indicators"]
+        protected = protect_run({"indicators": table}, areas, policy)
+        protected.raise_if_failed()  # nothing is published when the audit fails
+        table = protected["indicators"]
+        audit = {"audit": protected.summary(), "areas": areas.to_dict("records")}
     cube_ids = [str(i) for i in pd.unique(cube["indicator_id"])]
     if le_cube is not None and len(le_cube):
         cube_ids += [i for i in (_LE_ID, LE_SII_ID) if i not in cube_ids]
         keep = None if keep is None else [*keep, *([LE_SII_ID] if _LE_ID in keep else [])]
-    return finish_table(
+    out = finish_table(
         table, cube_ids, derived=derived, keep=keep, polarity=polarity, england=england
     )
+    if audit is not None:
+        out.attrs[SDC_ATTR] = audit  # the disclosure audit, for the run's manifest
+    return out
 
 
 def _empty_table() -> pd.DataFrame:
@@ -1457,14 +1464,15 @@ def indicator_table(
             statistic_of(i) == "dsr" for i in (base_ids or [x.id for x in list_indicators()])
         )
         keys = cube_keys(area_types, breakdowns, view=view, imd=imd, standardise=strata)
-        tables = load_tables(tables, engine)  # read once for every cube below
+        le_keys = life_expectancy_keys(area_types, view=view, imd=imd)
+        # read once for every cube below, and of the patients only the columns they use
+        tables = load_tables(tables, engine, keys=[*keys, *le_keys])
         cube = compute_cube(tables, dates, keys, engine=engine, indicators=base_ids)
         ok, skipped = computable_indicators(tables, engine)
         if base_ids is not None:
             skipped = {i: r for i, r in skipped.items() if i in base_ids}
         le_cube = None
         if _LE_ID in ok and (base_ids is None or _LE_ID in base_ids):
-            le_keys = life_expectancy_keys(area_types, view=view, imd=imd)
             le_cube = compute_cube(tables, dates, le_keys, engine=engine, indicators=[_LE_ID])
     keep = None
     if indicators is not None:
@@ -1495,7 +1503,9 @@ def indicator_table(
         keep=keep,
         le_cube=le_cube,
     )
-    return with_skipped(table, skipped, dates, view)
+    out = with_skipped(table, skipped, dates, view)
+    out.attrs.update(table.attrs)  # the disclosure audit (SDC_ATTR)
+    return out
 
 
 #: ``method`` of the row that lists an indicator the extract could not give.

@@ -37,6 +37,8 @@ import warnings
 
 from bsol_analytics import report
 from bsol_analytics.packs import open_pack
+from bsol_analytics.report.html import key_messages_html
+from bsol_analytics.report.messages import key_messages
 
 warnings.filterwarnings("ignore")
 locality, reporting_date = report.validate_parameters(
@@ -49,6 +51,7 @@ report.show(report.provenance_banner(data.info, source))
 report.show(report.title_html(data, locality))
 if locality == report.BSOL or len(data.info["localities_covered"]) < len(report.LOCALITIES):
     report.show(report.coverage_sentence(data.info["localities_covered"]))
+report.show(key_messages_html(key_messages(data, locality)))
 
 # %%
 report.show(report.glance_section(data, locality))

@@ -125,6 +125,43 @@ def test_details_open_and_show_the_data(driver, published):
     assert table.is_displayed()
 
 
+_SPINE = "document.querySelector('.at-a-glance-print figure img')"
+
+
+@pytest.mark.parametrize("page", ["east.html", "bsol.html"])
+def test_key_messages_then_spine_chart_above_the_fold(driver, published, page):
+    """At 1366x768 the key-messages box and, under it, the spine chart start on screen."""
+    metrics = {"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)  # the viewport
+    try:
+        driver.get((published / page).as_uri())
+        box, spine, height = driver.execute_script(
+            "const box = document.querySelector('.key-messages');"
+            f"return [box.getBoundingClientRect().top, {_SPINE}.getBoundingClientRect().top,"
+            " window.innerHeight];"
+        )
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert height == 768 and 0 <= box < spine < 768
+    items = driver.execute_script("return document.querySelectorAll('.key-messages li').length")
+    assert 1 <= items <= 5
+
+
+def test_spine_chart_prints_at_its_own_size(driver, published):
+    """In print the spine chart is not scaled down, so its 8 pt words stay 8 pt on paper."""
+    driver.set_window_size(794, 1123)  # an A4 page at 96 px per inch
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        driver.get((published / "east.html").as_uri())
+        shown, natural = driver.execute_script(
+            f"const i = {_SPINE}; return [i.getBoundingClientRect().width, i.naturalWidth];"
+        )
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        driver.set_window_size(1280, 900)
+    assert natural > 0 and shown >= 0.99 * natural
+
+
 def _print_to_pdf(page: Path, pdf: Path) -> None:
     import subprocess
 

@@ -29,14 +29,22 @@ def _table(numerators, denominators, suppressed, reasons):
 CASES = {
     # one hidden cell of a line: recoverable by subtraction
     "unsafe": (
-        _table([50, None, 47], [500, None, 250], [False, True, False],
-               [None, "primary: count 1-7", None]),
+        _table(
+            [50, None, 47],
+            [500, None, 250],
+            [False, True, False],
+            [None, "primary: count 1-7", None],
+        ),
         5,
     ),
     # both cells of the line hidden, their sum well above the small range
     "safe": (
-        _table([50, None, None], [500, None, None], [False, True, True],
-               [None, "primary: count 1-7", "secondary: protects another cell"]),
+        _table(
+            [50, None, None],
+            [500, None, None],
+            [False, True, True],
+            [None, "primary: count 1-7", "secondary: protects another cell"],
+        ),
         0,
     ),
 }
@@ -58,3 +66,86 @@ def test_audit_missing_folder_is_a_user_error(tmp_path, capsys):
     assert main(["audit", str(tmp_path / "nothing")]) == 2
     _, err = capsys.readouterr()
     assert "Traceback" not in err and "not a folder" in " ".join(err.split())
+
+
+def _pack_folder(folder, unknown_sex: int, protect: bool):
+    """A pack tables folder: indicators, population and areas (as ``compute_tables``)."""
+    from bsol_analytics import protection
+
+    indicators = _table([21, 11, 9], [147 + unknown_sex, 75, 72], False, None).assign(
+        indicator_id="HYP_PREV"
+    )
+    indicators.loc[3] = indicators.loc[2].copy()
+    indicators.loc[3, ["group", "numerator", "denominator"]] = ["Unknown", 1, unknown_sex]
+    cells = [("F", "0-4", 40), ("F", "5-9", 35), ("M", "0-4", 42), ("M", "5-9", 30)]
+    population = pd.DataFrame(
+        [("BSOL", "BSOL", s, b, n) for s, b, n in cells]
+        + [("BSOL", "BSOL", "U", "All ages", unknown_sex)],
+        columns=["area_type", "area", "sex", "age_band", "count"],
+    )
+    tables = {"indicators": indicators, "population": population}
+    if protect:
+        tables = protection.protect_run(tables, None, linked=True)
+    else:  # only the small counts hidden: the rest gives them away
+        for name, col in (("indicators", "denominator"), ("population", "count")):
+            t = tables[name]
+            small = pd.to_numeric(t[col]).between(1, 7) | pd.to_numeric(
+                t.get("numerator", t[col])
+            ).between(1, 7)
+            tables[name] = t.assign(
+                suppressed=small,
+                suppression_reason=small.map({True: "primary: count 1-7", False: None}),
+            )
+    folder.mkdir()
+    for name, t in tables.items():
+        t.to_parquet(folder / f"{name}.parquet", index=False)
+    wards = pd.DataFrame(  # the published ward columns (no cell keys)
+        {
+            "indicator_id": ["HYP_PREV"],
+            "ward_code": ["E05011118"],
+            "value": [20.0],
+            "numerator": [20.0],
+            "denominator": [100.0],
+            "suppressed": [False],
+            "suppression_reason": [None],
+        }
+    )
+    wards.to_parquet(folder / "wards.parquet", index=False)
+    pd.DataFrame(columns=["area_type", "area", "parent_type", "parent"]).to_parquet(
+        folder / "areas.parquet", index=False
+    )
+    return folder
+
+
+@pytest.mark.parametrize(("protect", "expected"), [(True, 0), (False, 5)])
+def test_audit_of_a_pack_tables_folder(tmp_path, capsys, protect, expected):
+    folder = _pack_folder(tmp_path / "tables", 3, protect)
+    assert main(["audit", str(folder)]) == expected
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    if expected:
+        assert "population" in out or "Unknown" in out
+
+
+def test_audit_of_an_indicators_output_with_its_manifest(tmp_path, capsys):
+    from bsol_analytics import protection
+
+    areas = pd.DataFrame(
+        {"area_type": ["locality"], "area": ["L1"], "parent_type": ["BSOL"], "parent": ["BSOL"]}
+    )
+    table = _table([50, None, 47], [500, None, 250], [False, True, False],
+                   [None, "primary: count 1-7", None])  # fmt: skip
+    out = tmp_path / "table.csv"
+    table.to_csv(out, index=False)
+    table.attrs[protection.SDC_ATTR] = {
+        "audit": {"passed": False},
+        "areas": areas.to_dict("records"),
+    }
+    manifest = protection.audit_manifest(table)
+    assert manifest["policy"]["max_count"] == 7 and manifest["areas"][0]["area"] == "L1"
+    import json
+
+    protection.manifest_path(out).write_text(json.dumps(manifest))
+    assert main(["audit", str(out)]) == 5  # one hidden cell of a line: recoverable
+    assert "Female" in capsys.readouterr().out
+    assert main(["audit", str(tmp_path / "table.txt")]) == 2

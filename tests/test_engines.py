@@ -7,13 +7,19 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_indicators_definitions import RD
 from test_indicators_v2 import combined_extract
 
 from bsol_analytics.errors import ExtractError, ParameterError
-from bsol_analytics.indicators import DEFINITIONS, compute_cube, load_tables, patient_flags
+from bsol_analytics.indicators import (
+    DEFINITIONS,
+    compute_cube,
+    compute_cubes,
+    load_tables,
+    patient_flags,
+)
 from bsol_analytics.indicators.engines import _row_order, _sort_codes
 
 KEYS = ["practice_locality", "imd2025_quintile", "sex", "age_band"]
@@ -85,6 +91,7 @@ def test_pandas_reads_parquet_parts_once_for_every_call(extract, pandas_cube, tm
         compute_cube(frames, DATES, KEYS, engine="duckdb")
 
 
+@settings(deadline=None)  # a busy machine must not fail a property
 @given(
     st.lists(
         st.tuples(
@@ -189,3 +196,45 @@ def test_duckdb_skips_the_same_indicators_on_a_version1_folder(tmp_path):
 def test_spark_matches_pandas_on_version2_keys(spark, extract, pandas_cube_v2_keys):
     got = compute_cube(extract, RD, V2_KEYS, engine="spark")
     pd.testing.assert_frame_equal(got, pandas_cube_v2_keys)
+
+
+# --------------------------------------------------------------------------------------
+# Several cubes from one evaluation per date (grouping sets), and forked date workers
+# --------------------------------------------------------------------------------------
+
+CUBE_REQUESTS = [
+    ([RD], KEYS, None),
+    (DATES, ["practice_locality"], None),
+    ([RD], ["sex"], ["HYP_PREV", "DM_PREV"]),
+    (["2024-12-31"], [], ["SCR_BREAST"]),
+]
+
+
+@pytest.mark.parametrize("jobs", [1, 2], ids=["one-process", "two-forked-workers"])
+def test_compute_cubes_equal_one_cube_per_request(extract, jobs):
+    frames = load_tables(extract)
+    cubes = compute_cubes(frames, CUBE_REQUESTS, jobs=jobs)
+    assert len(cubes) == len(CUBE_REQUESTS)
+    for cube, (dates, keys, ids) in zip(cubes, CUBE_REQUESTS, strict=True):
+        pd.testing.assert_frame_equal(cube, compute_cube(frames, dates, keys, indicators=ids))
+
+
+def test_compute_cubes_on_duckdb_equal_pandas(extract):
+    requests = CUBE_REQUESTS[1:3]
+    for lazy, eager in zip(
+        compute_cubes(extract, requests, engine="duckdb"),
+        compute_cubes(extract, requests),
+        strict=True,
+    ):
+        pd.testing.assert_frame_equal(lazy, eager)
+
+
+def test_loading_only_the_key_columns_keeps_the_cube(extract, pandas_cube, tmp_path):
+    for name, df in extract.items():
+        df.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    frames = load_tables(tmp_path, keys=KEYS)
+    assert "case" not in frames.patients.columns
+    assert "underlying_cause_of_death" in frames.patients.columns  # an input, not a key
+    pd.testing.assert_frame_equal(compute_cube(frames, DATES, KEYS), pandas_cube)
+    with pytest.raises(ParameterError, match="cannot be used as a key"):
+        compute_cube(frames, DATES, ["case"])

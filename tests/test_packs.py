@@ -478,7 +478,7 @@ def test_run_builds_accessible_self_contained_packs(first_run):
         assert len(page.encode()) < 5_000_000
         for img in re.findall(r"<img[^>]*>", page):
             assert re.search(r'alt="[^"]+"', img)
-            assert 'src="data:image/png;base64,' in img
+            assert re.search(r'src="data:image/(png|svg\+xml);base64,', img)
         levels = [int(h) for h in re.findall(r"<h([1-6])[ >]", page)]
         assert all(b - a <= 1 for a, b in itertools.pairwise(levels))
     index = (folder / "index.html").read_text()

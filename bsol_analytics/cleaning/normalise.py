@@ -231,9 +231,18 @@ def normalise_codes(values: pd.Series, *, upper: bool = False) -> pd.Series:
     if upper:
         arr = pc.utf8_upper(arr)
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
-    return pd.Series(
-        pd.arrays.ArrowStringArray(arr).astype("str"), index=values.index, name=values.name
-    )
+    return _string_series(arr, values)
+
+
+def _string_series(arr: pa.Array, like: pd.Series) -> pd.Series:
+    """Arrow strings as a pandas ``str`` series like ``like``; nulls stay missing.
+
+    On pandas 2.x ``astype("str")`` writes a null as the text ``'<NA>'``, so nulls are
+    put back with ``where`` (pandas 3 keeps them already).
+    """
+    ext = pd.arrays.ArrowStringArray(arr)
+    out = pd.Series(ext.astype("str"), index=like.index, name=like.name)
+    return out.where(~np.asarray(ext.isna(), dtype=bool))
 
 
 def normalise_icd10(values: pd.Series) -> pd.Series:
@@ -255,9 +264,7 @@ def normalise_icd10(values: pd.Series) -> pd.Series:
     arr = pc.utf8_slice_codeunits(arr, 0, 4)
     ok = pc.fill_null(pc.match_substring_regex(arr, r"^[A-Z][0-9]{2}[0-9A-Z]?$"), False)
     arr = pc.if_else(ok, arr, pa.scalar(None, arr.type))
-    return pd.Series(
-        pd.arrays.ArrowStringArray(arr).astype("str"), index=values.index, name=values.name
-    )
+    return _string_series(arr, values)
 
 
 def _as_arrow_strings(values: pd.Series) -> pa.Array:

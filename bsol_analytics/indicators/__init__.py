@@ -3,6 +3,7 @@
 Public API:
 
 * :func:`compute_cube` — numerators and denominators by reporting date × keys × indicator.
+* :func:`compute_cubes` — several cubes from one evaluation per date (grouping sets).
 * :func:`patient_flags` — the per-patient flags behind the cube.
 * :func:`computable_indicators` — the ids the tables can give, and why others are skipped.
 * :func:`load_tables` — open a prepared folder for an engine.
@@ -18,6 +19,7 @@ from bsol_analytics.indicators.engines import (
     ENGINES,
     computable_indicators,
     compute_cube,
+    compute_cubes,
     load_tables,
     patient_flags,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "IndicatorInfo",
     "computable_indicators",
     "compute_cube",
+    "compute_cubes",
     "expected_prevalence",
     "get_indicator",
     "list_indicators",

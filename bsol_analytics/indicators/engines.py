@@ -21,9 +21,11 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import multiprocessing as mp
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -411,29 +413,36 @@ def _check_lazy_dates(table: str, frame: Any) -> None:
 
 
 #: Columns read besides :data:`REQUIRED` when present (the optional inputs); ``patients``
-#: is read whole, since any of its columns may be a key.
-_OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"admissions": ("primary_diagnosis",)}
+#: is read whole unless the keys are known, since any of its columns may be a key.
+_OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "admissions": ("primary_diagnosis",),
+    "patients": ("underlying_cause_of_death",),
+}
 
 
-def _read_arrow(table: str, source: str) -> pa.Table:
+def _read_arrow(table: str, source: str, keys: Sequence[str] | None = None) -> pa.Table:
     """One prepared table for the pandas engine, reading only what the definitions use.
 
-    Every column of ``patients`` (the keys live there) and, for the other tables, the
-    :data:`REQUIRED` and :data:`_OPTIONAL_COLUMNS`; text other than ``patient_id`` is read as
+    The :data:`REQUIRED` and :data:`_OPTIONAL_COLUMNS`, and for ``patients`` the ``keys``
+    (every column when ``keys`` is ``None``); text other than ``patient_id`` is read as
     dictionaries (integer codes, categorical in pandas).
     """
     path = source.removesuffix("/*.parquet")
     schema = ds.dataset(path, format="parquet").schema
     _check_columns(table, schema.names)
     wanted = set(REQUIRED[table]) | set(_OPTIONAL_COLUMNS.get(table, ()))
-    columns = [c for c in schema.names if table == "patients" or c in wanted]
+    whole = table == "patients" and keys is None
+    wanted |= set(keys or ()) if table == "patients" else set()
+    columns = [c for c in schema.names if whole or c in wanted]
     text = [c for c in columns if pa.types.is_string(schema.field(c).type) and c != "patient_id"]
     options = ds.ParquetReadOptions(dictionary_columns=text)
     dataset = ds.dataset(path, format=ds.ParquetFileFormat(read_options=options))
     return dataset.to_table(columns=columns)
 
 
-def _load_folder(folder: str | os.PathLike[str], engine: str) -> Frames:
+def _load_folder(
+    folder: str | os.PathLike[str], engine: str, keys: Sequence[str] | None = None
+) -> Frames:
     """Open the prepared tables in ``folder`` (see :func:`load_tables`)."""
     _check_engine(engine)
     folder = Path(folder)
@@ -453,7 +462,7 @@ def _load_folder(folder: str | os.PathLike[str], engine: str) -> Frames:
             )
     supplied = _admissions_flag(folder)
     if engine == "pandas":
-        tables = {t: _read_arrow(t, src) for t, src in sources.items() if src is not None}
+        tables = {t: _read_arrow(t, src, keys) for t, src in sources.items() if src is not None}
         if supplied is False or ("admissions" in tables and tables["admissions"].num_rows == 0):
             tables.pop("admissions", None)
         return _frames_pandas(tables)  # medications and ed_attendances: present = supplied
@@ -488,11 +497,13 @@ def _load_folder(folder: str | os.PathLike[str], engine: str) -> Frames:
     return _with_inputs(frames)
 
 
-def load_tables(tables: Any, engine: str = "pandas") -> Frames:
+def load_tables(tables: Any, engine: str = "pandas", keys: Sequence[str] | None = None) -> Frames:
     """Open the tables once for ``engine``; every later call can then reuse the result.
 
     A prepared folder: ``pandas`` reads the files into memory (only the columns the
-    definitions use); ``duckdb`` and ``spark`` open them lazily (each table may be one
+    definitions use, and of ``patients`` only the ``keys`` besides, when given: then no
+    other patient column can be a key of a cube of these tables); ``duckdb`` and ``spark``
+    open them lazily (each table may be one
     Parquet file or a folder of Parquet parts). Admissions count as supplied when
     ``prepare_manifest.json`` says so, or, without a manifest, when the table has rows. A
     dict of pandas DataFrames is checked and converted; tables already loaded for
@@ -504,6 +515,8 @@ def load_tables(tables: Any, engine: str = "pandas") -> Frames:
             (``patients``, ``clinical_events``, ``screening`` and optional tables) or the
             result of an earlier call.
         engine: ``"pandas"``, ``"duckdb"`` or ``"spark"``.
+        keys: the patient columns that cubes of these tables will use as keys (pandas
+            engine, prepared folder); ``None`` reads every patient column.
 
     Returns:
         The tables as :class:`~bsol_analytics.indicators.base.Frames`.
@@ -527,7 +540,7 @@ def load_tables(tables: Any, engine: str = "pandas") -> Frames:
             )
         return tables if tables.inputs else _with_inputs(tables)  # built by hand: work out
     if isinstance(tables, str | os.PathLike):
-        return _load_folder(tables, engine)
+        return _load_folder(tables, engine, keys)
     checked = _to_pandas_tables(tables)
     if engine == "pandas":
         return _frames_pandas({t: _arrow(t, df) for t, df in checked.items()})
@@ -957,6 +970,132 @@ def compute_cube(
           practice_locality indicator_id  numerator  denominator
         0              East     HYP_PREV          1            2
     """
+    return compute_cubes(tables, [(reporting_dates, keys, indicators)], engine)[0]
+
+
+def compute_cubes(
+    tables: Any,
+    requests: Sequence[tuple[Any, Sequence[str] | str | None, Sequence[str] | None]],
+    engine: str = "pandas",
+    jobs: int = 1,
+) -> list[pd.DataFrame]:
+    """Several cubes from one evaluation of the indicators per reporting date.
+
+    Each request is ``(reporting_dates, keys, indicators)`` as for :func:`compute_cube`,
+    and gets exactly the cube that :func:`compute_cube` would give it. On the pandas engine
+    every date's patients, features and flags are evaluated once for all the requests that
+    include the date (with the union of their keys and indicators) and then summed by each
+    request's own keys, like SQL grouping sets: a run that needs fine keys at one date and
+    coarse keys at others sums far fewer cells than one cube with every key at every date.
+    With ``jobs`` above 1 (pandas, where processes can be forked) the dates are shared
+    among that many worker processes, which read the tables already in memory; the cubes
+    are the same.
+
+    Args:
+        tables: as for :func:`compute_cube`.
+        requests: ``(reporting_dates, keys, indicators)`` per cube.
+        engine: ``"pandas"`` (default), ``"duckdb"`` or ``"spark"``.
+        jobs: worker processes for the dates (pandas engine; 1: none).
+
+    Returns:
+        One cube per request, in order.
+
+    Examples:
+        >>> import pandas as pd
+        >>> patients = pd.DataFrame({
+        ...     "patient_id": ["p1", "p2"], "sex": ["F", "M"],
+        ...     "date_of_birth": pd.to_datetime(["1950-06-01", "1990-01-01"]),
+        ...     "registration_start": pd.to_datetime(["2000-01-01", "2000-01-01"]),
+        ...     "registration_end": pd.NaT, "date_of_death": pd.NaT,
+        ...     "place_of_death": None, "practice_locality": ["East", "West"]})
+        >>> events = pd.DataFrame({"patient_id": ["p1"], "cluster": ["HYP_COD"],
+        ...     "event_date": pd.to_datetime(["2010-01-01"]), "numeric_value": [None]})
+        >>> screening = pd.DataFrame(columns=["patient_id", "programme", "test_date", "outcome"])
+        >>> tables = load_tables({"patients": patients, "clinical_events": events,
+        ...     "screening": screening})
+        >>> fine, coarse = compute_cubes(tables, [("2025-03-31", ["practice_locality"],
+        ...     ["HYP_PREV"]), (["2024-12-31", "2025-03-31"], None, ["HYP_PREV"])])
+        >>> len(fine), coarse["denominator"].tolist()
+        (2, [2, 2])
+    """
+    if engine != "pandas":  # lazy engines: one query per cube, as compute_cube
+        return [_cube(tables, dates, keys, engine, ids) for dates, keys, ids in requests]
+    frames = load_tables(tables, engine)
+    parsed = []
+    for dates, keys, indicators in requests:
+        _, ids, keys = _setup(frames, engine, indicators, keys)
+        parsed.append((_reporting_dates(dates), ids, keys))
+    all_dates = sorted({d for dates, _, _ in parsed for d in dates})
+    parts: list[list[pd.DataFrame]] = [[] for _ in parsed]
+    for done in _map_dates(frames, parsed, all_dates, jobs):
+        for j, part in done:
+            parts[j].append(part)
+    return [
+        _finish_cube(pd.concat(p, ignore_index=True), dates, keys, frames)
+        for p, (dates, _, keys) in zip(parts, parsed, strict=True)
+    ]
+
+
+#: What forked workers of :func:`_map_dates` evaluate (set only while they run).
+_FORKED: dict[str, Any] = {}
+
+
+def _map_dates(
+    frames: Frames, parsed: list[tuple[list[dt.date], list[str], list[str]]], dates: list[dt.date],
+    jobs: int,
+) -> Iterator[list[tuple[int, pd.DataFrame]]]:  # fmt: skip
+    """:func:`_date_parts` for every date, in ``jobs`` forked processes when above 1."""
+    if jobs <= 1 or len(dates) <= 1 or "fork" not in mp.get_all_start_methods():
+        return (_date_parts(frames, parsed, rd) for rd in dates)
+    _FORKED.update(frames=frames, parsed=parsed)  # inherited by the forked workers
+    try:
+        context = mp.get_context("fork")
+        with ProcessPoolExecutor(min(jobs, len(dates)), mp_context=context) as pool:
+            return iter(list(pool.map(_forked_date_parts, dates)))
+    finally:
+        _FORKED.clear()
+
+
+def _forked_date_parts(rd: dt.date) -> list[tuple[int, pd.DataFrame]]:
+    return _date_parts(_FORKED["frames"], _FORKED["parsed"], rd)
+
+
+def _date_parts(
+    frames: Frames, parsed: list[tuple[list[dt.date], list[str], list[str]]], rd: dt.date
+) -> list[tuple[int, pd.DataFrame]]:
+    """Each request's long counts at one date: ``(request number, part)`` pairs.
+
+    Per population, the patients, features and flags are evaluated once, with the union of
+    the keys and indicators of the requests that include ``rd``, and summed per request.
+    """
+    out = []
+    for population in _POPULATIONS:
+        users = [
+            (j, [i for i in ids if DEFINITIONS[i].population == population], keys)
+            for j, (dates, ids, keys) in enumerate(parsed)
+            if rd in dates
+        ]
+        users = [u for u in users if u[1]]
+        if not users:
+            continue
+        union = {i for _, chosen, _ in users for i in chosen}
+        ids = [i for i in DEFINITIONS if i in union]
+        keys = unique(k for _, _, ks in users for k in ks)
+        wide = _wide(frames, Context(rd, frames.backend), population, ids, keys)
+        for j, chosen, ks in users:
+            n = parsed[j][0].index(rd)
+            out.append((j, _long(_collect(_aggregate(wide, chosen, ks, n)), chosen, ks)))
+    return out
+
+
+def _cube(
+    tables: Any,
+    reporting_dates: Any,
+    keys: Sequence[str] | str | None,
+    engine: str,
+    indicators: Sequence[str] | None,
+) -> pd.DataFrame:
+    """One cube, one query per date (one Spark job for all dates): the lazy engines."""
     frames, ids, keys = _setup(tables, engine, indicators, keys)
     dates = _reporting_dates(reporting_dates)
     parts = []

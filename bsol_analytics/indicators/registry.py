@@ -43,6 +43,10 @@ _EOL = (
     "Counts deaths of registered patients recorded in the GP extract in the 12 months to "
     "the reporting date; small numbers for practices and PCNs."
 )
+_BLANK_PLACE = (
+    " Deaths with a blank (unrecorded) place of death stay in the denominator and count as "
+    "neither home, care home nor hospital, so many blanks lower both shares."
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,9 @@ class IndicatorInfo:
     age_range: tuple[int, int | None] | None = None
     england_note: str = ""
     cube_shape: str = ""
+    bsol_value: float | None = None
+    bsol_year: str | None = None
+    bsol_source: str | None = None
 
 
 def _proportion(**fields: Any) -> IndicatorInfo:
@@ -81,10 +88,7 @@ def _proportion(**fields: Any) -> IndicatorInfo:
     return IndicatorInfo(statistic="proportion", multiplier=100, unit="%", **fields)
 
 
-_NO_ENGLAND = (
-    "No published England figure for this definition is held in data/raw/comparators, so "
-    "none is shown."
-)
+_NO_ENGLAND = "No published England figure matches this definition, so none is shown."
 _V2_EOL = (
     "Counts deaths of registered patients recorded in the GP extract in the 12 months to "
     "the reporting date; small numbers for practices and PCNs."
@@ -190,9 +194,9 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
         ),
         caveats=(
             "A single raised reading is not a diagnosis; patients without a recent reading are in "
-            "the denominator but can never be in the numerator. As for HYP_BP_TARGET, the reading "
-            "is the latest date with both a systolic and a diastolic value, so a lone systolic "
-            "reading does not count."
+            "the denominator but can never be in the numerator. As for blood pressure to target, "
+            "the reading is the latest date with both a systolic and a diastolic value, so a "
+            "lone systolic reading does not count."
         ),
     ),
     _proportion(
@@ -233,8 +237,8 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
         recorded_vs_expected=False,
         source_rules="Local measure (seed measure 12): HYP_BP_TARGET and HYP_CHOL_RANGE together",
         caveats=(
-            _SIMPLIFIED + " Its numerator is part of HYP_BP_TARGET's numerator (a linked cell "
-            "for disclosure control). " + _NO_ENGLAND
+            _SIMPLIFIED + " Its numerator is part of the blood-pressure-to-target numerator (a "
+            "linked cell for disclosure control). " + _NO_ENGLAND
         ),
         needs=("cholesterol",),
         england_note=_NO_ENGLAND,
@@ -400,8 +404,10 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
             "Modelled on OHID Fingertips 'deaths in usual place of residence' (home or care home)"
         ),
         caveats=(
-            _EOL + " Fingertips' 65+ measure (in data/raw) is not comparable, so no England value "
-            "is shown."
+            _EOL
+            + _BLANK_PLACE
+            + " The England figure is the sum of the published shares of deaths at home "
+            "and in care homes (all ages)."
         ),
     ),
     _proportion(
@@ -419,7 +425,7 @@ _INDICATORS: tuple[IndicatorInfo, ...] = (
         age_standardised=False,
         recorded_vs_expected=False,
         source_rules="Modelled on OHID Fingertips place-of-death indicators (hospital)",
-        caveats=_EOL,
+        caveats=_EOL + _BLANK_PLACE,
     ),
     _proportion(
         id="EOL_ON_PC_REG",
@@ -800,11 +806,96 @@ def _life_expectancy_note() -> str:
     )
 
 
+_SCREENING_SOURCE = "OHID Fingertips cancer services profile, as quoted in the BSOL plan"
+_EOL_SOURCE = "OHID palliative and end of life care profile, December 2023 update"
+#: indicator id -> (rows of data/raw/comparators/comparators.csv, England source, BSOL source);
+#: rows joined by ``+`` are shares of the same total and are added.
+_PUBLISHED: dict[str, tuple[str, str, str]] = {
+    "SCR_BREAST": ("cancer_screening_coverage_breast_53_70", _SCREENING_SOURCE, ""),
+    "SCR_CERVICAL_25_49": ("cancer_screening_coverage_cervical_25_49", _SCREENING_SOURCE, ""),
+    "SCR_CERVICAL_50_64": ("cancer_screening_coverage_cervical_50_64", _SCREENING_SOURCE, ""),
+    "SCR_BOWEL": ("cancer_screening_coverage_bowel_60_74", _SCREENING_SOURCE, ""),
+    "EOL_HOSPITAL": ("pct_deaths_in_hospital", _EOL_SOURCE, "BSOL Community Care Plan 2024"),
+    "EOL_HOME_CARE_HOME": (
+        "pct_deaths_at_home+pct_deaths_in_care_home",
+        _EOL_SOURCE + ": deaths at home plus deaths in care homes",
+        "",
+    ),
+}
+_COMPARATORS_FILE = "data/raw/comparators/comparators.csv"
+#: Why an indicator has no England comparator, where more can be said than "none".
+_NOT_COMPARABLE: dict[str, str] = {
+    "HYP_BP_TARGET": (
+        "No published England figure for this definition: the CVDPREVENT annual report 2025 "
+        "gives only a rounded share not treated to target or without a current reading "
+        "(about 30%, data to March 2025), which is not the published indicator, so it is "
+        "not used as a comparator."
+    ),
+    "HYP_BP_CHECK_45": "No published England figure for this definition.",
+    "HYP_POSSIBLE": "No published England figure: this is a local case-finding measure.",
+    "DM_HBA1C_58": (
+        "No published England figure for this definition: QOF DM020 applies exceptions and "
+        "the frailty restriction, so its achievement is not comparable."
+    ),
+    "COPD_REVIEW": (
+        "No published England figure for this definition: QOF COPD010 applies exceptions "
+        "and checks the breathlessness score, so its achievement is not comparable."
+    ),
+    "EOL_ON_PC_REG": "No published England figure: this is a local measure.",
+    "EOL_3PLUS_EMERG": "No published England figure for this definition.",
+}
+
+
+def _published(row_names: str) -> dict[str, tuple[float, str]]:
+    """``{area_type: (value, period)}`` of one comparators.csv row (or a sum of rows).
+
+    Examples:
+        >>> _published("pct_deaths_in_hospital")
+        {'England': (43.4, '2022'), 'ICB': (48.8, '2022/23')}
+    """
+    from bsol_analytics.reference import comparators
+
+    table = comparators()
+    names = row_names.split("+")
+    out: dict[str, tuple[float, str]] = {}
+    for area_type in ("England", "ICB"):
+        rows = table[table["indicator"].isin(names) & (table["area_type"] == area_type)]
+        if len(rows) != len(names):
+            continue
+        period = str(rows["period"].iloc[0]).split(" (")[0]
+        out[area_type] = (round(float(rows["value"].astype(float).sum()), 2), period)
+    return out
+
+
+def _from_comparators(info: IndicatorInfo) -> IndicatorInfo:
+    """England (and BSOL's own published) figures of ``comparators.csv`` for ``info``."""
+    rows, england_source, bsol_source = _PUBLISHED[info.id]
+    found = _published(rows)
+    changes: dict[str, Any] = {}
+    if "England" in found:
+        value, period = found["England"]
+        changes.update(
+            england_value=value,
+            england_year=period,
+            england_source=f"{england_source} ({_COMPARATORS_FILE})",
+        )
+    if "ICB" in found:
+        value, period = found["ICB"]
+        changes.update(
+            bsol_value=value,
+            bsol_year=period,
+            bsol_source=f"{bsol_source or england_source} ({_COMPARATORS_FILE})",
+        )
+    return dataclasses.replace(info, **changes)
+
+
 def _england(info: IndicatorInfo) -> IndicatorInfo:
     """Attach the England comparator sourced from ``data/raw`` (if one exists)."""
     try:
         if info.id == "LE_BIRTH":
             return dataclasses.replace(info, england_note=_life_expectancy_note())
+        if info.id in _PUBLISHED:
+            return _from_comparators(info)
         if info.id == "HYP_PREV":
             from bsol_analytics.reference import england_hypertension_prevalence
 
@@ -815,6 +906,10 @@ def _england(info: IndicatorInfo) -> IndicatorInfo:
                 "over sum of list sizes (data/raw/qof/qof_cvd_domain_practice_england_2023-24"
                 "_heec.csv)",
                 england_year="2023-24",
+                bsol_value=_published("qof_prevalence_hypertension_all_ages")["ICB"][0],
+                bsol_year="2023-24",
+                bsol_source="QOF 2023-24 registers over list sizes of BSOL's 180 practices, "
+                f"reconstructed from practice figures ({_COMPARATORS_FILE})",
             )
         group = {"DM_PREV": "DM", "COPD_PREV": "COPD", "PC_REG": "PC"}.get(info.id)
         if group:
@@ -826,7 +921,13 @@ def _england(info: IndicatorInfo) -> IndicatorInfo:
                 "qof1920_modelled_prevalence_lad_england.csv)"
                 + ("; 17+ list" if group == "DM" else ""),
                 england_year="2019-20",
+                england_note=(
+                    "The latest QOF figure held for England is 2019-20; later years are not "
+                    "in the reference data."
+                ),
             )
+        if info.id in _NOT_COMPARABLE:
+            return dataclasses.replace(info, england_note=_NOT_COMPARABLE[info.id])
     except (OSError, KeyError, BsolError):
         return info
     return info
@@ -847,7 +948,10 @@ def get_indicator(indicator_id: str) -> IndicatorInfo:
         >>> info = get_indicator("HYP_PREV")
         >>> info.england_year, 13 < info.england_value < 16
         ('2023-24', True)
-        >>> get_indicator("SCR_BOWEL").england_value is None
+        >>> b = get_indicator("SCR_BOWEL")
+        >>> b.england_value, b.england_year, b.bsol_value
+        (72.0, '2022/23', 64.8)
+        >>> get_indicator("ACSC_EMERG").england_value is None
         True
     """
     try:

@@ -8,9 +8,11 @@ checks the pipeline that builds the packs.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -59,9 +61,19 @@ def write_demo_tables(
 
 @functools.lru_cache(maxsize=4)
 def demo_tables(patients: int = 2000, reporting_date: str = "2025-03-31", seed: int = 1) -> Path:
-    """Demonstration pack tables in a temporary folder, built once per process (cached)."""
-    folder = Path(tempfile.mkdtemp(prefix="bsol-demo-")) / "tables"
-    return write_demo_tables(folder, reporting_date, patients=patients, seed=seed)
+    """Demonstration pack tables in a temporary folder, built once per process (cached).
+
+    The folder is removed when the process exits (or at once if building it fails).
+    """
+    root = Path(tempfile.mkdtemp(prefix="bsol-demo-"))
+    try:
+        return write_demo_tables(root / "tables", reporting_date, patients=patients, seed=seed)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    finally:
+        if root.exists():
+            atexit.register(shutil.rmtree, root, ignore_errors=True)
 
 
 def demo_pack(patients: int = 2000, reporting_date: str = "2025-03-31") -> PackData:

@@ -288,11 +288,17 @@ def run_manifest(
     inputs: dict[str, str],
     timings: dict[str, float],
     results: list[dict[str, Any]],
+    sdc_audit: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``manifest.json`` of a run: parameters, versions, input checksums, timings, packs."""
+    """``manifest.json`` of a run: parameters, versions, input checksums, timings, packs.
+
+    ``sdc_audit`` is the disclosure audit of the run's tables (passed, cells checked,
+    components, seconds, policy: ``ProtectedRun.summary()``), recorded as ``disclosure_audit``.
+    """
     return {
         "reporting_date": rd.isoformat(),
         "parameters": parameters,
+        "disclosure_audit": sdc_audit,
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),
         "versions": _versions(),

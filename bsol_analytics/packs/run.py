@@ -558,7 +558,8 @@ def _publish(
         finished = dt.datetime.now(dt.UTC)
         timings["total"] = (finished - started).total_seconds()
         info_out = {**info, "finished": finished.strftime("%Y-%m-%d %H:%M:%S UTC")}
-        manifest = run_manifest(rd, parameters, started, finished, inputs, timings, results)
+        manifest = run_manifest(rd, parameters, started, finished, inputs, timings, results,
+                                info.get("sdc_audit"))  # fmt: skip
         atomic_write_text(stage / "manifest.json", json.dumps(manifest, indent=2))
         atomic_write_text(stage / "index.html", render_index(results, info_out))
         log.info(

@@ -1,17 +1,22 @@
 """The pack tables: every number the packs show, computed once per run.
 
-:func:`compute_tables` prepares the data if needed, computes one indicator cube and every
-other table without suppression, protects them together once
-(:func:`bsol_analytics.protection.protect_run`) and writes the Parquet tables that
-:mod:`bsol_analytics.report` reads.
+:func:`compute_tables` prepares the data if needed, reads the prepared tables once,
+evaluates the indicators once per reporting date (summed by the keys each part of the packs
+needs, ``indicators.compute_cubes``), computes every other table without suppression,
+protects them together once (:func:`bsol_analytics.protection.protect_run`) and writes the
+Parquet tables that :mod:`bsol_analytics.report` reads. Temporary folders it makes are
+removed when their work ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +25,20 @@ import pandas as pd
 
 from bsol_analytics import __version__
 from bsol_analytics.datafolder import MANIFEST, coverage, open_data
-from bsol_analytics.dates import Coverage, quarter_series
+from bsol_analytics.dates import Coverage, months_before, quarter_series
 from bsol_analytics.errors import ParameterError
-from bsol_analytics.indicators import computable_indicators, compute_cube, expected_prevalence
+from bsol_analytics.indicators import (
+    computable_indicators,
+    compute_cube,
+    compute_cubes,
+    expected_prevalence,
+    load_tables,
+)
+from bsol_analytics.indicators.base import Frames
 from bsol_analytics.indicators.registry import registry_frame
 from bsol_analytics.io import atomic_write_text, make_private, private_directory
 from bsol_analytics.paths import PROCESSED_DIR
-from bsol_analytics.protection import areas, protect_run
+from bsol_analytics.protection import areas, linked_default, protect_run, rule_text
 from bsol_analytics.report import (
     CELL_COLUMNS,
     PackData,
@@ -35,7 +47,7 @@ from bsol_analytics.report import (
     load_pack,
 )
 from bsol_analytics.report.parameters import check_view_imd
-from bsol_analytics.report.words import data_quality_notes
+from bsol_analytics.report.words import data_quality_notes, data_quality_table
 from bsol_analytics.sdc import DEFAULT_POLICY
 from bsol_analytics.stats import proportion
 from bsol_analytics.table import BREAKDOWNS as TABLE_BREAKDOWNS
@@ -61,9 +73,9 @@ from bsol_analytics.vocabulary import (
     AREA_TYPES,
     BSOL,
     CORE20_LABELS,
-    DSR_SUFFIX,
     ETHNICITY_BROAD,
     FAMILIES,
+    LOCALITIES,
     PACK_AREAS,
     QUINTILE_LABELS,
     RVE_SUFFIX,
@@ -145,6 +157,7 @@ def population_counts(
     years = rd.year - dob.dt.year - ((dob.dt.month * 100 + dob.dt.day) > rd.month * 100 + rd.day)
     band = np.minimum(years.to_numpy() // 5, 18).clip(min=0)
     quint = p[f"imd{imd}_quintile"].astype("Int64")
+    labels = {q: quantile_label(q, 5) for q in quint.dropna().unique()}  # once per value
     sex = p["sex"].to_numpy(dtype=object)
     known = np.isin(sex, ["F", "M"])
     base = pd.DataFrame(
@@ -152,15 +165,15 @@ def population_counts(
             "area": p[area_column("locality", view)].to_numpy(),
             "sex": np.where(known, sex, "U"),
             "age_band": np.where(known, np.asarray(AGE_BANDS, dtype=object)[band], ALL_AGES),
-            "imd_quintile": quint.map(lambda q: quantile_label(q, 5), na_action="ignore")
-            .fillna(UNKNOWN)
-            .to_numpy(),
+            "imd_quintile": quint.map(labels).fillna(UNKNOWN).to_numpy(),
             "ethnicity_broad": p["ethnicity_broad"].fillna(UNKNOWN).to_numpy(),
-            "core20": np.where(p["core20"].fillna(False).astype(bool), *CORE20_LABELS),
+            # Core20 follows the pack's IMD version: national quintile 1 of that version.
+            "core20": np.where((quint == 1).fillna(False).to_numpy(dtype=bool), *CORE20_LABELS),
         }
     )
     both = pd.concat([base.assign(area=BSOL), base.dropna(subset=["area"])], ignore_index=True)
-    areas = [a for a in PACK_AREAS if a in set(both["area"])]
+    present = set(both["area"].unique())  # once, not once per area
+    areas = [a for a in PACK_AREAS if a in present]
     cells = [*((x, band) for x in ("F", "M") for band in AGE_BANDS), ("U", ALL_AGES)]
     grid = pd.MultiIndex.from_tuples(
         [(area, x, band) for area in areas for x, band in cells], names=["area", "sex", "age_band"]
@@ -246,7 +259,8 @@ def sii_table(indicators: pd.DataFrame, reporting_date: dt.date) -> pd.DataFrame
         (ind["breakdown"] == "imd_quintile")
         & ind["area_type"].isin(["BSOL", "locality"])
         & (pd.to_datetime(ind["reporting_date"]) == pd.Timestamp(reporting_date))
-        & ~ind["indicator_id"].str.endswith((DSR_SUFFIX, RVE_SUFFIX, ISR_SUFFIX))
+        # <ID>_DSR rows stay: the index is fitted to age-standardised values where they exist
+        & ~ind["indicator_id"].str.endswith((RVE_SUFFIX, ISR_SUFFIX))
     ]
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype=float if c in cols[2:] else str) for c in cols})
@@ -256,19 +270,29 @@ def sii_table(indicators: pd.DataFrame, reporting_date: dt.date) -> pd.DataFrame
 
 
 def ward_statistics(
-    processed: Path, reporting_date: dt.date, indicator_ids: Sequence[str], engine: str = "pandas"
+    processed: Path | Frames,
+    reporting_date: dt.date,
+    indicator_ids: Sequence[str],
+    engine: str = "pandas",
+    cube: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Resident-view values by ward of residence, for maps, before disclosure control.
 
     Counts come from ``bsol_analytics.indicators.compute_cube`` keyed by ``ward_code`` (a
     small second cube: wards are not a key of the indicator cube), proportions with Wilson
-    limits from :func:`bsol_analytics.stats.proportion`.
+    limits from :func:`bsol_analytics.stats.proportion`. ``processed`` is a prepared
+    folder or the tables already opened by ``indicators.load_tables``; ``cube``, when
+    given, is that ward cube already computed (for these ids or more).
 
     Returns:
         A new tidy frame (``area_type`` ``ward``) with ``ward_code``; the run protects it
         with the other tables and publishes :data:`WARD_COLUMNS`.
     """
-    cube = compute_cube(processed, [reporting_date], ["ward_code"], engine, list(indicator_ids))
+    if cube is None:
+        ids = list(indicator_ids)
+        cube = compute_cube(processed, [reporting_date], ["ward_code"], engine, ids)
+    else:
+        cube = cube[cube["indicator_id"].isin(list(indicator_ids))].reset_index(drop=True)
     cube = cube[cube["ward_code"].notna()]
     out = proportion(
         cube, "numerator", "denominator", by=["indicator_id", "ward_code"], multiplier=100
@@ -389,59 +413,144 @@ def _requests(reporting_date: dt.date) -> list[tuple[list[dt.date], list[str]]]:
 
 
 def indicator_frame(
-    processed: Path, reporting_date: dt.date, view: str, imd: str, engine: str
+    processed: Path | Frames,
+    reporting_date: dt.date,
+    view: str,
+    imd: str,
+    engine: str,
+    timings: dict[str, float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The indicator statistics every pack needs, from one cube, before disclosure control.
+    """The indicator statistics every pack needs, from one pass per date, before protection.
 
-    One cube (``indicators.compute_cube``) holds every key and date the packs need: BSOL
-    and localities with the breakdowns of :data:`BREAKDOWNS` at the reporting date, the
-    quarterly series for trends, and PCNs and practices for funnel plots. Each of those
-    is a roll-up of the one cube (:func:`bsol_analytics.table.indicator_statistics`).
+    The indicators are evaluated once per reporting date (``indicators.compute_cubes``)
+    and summed by what each part of the packs needs: BSOL and localities with the
+    breakdowns of :data:`BREAKDOWNS` at the reporting date, BSOL and localities for the
+    quarterly series of the trends, PCNs and practices at the reporting date for funnel
+    plots, and the life-expectancy keys. Each part is rolled up by
+    :func:`bsol_analytics.table.indicator_statistics`. ``processed`` is a prepared folder
+    or the tables opened once by ``indicators.load_tables`` (then nothing is read again);
+    ``timings`` receives the seconds of its steps (``compute_cube``,
+    ``compute_statistics``, ``compute_life_expectancy``).
 
     Returns:
-        ``(statistics, cube)``: the unprotected statistics and the cube (its area keys
-        make the run's areas frame).
+        ``(statistics, cube)``: the unprotected statistics and the cube of the areas at the
+        reporting date (its area keys make the run's areas frame).
     """
-    requests = _requests(reporting_date)
-    area_types, breakdowns = parse_by([b for _, by in requests for b in by])
-    keys = cube_keys(area_types, breakdowns, view=view, imd=imd, standardise=True)
-    dates = sorted({d for ds, _ in requests for d in ds})
-    cube = compute_cube(processed, dates, keys, engine=engine)
+    stats, cube, _, _ = _indicator_parts(processed, reporting_date, view, imd, engine, timings)
+    return stats, cube
+
+
+def _pack_keys(reporting_date: dt.date, view: str, imd: str) -> list[str]:
+    """Every patient column the run's cubes use as a key (see :func:`_cube_requests`).
+
+    Examples:
+        >>> keys = _pack_keys(dt.date(2025, 3, 31), "practice", "2025")
+        >>> {"practice_code", "ward_code", "le_age_band"} <= set(keys)
+        True
+    """
+    keys = [k for _, by in _requests(reporting_date) for k in _request_keys(by, view, imd)]
+    keys += life_expectancy_keys(list(LE_AREA_TYPES), view=view, imd=imd)
+    return list(dict.fromkeys([*keys, "ward_code"]))
+
+
+def _request_keys(by: Sequence[str], view: str, imd: str) -> list[str]:
+    """The cube keys of one request: its breakdowns, and every area key for PCN and practice."""
+    area_types, breakdowns = parse_by(by)
+    if {"pcn", "practice"} & set(area_types):  # every area key: the run's areas
+        area_types = list(dict.fromkeys([*AREA_TYPES, *area_types]))
+    return cube_keys(area_types, breakdowns, view=view, imd=imd)
+
+
+def _cube_requests(
+    processed: Frames, reporting_date: dt.date, view: str, imd: str, engine: str
+) -> dict[str, tuple[list[dt.date], list[str], list[str] | None]]:
+    """``(dates, keys, indicators)`` of each cube the packs need (see :func:`indicator_frame`).
+
+    One per :func:`_requests` (``0``, ``1``, ``2``), ``wards`` (every computable
+    percentage: the ward maps pick theirs later) and ``life_expectancy`` when the extract
+    can give it.
+    """
+    out: dict[str, tuple[list[dt.date], list[str], list[str] | None]] = {}
+    for n, (ds, by) in enumerate(_requests(reporting_date)):
+        out[str(n)] = (ds, _request_keys(by, view, imd), None)
+    ok = computable_indicators(processed, engine)[0]
+    statistic = registry_frame().set_index("id")["statistic"]
+    percentages = [i for i in ok if statistic.get(i) == "proportion"]
+    out["wards"] = ([reporting_date], ["ward_code"], percentages)
+    if "LE_BIRTH" in ok:
+        keys = life_expectancy_keys(list(LE_AREA_TYPES), view=view, imd=imd)
+        out["life_expectancy"] = ([reporting_date], keys, ["LE_BIRTH"])
+    return out
+
+
+def _indicator_parts(
+    processed: Path | Frames,
+    reporting_date: dt.date,
+    view: str,
+    imd: str,
+    engine: str,
+    timings: dict[str, float] | None = None,
+    jobs: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str], pd.DataFrame]:
+    """The statistics, the areas cube, the ids in published order and the ward cube."""
+    step = _Steps({} if timings is None else timings)
+    processed = load_tables(processed, engine)  # read once for every cube
+    requests = _cube_requests(processed, reporting_date, view, imd, engine)
+    with step("cube"):
+        computed = compute_cubes(processed, list(requests.values()), engine, jobs=jobs)
+        cubes = dict(zip(requests, computed, strict=True))
     derived = derived_ids()
     reference = normalise_reference_rates(expected_prevalence())
     frames = []
-    for ds, by in requests:
-        part = cube[cube["reporting_date"].isin(pd.to_datetime(ds))]
-        frames.append(
-            indicator_statistics(
-                part, by=by, view=view, imd=imd, derived=derived, reference=reference
+    with step("statistics"):
+        for n, (_, by) in enumerate(_requests(reporting_date)):
+            cube = cubes[str(n)]
+            frames.append(
+                indicator_statistics(
+                    cube, by=by, view=view, imd=imd, derived=derived, reference=reference
+                )
             )
-        )
-    frames.append(life_expectancy_frame(processed, reporting_date, view, imd, engine))
+    with step("life_expectancy"):
+        le_cube = cubes.get("life_expectancy")
+        frames.append(life_expectancy_frame(processed, reporting_date, view, imd, engine, le_cube))
     stats = pd.concat([f for f in frames if len(f)], ignore_index=True).drop_duplicates(
         ["indicator_id", "reporting_date", "area_type", "area", "breakdown", "group", "confidence"]
     )
-    return family_breakdowns_only(stats).reset_index(drop=True), cube
+    # ids as one cube of every date sorted by date then registry order would list them
+    trend, current = cubes["1"], cubes["0"]
+    ids = list(
+        dict.fromkeys([*pd.unique(trend["indicator_id"]), *pd.unique(current["indicator_id"])])
+    )
+    ids += [i for i in pd.unique(cubes["2"]["indicator_id"]) if i not in ids]
+    stats = family_breakdowns_only(stats).reset_index(drop=True)
+    return stats, cubes["2"], [str(i) for i in ids], cubes["wards"]
 
 
 def life_expectancy_frame(
-    processed: Path, reporting_date: dt.date, view: str, imd: str, engine: str
+    processed: Path | Frames,
+    reporting_date: dt.date,
+    view: str,
+    imd: str,
+    engine: str,
+    le_cube: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """LE_BIRTH by sex, IMD quintile and decile, and LE_SII, at the reporting date.
 
-    From a small cube of its own (:func:`bsol_analytics.table.life_expectancy_keys`) and
+    From a small cube of its own (:func:`bsol_analytics.table.life_expectancy_keys`; or
+    ``le_cube``, already computed with those keys) and
     :func:`bsol_analytics.table.life_expectancy_rows`, for BSOL and the localities, before
     disclosure control; empty when the extract cannot give life expectancy.
 
     Returns:
         A new frame of statistics like :func:`bsol_analytics.table.indicator_statistics`.
     """
-    if "LE_BIRTH" not in computable_indicators(processed, engine)[0]:
-        return pd.DataFrame()
-    keys = life_expectancy_keys(list(LE_AREA_TYPES), view=view, imd=imd)
-    le_cube = compute_cube(
-        processed, [reporting_date], keys, engine=engine, indicators=["LE_BIRTH"]
-    )
+    if le_cube is None:
+        if "LE_BIRTH" not in computable_indicators(processed, engine)[0]:
+            return pd.DataFrame()
+        keys = life_expectancy_keys(list(LE_AREA_TYPES), view=view, imd=imd)
+        le_cube = compute_cube(
+            processed, [reporting_date], keys, engine=engine, indicators=["LE_BIRTH"]
+        )
     out = life_expectancy_rows(le_cube, list(LE_AREA_TYPES), LE_PACK_BREAKDOWNS, view=view, imd=imd)
     if out.empty:
         return pd.DataFrame()
@@ -515,6 +624,7 @@ def compute_tables(
     imd: str = "2025",
     engine: str = "pandas",
     timings: dict[str, float] | None = None,
+    jobs: int | None = None,
 ) -> Path:
     """Prepare the data (if needed) and write the pack tables for every pack, once.
 
@@ -528,7 +638,11 @@ def compute_tables(
         view: ``"practice"`` or ``"resident"``.
         imd: ``"2025"`` or ``"2019"``.
         engine: ``"pandas"``, ``"duckdb"`` or ``"spark"``.
-        timings: a dict that receives the seconds spent in ``prepare`` and ``compute``.
+        timings: a dict that receives the seconds spent in ``prepare`` and ``compute``,
+            and the steps of ``compute`` (:data:`TABLE_STEPS`, keys ``compute_<step>``).
+        jobs: processes that evaluate the reporting dates (``indicators.compute_cubes``);
+            default :data:`CUBE_JOBS` for an extract of over :data:`PARALLEL_FROM`
+            patients on a machine with that many cores, else 1.
 
     Returns:
         ``out_dir``.
@@ -543,43 +657,102 @@ def compute_tables(
     with open_data(data_dir, work_dir=out.parent) as processed:
         timings["prepare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        step = _Steps(timings)
         cov = coverage(processed)
         rd = reporting_dates_for(processed, reporting_date)[0]
-        tables, run_areas, cube = _unprotected_tables(processed, rd, view, imd, engine)
-        protected = protect_run(tables, run_areas)
-        info = _pack_info(processed, rd, view, imd, engine, cov)
-        population, demography = finish_counts(protected["population"], protected["demography"])
-        _write_tables(
-            out,
-            publish_indicators(protected["indicators"], cube),
-            population,
-            demography,
-            tables["practices"],
-            info,
-            protected["wards"][list(WARD_COLUMNS)].reset_index(drop=True),
-        )
-        run_areas.to_parquet(out / "areas.parquet", index=False)
-        make_private(out)
+        with step("load"):  # the prepared tables, read once per run
+            frames = load_tables(processed, engine, keys=_pack_keys(rd, view, imd))
+        jobs = _cube_jobs(frames) if jobs is None else jobs
+        tables, run_areas, ids = _unprotected_tables(processed, frames, rd, view, imd, step, jobs)
+        with step("protect"):
+            protected = protect_run(tables, run_areas)
+            protected.raise_if_failed()  # nothing is published when the disclosure audit fails
+        with step("write"):
+            info = _pack_info(processed, rd, view, imd, engine, cov, frames)
+            info["sdc_audit"] = protected.summary()  # recorded in the run manifest
+            population, demography = finish_counts(protected["population"], protected["demography"])
+            _write_tables(
+                out,
+                publish_indicators(protected["indicators"], ids),
+                population,
+                demography,
+                tables["practices"],
+                info,
+                protected["wards"][list(WARD_COLUMNS)].reset_index(drop=True),
+            )
+            run_areas.to_parquet(out / "areas.parquet", index=False)
+            make_private(out)
     timings["compute"] = time.perf_counter() - t0
     return out
 
 
+#: Processes that evaluate the reporting dates of a large extract (:func:`compute_tables`).
+CUBE_JOBS = 2
+#: Patients from which :func:`compute_tables` shares the dates among :data:`CUBE_JOBS`.
+PARALLEL_FROM = 200_000
+
+
+def _cube_jobs(frames: Frames) -> int:
+    """:data:`CUBE_JOBS` for a large extract on the pandas engine with the cores, else 1."""
+    big = frames.backend == "pandas" and len(frames.patients) > PARALLEL_FROM
+    return CUBE_JOBS if big and (os.cpu_count() or 1) >= CUBE_JOBS else 1
+
+
+#: The steps of :func:`compute_tables` timed separately (``timings["compute_<step>"]``).
+TABLE_STEPS: tuple[str, ...] = (
+    "load",
+    "cube",
+    "statistics",
+    "life_expectancy",
+    "population",
+    "wards",
+    "areas",
+    "protect",
+    "write",
+)
+
+
+class _Steps:
+    """``with step("name"):`` adds the block's seconds to ``timings["compute_name"]``."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            key = f"compute_{name}"
+            self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - t0
+
+
 def _unprotected_tables(
-    processed: Path, rd: dt.date, view: str, imd: str, engine: str
+    processed: Path, frames: Frames, rd: dt.date, view: str, imd: str, step: _Steps, jobs: int = 1
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
-    """Every table the run publishes, before disclosure control, and the run's areas."""
-    patients = pd.read_parquet(processed / "patients.parquet")
-    indicators, cube = indicator_frame(processed, rd, view, imd, engine)
-    population, demography = population_counts(patients, rd, view, imd)
-    practices = (
-        patients[["practice_code", "practice_name", "pcn_code", "pcn_name", "practice_locality"]]
-        .drop_duplicates("practice_code")
-        .rename(columns={"practice_locality": "locality"})
-        .sort_values("practice_code", ignore_index=True)
+    """Every table the run publishes, before disclosure control, the run's areas and ids.
+
+    The ids (a frame with ``indicator_id``) are in the order of the published table.
+    """
+    engine = frames.backend
+    indicators, cube, ids, ward_cube = _indicator_parts(
+        frames, rd, view, imd, engine, step.timings, jobs
     )
-    wards = ward_statistics(
-        processed, rd, _headline_ids(indicators["indicator_id"].unique()), engine
-    )
+    with step("population"):
+        patients = pd.read_parquet(processed / "patients.parquet", columns=_patient_columns(imd))
+        population, demography = population_counts(patients, rd, view, imd)
+        practices = (
+            patients[
+                ["practice_code", "practice_name", "pcn_code", "pcn_name", "practice_locality"]
+            ]
+            .drop_duplicates("practice_code")
+            .rename(columns={"practice_locality": "locality"})
+            .sort_values("practice_code", ignore_index=True)
+        )
+    with step("wards"):
+        headline = _headline_ids(indicators["indicator_id"].unique())
+        wards = ward_statistics(frames, rd, headline, engine, ward_cube)
     tables = {
         "indicators": indicators,
         "population": population,
@@ -587,12 +760,28 @@ def _unprotected_tables(
         "wards": wards,
         "practices": practices,
     }
-    run_areas = areas(cube, AREA_TYPES, view, patients)
-    return tables, run_areas, cube
+    with step("areas"):
+        run_areas = areas(cube, AREA_TYPES, view, patients)
+    return tables, run_areas, pd.DataFrame({"indicator_id": ids})
+
+
+def _patient_columns(imd: str) -> list[str]:
+    """The ``patients`` columns of the population, practices and areas tables."""
+    return [
+        *("sex", "date_of_birth", "registration_start", "registration_end", "date_of_death"),
+        *("practice_code", "practice_name", "pcn_code", "pcn_name", "practice_locality"),
+        *("resident_locality", "ward_code", f"imd{imd}_quintile", "ethnicity_broad", "core20"),
+    ]
 
 
 def _pack_info(
-    processed: Path, rd: dt.date, view: str, imd: str, engine: str, cov: Coverage
+    processed: Path,
+    rd: dt.date,
+    view: str,
+    imd: str,
+    engine: str,
+    cov: Coverage,
+    frames: Frames | None = None,
 ) -> dict[str, Any]:
     """``pack_meta.json``: the run's parameters, rule, notes and the data's coverage."""
     return {
@@ -603,9 +792,11 @@ def _pack_info(
         "suite_version": __version__,
         "sdc_rule": _sdc_rule(),
         "data_quality": _quality_notes(processed / "data_quality.json"),
+        "data_quality_table": data_quality_table(_quality_summary(processed / "data_quality.json")),
+        "blank_place_of_death": _blank_places(processed, rd, view),
         "data_sources": _data_sources(processed),
         **_provenance(processed),
-        "skipped": skipped_indicators(processed, engine),
+        "skipped": skipped_indicators(processed if frames is None else frames, engine),
         "coverage": {
             "last": cov.last.isoformat() if cov.last else None,
             "starts": {k: v.isoformat() for k, v in cov.starts.items()},
@@ -613,34 +804,106 @@ def _pack_info(
     }
 
 
-def skipped_indicators(processed: Path, engine: str = "pandas") -> dict[str, str]:
+def skipped_indicators(processed: Path | Frames, engine: str = "pandas") -> dict[str, str]:
     """``{indicator_id: reason}`` for the indicators whose inputs the extract lacks.
 
     Written to ``pack_meta.json`` as ``skipped``; the packs list each one with its reason
     (:func:`bsol_analytics.report.selection.skipped_indicators`) instead of an empty section.
+    ``processed`` is a prepared folder or the tables opened by ``indicators.load_tables``.
 
     Examples:
-        >>> import tempfile
-        >>> skipped_indicators(Path(tempfile.mkdtemp()))
+        >>> skipped_indicators(Path("/no/such/folder"))
         {}
     """
-    if not (processed / "patients.parquet").exists():
+    if not isinstance(processed, Frames) and not (processed / "patients.parquet").exists():
         return {}
     return dict(computable_indicators(processed, engine)[1])
 
 
 def _sdc_rule() -> str:
     """The disclosure-control rule in words (from ``bsol_analytics.sdc``)."""
-    policy = DEFAULT_POLICY
-    text = (
-        f"Policy '{policy.name}': counts of {policy.min_count} to {policy.max_count} are "
-        "suppressed, with the rates and percentages built on them"
+    if linked_default():  # one linked pass covers the population tables too
+        return rule_text() + " The population tables are protected with the rest."
+    return rule_text()
+
+
+#: Columns of ``patients`` that :func:`blank_places_of_death` reads.
+BLANK_PLACE_COLUMNS: tuple[str, ...] = (
+    *("patient_id", "registration_start", "registration_end", "date_of_death"),
+    *("place_of_death", "practice_locality", "resident_locality"),
+)
+
+
+def blank_places_of_death(patients: pd.DataFrame, rd: dt.date, view: str) -> dict[str, Any]:
+    """Deaths with a blank place of death, for BSOL and each locality, disclosure-controlled.
+
+    The deaths are those of the end-of-life indicators (``decedents``: died in the 12 months
+    to ``rd`` and registered at death), counted in the locality of the practice
+    (``view="practice"``) or of residence. A count of 1-7 (the policy's small numbers), or
+    a non-zero one that leaves 1-7 deaths with a recorded place, becomes ``"fewer than 8"``
+    or ``"withheld"``; when a single locality is hidden, the smallest other non-zero one is
+    withheld too, so that no hidden count follows from BSOL's total.
+
+    Returns:
+        ``{"window": [first day, rd], "view": view, "counts": {area: int or str}}``.
+
+    Examples:
+        >>> d = lambda *v: pd.to_datetime(list(v))
+        >>> people = pd.DataFrame({"patient_id": range(6),
+        ...     "registration_start": d(*["2000-01-01"] * 6), "registration_end": pd.NaT,
+        ...     "date_of_death": d(*["2024-06-01"] * 5, "2023-01-01"),
+        ...     "place_of_death": [None, None, "home", None, "hospital", None],
+        ...     "practice_locality": ["East"] * 6, "resident_locality": ["West"] * 6})
+        >>> out = blank_places_of_death(people, dt.date(2025, 3, 31), "practice")
+        >>> out["window"], out["counts"]["East"], out["counts"]["BSOL"], out["counts"]["West"]
+        (['2024-04-01', '2025-03-31'], 'fewer than 8', 'fewer than 8', 0)
+    """
+    start = pd.Timestamp(months_before(rd, 12))
+    dod, end, begin = (
+        pd.to_datetime(patients[c])
+        for c in ("date_of_death", "registration_end", "registration_start")
     )
-    if policy.complement:
-        text += ", as are cells where the denominator minus the count is that small"
-    if policy.secondary:
-        text += "; further cells are suppressed where a suppressed count could be worked out"
-    return text + ". Counts in the population tables follow the same threshold."
+    dead = (dod > start) & (dod <= pd.Timestamp(rd)) & (begin <= dod) & (end.isna() | (end >= dod))
+    place = patients["place_of_death"].astype("string").str.strip()
+    column = "practice_locality" if view == "practice" else "resident_locality"
+    deaths = pd.DataFrame(
+        {"area": patients[column], "blank": place.isna() | place.eq("")}, index=patients.index
+    )[dead.to_numpy()].assign(patient_id=patients["patient_id"])
+    deaths = deaths.drop_duplicates("patient_id")
+    by_area = deaths.groupby("area", observed=True)["blank"].agg(["sum", "size"])
+    by_area = by_area.reindex(list(LOCALITIES), fill_value=0)
+    by_area.loc[BSOL] = [int(deaths["blank"].sum()), len(deaths)]
+    blank, total = by_area["sum"].to_numpy(), by_area["size"].to_numpy()
+    small = DEFAULT_POLICY.disclosive(blank)
+    complement = DEFAULT_POLICY.complement & DEFAULT_POLICY.disclosive(total - blank)
+    withheld = complement & (blank > 0) & ~small
+    hidden = small | withheld
+    local = by_area.index.isin(LOCALITIES)
+    if (hidden & local).sum() == 1 and (~hidden & local & (blank > 0)).any():
+        shown = np.where(~hidden & local & (blank > 0), blank, np.inf)
+        withheld[int(np.argmin(shown))] = True
+    counts: dict[str, Any] = {}
+    for area, n, is_small, is_withheld in zip(by_area.index, blank, small, withheld, strict=True):
+        counts[str(area)] = (
+            f"fewer than {SMALL_COUNT}" if is_small else "withheld" if is_withheld else int(n)
+        )
+    first = start.date() + dt.timedelta(days=1)
+    return {"window": [first.isoformat(), rd.isoformat()], "view": view, "counts": counts}
+
+
+def _blank_places(processed: Path, rd: dt.date, view: str) -> dict[str, Any] | None:
+    """:func:`blank_places_of_death` of the prepared ``patients`` table (``None`` if absent)."""
+    path = processed / "patients.parquet"
+    if not path.exists():
+        return None
+    patients = pd.read_parquet(path, columns=list(BLANK_PLACE_COLUMNS))
+    return blank_places_of_death(patients, rd, view)
+
+
+def _quality_summary(path: Path) -> dict[str, Any]:
+    """``data_quality.json`` as a dict (empty when absent or not an object)."""
+    data = json.loads(path.read_text()) if path.exists() else {}
+    return data if isinstance(data, dict) else {}
 
 
 def _quality_notes(path: Path) -> list[str]:
@@ -695,7 +958,8 @@ def open_pack(
     """Load the pack tables, computing them first when no ``tables_dir`` is given.
 
     Without ``tables_dir`` the tables are computed from ``data_dir`` (default
-    ``data/processed``) into a temporary folder, so a notebook can run on its own.
+    ``data/processed``) into a temporary folder, so a notebook can run on its own; the
+    folder is removed once the tables are loaded.
 
     Raises:
         ParameterError: the tables are for another reporting date, view or IMD version.
@@ -711,11 +975,14 @@ def open_pack(
         bsol_analytics.errors.ParameterError: The pack tables in ... are for 31 March 2025, ...
     """
     if tables_dir is None:
-        folder = private_directory(prefix="bsol-pack-") / "tables"
-        tables_dir = compute_tables(
-            data_dir or PROCESSED_DIR, folder, reporting_date, view, imd, engine
-        )
-    data = load_pack(tables_dir)
+        with tempfile.TemporaryDirectory(prefix="bsol-pack-") as tmp:  # private (0700)
+            folder = compute_tables(
+                data_dir or PROCESSED_DIR, Path(tmp) / "tables", reporting_date, view, imd, engine
+            )
+            data = load_pack(folder)  # every table is read into memory
+        tables_dir = "a temporary folder"
+    else:
+        data = load_pack(tables_dir)
     want = pd.Timestamp(reporting_date)
     if data.reporting_date != want:
         raise ParameterError(
@@ -732,12 +999,17 @@ def open_pack(
 
 __all__ = [
     "ALL_AGES",
+    "BLANK_PLACE_COLUMNS",
     "BREAKDOWNS",
+    "CUBE_JOBS",
     "FAMILY_BREAKDOWNS",
     "LE_PACK_BREAKDOWNS",
+    "PARALLEL_FROM",
     "SMALL_COUNT",
+    "TABLE_STEPS",
     "TREND_QUARTERS",
     "WARD_COLUMNS",
+    "blank_places_of_death",
     "compute_tables",
     "family_breakdowns_only",
     "finish_counts",

@@ -70,6 +70,7 @@ from bsol_analytics.report.loading import (
     PackDataError,
     load_pack,
 )
+from bsol_analytics.report.messages import key_messages
 from bsol_analytics.report.parameters import (
     parse_localities,
     tables_coverage,
@@ -154,6 +155,7 @@ __all__ = [
     "glance_headline",
     "glance_section",
     "heading_html",
+    "key_messages",
     "load_pack",
     "mark_print",
     "mark_synthetic",

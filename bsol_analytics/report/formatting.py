@@ -69,6 +69,18 @@ def fmt_cell(value: float | None, suppressed: bool, reason: str | None, decimals
     return fmt_number(value, decimals)
 
 
+#: Derived indicators that are ratios (1 = as expected): shown to two decimals.
+RATIO_KINDS = ("RVE", "ISR")
+
+
+def _decimals(frame: pd.DataFrame, decimals: int) -> list[int]:
+    """Decimals per row: at least two for ratio rows (``derived`` ``RVE``/``ISR``)."""
+    if "derived" not in frame:
+        return [decimals] * len(frame)
+    ratio = frame["derived"].isin(RATIO_KINDS).to_numpy()
+    return np.where(ratio, max(decimals, 2), decimals).tolist()
+
+
 def fmt_column(
     frame: pd.DataFrame, column: str = "value", decimals: int = 1, reason: bool = True
 ) -> list[str]:
@@ -83,16 +95,23 @@ def fmt_column(
     Returns:
         One string per row, in the frame's order.
 
+    Ratios (rows whose ``derived`` is ``RVE`` or ``ISR``) show two decimals.
+
     Examples:
         >>> rows = pd.DataFrame({"value": [12.34, 3.0], "suppressed": [False, True],
         ...     "suppression_reason": [None, "count 1-9"]})
         >>> fmt_column(rows)
         ['12.3', 'suppressed (count 1-9)']
+        >>> fmt_column(rows.assign(derived=["RVE", ""], value=[0.684, 1.0]))
+        ['0.68', 'suppressed (count 1-9)']
         >>> fmt_column(rows, reason=False)
         ['12.3', 'suppressed']
     """
     sup = frame["suppressed"].astype(bool).to_numpy()
-    text = frame[column].map(lambda v: fmt_number(v, decimals)).to_numpy(dtype=object)
+    places = _decimals(frame, decimals)
+    text = np.array(
+        [fmt_number(v, d) for v, d in zip(frame[column], places, strict=True)], dtype=object
+    )
     why = frame["suppression_reason"] if reason else pd.Series(None, index=frame.index)
     label = [f"suppressed ({r})" if isinstance(r, str) and r else "suppressed" for r in why]
     return np.where(sup, np.asarray(label, dtype=object), text).tolist()
@@ -129,8 +148,8 @@ def fmt_ci(rows: pd.DataFrame, decimals: int = 1) -> list[str]:
         ['1.0 to 3.0', 'suppressed']
     """
     text = [
-        f"{fmt_number(lo, decimals)} to {fmt_number(hi, decimals)}"
-        for lo, hi in zip(rows["lower"], rows["upper"], strict=True)
+        f"{fmt_number(lo, d)} to {fmt_number(hi, d)}"
+        for lo, hi, d in zip(rows["lower"], rows["upper"], _decimals(rows, decimals), strict=True)
     ]
     return np.where(rows["suppressed"].astype(bool).to_numpy(), "suppressed", text).tolist()
 

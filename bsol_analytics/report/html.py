@@ -15,32 +15,75 @@ from bsol_analytics import __version__
 from bsol_analytics.report.formatting import fmt_ci, fmt_column, slug
 from bsol_analytics.vocabulary import LOCALITIES
 
+#: Resolution of charts embedded as PNG (maps and heatmaps): sharp on paper.
+PRINT_DPI = 200
+#: A chart drawing more points than this (a detailed map) is embedded as a PNG.
+MAX_VECTOR_POINTS = 8000
 
-def figure_html(fig: Any, alt: str, dpi: int = 96) -> str:
-    """Embed a matplotlib figure as a base64 PNG ``<img>`` with alt text, and close it.
+
+def _dense(fig: Any) -> bool:
+    """Whether a figure is better embedded as a raster (images, or many polygon points)."""
+    points = 0
+    for ax in fig.axes:
+        if ax.images:
+            return True
+        points += sum(len(p.vertices) for c in ax.collections for p in c.get_paths())
+        points += sum(len(p.get_path().vertices) for p in ax.patches)
+    return points > MAX_VECTOR_POINTS
+
+
+def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI) -> str:
+    """Embed a matplotlib figure as an ``<img>`` with alt text, and close it.
+
+    Charts are SVG (sharp on screen and paper, printed at their own size); maps and
+    heatmaps, whose shapes would make a large SVG, are a 256-colour PNG at ``dpi`` with
+    ``width``/``height`` set so that they show at the figure's own size.
 
     Examples:
         >>> import matplotlib
         >>> matplotlib.use("Agg")
         >>> import matplotlib.pyplot as plt
         >>> fig, ax = plt.subplots()
-        >>> figure_html(fig, "An empty chart").startswith('<img alt="An empty chart"')
+        >>> out = figure_html(fig, "An empty chart")
+        >>> out.startswith('<img alt="An empty chart"'), "image/svg+xml" in out
+        (True, True)
+        >>> fig, ax = plt.subplots(figsize=(2, 1))
+        >>> _ = ax.imshow([[0, 1]])
+        >>> out = figure_html(fig, "A heatmap")
+        >>> "image/png" in out and 'width="' in out
         True
     """
     import matplotlib.pyplot as plt
     from PIL import Image
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    if not _dense(fig):
+        fig.savefig(
+            buf, format="svg", bbox_inches="tight", pad_inches=0.04, metadata={"Date": None}
+        )
+        plt.close(fig)
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        return f'<img alt="{html.escape(alt, quote=True)}" src="data:image/svg+xml;base64,{data}">'
+    fig.savefig(
+        buf,
+        format="png",
+        dpi=dpi,
+        bbox_inches="tight",
+        pad_inches=0.04,
+        metadata={"Software": None},
+    )
     plt.close(fig)
     # A 256-colour palette keeps charts crisp at about a third of the size.
     buf.seek(0)
+    image = Image.open(buf).convert("RGB")
     small = io.BytesIO()
-    Image.open(buf).convert("RGB").quantize(colors=256, dither=Image.Dither.NONE).save(
-        small, format="PNG", compress_level=6
-    )
+    image.quantize(colors=256, dither=Image.Dither.NONE).save(small, format="PNG", compress_level=6)
+    width, height = (round(n * 96 / dpi) for n in image.size)
     data = base64.b64encode(small.getvalue()).decode("ascii")
-    return f'<img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
+    return (
+        f'<img alt="{html.escape(alt, quote=True)}" width="{width}" height="{height}" '
+        f'src="data:image/png;base64,{data}">'
+    )
 
 
 def table_html(frame: pd.DataFrame, caption: str, row_header: bool = True) -> str:
@@ -148,6 +191,36 @@ def section_html(
     return "".join(parts)
 
 
+#: Most sentences the key-messages box shows.
+KEY_MESSAGES_MAX = 5
+
+
+def key_messages_html(messages: Sequence[str]) -> str:
+    """The "Key messages" box shown above the spine chart: at most five sentences.
+
+    Args:
+        messages: plain-English sentences, most important first (see
+            :func:`bsol_analytics.report.messages.key_messages`).
+
+    Examples:
+        >>> box = key_messages_html(["East has more smokers.", "Screening is lower."])
+        >>> box.startswith('<section class="key-messages" aria-labelledby="key-messages">')
+        True
+        >>> box.count("<li>")
+        2
+        >>> "No gap" in key_messages_html([])
+        True
+    """
+    shown = [m.strip() for m in messages if m and m.strip()][:KEY_MESSAGES_MAX]
+    if not shown:
+        shown = ["No gap against the comparators is large enough to single out."]
+    items = "".join(f"<li>{html.escape(m)}</li>" for m in shown)
+    return (
+        '<section class="key-messages" aria-labelledby="key-messages">'
+        f'<h2 id="key-messages">Key messages</h2><ul>{items}</ul></section>'
+    )
+
+
 #: The short label every page, printed page and data table of a synthetic pack carries.
 SYNTHETIC_LABEL = "SYNTHETIC DATA: not real patients"
 
@@ -218,26 +291,54 @@ def page_banner_css(text: str) -> str:
 
 
 def mark_print(page: str) -> str:
-    """Mark the at-a-glance section to print full width with its values as a table.
+    """Mark the at-a-glance section and the definitions to print full width.
+
+    The at-a-glance values print as a table, placed before the spine chart (a copy shown
+    only in print; on screen the table stays in its ``<details>``); every other chart's
+    table stays on screen only.
 
     Examples:
         >>> page = ('<h2 id="at-a-glance">At a glance</h2><section class="pack-section">'
-        ...     '<details><summary>S</summary></details></section><h2 id="next">N</h2>'
-        ...     '<details><summary>T</summary></details>')
+        ...     '<figure>F</figure><details><summary>S</summary><table class="data">V</table>'
+        ...     '</details></section><h2 id="next">N</h2><details><summary>T</summary></details>')
         >>> out = mark_print(page)
-        >>> out.count('class="print-table"'), out.count("at-a-glance-print")
-        (1, 1)
+        >>> out.count('<div class="print-only"><table class="data">V</table></div><figure>')
+        1
+        >>> out.count("at-a-glance-print")
+        1
+        >>> mark_print('<h2 id="definitions-and-data">D</h2><h3 id="x">X</h3>'
+        ...     '<table class="data"></table>').count("print-wide")
+        2
     """
     start = page.find('<h2 id="at-a-glance">')
+    if start < 0:
+        return _mark_wide(page)
+    end = page.find("<h2 ", start + 1)
+    end = len(page) if end < 0 else end
+    glance = page[start:end].replace(
+        'class="pack-section"', 'class="pack-section at-a-glance-print"', 1
+    )
+    first, last = glance.find('<table class="data">'), glance.find("</table>")
+    at = glance.find("<figure>")
+    if 0 <= at < first < last:
+        table = glance[first : last + len("</table>")]
+        glance = f'{glance[:at]}<div class="print-only">{table}</div>{glance[at:]}'
+    return _mark_wide(page[:start] + glance + page[end:])
+
+
+def _mark_wide(page: str) -> str:
+    """Print the definitions part (from its ``<h2>`` to the next) across the full page width."""
+    start = page.find('<h2 id="definitions-and-data">')
     if start < 0:
         return page
     end = page.find("<h2 ", start + 1)
     end = len(page) if end < 0 else end
-    glance = page[start:end].replace(
-        'class="pack-section"', 'class="pack-section at-a-glance-print"'
-    )
-    glance = glance.replace("<details>", '<details class="print-table">')
-    return page[:start] + glance + page[end:]
+    part = page[start:end]
+    for tag in ("h3", "ul", "p", "ol"):
+        part = part.replace(f"<{tag}>", f'<{tag} class="print-wide">')
+        part = part.replace(f"<{tag} id=", f'<{tag} class="print-wide" id=')
+    part = part.replace('<table class="data">', '<table class="data print-wide">')
+    return page[:start] + part + page[end:]
 
 
 def mark_synthetic(page: str) -> str:
@@ -274,10 +375,12 @@ def run_stamp() -> str:
 
 
 __all__ = [
+    "KEY_MESSAGES_MAX",
     "SYNTHETIC_LABEL",
     "coverage_sentence",
     "figure_html",
     "heading_html",
+    "key_messages_html",
     "mark_print",
     "mark_synthetic",
     "page_banner_css",

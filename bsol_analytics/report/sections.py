@@ -29,6 +29,7 @@ from bsol_analytics.report.html import (
 from bsol_analytics.report.loading import PackData
 from bsol_analytics.report.selection import (
     NO_ENGLAND,
+    TREND_QUARTERS,
     _comparator_value,
     _family_meta,
     areas_side_by_side,
@@ -37,6 +38,7 @@ from bsol_analytics.report.selection import (
     cross_matrix,
     definitions_table,
     demography_mix,
+    england_comparators,
     england_reference,
     funnel_points,
     life_expectancy_by_decile,
@@ -46,23 +48,24 @@ from bsol_analytics.report.selection import (
     registered_total,
     series_rows,
     skipped_indicators,
-    trend_direction,
     type_gap,
     type_rows,
 )
 from bsol_analytics.report.words import (
     DSR_NOTE,
+    QUALITY_COLUMNS,
     RVE_NOTE,
     _condition,
     _pack_name,
+    blank_place_sentence,
     breakdown_headline,
     comparison_sentence,
     funnel_sentence,
     glance_headline,
+    recent_trend_sentence,
     rve_headline,
     rve_sentence,
     sii_sentence,
-    trend_sentence,
 )
 from bsol_analytics.stats import funnel_limits
 from bsol_analytics.vocabulary import BSOL, DECILE_LABELS, DSR_SUFFIX, FAMILIES
@@ -99,6 +102,119 @@ def title_html(data: PackData, area: str) -> str:
     )
 
 
+#: The ethnic grouping the packs use, named wherever groups are shown.
+ETHNIC_GROUPS_NOTE = "Ethnic groups: ONS 2021 broad ethnic groups, with Chinese in Asian."
+
+
+def _quintile_words(group: str) -> str:
+    """Words for a quintile: "Q1 (most deprived)" reads "Q1, the most deprived fifth"."""
+    label, _, rest = str(group).partition(" (")
+    return f"{label}, the {rest.rstrip(')')} fifth" if rest else label
+
+
+def _bsol_column(glance: pd.DataFrame, area: str) -> dict[str, list[str]]:
+    """The BSOL column of a summary table (ratios to two decimals); none in the BSOL pack."""
+    if area == BSOL:
+        return {}
+    return {"BSOL": fmt_column(glance.assign(value=glance["BSOL"], suppressed=False))}
+
+
+def england_cells(glance: pd.DataFrame) -> list[str]:
+    """England's figure with its period for each row ("66.6 (2022/23)"), or why none.
+
+    Examples:
+        >>> g = pd.DataFrame({"indicator_id": ["SCR_BOWEL", "HYP_PREV_DSR"]})
+        >>> england_cells(g)
+        ['72.0 (2022/23)', 'no published England figure']
+    """
+    return england_comparators(glance["indicator_id"])["england_text"].tolist()
+
+
+def _period_differs(period: str, reporting_date: Any) -> bool:
+    """Whether a comparator period label is not the pack's own year.
+
+    Examples:
+        >>> _period_differs("2022/23", "2025-03-31"), _period_differs("2024-25", "2025-03-31")
+        (True, False)
+    """
+    day = pd.Timestamp(reporting_date)
+    start = day.year - 1 if day.month <= 3 else day.year
+    own = {f"{start}-{str(start + 1)[2:]}", f"{start}/{str(start + 1)[2:]}", str(day.year)}
+    return period not in own
+
+
+def trend_note(data: PackData) -> str:
+    """How the pack's trend column is decided, with its window.
+
+    Examples:
+        >>> from bsol_analytics.report.messages import example_pack
+        >>> trend_note(example_pack())[:60]
+        "Trend: Fingertips' recent-trend test (chi-squared test for t"
+    """
+    return (
+        "Trend: Fingertips' recent-trend test (chi-squared test for trend, 99.8% level) over "
+        f"the {TREND_QUARTERS} quarters to {fmt_date(data.reporting_date)}, the quarters the "
+        "extract supports for every look-back window. Only percentages are tested; rates, "
+        "ratios and age-standardised values say 'not tested', and an indicator with a "
+        "suppressed quarter in the window is not tested."
+    )
+
+
+def comparator_notes(
+    glance: pd.DataFrame, data: PackData, area: str, table: pd.DataFrame | None = None
+) -> list[str]:
+    """Notes on a section's England figures, once per section; BSOL's own published ones.
+
+    Says when England's figures are for other periods than the pack's, and that "no
+    published England figure" means none of matching definition is published. In the BSOL
+    pack a "BSOL published" column is added to ``table`` (when given) with BSOL's own
+    published figure and period beside the value computed from the extract.
+
+    Examples:
+        >>> from bsol_analytics.report.messages import example_pack
+        >>> g = pd.DataFrame({"indicator_id": ["SCR_BOWEL"]})
+        >>> comparator_notes(g, example_pack(), "East")[0][:70]
+        "England's figures are the latest published and are for earlier periods"
+    """
+    eng = england_comparators(glance["indicator_id"])
+    notes = []
+    periods = [p for p in dict.fromkeys(eng.loc[eng["england_value"].notna(), "england_period"])]
+    differ = [p for p in periods if _period_differs(p, data.reporting_date)]
+    if differ:
+        notes.append(
+            "England's figures are the latest published and are for earlier periods than "
+            f"this pack ({fmt_date(data.reporting_date)}): {', '.join(differ)}; each value "
+            "shows its period."
+        )
+    if eng["england_value"].isna().any():
+        notes.append(
+            f"'{NO_ENGLAND}' means no England figure of the same definition (ages, "
+            "denominator) is published; the definitions section gives the reason."
+        )
+    own = eng[eng["bsol_published"].notna()]
+    if area == BSOL and len(own):
+        if table is not None:
+            cells = np.where(
+                eng["bsol_published"].notna(),
+                eng["bsol_published"].map(lambda v: f"{v:.1f}")
+                + " ("
+                + eng["bsol_published_period"]
+                + ")",
+                "none published",
+            )
+            where = table.columns.get_loc("England (period)") if "England (period)" in table else 1
+            table.insert(where, "BSOL published (period)", cells)
+        sources = "; ".join(
+            dict.fromkeys(own["bsol_published_source"].str.replace(r" \(data/raw.*\)$", "",
+                                                                    regex=True))
+        )
+        notes.append(
+            "BSOL published: BSOL's own published figure for an earlier period, beside the "
+            f"value computed from this extract, to show how the extract compares ({sources})."
+        )
+    return notes
+
+
 def glance_section(data: PackData, area: str) -> str:
     """Section 1, At a glance: every indicator against BSOL and England, with trends.
 
@@ -115,8 +231,8 @@ def glance_section(data: PackData, area: str) -> str:
             "Indicator": glance["title"],
             area: fmt_column(glance),
             "95% CI": fmt_ci(glance),
-            "BSOL": glance["BSOL"].map(fmt_number),
-            "England": glance["England"].map(fmt_number),
+            **_bsol_column(glance, area),
+            "England (period)": england_cells(glance),
             "Compared with " + ("England" if area == BSOL else "BSOL"): glance["comparison"],
             "Trend": glance["trend"],
         }
@@ -124,7 +240,9 @@ def glance_section(data: PackData, area: str) -> str:
     notes = [
         "Better and worse are judged only where higher or lower is clearly better; otherwise "
         "the pack says higher or lower. Similar means the 95% confidence interval includes "
-        "the comparator. The trend compares the latest quarter with the earliest shown."
+        "the comparator.",
+        trend_note(data),
+        *comparator_notes(glance, data, area, table),
     ]
     return heading_html("At a glance", 2) + section_html(
         f"{area} compared with {'England' if area == BSOL else 'BSOL and England'}",
@@ -221,6 +339,7 @@ def population_section(data: PackData, area: str) -> str:
                 figure_html(fig, alt),
                 tab,
                 f"{label} of the registered population of {area}",
+                [ETHNIC_GROUPS_NOTE] if breakdown == "ethnicity_broad" else [],
             )
         )
     parts.append(deprivation_map_section(data, area))
@@ -294,8 +413,8 @@ def _family_summary(data: PackData, area: str, family: str, family_title: str) -
     comp_name = "England" if area == BSOL else "BSOL"
     fig, alt = plots.spine_chart(glance, area)
     sentences = [
-        comparison_sentence(t, area, c, comp_name)
-        for t, c in zip(glance["title"], glance["comparison"], strict=True)
+        comparison_sentence(t, area, c, comp_name, bool(pd.notna(v)))
+        for t, c, v in zip(glance["title"], glance["comparison"], glance[comp_name], strict=True)
     ]
     table = pd.DataFrame(
         {
@@ -306,8 +425,8 @@ def _family_summary(data: PackData, area: str, family: str, family_title: str) -
                     glance["value"], glance["suppressed"], glance["suppression_reason"], strict=True
                 )
             ],
-            "BSOL": glance["BSOL"].map(fmt_number),
-            "England": glance["England"].map(fmt_number),
+            **_bsol_column(glance, area),
+            "England (period)": england_cells(glance),
             "Comparison": glance["comparison"],
             "Trend": glance["trend"],
         }
@@ -315,6 +434,7 @@ def _family_summary(data: PackData, area: str, family: str, family_title: str) -
     notes = sentences[1:]
     if len(dsr):
         notes += _standardised_notes(glance, dsr, table, area, comp_name)
+    notes += comparator_notes(glance, data, area, table)
     return section_html(
         f"{family_title}: summary",
         sentences[0],
@@ -356,7 +476,7 @@ def _localities_subsection(data: PackData, ind: str, title: str, axis: str) -> s
     rows = areas_side_by_side(data, ind)
     if not len(rows):
         return ""
-    comp = _comparator_value(data, BSOL, ind, "England")
+    comp, period = england_reference(ind)
     std = areas_side_by_side(data, f"{ind}{DSR_SUFFIX}")
     std = rows[["group"]].merge(std, on="group", how="left")
     marks = std["value"].where(~std["suppressed"].fillna(True).astype(bool))
@@ -365,18 +485,18 @@ def _localities_subsection(data: PackData, ind: str, title: str, axis: str) -> s
         f"{title} by locality",
         axis,
         comp,
-        "England",
+        f"England {period}",
         marks=marks if marks.notna().any() else None,
     )
     shown = rows[~rows["suppressed"].astype(bool) & (rows["group"] != BSOL)]
-    headline = breakdown_headline(title, shown.reset_index(drop=True), "")
+    headline = breakdown_headline(title, shown.reset_index(drop=True), "locality")
     table = stat_table(rows, "Area")
     notes = []
     if marks.notna().any():
         std = std.assign(suppressed=std["suppressed"].fillna(True))
         table.insert(2, "Age-standardised", fmt_column(std))
         std_shown = std[~std["suppressed"].astype(bool) & (std["group"] != BSOL)]
-        std_line = breakdown_headline(title, std_shown.reset_index(drop=True), "")
+        std_line = breakdown_headline(title, std_shown.reset_index(drop=True), "locality")
         if " is highest in " in headline:
             std_words = (
                 "it is highest" + std_line.split(" is highest", 1)[1]
@@ -425,6 +545,14 @@ def _breakdown_subsections(
         if breakdown == "imd_quintile":
             sii = data.sii[(data.sii["indicator_id"] == ind) & (data.sii["area"] == area)]
             notes.append(sii_sentence(title, area, sii.iloc[0] if len(sii) else None, unit))
+            if f"{ind}{DSR_SUFFIX}" in set(data.meta["indicator_id"]) and len(sii):
+                notes.append(
+                    "The slope index is fitted to the age-standardised quintile values, so the "
+                    "younger age mix of deprived areas does not reverse the gradient; the bars "
+                    "show crude values."
+                )
+        else:
+            notes.append(ETHNIC_GROUPS_NOTE)
         parts.append(
             section_html(
                 f"{title} by {label}",
@@ -450,14 +578,28 @@ def _cross_subsection(data: PackData, area: str, ind: str, title: str, axis: str
         f"{title} by deprivation and ethnic group together: {n_sup} of "
         f"{len(matrix)} cells are suppressed to protect confidentiality."
     )
-    shown = matrix[~matrix["suppressed"].astype(bool) & matrix["value"].notna()]
-    if len(shown):
+    shown = matrix[
+        ~matrix["suppressed"].astype(bool)
+        & matrix["value"].notna()
+        & (matrix["imd_quintile"] != "Unknown")
+        & (matrix["ethnicity_broad"] != "Unknown")
+    ]
+    if len(shown) >= 2:
         top = shown.loc[shown["value"].idxmax()]
+        low = shown.loc[shown["value"].idxmin()]
         headline = (
-            f"{title} is highest among {top['ethnicity_broad']} patients in "
-            f"{top['imd_quintile']} ({fmt_number(top['value'])}); {n_sup} of "
-            f"{len(matrix)} cells are suppressed."
+            f"{title} does not differ clearly between the shown groups of deprivation and "
+            f"ethnicity (the 95% confidence intervals of the highest and lowest overlap); "
+            f"{n_sup} of {len(matrix)} cells are suppressed."
         )
+        if top["lower"] > low["upper"]:
+            headline = (
+                f"{title} is highest among {top['ethnicity_broad']} patients in "
+                f"{_quintile_words(top['imd_quintile'])} ({fmt_number(top['value'])}) and "
+                f"lowest among {low['ethnicity_broad']} patients in "
+                f"{_quintile_words(low['imd_quintile'])} ({fmt_number(low['value'])}); "
+                f"{n_sup} of {len(matrix)} cells are suppressed."
+            )
     tab = stat_table(
         matrix.assign(group=matrix["imd_quintile"] + ", " + matrix["ethnicity_broad"]),
         "IMD quintile, ethnic group",
@@ -478,10 +620,16 @@ def _trend_subsection(data: PackData, area: str, ind: str, title: str, axis: str
     if series["reporting_date"].nunique() <= 1:
         return ""
     own = series[series["area"] == area]
-    fig, alt = plots.trend_chart(series, f"{title} by quarter", axis)
-    headline = trend_sentence(
-        title, area, trend_direction(own), own["reporting_date"].min(), own["reporting_date"].max()
-    )
+    fig, alt = plots.trend_chart(series, title, axis)
+    units = data.meta.set_index("indicator_id")["unit"]
+    if units.get(ind) == "%":
+        headline = recent_trend_sentence(title, area, own)
+    else:
+        headline = (
+            f"{title} in {area} by quarter, {fmt_date(own['reporting_date'].min())} to "
+            f"{fmt_date(own['reporting_date'].max())}: no trend is stated, because the "
+            "recent-trend test (chi-squared test for trend) applies to percentages only."
+        )
     tab = stat_table(
         series.assign(
             group=series["area"] + ", " + series["reporting_date"].dt.strftime("%Y-%m-%d")
@@ -574,7 +722,7 @@ def _family_body(
     """The family's summary, recorded-vs-expected ratios and each indicator in detail."""
     parts = [_family_summary(data, area, family, family_title)]
     if family == "end_of_life":
-        parts.append(ed_attendance_section(data, area))
+        parts += [end_of_life_caveats(data, area), ed_attendance_section(data, area)]
     if "derived" in meta:
         parts += [
             rve_section(data, area, i) for i in meta.loc[meta["derived"] == "RVE", "indicator_id"]
@@ -604,13 +752,21 @@ def ward_map_section(data: PackData, area: str, indicator_id: str, title: str) -
     shown = gdf.dropna(subset=["value"])
     n_sup = int(gdf["value"].isna().sum())
     if len(shown) >= 2:
-        top = shown.loc[shown["value"].idxmax()]
-        low = shown.loc[shown["value"].idxmin()]
-        headline = (
-            f"Among residents of {area}, {title} is highest in {top['ward_name']} "
-            f"({fmt_number(top['value'])}) and lowest in {low['ward_name']} "
-            f"({fmt_number(low['value'])})."
+        # Named highest and lowest only when their 95% intervals are apart.
+        words = breakdown_headline(
+            title,
+            pd.DataFrame(
+                {
+                    "group": shown["ward_name"].astype(str).to_numpy(),
+                    "value": shown["value"].to_numpy(),
+                    "lower": shown["lower"].to_numpy(),
+                    "upper": shown["upper"].to_numpy(),
+                    "suppressed": False,
+                }
+            ),
+            "ward",
         )
+        headline = f"Among residents of {area}: {words}"
     else:
         headline = f"{title} by ward cannot be mapped for {area} after disclosure control."
     table = stat_table(
@@ -799,6 +955,18 @@ def indicator_intro(data: PackData, area: str, indicator_id: str) -> str:
             f"to {fmt_number(r['upper'])})."
         )
     text = f"{own} {england_sentence(indicator_id, unit)}"
+    published = england_comparators([indicator_id]).iloc[0]
+    if area == BSOL and pd.notna(published["bsol_published"]):
+        text += (
+            f" BSOL's own published figure: "
+            f"{_unit_text(float(published['bsol_published']), unit)} "
+            f"({published['bsol_published_period']}), beside the {fmt_number(row['value'].iloc[0])}"
+            " computed from this extract."
+            if len(row) and pd.notna(row["value"].iloc[0])
+            else f" BSOL's own published figure: "
+            f"{_unit_text(float(published['bsol_published']), unit)} "
+            f"({published['bsol_published_period']})."
+        )
     if indicator_id in FRAMEWORK_MEASURES:
         text = f"Outcome framework {FRAMEWORK_MEASURES[indicator_id]}. {text}"
     return f"<p>{html.escape(text)}</p>"
@@ -890,8 +1058,10 @@ def cardiovascular_section(data: PackData, area: str) -> str:
         glance = glance.sort_values("_o").reset_index(drop=True)
         comp_name = "England" if area == BSOL else "BSOL"
         sentences = [
-            comparison_sentence(t, area, c, comp_name)
-            for t, c in zip(glance["title"], glance["comparison"], strict=True)
+            comparison_sentence(t, area, c, comp_name, bool(pd.notna(v)))
+            for t, c, v in zip(
+                glance["title"], glance["comparison"], glance[comp_name], strict=True
+            )
         ]
         fig, alt = plots.spine_chart(glance, area)
         table = pd.DataFrame(
@@ -899,8 +1069,8 @@ def cardiovascular_section(data: PackData, area: str) -> str:
                 "Indicator": glance["title"],
                 area: fmt_column(glance),
                 "95% CI": fmt_ci(glance),
-                "BSOL": glance["BSOL"].map(fmt_number),
-                "England": [england_sentence(i)[9:-1] for i in glance["indicator_id"]],
+                **_bsol_column(glance, area),
+                "England (period)": england_cells(glance),
                 "Comparison": glance["comparison"],
                 "Trend": glance["trend"],
             }
@@ -912,7 +1082,7 @@ def cardiovascular_section(data: PackData, area: str) -> str:
                 figure_html(fig, alt),
                 table,
                 f"Lipid-lowering therapy and cholesterol indicators for {area}",
-                sentences[1:],
+                [*sentences[1:], *comparator_notes(glance, data, area, table)],
                 level=4,
             )
         )
@@ -1053,8 +1223,8 @@ def ed_attendance_section(data: PackData, area: str) -> str:
     units = data.meta.set_index("indicator_id")["unit"]
     comp_name = "England" if area == BSOL else "BSOL"
     notes = [
-        comparison_sentence(t, area, c, comp_name)
-        for t, c in zip(glance["title"], glance["comparison"], strict=True)
+        comparison_sentence(t, area, c, comp_name, bool(pd.notna(v)))
+        for t, c, v in zip(glance["title"], glance["comparison"], glance[comp_name], strict=True)
     ]
     table = pd.DataFrame(
         {
@@ -1062,8 +1232,8 @@ def ed_attendance_section(data: PackData, area: str) -> str:
             "Unit": glance["indicator_id"].map(units).fillna(""),
             area: fmt_column(glance),
             "95% CI": fmt_ci(glance),
-            "BSOL": glance["BSOL"].map(fmt_number),
-            "England": [england_sentence(i)[9:-1] for i in glance["indicator_id"]],
+            **_bsol_column(glance, area),
+            "England (period)": england_cells(glance),
         }
     )
     return section_html(
@@ -1072,7 +1242,7 @@ def ed_attendance_section(data: PackData, area: str) -> str:
         None,
         table,
         f"End-of-life care plans and ED attendances, {area}",
-        notes,
+        [*notes, *comparator_notes(glance, data, area, table)],
     )
 
 
@@ -1237,6 +1407,56 @@ def _le_decile_subsection(data: PackData, area: str) -> str:
     )
 
 
+def data_quality_html(info: dict[str, Any]) -> str:
+    """The data-quality subsection: a few plain sentences and a small accessible table.
+
+    ``info`` is ``pack_meta.json``: ``data_quality`` (sentences) and ``data_quality_table``
+    (rows of measure, value and meaning; older metadata may lack it).
+
+    Examples:
+        >>> out = data_quality_html({"data_quality": ["The extract passed."],
+        ...     "data_quality_table": [{"Measure": "Records set aside", "Value": "3,864",
+        ...     "What it means": "Left out."}]})
+        >>> "<p>The extract passed.</p>" in out and '<th scope="row">Records set aside</th>' in out
+        True
+        >>> data_quality_html({})
+        '<p>No data-quality summary was found for this extract.</p>'
+    """
+    notes = info.get("data_quality") or ["No data-quality summary was found for this extract."]
+    text = "<p>" + " ".join(html.escape(str(s)) for s in notes) + "</p>"
+    rows = info.get("data_quality_table") or []
+    if not rows:
+        return text
+    frame = pd.DataFrame(rows).reindex(columns=list(QUALITY_COLUMNS)).fillna("")
+    return text + table_html(frame, "Data quality of the extract")
+
+
+def end_of_life_caveats(data: PackData, area: str) -> str:
+    """The end-of-life caveat on deaths with no recorded place of death (may be empty).
+
+    The count comes from ``pack_meta.json`` (``blank_place_of_death``, written by the
+    table step already disclosure-controlled) for the pack's area and the 12 months to the
+    reporting date.
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> data = demo_pack()
+        >>> data.info["blank_place_of_death"] = {"window": ["2024-04-01", "2025-03-31"],
+        ...     "counts": {"East": "fewer than 8"}}
+        >>> end_of_life_caveats(data, "East")[:60]
+        '<p>In East locality, fewer than 8 deaths from 1 April 2024 t'
+        >>> end_of_life_caveats(data, "West")
+        ''
+    """
+    blank = data.info.get("blank_place_of_death") or {}
+    counts = blank.get("counts") or {}
+    if area not in counts:
+        return ""
+    window = blank.get("window") or []
+    words = f"{fmt_date(window[0])} to {fmt_date(window[1])}" if len(window) == 2 else ""
+    return f"<p>{html.escape(blank_place_sentence(counts[area], area, words))}</p>"
+
+
 def definitions_section(data: PackData, area: str) -> str:
     """Section 4: definitions, sources, reporting date, view, data quality, SDC, version.
 
@@ -1260,12 +1480,14 @@ def definitions_section(data: PackData, area: str) -> str:
         f"Deprivation: English Indices of Deprivation {info.get('imd', '2025')}, national "
         "quintiles (Q1 is the most deprived fifth of neighbourhoods in England).",
         f"Disclosure control: {info.get('sdc_rule', '')}",
+        "Ethnicity: ONS 2021 broad ethnic groups (Asian, Black, Mixed, White, Other), with "
+        "Chinese in Asian; 'Unknown' where no ethnicity is recorded.",
         "Confidence intervals are 95%; funnel plots show 95% and 99.8% control limits.",
+        trend_note(data),
         f"Built by {run_stamp()}.",
     ]
     lists = "".join(f"<li>{html.escape(i)}</li>" for i in items)
     sources = "".join(f"<li>{html.escape(s)}</li>" for s in info.get("data_sources", []))
-    quality = "".join(f"<li>{html.escape(s)}</li>" for s in info.get("data_quality", []))
     table = table_html(definitions_table(data.meta), "Indicator definitions")
     return (
         heading_html("Definitions and data", 2)
@@ -1276,7 +1498,7 @@ def definitions_section(data: PackData, area: str) -> str:
         + heading_html("Data sources", 3)
         + f"<ul>{sources}</ul>"
         + heading_html("Data quality", 3)
-        + f"<ul>{quality}</ul>"
+        + data_quality_html(info)
         + skipped_html(skipped_indicators(data), 3, "Indicators not computed in this run")
     )
 
@@ -1284,16 +1506,21 @@ def definitions_section(data: PackData, area: str) -> str:
 __all__ = [
     "CARDIOVASCULAR_IDS",
     "DIABETES_TARGET_IDS",
+    "ETHNIC_GROUPS_NOTE",
     "FRAMEWORK_MEASURES",
     "LE_SIZE_RULE",
     "MERGED_FAMILIES",
     "SECTION_TITLES",
     "cardiovascular_section",
+    "comparator_notes",
+    "data_quality_html",
     "definitions_section",
     "deprivation_map_section",
     "diabetes_type_section",
     "ed_attendance_section",
     "ed_mean_sentence",
+    "end_of_life_caveats",
+    "england_cells",
     "england_sentence",
     "family_section",
     "glance_section",
@@ -1305,6 +1532,7 @@ __all__ = [
     "rve_section",
     "skipped_html",
     "title_html",
+    "trend_note",
     "type_gap_sentence",
     "ward_map_section",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -136,6 +137,142 @@ def trend_direction(series: pd.DataFrame) -> str:
     return "no significant change"
 
 
+#: Quarters of Fingertips' recent-trend test (chi-squared test for trend).
+TREND_QUARTERS = 5
+#: Trend words where the recent-trend test does not apply (a ratio, rate or standardised
+#: value) or cannot run (fewer than 5 published quarters).
+NOT_TESTED = "not tested"
+NOT_ENOUGH = "not tested: too few published quarters"
+
+
+def recent_trends(data: PackData, area: str) -> pd.DataFrame:
+    """Fingertips' recent trend of every percentage indicator of ``area``.
+
+    The chi-squared test for trend (:func:`bsol_analytics.stats.recent_trend`, 99.8%
+    level) over the last 5 quarters of the pack's tables, up to the reporting date: the
+    quarters the extract supports for every look-back window (the reliable window). An
+    indicator with a quarter of the window suppressed or missing is not tested; nor are
+    rates, ratios and age-standardised values.
+
+    Returns:
+        A new frame, one row per indicator of ``data.meta``: ``indicator_id``, ``trend``
+        (``increasing``, ``decreasing``, ``no significant change``, :data:`NOT_ENOUGH` or
+        :data:`NOT_TESTED`), ``period_from``, ``period_to`` and ``first``/``last`` (the
+        values at the ends of the window).
+
+    Examples:
+        >>> from bsol_analytics.packs.demo import demo_pack
+        >>> t = recent_trends(demo_pack(), "East")
+        >>> set(t["trend"]) <= {"increasing", "decreasing", "no significant change",
+        ...     NOT_ENOUGH, NOT_TESTED}
+        True
+    """
+    return data.cached(("recent_trends", area), lambda: _recent_trends(data, area))
+
+
+def _recent_trends(data: PackData, area: str) -> pd.DataFrame:
+    from bsol_analytics.stats import recent_trend
+
+    meta = data.meta
+    derived = meta["derived"] if "derived" in meta else pd.Series("", index=meta.index)
+    tested = meta.loc[(meta["unit"] == "%") & (derived.fillna("") == ""), "indicator_id"]
+    series = _one_row_per_cell(
+        _area_rows(data.indicators, area), ["indicator_id", "reporting_date"]
+    )
+    quarters = sorted(pd.unique(data.indicators["reporting_date"]))[-TREND_QUARTERS:]
+    series = series[
+        series["indicator_id"].isin(tested)
+        & series["reporting_date"].isin(quarters)
+        & ~series["suppressed"].astype(bool)
+        & series["numerator"].notna()
+        & (series["denominator"] > 0)
+    ].sort_values("reporting_date")
+    window = series.groupby("indicator_id", sort=False).tail(TREND_QUARTERS)
+    out = pd.DataFrame({"indicator_id": meta["indicator_id"].to_numpy()})
+    out["trend"] = np.where(out["indicator_id"].isin(tested), NOT_ENOUGH, NOT_TESTED)
+    full = window.groupby("indicator_id")["reporting_date"].transform("size") == TREND_QUARTERS
+    window = window[full]
+    if window.empty:
+        return out.assign(period_from=pd.NaT, period_to=pd.NaT, first=np.nan, last=np.nan)
+    test = recent_trend(
+        window.assign(
+            numerator=window["numerator"].round(), denominator=window["denominator"].round()
+        ),
+        "numerator",
+        "denominator",
+        period="reporting_date",
+        by="indicator_id",
+        points=TREND_QUARTERS,
+    )
+    ends = window.groupby("indicator_id")["value"].agg(first="first", last="last")
+    test = test.set_index("indicator_id").join(ends)
+    test = test[test["direction"] != "cannot be calculated"]
+    cols = ["direction", "period_from", "period_to", "first", "last"]
+    out = out.join(test[cols], on="indicator_id")
+    out["trend"] = out["direction"].fillna(out["trend"])
+    return out.drop(columns="direction")
+
+
+def england_comparators(indicator_ids: Iterable[str]) -> pd.DataFrame:
+    """England's published figure, its period and source for each indicator id.
+
+    Derived ids (``_DSR``, ``_RVE``, ``_ISR``) and indicators without a published figure
+    of matching definition get no value and the text :data:`NO_ENGLAND`.
+
+    Returns:
+        A new frame: ``indicator_id``, ``england_value``, ``england_period``,
+        ``england_source``, ``england_note`` (why none is shown, or a caveat),
+        ``england_text`` (``"66.6 (2022/23)"`` or :data:`NO_ENGLAND`), and BSOL's own
+        published figure: ``bsol_published``, ``bsol_published_period``,
+        ``bsol_published_source``.
+
+    Examples:
+        >>> e = england_comparators(["SCR_BOWEL", "ACSC_EMERG"])
+        >>> e["england_text"].tolist()
+        ['72.0 (2022/23)', 'no published England figure']
+        >>> e["bsol_published"].tolist()
+        [64.8, nan]
+    """
+    rows = []
+    for ind in indicator_ids:
+        try:
+            info = get_indicator(ind)
+        except BsolError:
+            info = None
+        has = info is not None and info.england_value is not None and bool(info.england_year)
+        own = info is not None and info.bsol_value is not None
+        rows.append(
+            {
+                "indicator_id": ind,
+                "england_value": float(info.england_value) if has else np.nan,
+                "england_period": str(info.england_year) if has else NO_ENGLAND,
+                "england_source": str(info.england_source) if has else "",
+                "england_note": info.england_note if info is not None else "",
+                "bsol_published": float(info.bsol_value) if own else np.nan,
+                "bsol_published_period": str(info.bsol_year) if own else "",
+                "bsol_published_source": str(info.bsol_source) if own else "",
+            }
+        )
+    out = pd.DataFrame(rows, columns=_ENGLAND_COLUMNS)
+    value = out["england_value"].map(lambda v: f"{v:.1f}")
+    out["england_text"] = np.where(
+        out["england_value"].notna(), value + " (" + out["england_period"] + ")", NO_ENGLAND
+    )
+    return out
+
+
+_ENGLAND_COLUMNS = [
+    "indicator_id",
+    "england_value",
+    "england_period",
+    "england_source",
+    "england_note",
+    "bsol_published",
+    "bsol_published_period",
+    "bsol_published_source",
+]
+
+
 def at_a_glance(data: PackData, area: str) -> pd.DataFrame:
     """Every indicator for ``area`` with its comparators, comparison and trend.
 
@@ -173,17 +310,16 @@ def _at_a_glance(data: PackData, area: str) -> pd.DataFrame:
     main = "England" if area == BSOL else "BSOL"
     for name in ("BSOL", "England"):
         out[name] = out.get(f"{name}_value", pd.Series(np.nan, index=out.index))
-    out["England"] = out["England"].fillna(out["england_value"])
+    eng = england_comparators(out["indicator_id"])
+    out["England"] = eng["england_value"].to_numpy()
+    out["England_period"] = eng["england_period"].to_numpy()
     if area == BSOL:
         out["BSOL"] = out["value"]
     comparison = out.get(f"{main}_comparison", pd.Series(pd.NA, index=out.index))
     out["comparison"] = comparison.fillna("not compared").astype(str)
     out.loc[out["suppressed"].astype(bool), "comparison"] = "not compared"
-    series = _one_row_per_cell(
-        _area_rows(data.indicators, area), ["indicator_id", "reporting_date"]
-    )
-    trends = {k: trend_direction(g) for k, g in series.groupby("indicator_id", sort=False)}
-    out["trend"] = out["indicator_id"].map(trends).fillna("not enough data")
+    trends = recent_trends(data, area).set_index("indicator_id")["trend"]
+    out["trend"] = out["indicator_id"].map(trends).fillna(NOT_TESTED)
     keep = [c for c in out.columns if not c.endswith(("_value", "_comparison"))]
     keep = [c for c in keep if c != "england_value"]
     return out[keep].reset_index(drop=True)
@@ -392,28 +528,93 @@ def demography_mix(data: PackData, area: str, breakdown: str) -> pd.DataFrame:
 
 
 def definitions_table(meta: pd.DataFrame) -> pd.DataFrame:
-    """Indicator definitions for the Definitions section.
+    """Indicator definitions for the Definitions section, with caveats and England's figure.
+
+    Caveats come from the registry (a derived ``_DSR``/``_RVE``/``_ISR`` row takes its base
+    indicator's); the England column gives the published figure, its period and source, or
+    why none is shown. Internal indicator ids are replaced by titles.
 
     Examples:
-        >>> m = pd.DataFrame({"indicator_id": ["HYP_PREV"], "title": ["Hypertension"],
-        ...     "definition": ["Patients on the register"], "polarity": ["no judgement"],
+        >>> m = pd.DataFrame({"indicator_id": ["SCR_BOWEL"], "title": ["Bowel screening"],
+        ...     "definition": ["People screened"], "polarity": ["higher is better"],
         ...     "unit": ["%"]})
-        >>> definitions_table(m).columns.tolist()
-        ['Indicator', 'Definition', 'Judgement', 'Unit']
+        >>> d = definitions_table(m)
+        >>> d.columns.tolist()
+        ['Indicator', 'Definition', 'Judgement', 'Unit', 'Caveats', 'England figure']
+        >>> d["England figure"].item()[:14]
+        '72.0 (2022/23)'
     """
     judgement = {
         "higher is better": "higher is better",
         "lower is better": "lower is better",
         "no judgement": "no judgement: shown as higher or lower",
     }
+    base = meta["indicator_id"].str.replace(r"_(DSR|RVE|ISR)$", "", regex=True)
+    caveats, england = [], []
+    eng = england_comparators(meta["indicator_id"]).set_index("indicator_id")
+    for ind, root in zip(meta["indicator_id"], base, strict=True):
+        if ind == "LE_SII":
+            caveats.append("")
+            (m, period), (f, _) = england_reference(ind, "M"), england_reference(ind, "F")
+            england.append(
+                f"England {period}: males {m:.1f}, females {f:.1f} years (OHID Fingertips "
+                "92901)." if np.isfinite(m) else f"{NO_ENGLAND}."
+            )
+            continue
+        try:
+            info = get_indicator(root)
+        except BsolError:
+            caveats.append("")
+            england.append(f"{NO_ENGLAND}.")
+            continue
+        caveats.append(_plain(info.caveats.replace(_NO_ENGLAND_CAVEAT, "")))
+        row = eng.loc[ind]
+        if ind != root:
+            england.append(f"{NO_ENGLAND}: England does not publish this standardised value.")
+        elif pd.notna(row["england_value"]):
+            note = f" {info.england_note}" if info.england_note else ""
+            england.append(_plain(f"{row['england_text']}: {row['england_source']}.{note}"))
+        else:
+            england.append(_plain(info.england_note) or f"{NO_ENGLAND}.")
     return pd.DataFrame(
         {
             "Indicator": meta["title"].to_numpy(),
-            "Definition": meta["definition"].to_numpy(),
+            "Definition": [reader_text(d) for d in meta["definition"]],
             "Judgement": meta["polarity"].map(judgement).fillna("not stated").to_numpy(),
             "Unit": meta["unit"].fillna("").to_numpy(),
+            "Caveats": caveats,
+            "England figure": england,
         }
     )
+
+
+_NO_ENGLAND_CAVEAT = "No published England figure matches this definition, so none is shown."
+
+
+def _plain(text: str) -> str:
+    """Reader text without internal ids or reference-file paths."""
+    text = re.sub(r"\s*\(data/raw[^)]*\)", "", reader_text(text))
+    text = re.sub(r";?\s*data/raw/[^\s);]+", "", text)
+    return re.sub(r"\s+", " ", text).replace(" .", ".").strip()
+
+
+def reader_text(text: str) -> str:
+    """Text for readers: internal indicator ids replaced by their short titles.
+
+    Examples:
+        >>> reader_text("As for HYP_BP_TARGET, the reading is the latest.")
+        'As for BP to target, the reading is the latest.'
+    """
+    titles = registry_frame().set_index("id")["short_title"]
+
+    def title(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return str(titles.get(word, titles.get(re.sub(r"_(DSR|RVE|ISR)$", "", word), word)))
+
+    return _ID_PATTERN.sub(title, str(text or ""))
+
+
+_ID_PATTERN = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
 
 
 def _family_meta(data: PackData, family: str) -> pd.DataFrame:
@@ -668,7 +869,10 @@ def life_expectancy_sii(data: PackData, area: str) -> pd.DataFrame:
 
 __all__ = [
     "DIABETES_TYPES",
+    "NOT_ENOUGH",
+    "NOT_TESTED",
     "NO_ENGLAND",
+    "TREND_QUARTERS",
     "areas_side_by_side",
     "at_a_glance",
     "breakdown_rows",
@@ -676,6 +880,7 @@ __all__ = [
     "cross_matrix",
     "definitions_table",
     "demography_mix",
+    "england_comparators",
     "england_reference",
     "family_of",
     "funnel_points",
@@ -683,6 +888,8 @@ __all__ = [
     "life_expectancy_by_sex",
     "life_expectancy_sii",
     "population_pyramid",
+    "reader_text",
+    "recent_trends",
     "registered_total",
     "series_rows",
     "skipped_indicators",

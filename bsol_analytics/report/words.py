@@ -24,18 +24,35 @@ def _comp_name(name: str) -> str:
     return "across BSOL" if name == BSOL else name
 
 
-def comparison_sentence(title: str, area: str, comparison: str, comparator: str) -> str:
+def comparison_sentence(
+    title: str, area: str, comparison: str, comparator: str, has_value: bool = True
+) -> str:
     """One sentence stating how an area compares with its comparator.
+
+    Args:
+        title: the indicator's title.
+        area: the area.
+        comparison: ``better``, ``worse``, ``similar``, ``higher``, ``lower`` or
+            ``not compared``.
+        comparator: ``BSOL`` or ``England``.
+        has_value: whether the comparator has a value (England has none for some).
 
     Examples:
         >>> comparison_sentence("Hypertension prevalence", "East", "lower", "BSOL")
         'Hypertension prevalence is lower in East than across BSOL.'
         >>> comparison_sentence("Bowel screening", "East", "not compared", "BSOL")
-        'Bowel screening in East could not be compared with across BSOL.'
+        'Bowel screening in East could not be compared with BSOL (a value is suppressed).'
+        >>> comparison_sentence("COPD review", "BSOL", "not compared", "England", False)
+        'COPD review in BSOL: no published England figure to compare with.'
     """
     words = _COMPARISON_WORDS.get(comparison)
+    if words is None and not has_value and comparator != BSOL:
+        return f"{title} in {area}: no published {comparator} figure to compare with."
     if words is None:
-        return f"{title} in {area} could not be compared with {_comp_name(comparator)}."
+        return (
+            f"{title} in {area} could not be compared with {comparator} (a value is "
+            "suppressed)."
+        )
     return f"{title} {words.format(area=area, comp=_comp_name(comparator))}."
 
 
@@ -344,7 +361,7 @@ def data_quality_notes(summary: dict[str, Any]) -> list[str]:
         ...     "missing_lsoa_share": 0.0152, "admissions_supplied": True,
         ...     "rows_read": {"patients": 1000}, "dropped_by_table": {"screening":
         ...     {"duplicate": 60}}, "event_date_range": ["1938-03-27", "2025-03-31"]})[:3]
-        ['The extract passed the checks of the data contract.', 'It holds 1,000 patients; 60 duplicate or invalid records were set aside.', 'Ethnicity is not recorded for 12.0% of patients and the home area (LSOA) is missing for 1.5%; they are counted in an "unknown" group.']
+        ['The extract passed the checks of the data contract.', 'It holds 1,000 patients, with clinical records from 27 March 1938 to 31 March 2025; 60 duplicate or invalid records were set aside.', 'Ethnicity is not recorded for 12.0% of patients and the home area (LSOA) is missing for 1.5%; they are counted in an "unknown" group.']
     """  # noqa: E501
     notes = list(summary.get("notes") or [])
     status = summary.get("status")
@@ -357,13 +374,22 @@ def data_quality_notes(summary: dict[str, Any]) -> list[str]:
     rows = summary.get("rows_read") or {}
     dropped = summary.get("dropped_by_table") or {}
     set_aside = sum(int(n) for table in dropped.values() for n in dict(table).values())
+    span = summary.get("event_date_range") or []
+    span_text = (
+        f"clinical records from {fmt_date(span[0])} to {fmt_date(span[1])}"
+        if len(span) == 2 and all(span)
+        else ""
+    )
     if rows:
         lost = sum(int(n) for n in dict(dropped.get("patients", {})).values())
         gone = f", {lost:,} of them patient rows" if lost else ""
+        with_span = f", with {span_text}" if span_text else ""
         notes.append(
-            f"It holds {int(rows.get('patients', 0)):,} patients; {set_aside:,} duplicate or "
-            f"invalid records{gone} were set aside."
+            f"It holds {int(rows.get('patients', 0)):,} patients{with_span}; {set_aside:,} "
+            f"duplicate or invalid records{gone} were set aside."
         )
+    elif span_text:
+        notes.append(f"It holds {span_text}.")
     eth, lsoa = summary.get("missing_ethnicity_share"), summary.get("missing_lsoa_share")
     if eth is not None and lsoa is not None:
         notes.append(
@@ -373,10 +399,114 @@ def data_quality_notes(summary: dict[str, Any]) -> list[str]:
         )
     if summary.get("admissions_supplied") is False:
         notes.append("The extract has no hospital admissions: admission indicators are not shown.")
+    return notes or ["The data-quality summary has no notes."]
+
+
+#: Columns of the data-quality table (:func:`data_quality_table`).
+QUALITY_COLUMNS: tuple[str, ...] = ("Measure", "Value", "What it means")
+
+
+def data_quality_table(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """The data-quality summary of ``bsol prepare`` as rows of a small table.
+
+    Each row has the :data:`QUALITY_COLUMNS`: the measure, its value as a count with
+    thousands separators, a percentage, "Yes"/"No" or a date span, and what it means.
+    Measures the summary lacks are left out.
+
+    Examples:
+        >>> rows = data_quality_table({"rows_read": {"patients": 2369195},
+        ...     "dropped_by_table": {"screening": {"duplicate": 3864}},
+        ...     "missing_ethnicity_share": 0.119935, "admissions_supplied": True})
+        >>> [(r["Measure"], r["Value"]) for r in rows]
+        [('Patient records', '2,369,195'), ('Records set aside', '3,864'), ('Ethnicity not recorded', '12.0%'), ('Hospital admissions supplied', 'Yes')]
+    """  # noqa: E501
+    rows: list[tuple[str, str, str]] = []
+    read = summary.get("rows_read") or {}
+    dropped = summary.get("dropped_by_table") or {}
+    if read:
+        rows.append(
+            ("Patient records", f"{int(read.get('patients', 0)):,}", "Patients in the extract.")
+        )
+        set_aside = sum(int(n) for table in dropped.values() for n in dict(table).values())
+        rows.append(
+            (
+                "Records set aside",
+                f"{set_aside:,}",
+                "Duplicate or invalid records of any table, left out of every figure.",
+            )
+        )
+    for key, measure, what in (
+        ("missing_ethnicity_share", "Ethnicity not recorded", "patients with no ethnicity"),
+        ("missing_lsoa_share", "Home area (LSOA) missing", "patients with no home area"),
+    ):
+        if summary.get(key) is not None:
+            share = f"{100 * float(summary[key]):.1f}%"
+            rows.append(
+                (measure, share, f"Share of {what}; they are counted in an \"unknown\" group.")
+            )
+    supplied = summary.get("admissions_supplied")
+    if supplied is not None:
+        rows.append(
+            (
+                "Hospital admissions supplied",
+                "Yes" if supplied else "No",
+                "Without admissions, the admission indicators are not shown.",
+            )
+        )
     span = summary.get("event_date_range") or []
     if len(span) == 2 and all(span):
-        notes.append(f"Clinical records run from {fmt_date(span[0])} to {fmt_date(span[1])}.")
-    return notes or ["The data-quality summary has no notes."]
+        rows.append(
+            (
+                "Clinical records",
+                f"{fmt_date(span[0])} to {fmt_date(span[1])}",
+                "Dates of the earliest and latest clinical records.",
+            )
+        )
+    return [dict(zip(QUALITY_COLUMNS, row, strict=True)) for row in rows]
+
+
+def blank_place_sentence(count: int | str | None, area: str, window: str = "") -> str:
+    """The end-of-life caveat on deaths with no recorded place of death.
+
+    Args:
+        count: deaths in the period with a blank place of death, already protected: a
+            count, a phrase such as ``"fewer than 8"`` for a small one, or ``"withheld"``;
+            ``None`` when the run did not count them (an empty string is returned).
+        area: the pack's area, named in the sentence.
+        window: the period of the deaths in words (may be empty).
+
+    Examples:
+        >>> blank_place_sentence(1234, "East", "1 April 2024 to 31 March 2025")
+        'In East locality, 1,234 deaths from 1 April 2024 to 31 March 2025 had no recorded place of death. They stay in the denominator of the place-of-death indicators and count as neither home, care home nor hospital, so they lower both shares.'
+        >>> blank_place_sentence("fewer than 8", "BSOL").split(".")[0]
+        'In Birmingham and Solihull (BSOL), fewer than 8 deaths in the period had no recorded place of death'
+        >>> blank_place_sentence(0, "East").split(".")[0]
+        'In East locality, every death in the period had a recorded place of death'
+        >>> blank_place_sentence("withheld", "West").split(",")[1]
+        ' the number of deaths in the period with no recorded place of death is withheld'
+        >>> blank_place_sentence(None, "East")
+        ''
+    """  # noqa: E501
+    if count is None:
+        return ""
+    period = f"from {window}" if window else "in the period"
+    where = f"In {_pack_name(area)}, "
+    if count == 0:
+        return where + f"every death {period} had a recorded place of death."
+    rule = (
+        "denominator of the place-of-death indicators and count as neither home, care home "
+        "nor hospital, so they lower both shares."
+    )
+    if count == "withheld":
+        return (
+            where + f"the number of deaths {period} with no recorded place of death is "
+            "withheld, so that a small count elsewhere cannot be worked out. Such deaths stay "
+            "in the " + rule
+        )
+    number = f"{count:,}" if isinstance(count, int) else str(count)
+    noun = "death" if number == "1" else "deaths"
+    told = f"{number} {noun} {period} had no recorded place of death. They stay in the "
+    return where + told + rule
 
 
 def _pack_name(area: str) -> str:
@@ -385,10 +515,13 @@ def _pack_name(area: str) -> str:
 
 __all__ = [
     "DSR_NOTE",
+    "QUALITY_COLUMNS",
     "RVE_NOTE",
+    "blank_place_sentence",
     "breakdown_headline",
     "comparison_sentence",
     "data_quality_notes",
+    "data_quality_table",
     "funnel_sentence",
     "glance_headline",
     "recent_trend_sentence",

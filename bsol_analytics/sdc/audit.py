@@ -16,9 +16,11 @@ unsuppressed values, when known, are one). Witnesses are found in batches: an LP
 the sum of the unproven counts proves every count that lands at 0 (repeated on the rest),
 then LPs maximising the sum of the unproven counts, each capped at 8, prove every count that
 reaches 8; only counts still without a witness get their own minimum and maximum, one
-count per component per LP pair, within a time limit. Above :data:`EXACT_LIMIT` unknowns
-the batches run one area level at a time, the other levels held at a known solution, and
-counts left without a witness fail as "not shown to be safe".
+count per component per LP pair, within a time limit. Before those, *block witnesses*
+(:func:`_block_colours`) prove most counts cheaply: with every other unknown held at a known
+solution, the unknowns of one colour form small independent problems. The whole-component
+stages run only on components still holding unproven counts, and only up to
+:data:`EXACT_LIMIT` unknowns; counts left without a witness fail as "not shown to be safe".
 
 Under the rounding policy a published count ``x`` stands for ``x-2 .. x+2`` (and at least
 8, since smaller counts are redacted). Those counts become unknowns too, but only where they
@@ -55,7 +57,7 @@ from scipy.sparse.csgraph import connected_components
 
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.sdc.core import CELL_KEYS, DEFAULT_POLICY, SDCPolicy
-from bsol_analytics.sdc.relations import LinkedSystem, build_system
+from bsol_analytics.sdc.relations import LinkedSystem, build_system, violated
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,7 @@ class AuditResult:
     failures: pd.DataFrame
     policy: str
     stages: dict[str, int] = dataclasses.field(default_factory=dict)
+    checks: pd.DataFrame | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-able summary for the run manifest.
@@ -229,7 +232,7 @@ EXACT_SECONDS = 120.0
 #: Above this many unknowns the batch stages run one area level at a time (see
 #: :func:`_level_witnesses`), and counts left without a witness fail as "not shown to be
 #: safe" (no exact ranges).
-EXACT_LIMIT = 20_000
+EXACT_LIMIT = 50_000
 _CHUNK = 4_000
 
 
@@ -305,6 +308,8 @@ def lp_ranges(
     checks: pd.DataFrame,
     policy: SDCPolicy = DEFAULT_POLICY,
     seed: np.ndarray | None = None,
+    proven: np.ndarray | None = None,
+    exact_seconds: float = EXACT_SECONDS,
 ) -> tuple[pd.DataFrame, int]:
     """Decide, for each check, whether its range can avoid the small range.
 
@@ -326,6 +331,10 @@ def lp_ranges(
         checks: ``cell, quantity, a, b``: the checked quantity is ``a*num + b*den``.
         policy: the small range.
         seed: per variable, a known solution (the unsuppressed counts), if any.
+        proven: per check, already shown safe by a witness of an earlier audit of the
+            same run with fewer hidden cells (still a solution: see :func:`audit_system`).
+        exact_seconds: time for the per-check exact stage (0 skips it: the unproven checks
+            then fail as "not shown to be safe").
 
     Returns:
         ``(checks with a boolean 'fails' and a 'problem' column, number of components)``;
@@ -341,7 +350,15 @@ def lp_ranges(
     qcomp = np.full(len(checks), -1)
     qcomp[has] = p.comp[q.indices[q.indptr[:-1][has]]]
     bad_comp = np.zeros(max(p.n_comp, 1), bool)
-    stages = {"published": 0, "known": 0, "levels": 0, "down": 0, "up": 0, "exact": 0}
+    stages = {
+        "published": 0,
+        "earlier": 0,
+        "known": 0,
+        "blocks": 0,
+        "down": 0,
+        "up": 0,
+        "exact": 0,
+    }
     t0 = time.perf_counter()
 
     def see(x: np.ndarray) -> None:
@@ -349,8 +366,11 @@ def lp_ranges(
         np.minimum(seen_lo, vals, out=seen_lo)
         np.maximum(seen_hi, vals, out=seen_hi)
 
+    earlier = np.zeros(len(checks), bool) if proven is None else np.array(proven, bool)
+
     def safe() -> np.ndarray:
         ok = (np.floor(seen_hi + _EPS) > hi_small) | (np.ceil(seen_lo - _EPS) < lo_small)
+        ok |= earlier
         return ok | ~has & (np.floor(const + _EPS) > hi_small) | ~has & (const < lo_small)
 
     def tally(stage: str, before: np.ndarray) -> np.ndarray:
@@ -359,11 +379,27 @@ def lp_ranges(
         return now
 
     n_rounds = {"down": DOWN_ROUNDS, "up": UP_ROUNDS}
+    earlier_only = earlier.copy()
+    earlier[:] = False
     decided = tally("published", np.zeros(len(checks), bool))
-    base = _base_solution(p, seed, bad_comp)
+    earlier[:] = earlier_only
+    decided = tally("earlier", decided)
+    base = _base_solution(p, seed, bad_comp) if (~decided & has).any() else np.zeros(nf)
     if seed is not None:
         see(base)
         decided = tally("known", decided)
+    if (~decided & has).any() and not bad_comp.any():
+        full_seed = value.copy()
+        full_seed[p.free] = base
+        for merge in ((), ("cell",)):  # small blocks first, then numerators with denominators
+            if not (~decided & has).any():
+                break
+            blocks = _block_colours(system, free, merge)
+            seen = (seen_lo, seen_hi)
+            _level_witnesses(
+                system, value, free, lb, ub, checks, full_seed, policy, seen, blocks, decided | ~has
+            )
+            decided = tally("blocks", decided)
 
     def alive_for(todo: np.ndarray) -> np.ndarray:
         comps = np.unique(p.comp[q[todo].indices])
@@ -373,16 +409,13 @@ def lp_ranges(
         return ~decided & has & ~bad_comp[np.maximum(qcomp, 0)]
 
     log.debug("audit: %d unknowns, %d components, %d checks", nf, p.n_comp, len(checks))
-    if nf > EXACT_LIMIT:
-        full_seed = value.copy()
-        full_seed[p.free] = base
-        _level_witnesses(system, value, free, lb, ub, checks, full_seed, policy, (seen_lo, seen_hi))
-        decided = tally("levels", decided)
+    big = np.bincount(p.comp[np.isin(p.comp, np.unique(qcomp[open_checks()]))], minlength=1)
+    if big.sum() > EXACT_LIMIT:
         out = checks.copy()
         out["fails"] = ~decided & has
         out["problem"] = np.where(out["fails"], "not shown to be safe", "")
         out.attrs["stages"] = stages
-        log.info("audit: checks proven by stage %s; %.1f s", stages, time.perf_counter() - t0)
+        log.debug("audit: checks proven by stage %s; %.1f s", stages, time.perf_counter() - t0)
         return out, p.n_comp
     quantity = checks["quantity"].to_numpy()
     plan = [(st, k) for st in ("down", "up") for k in QUANTITIES]
@@ -405,10 +438,10 @@ def lp_ranges(
             if (decided & ~before).sum() == 0:
                 break
     lo_exact, hi_exact, timed_out = _exact_ranges(
-        p, q, const, base, open_checks(), qcomp, bad_comp, see, t0
+        p, q, const, base, open_checks(), qcomp, bad_comp, see, time.perf_counter() + exact_seconds
     )
     decided = tally("exact", decided)
-    log.info("audit: checks proven by stage %s; %.1f s", stages, time.perf_counter() - t0)
+    log.debug("audit: checks proven by stage %s; %.1f s", stages, time.perf_counter() - t0)
     out = checks.copy()
     inconsistent = has & bad_comp[np.maximum(qcomp, 0)]
     lo_i = np.ceil(np.maximum(seen_lo, lo_exact) - _EPS)
@@ -463,9 +496,11 @@ def _exact_ranges(
     qcomp: np.ndarray,
     bad_comp: np.ndarray,
     see: Any,
-    t0: float,
+    deadline: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each open check's own minimum and maximum, one check per component per LP pair.
+
+    Checks left when ``deadline`` (a :func:`time.perf_counter` value) passes time out.
 
     Returns ``(lower, upper, timed_out)`` per check (``-inf``/``inf`` where not computed).
     """
@@ -474,7 +509,7 @@ def _exact_ranges(
     timed_out = np.zeros(n, bool)
     left = np.flatnonzero(todo)
     while len(left):
-        if time.perf_counter() - t0 > EXACT_SECONDS:
+        if time.perf_counter() >= deadline:
             timed_out[left] = True
             break
         log.debug("audit: %d counts without a witness", len(left))
@@ -496,6 +531,56 @@ def _exact_ranges(
     return lo_exact, hi_exact, timed_out
 
 
+def _block_colours(
+    system: LinkedSystem, free: np.ndarray, merge: tuple[str, ...] = ()
+) -> np.ndarray:
+    """A colour per variable such that unknowns of one colour can move together.
+
+    *Blocks* are the connected components of the unknowns under the equalities (and the
+    inequalities of the kinds in ``merge``, e.g. ``"cell"``: a numerator with its
+    denominator); blocks sharing another inequality get different colours (greedy, largest
+    block first). With
+    every other unknown held at a solution, the unknowns of one colour form independent
+    small problems, and any solution of them is a solution of the whole system.
+
+    Examples:
+        >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
+        ...     "area_type": "BSOL", "area": "BSOL", "breakdown": ["overall", "sex", "sex"],
+        ...     "group": ["All", "F", "M"], "numerator": [5, 2, 3], "denominator": [50, 20, 30]})
+        >>> s = build_system({"t": t})
+        >>> _block_colours(s, np.array([False, False, True, True, True, True]))[2:].tolist()
+        [0, 1, 0, 1]
+    """
+    t = system.terms
+    rel, var = t["relation"].to_numpy(), t["var"].to_numpy()
+    rels = system.relations
+    eq = ((rels["sense"].to_numpy() == "eq") | rels["kind"].isin(list(merge)).to_numpy())[rel]
+    n_rel, n_var = len(system.relations), system.n_vars
+    k = eq & free[var]
+    graph = sparse.csr_matrix(
+        (np.ones(int(k.sum())), (rel[k], var[k] + n_rel)), shape=(n_rel + n_var, n_rel + n_var)
+    )
+    _, lab = connected_components(graph, directed=False)
+    block = np.full(n_var, -1)
+    block[free] = pd.factorize(lab[n_rel:][free])[0]
+    n_block = int(block.max()) + 1
+    colour = np.full(max(n_block, 1), -1)
+    k = ~eq & free[var]
+    pairs = pd.DataFrame({"rel": rel[k], "b": block[var[k]]}).drop_duplicates()
+    pairs = pairs.merge(pairs, on="rel").query("b_x != b_y")[["b_x", "b_y"]].drop_duplicates()
+    neighbours = pairs.groupby("b_x")["b_y"].apply(list).to_dict()
+    size = np.bincount(block[free], minlength=n_block)
+    for b in np.argsort(-size, kind="stable"):  # one step per block, not per count
+        used = {colour[n] for n in neighbours.get(b, ())}
+        c = 0
+        while c in used:
+            c += 1
+        colour[b] = c
+    out = np.full(n_var, -1)
+    out[free] = colour[block[free]]
+    return out
+
+
 def _level_witnesses(
     system: LinkedSystem,
     value: np.ndarray,
@@ -506,8 +591,10 @@ def _level_witnesses(
     seed: np.ndarray,
     policy: SDCPolicy,
     seen: tuple[np.ndarray, np.ndarray],
+    labels: np.ndarray | None = None,
+    skip: np.ndarray | None = None,
 ) -> None:
-    """Widen ``seen`` with witnesses found one area level at a time (large systems).
+    """Widen ``seen`` with witnesses found one area level (or block colour) at a time.
 
     For one area type, every other unknown is held at ``seed`` (a solution of the whole
     system, e.g. the unsuppressed counts); any solution of what is left is then a solution
@@ -515,16 +602,23 @@ def _level_witnesses(
     falls apart into small components, solved in chunks of independent components with the
     batch stages of :func:`lp_ranges`.
     """
-    level = np.repeat(system.cells["area_type"].to_numpy(dtype=object), 2)
+    level = (
+        np.repeat(system.cells["area_type"].to_numpy(dtype=object), 2) if labels is None else labels
+    )
     cell = checks["cell"].to_numpy(np.int64)
     base = np.where(free, seed, value)
     lo_s, hi_s = policy.min_count, policy.max_count
 
+    skip = np.zeros(len(checks), bool) if skip is None else skip
+    num_var = np.where(checks["a"].to_numpy() != 0, 2 * cell, 2 * cell + 1)
+    den_var = np.where(checks["b"].to_numpy() != 0, 2 * cell + 1, 2 * cell)
+
     def undecided() -> np.ndarray:
-        return ~((np.floor(seen[1] + _EPS) > hi_s) | (np.ceil(seen[0] - _EPS) < lo_s))
+        seen_ok = (np.floor(seen[1] + _EPS) > hi_s) | (np.ceil(seen[0] - _EPS) < lo_s)
+        return ~(seen_ok | skip)
 
     for group in ([lvl] for lvl in pd.unique(level[free])):
-        todo = undecided() & np.isin(level[2 * cell], group)
+        todo = undecided() & (np.isin(level[num_var], group) | np.isin(level[den_var], group))
         if not todo.any():
             continue
         free_l = free & np.isin(level, group)
@@ -535,7 +629,7 @@ def _level_witnesses(
         check_pos[p.free] = np.arange(len(p.free))
         for ch in np.unique(chunk_of_comp):
             cols = np.flatnonzero(chunk_of_comp[p.comp] == ch)
-            mine = todo & np.isin(check_pos[2 * cell], cols)
+            mine = todo & (np.isin(check_pos[num_var], cols) | np.isin(check_pos[den_var], cols))
             if not mine.any():
                 continue
             sub_eq, sub_ub = a_eq[:, cols], a_ub[:, cols]
@@ -620,6 +714,7 @@ def _result(
         failures=failures,
         policy=policy.name,
         stages=dict(checks.attrs.get("stages", {})),
+        checks=checks,
     )
 
 
@@ -656,14 +751,29 @@ def audit_system(
     primary: np.ndarray,
     policy: SDCPolicy = DEFAULT_POLICY,
     seed: np.ndarray | None = None,
+    earlier: AuditResult | None = None,
+    exact_seconds: float = EXACT_SECONDS,
 ) -> AuditResult:
-    """Audit a linked system whose ``published`` flags are set; ``primary`` flags cells."""
+    """Audit a linked system whose ``published`` flags are set; ``primary`` flags cells.
+
+    ``earlier`` is an audit of the same system with the same primary cells and fewer hidden
+    cells (under the suppression policy): the checks it proved stay proven, since its
+    witnesses, with the newly hidden counts at their published values, still solve the
+    relations.
+    """
     t0 = time.perf_counter()
     value, free, lb, ub = _bounds(system, policy)
     checks = _checks(
         system, np.asarray(primary, bool) & ~system.cells["published"].to_numpy(bool), policy
     )
-    out, n_comp = lp_ranges(system, value, free, lb, ub, checks, policy, seed)
+    proven = None
+    if earlier is not None and earlier.checks is not None and policy.method == "suppress":
+        before = earlier.checks[["cell", "quantity", "fails"]]
+        hit = checks[["cell", "quantity"]].merge(before, on=["cell", "quantity"], how="left")
+        proven = hit["fails"].eq(False).to_numpy()
+    out, n_comp = lp_ranges(
+        system, value, free, lb, ub, checks, policy, seed, proven, exact_seconds
+    )
     return _result(system, out, n_comp, t0, policy)
 
 
@@ -704,6 +814,12 @@ def audit_run(
     """
     t0 = time.perf_counter()
     system = build_system(tables, areas)
+    published = system.values()
+    published[np.repeat(~system.cells["published"].to_numpy(bool), 2)] = np.nan
+    bad = violated(system, published)  # relations the published counts show do not hold
+    if bad.any():
+        log.debug("audit: %d relations do not hold in what is published", int(bad.sum()))
+        system = system.drop(bad)
     result = audit_system(system, primary_cells(tables, system), policy)
     return dataclasses.replace(result, seconds=time.perf_counter() - t0)
 

@@ -13,7 +13,11 @@ The heuristic, deterministic (same input, same output):
 3. **Audit** (:func:`~bsol_analytics.sdc.audit.audit_system`, linear programming, with the
    unsuppressed counts as a first witness). For each count that can still be narrowed into
    1-7, one more cell is hidden: the smallest published cell sharing an equality with it
-   (an inequality if no equality has one). Then back to step 2, until the audit passes.
+   (an inequality if no equality has one); when no such cell is left, every published cell
+   of every equality holding a failing cell. Then back to step 2, until the audit passes.
+   Each round re-examines only the counts earlier rounds did not prove (a witness stays a
+   solution when more cells are hidden), and skips the per-count exact ranges
+   (:data:`EXACT_SECONDS_PROTECT`): an unproven count gets another cell hidden instead.
 
 Under the rounding policy (``policy.method == "round"``) step 2 is skipped: counts 1-7 are
 redacted, every other count is rounded to the nearest ``rounding_base`` (0 stays 0), and
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -51,6 +55,11 @@ log = logging.getLogger(__name__)
 
 #: Most rounds of "audit, then hide more" before giving up (the audit result then fails).
 MAX_AUDIT_ROUNDS = 25
+
+#: Seconds each audit round of protection spends on exact per-count ranges: counts the batch
+#: witnesses leave unproven get another cell hidden next to them instead (cheaper, and the
+#: audit stays sound: a count is only passed with a witness).
+EXACT_SECONDS_PROTECT = 0.0
 
 #: Reason of a cell redacted under the rounding policy to protect another.
 REASON_REDACTED = "secondary: redacted to protect another cell"
@@ -93,16 +102,28 @@ def protect_and_audit(
     tables: Mapping[str, pd.DataFrame],
     areas: pd.DataFrame | None = None,
     policy: SDCPolicy = DEFAULT_POLICY,
+    *,
+    unpublished: Collection[str] = (),
 ) -> tuple[dict[str, pd.DataFrame], AuditResult]:
-    """:func:`protect_run`, also returning the final :class:`AuditResult`."""
+    """:func:`protect_run`, also returning the final :class:`AuditResult`.
+
+    ``unpublished`` names tables whose counts the run does not publish as such (totals
+    that other tables may publish through a relation): the line rule treats them as
+    published totals, the audit as unknowns tied to what is published by the relations;
+    they are never checked.
+    """
     system = build_system(tables, areas)
     bad = violated(system, system.values())
     if bad.any():
         kinds = system.relations.loc[bad, "kind"].value_counts().to_dict()
-        log.warning("%d relations do not hold in the data and are left out: %s", bad.sum(), kinds)
+        log.debug("%d relations do not hold in the data and are left out: %s", bad.sum(), kinds)
         system = system.drop(bad)
     primary, reasons = _primary(tables, system, policy)
-    hidden, result = _secondary(system, primary, policy)
+    never = np.zeros(len(system.cells), bool)
+    for name in unpublished:
+        if name in system.rows:  # a run without that table has nothing to hide
+            never[system.rows[name]] = True
+    hidden, result = _secondary(system, primary, policy, never)
     out = {
         name: _publish(frame, name, system, hidden, primary, reasons, policy)
         for name, frame in tables.items()
@@ -152,10 +173,11 @@ def round_counts(counts: pd.Series | np.ndarray, base: int = 5) -> np.ndarray:
 
 
 def _secondary(
-    system: LinkedSystem, primary: np.ndarray, policy: SDCPolicy
+    system: LinkedSystem, primary: np.ndarray, policy: SDCPolicy, never: np.ndarray | None = None
 ) -> tuple[np.ndarray, AuditResult]:
     """Hide further cells until the audit passes (the heuristic of the module docstring)."""
     hidden = primary.copy()
+    never = np.zeros(len(hidden), bool) if never is None else never
     truth = system.values()
     cells = system.cells
     num = np.nan_to_num(cells["numerator"].to_numpy(float))
@@ -189,12 +211,24 @@ def _secondary(
                 policy=policy,
                 max_iterations=policy.max_iterations,
             )
-        result = audit_system(_with_published(system, hidden, policy), primary, policy, truth)
+        result = audit_system(
+            _with_published(system, hidden | never, policy),
+            primary,
+            policy,
+            truth,
+            earlier=result,
+            exact_seconds=EXACT_SECONDS_PROTECT,
+        )
         if result.passed or not policy.secondary:
             break
         failing = np.unique(_failing_cells(result, system))
         log.debug("protect: %d hidden, %d failing cells", hidden.sum(), len(failing))
-        extra = _choose(failing, membership, hidden, num, den)
+        extra = _choose(failing, membership, hidden | never, num, den)
+        if not len(extra):  # coarse fallback: every published cell of their equalities
+            rel = membership[membership["cell"].isin(failing) & membership["eq"]]["relation"]
+            near = membership[membership["relation"].isin(rel)]["cell"].to_numpy(np.int64)
+            extra = np.unique(near[~(hidden | never)[near]])
+            log.debug("protect: fallback hides %d cells", len(extra))
         if not len(extra):
             log.warning("Disclosure control: no further cell can protect %d cells.", len(failing))
             break

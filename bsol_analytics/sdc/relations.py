@@ -149,6 +149,14 @@ def build_system(
     cells, rows = _gather_cells(tables)
     parts: list[tuple[str, str, pd.DataFrame]] = []
     keyed = _keyed(cells)
+    # derived rows (age-standardised, recorded vs expected) of a breakdown whose denominator
+    # is not split by group carry no group sums: they take part in no relation
+    base = keyed["indicator_id"].str.replace(r"_(DSR|RVE|ISR)$", "", regex=True)
+    pair = pd.Series(list(zip(base, keyed["breakdown"], strict=True)), dtype=object)
+    odd = (base != keyed["indicator_id"]).to_numpy() & pair.isin(
+        links_mod.UNSPLIT_DENOMINATORS
+    ).to_numpy()
+    keyed = keyed[~odd]
     parts += _group_relations(keyed)
     parts += _cross_relations(keyed)
     parts += _area_relations(keyed, areas)
@@ -278,7 +286,8 @@ def _group_relations(k: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     overall = k[k["breakdown"] == "overall"]
     one = k[(k["breakdown"] != "overall") & ~k["breakdown"].str.contains("*", regex=False)]
     key = ["t", "area_type", "area"]
-    unsplit = pd.Series(list(zip(one["indicator_id"], one["breakdown"], strict=True)), dtype=object)
+    base = one["indicator_id"].str.replace(r"_(DSR|RVE|ISR)$", "", regex=True)
+    unsplit = pd.Series(list(zip(base, one["breakdown"], strict=True)), dtype=object)
     flag = unsplit.isin(links_mod.UNSPLIT_DENOMINATORS).to_numpy()
     m = one.assign(bk=one["breakdown"])
     tot = overall.merge(m[["t", "area_type", "area", "bk"]].drop_duplicates(), on=key)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
-from bsol_analytics.stats._common import z_value
+from bsol_analytics.stats._common import chi2_ppf, z_value
 
 #: Below this many events, rates and ratios use exact Poisson limits instead of Byar's.
 EXACT_BELOW = 10
@@ -94,7 +93,7 @@ def exact_lower(x: ArrayLike, confidence: float = 0.95) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     alpha = (1 - confidence) / 2
     with np.errstate(invalid="ignore"):
-        out = sps.chi2.ppf(alpha, 2 * x) / 2
+        out = chi2_ppf(alpha, 2 * x) / 2
     return np.where(x == 0, 0.0, out)
 
 
@@ -108,7 +107,7 @@ def exact_upper(x: ArrayLike, confidence: float = 0.95) -> np.ndarray:
         5.571643
     """
     x = np.asarray(x, dtype=float)
-    return sps.chi2.ppf(confidence + (1 - confidence) / 2, 2 * x + 2) / 2
+    return chi2_ppf(confidence + (1 - confidence) / 2, 2 * x + 2) / 2
 
 
 def poisson_limits(

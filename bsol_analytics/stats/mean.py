@@ -6,7 +6,6 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from bsol_analytics.stats._common import (
     assemble,
@@ -63,7 +62,7 @@ def mean(
         se = np.where(count > 1, np.sqrt(var / count), np.nan)
         lowers, uppers = [], []
         for level in levels:
-            t = sps.t.ppf(level + (1 - level) / 2, np.maximum(count - 1, 1))
+            t = _t_ppf(level + (1 - level) / 2, np.maximum(count - 1, 1))
             lowers.append(avg - t * se)
             uppers.append(avg + t * se)
     return assemble(
@@ -79,3 +78,10 @@ def mean(
         multiplier=1,
         function="mean",
     )
+
+
+def _t_ppf(q: float, df: np.ndarray) -> np.ndarray:
+    """Student's t quantile (``scipy.stats`` is imported here, when a mean is asked for)."""
+    from scipy import stats as sps
+
+    return sps.t.ppf(q, df)

@@ -7,12 +7,12 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.stats._common import (
     assemble,
     check_rule,
+    chi2_ppf,
     confidence_levels,
     count_column,
     grouped,
@@ -51,7 +51,7 @@ def chi_squared_trend(
     n = np.asarray(totals, dtype=float)
     t = np.arange(1, len(r) + 1, dtype=float) if scores is None else np.asarray(scores, float)
     chi = _chi_squared(r.sum(), n.sum(), (r * t).sum(), (n * t).sum(), (n * t * t).sum())
-    return float(chi), float(sps.chi2.sf(chi, 1))
+    return float(chi), float(_chi2_sf(chi))
 
 
 def _chi_squared(
@@ -173,7 +173,7 @@ def recent_trend(
         slope = (used * total(x * t) - total(x) * total(t)) / (used * total(t * t) - total(t) ** 2)
     tilt = np.where(finite, slope, sums["n"] * sums["rt"] - sums["r"] * sums["nt"])
     complete = used == points
-    significant = complete & (chi > sps.chi2.ppf(level, 1))
+    significant = complete & (chi > chi2_ppf(level, 1))
     direction = np.select(
         [~complete, significant & (tilt > 0), significant & (tilt < 0)],
         [NOT_CALCULATED, INCREASING, DECREASING],
@@ -193,7 +193,7 @@ def recent_trend(
         function="recent_trend",
     )
     out["direction"] = pd.array(direction, dtype="str")
-    out["p_value"] = np.where(complete, sps.chi2.sf(chi, 1), np.nan)
+    out["p_value"] = np.where(complete, _chi2_sf(chi), np.nan)
     out["points"] = used
     periods = df[period].iloc[rows].reset_index(drop=True)
     first = periods.groupby(g).min().reindex(range(k))
@@ -201,6 +201,13 @@ def recent_trend(
     out["period_from"] = first.to_numpy()
     out["period_to"] = last.to_numpy()
     return out
+
+
+def _chi2_sf(chi: float | np.ndarray) -> np.ndarray:
+    """``scipy.stats.chi2.sf(chi, 1)`` (scipy.stats is imported when a trend is tested)."""
+    from scipy import stats as sps
+
+    return sps.chi2.sf(chi, 1)
 
 
 __all__ = [

@@ -1,0 +1,53 @@
+"""``bsol indicators`` starts without the heavy libraries it does not use.
+
+The command layer imports the cleaning schemas (pandera, which pulls in geopandas and
+pyspark.pandas), the packs (matplotlib) and scipy.stats only inside the commands that use
+them; the statistics take their normal and chi-squared quantiles from scipy.special, with
+the same numbers as scipy.stats.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+
+from bsol_analytics.stats._common import chi2_ppf, norm_ppf
+
+HEAVY = ("pandera", "geopandas", "matplotlib", "pyspark", "scipy.stats", "bsol_analytics.packs")
+
+
+def test_indicator_command_imports_no_heavy_library():
+    code = (
+        "import sys, bsol_analytics.cli, bsol_analytics.commands, bsol_analytics.table\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("p", "df"),
+    [(0.025, 2.0), (0.975, 4.0), (0.0, 2.0), (1.0, 2.0), (0.5, 0.0), (np.nan, 2.0),
+     (0.5, np.nan), (-0.1, 2.0), (1.1, 2.0), (0.975, 20000.0)],
+)  # fmt: skip
+def test_chi2_ppf_edges_as_scipy_stats(p: float, df: float):
+    np.testing.assert_array_equal(chi2_ppf(p, df), sps.chi2.ppf(p, df))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(0, 1), min_size=1, max_size=30),
+    st.lists(st.integers(0, 10_000), min_size=1, max_size=30),
+)
+def test_quantiles_identical_to_scipy_stats(ps: list[float], counts: list[int]):
+    n = min(len(ps), len(counts))
+    p, df = np.asarray(ps[:n]), 2.0 * np.asarray(counts[:n])
+    np.testing.assert_array_equal(chi2_ppf(p, df), sps.chi2.ppf(p, df))
+    np.testing.assert_array_equal(norm_ppf(p), sps.norm.ppf(p))

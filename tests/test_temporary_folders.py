@@ -1,0 +1,60 @@
+"""Pack tables, the demonstration tables and sample extracts leave no folder in the temp dir.
+
+Each test points the temporary folder (``TMPDIR``) at an empty folder of its own and checks
+that it is empty again once the work (or the process that did it) has ended.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from bsol_analytics.packs import compute_tables, open_pack
+
+REPORTING_DATE = "2025-03-31"
+
+
+@pytest.fixture
+def own_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty folder used as this process's temporary folder for one test."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _left(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_pack_tables_run_leaves_nothing(prepared_extract: Path, own_tmp: Path, tmp_path: Path):
+    out = compute_tables(prepared_extract, tmp_path / "tables", REPORTING_DATE)
+    assert (out / "indicators.parquet").is_file()
+    assert _left(own_tmp) == []
+
+
+def test_open_pack_without_tables_removes_its_folder(prepared_extract: Path, own_tmp: Path):
+    data = open_pack(None, prepared_extract, REPORTING_DATE)
+    assert len(data.indicators) > 0
+    assert _left(own_tmp) == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from bsol_analytics.packs.demo import demo_pack; demo_pack(patients=400)",
+        "from bsol_analytics.synth import sample_extract; sample_extract(patients=100)",
+    ],
+    ids=["demo_tables", "sample_extract"],
+)
+def test_cached_temporary_folders_removed_at_exit(code: str, own_tmp: Path):
+    env = {**os.environ, "TMPDIR": str(own_tmp)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert _left(own_tmp) == []
