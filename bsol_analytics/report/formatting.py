@@ -141,14 +141,19 @@ def slug(text: str) -> str:
 def fmt_ci(rows: pd.DataFrame, decimals: int = 1) -> list[str]:
     """Format 95% confidence intervals as "lower to upper" ("suppressed" where suppressed).
 
+    A row with neither limit (a published comparator without one) reads "no interval".
+
     Examples:
-        >>> rows = pd.DataFrame({"lower": [1.0, 2.0], "upper": [3.0, 4.0],
-        ...     "suppressed": [False, True], "suppression_reason": [None, "count 1-9"]})
+        >>> rows = pd.DataFrame({"lower": [1.0, 2.0, None], "upper": [3.0, 4.0, None],
+        ...     "suppressed": [False, True, False],
+        ...     "suppression_reason": [None, "count 1-9", None]})
         >>> fmt_ci(rows)
-        ['1.0 to 3.0', 'suppressed']
+        ['1.0 to 3.0', 'suppressed', 'no interval']
     """
     text = [
-        f"{fmt_number(lo, d)} to {fmt_number(hi, d)}"
+        "no interval"
+        if pd.isna(lo) and pd.isna(hi)
+        else f"{fmt_number(lo, d)} to {fmt_number(hi, d)}"
         for lo, hi, d in zip(rows["lower"], rows["upper"], _decimals(rows, decimals), strict=True)
     ]
     return np.where(rows["suppressed"].astype(bool).to_numpy(), "suppressed", text).tolist()

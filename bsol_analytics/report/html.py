@@ -180,7 +180,7 @@ def section_html(
     parts.append(heading_html(title, level))
     parts.append(f'<p class="headline">{html.escape(headline)}</p>')
     if figure:
-        parts.append(f"<figure>{figure}<figcaption>{html.escape(headline)}</figcaption></figure>")
+        parts.append(f"<figure>{figure}</figure>")  # the headline above is its caption
     parts.extend(f"<p>{html.escape(n)}</p>" for n in notes)
     if table is not None:
         parts.append(
