@@ -112,6 +112,35 @@ def _quintile_words(group: str) -> str:
     return f"{label}, the {rest.rstrip(')')} fifth" if rest else label
 
 
+def _comparator_name(area: str) -> str:
+    """The comparator of an area's pack: England for BSOL, BSOL for a locality."""
+    return "England" if area == BSOL else "BSOL"
+
+
+def _comparison_sentences(glance: pd.DataFrame, area: str) -> list[str]:
+    """One comparison sentence per at-a-glance row, against the pack's comparator."""
+    comp = _comparator_name(area)
+    return [
+        comparison_sentence(t, area, c, comp, bool(pd.notna(v)))
+        for t, c, v in zip(glance["title"], glance["comparison"], glance[comp], strict=True)
+    ]
+
+
+def _indicator_table(glance: pd.DataFrame, area: str, comparison: str) -> pd.DataFrame:
+    """The indicator table of at-a-glance rows: value, CI, comparators, comparison, trend."""
+    return pd.DataFrame(
+        {
+            "Indicator": glance["title"],
+            area: fmt_column(glance),
+            "95% CI": fmt_ci(glance),
+            **_bsol_column(glance, area),
+            "England (period)": england_cells(glance),
+            comparison: glance["comparison"],
+            "Trend": glance["trend"],
+        }
+    )
+
+
 def _bsol_column(glance: pd.DataFrame, area: str) -> dict[str, list[str]]:
     """The BSOL column of a summary table (ratios to two decimals); none in the BSOL pack."""
     if area == BSOL:
@@ -205,8 +234,9 @@ def comparator_notes(
             where = table.columns.get_loc("England (period)") if "England (period)" in table else 1
             table.insert(where, "BSOL published (period)", cells)
         sources = "; ".join(
-            dict.fromkeys(own["bsol_published_source"].str.replace(r" \(data/raw.*\)$", "",
-                                                                    regex=True))
+            dict.fromkeys(
+                own["bsol_published_source"].str.replace(r" \(data/raw.*\)$", "", regex=True)
+            )
         )
         notes.append(
             "BSOL published: BSOL's own published figure for an earlier period, beside the "
@@ -226,17 +256,7 @@ def glance_section(data: PackData, area: str) -> str:
     """
     glance = at_a_glance(data, area)
     fig, alt = plots.spine_chart(glance, area)
-    table = pd.DataFrame(
-        {
-            "Indicator": glance["title"],
-            area: fmt_column(glance),
-            "95% CI": fmt_ci(glance),
-            **_bsol_column(glance, area),
-            "England (period)": england_cells(glance),
-            "Compared with " + ("England" if area == BSOL else "BSOL"): glance["comparison"],
-            "Trend": glance["trend"],
-        }
-    )
+    table = _indicator_table(glance, area, "Compared with " + _comparator_name(area))
     notes = [
         "Better and worse are judged only where higher or lower is clearly better; otherwise "
         "the pack says higher or lower. Similar means the 95% confidence interval includes "
@@ -410,12 +430,9 @@ def _family_summary(data: PackData, area: str, family: str, family_title: str) -
     glance = glance[derived == ""].reset_index(drop=True)
     if not len(glance):
         return ""
-    comp_name = "England" if area == BSOL else "BSOL"
+    comp_name = _comparator_name(area)
     fig, alt = plots.spine_chart(glance, area)
-    sentences = [
-        comparison_sentence(t, area, c, comp_name, bool(pd.notna(v)))
-        for t, c, v in zip(glance["title"], glance["comparison"], glance[comp_name], strict=True)
-    ]
+    sentences = _comparison_sentences(glance, area)
     table = pd.DataFrame(
         {
             "Indicator": glance["title"],
@@ -1056,25 +1073,9 @@ def cardiovascular_section(data: PackData, area: str) -> str:
     if len(glance):
         glance = glance.assign(_o=glance["indicator_id"].map(CARDIOVASCULAR_IDS.index))
         glance = glance.sort_values("_o").reset_index(drop=True)
-        comp_name = "England" if area == BSOL else "BSOL"
-        sentences = [
-            comparison_sentence(t, area, c, comp_name, bool(pd.notna(v)))
-            for t, c, v in zip(
-                glance["title"], glance["comparison"], glance[comp_name], strict=True
-            )
-        ]
+        sentences = _comparison_sentences(glance, area)
         fig, alt = plots.spine_chart(glance, area)
-        table = pd.DataFrame(
-            {
-                "Indicator": glance["title"],
-                area: fmt_column(glance),
-                "95% CI": fmt_ci(glance),
-                **_bsol_column(glance, area),
-                "England (period)": england_cells(glance),
-                "Comparison": glance["comparison"],
-                "Trend": glance["trend"],
-            }
-        )
+        table = _indicator_table(glance, area, "Comparison")
         parts.append(
             section_html(
                 "Cardiovascular disease: summary",
@@ -1221,11 +1222,7 @@ def ed_attendance_section(data: PackData, area: str) -> str:
     mean = glance[glance["indicator_id"] == "EOL_ED_MEAN"]
     headline = ed_mean_sentence(mean.iloc[0] if len(mean) else None, area, data.reporting_date)
     units = data.meta.set_index("indicator_id")["unit"]
-    comp_name = "England" if area == BSOL else "BSOL"
-    notes = [
-        comparison_sentence(t, area, c, comp_name, bool(pd.notna(v)))
-        for t, c, v in zip(glance["title"], glance["comparison"], glance[comp_name], strict=True)
-    ]
+    notes = _comparison_sentences(glance, area)
     table = pd.DataFrame(
         {
             "Indicator": glance["title"],
