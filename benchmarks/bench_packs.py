@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
+import os
 import resource
 import shutil
 import tempfile
@@ -58,6 +59,15 @@ class PeakMemory:
         self._thread.join()
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of every child it has waited for (workers, kernels)."""
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=None, help="default: the full list")
@@ -79,7 +89,7 @@ def main() -> None:
         bsol(["-q", *synth])
         print(f"synthetic extract written in {time.perf_counter() - t0:.1f}s (not timed below)")
 
-    t0 = time.perf_counter()
+    t0, cpu0, load0 = time.perf_counter(), _cpu_seconds(), os.getloadavg()[0]
     with PeakMemory() as mem:
         result = run_packs(
             extract,
@@ -89,7 +99,7 @@ def main() -> None:
             engine=args.engine,
             progress=False,
         )
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     t = result.timings
     manifest = json.loads((result.folder / "manifest.json").read_text())
     print(f"patients: {args.patients or 'full default extract'}; jobs: {args.jobs}")
@@ -102,6 +112,10 @@ def main() -> None:
     print(f"{'HTML conversion (sum of packs)':<34}{t['convert']:>10.1f}")
     print(f"{'notebooks + HTML (wall, parallel)':<34}{t['notebooks_wall']:>10.1f}")
     print(f"{'total wall time':<34}{wall:>10.1f}")
+    # CPU seconds do not grow when other work shares the machine; wall seconds do
+    print(f"{'total CPU (run, workers, kernels)':<34}{cpu:>10.1f}")
+    print(f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+          f"({os.cpu_count()} cores)")  # fmt: skip
     pack_time = t["prepare"] + t["compute"] + t["notebooks_wall"]
     print(
         f"pack time (tables + {len(manifest['packs'])} packs, wall): {pack_time:.1f}s "

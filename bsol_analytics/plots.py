@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from bsol_analytics.vocabulary import FAMILIES
+from bsol_analytics.vocabulary import FAMILIES, comparator_of
 
 #: Okabe-Ito palette.
 OKABE_ITO: dict[str, str] = {
@@ -53,6 +53,8 @@ SEQUENTIAL = "cividis"
 plt.rcParams.update(
     {
         "svg.fonttype": "none",  # words as text: small files, sharp, selectable
+        # A short font list: it is written into every text element of an SVG.
+        "font.sans-serif": ["DejaVu Sans", "Verdana", "Arial"],
         "font.size": 10,
         "axes.spines.top": False,
         "axes.spines.right": False,
@@ -85,7 +87,7 @@ SPINE_PITCH = 0.16
 
 
 def _spine_layout(
-    glance: pd.DataFrame,
+    glance: pd.DataFrame, headings: bool = True
 ) -> tuple[pd.DataFrame, list[str], np.ndarray, list[tuple[float, str]], float]:
     """Rows grouped by family (first-seen order), their labels and y, headings, height.
 
@@ -98,7 +100,7 @@ def _spine_layout(
     codes = codes.loc[order].to_numpy()
     labels = _spine_labels(g)
     height = np.where(np.char.count(np.array(labels, dtype=str), "\n") > 0, 1.55, 1.0)
-    grouped = bool(len(g)) and (len(set(codes)) > 1 or bool(fam.iloc[0]))
+    grouped = headings and bool(len(g)) and (len(set(codes)) > 1 or bool(fam.iloc[0]))
     starts = np.r_[True, codes[1:] != codes[:-1]] if len(g) else np.zeros(0, bool)
     head = 1.15 * (starts & grouped)
     centre = np.cumsum(height + head) - height / 2
@@ -173,7 +175,7 @@ def _spine_span(g: pd.DataFrame, ref: str) -> float:
     return min(max(25.0, span), 100.0)
 
 
-def spine_chart(glance: pd.DataFrame, area: str) -> tuple[Any, str]:
+def spine_chart(glance: pd.DataFrame, area: str, headings: bool = True) -> tuple[Any, str]:
     """Fingertips-style summary: each indicator as a percent of its comparator.
 
     Indicators are grouped under their family's name. The area's value is a marker whose
@@ -187,6 +189,8 @@ def spine_chart(glance: pd.DataFrame, area: str) -> tuple[Any, str]:
         glance: output of :func:`bsol_analytics.report.at_a_glance` (``family``,
             ``lower`` and ``upper`` are used when present).
         area: the area's name.
+        headings: write each family's name above its rows (a family's own summary, under
+            the family's heading, leaves it out).
 
     Examples:
         >>> g = pd.DataFrame({"title": ["A", "B"], "value": [11.0, 8.0], "BSOL": [10.0, 10.0],
@@ -196,12 +200,12 @@ def spine_chart(glance: pd.DataFrame, area: str) -> tuple[Any, str]:
         >>> alt.split(".")[0]
         'Summary chart of 2 indicators for East, each shown as a percent of the BSOL value'
     """
-    ref = "England" if area == "BSOL" else "BSOL"
+    ref = comparator_of(area)
     glance = glance.assign(
         lower=glance["lower"] if "lower" in glance else np.nan,
         upper=glance["upper"] if "upper" in glance else np.nan,
     )
-    g, labels, y, heads, total = _spine_layout(glance)
+    g, labels, y, heads, total = _spine_layout(glance, headings)
     width, left, plot = 7.3, 2.5, 1.25
     fig = plt.figure(figsize=(width, SPINE_PITCH * (total + 1.3) + 0.75))
     fh = fig.get_figheight()
@@ -217,7 +221,9 @@ def spine_chart(glance: pd.DataFrame, area: str) -> tuple[Any, str]:
 
     comparison = g["comparison"].where(g["comparison"].isin(COMPARISON_STYLE), "not compared")
     sup = g["suppressed"].astype(bool).to_numpy()
-    words = np.where(sup, "", comparison + "; " + g["trend"].astype(str))
+    why = g.get("why_not_compared", pd.Series("", index=g.index)).fillna("").astype(str)
+    why = why.str.replace(r" \(.*\)$", "", regex=True)  # short enough for the figure's width
+    words = np.where(sup, "", np.where(why != "", why, comparison) + "; " + g["trend"].astype(str))
     for yi, value, word in zip(y, _spine_value_text(g), words, strict=True):
         write(x_value, yi, value)
         write(x_word, yi, word)
@@ -499,7 +505,14 @@ def heatmap(matrix: pd.DataFrame, title: str, label: str = "Value") -> tuple[Any
     )
     fig, ax = plt.subplots(figsize=(8, 3.2))
     data = grid.to_numpy(float)
-    im = ax.imshow(np.ma.masked_invalid(data), cmap=SEQUENTIAL, aspect="auto")
+    # Cells as vector shapes (not an image): a small, sharp SVG.
+    im = ax.pcolormesh(
+        np.arange(len(cols) + 1) - 0.5,
+        np.arange(len(rows) + 1) - 0.5,
+        np.ma.masked_invalid(data),
+        cmap=SEQUENTIAL,
+    )
+    ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_facecolor("#F2F2F2")
     finite = data[np.isfinite(data)]
     mid = float(np.mean([finite.min(), finite.max()])) if finite.size else 0.0
@@ -754,7 +767,8 @@ def choropleth(
         True
     """
     x0, y0, x1, y1 = gdf.total_bounds if len(gdf) else (0, 0, 1, 1)
-    gdf = gdf.assign(geometry=gdf.geometry.simplify(max(x1 - x0, y1 - y0) / 1500))
+    # Simplified to about a third of a point on the printed map: no visible change.
+    gdf = gdf.assign(geometry=gdf.geometry.simplify(max(x1 - x0, y1 - y0) / 700))
     fig, ax = plt.subplots(figsize=(7, 6))
     fixed = False
     if categorical:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -277,8 +276,9 @@ class ProtectedRun(dict):
         if self.audit is not None and not self.audit.passed:
             raise DisclosureAuditError(
                 self.audit.describe(limit=10)
-                + "\nNothing was published. Report this with the run log: the disclosure "
-                "control could not protect these cells."
+                + "\nNothing was published. Disclosure control could not show these hidden "
+                "counts safe within its rounds. Ask for fewer breakdowns of the smallest "
+                "areas (practice or PCN), or for a larger extract, and run again."
             )
 
 
@@ -354,24 +354,7 @@ def _with_flags(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-#: Environment variable switching the pipeline to the linked pass (``1``, ``true`` or
-#: ``yes``); without it :func:`protect_run` protects each table on its own.
-LINKED_ENV = "BSOL_SDC_LINKED"
-
-
-def linked_default() -> bool:
-    """Whether :func:`protect_run` uses the linked pass by default (:data:`LINKED_ENV`).
-
-    Examples:
-        >>> import os
-        >>> os.environ.pop(LINKED_ENV, None) and None
-        >>> linked_default()
-        False
-    """
-    return os.environ.get(LINKED_ENV, "").strip().lower() in ("1", "true", "yes")
-
-
-def rule_text(policy: sdc.SDCPolicy = sdc.DEFAULT_POLICY, linked: bool | None = None) -> str:
+def rule_text(policy: sdc.SDCPolicy = sdc.DEFAULT_POLICY, linked: bool = True) -> str:
     """The disclosure-control rule a run applies, in plain English.
 
     The policy's own words when the linked pass (with its audit) is on; otherwise the same
@@ -382,7 +365,7 @@ def rule_text(policy: sdc.SDCPolicy = sdc.DEFAULT_POLICY, linked: bool | None = 
         (False, True)
     """
     text = policy.description
-    if linked_default() if linked is None else linked:
+    if linked:
         return text
     return text.replace(
         "from the other published figures (checked by a linear-programming audit)",
@@ -416,7 +399,7 @@ def protect_run(
     run_areas: pd.DataFrame | None = None,
     policy: sdc.SDCPolicy = sdc.DEFAULT_POLICY,
     *,
-    linked: bool | None = None,
+    linked: bool = True,
 ) -> ProtectedRun:
     """Apply disclosure control, once, to everything a run publishes, and audit it.
 
@@ -434,9 +417,9 @@ def protect_run(
             :func:`bsol_analytics.packs.tables.population_counts`).
         run_areas: the run's :func:`areas` frame.
         policy: the disclosure-control policy.
-        linked: the linked pass (``True``) or each table on its own, the earlier rule, with
-            no audit (``False``); default :func:`linked_default` (the :data:`LINKED_ENV`
-            switch).
+        linked: the linked pass with its audit (``True``, what every command publishes), or
+            each table on its own with no audit (``False``: not safe against differencing;
+            kept for comparison).
 
     Returns:
         A :class:`ProtectedRun`: name -> a new, protected table (tables of other names pass
@@ -452,7 +435,7 @@ def protect_run(
         >>> out["indicators"]["suppressed"].tolist(), out.audit.passed
         ([True], True)
     """
-    if not (linked_default() if linked is None else linked):
+    if not linked:
         return _per_table(tables, run_areas, policy)
     out = dict(tables)
     linked = {n: f for n, f in tables.items() if n in TIDY_TABLES and not f.empty}
@@ -517,7 +500,7 @@ def audit_manifest(
     return {
         "disclosure_control": bool(enabled),
         "policy": dataclasses.asdict(policy) if enabled else None,
-        "policy_description": rule_text(policy, linked) if enabled else None,
+        "policy_description": rule_text(policy, linked is not False) if enabled else None,
         "audit": info.get("audit") if enabled else None,
         "areas": info.get("areas", []),
     }
@@ -599,7 +582,6 @@ def audit_published(path: str | Path) -> AuditResult:
 __all__ = [
     "AREA_COLUMNS",
     "COUNT_LINES",
-    "LINKED_ENV",
     "MARGINS",
     "POPULATION_ID",
     "SDC_ATTR",
@@ -609,7 +591,6 @@ __all__ = [
     "areas",
     "audit_manifest",
     "audit_published",
-    "linked_default",
     "linked_ids",
     "manifest_path",
     "population_cells",

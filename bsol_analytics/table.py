@@ -1465,8 +1465,9 @@ def indicator_table(
         )
         keys = cube_keys(area_types, breakdowns, view=view, imd=imd, standardise=strata)
         le_keys = life_expectancy_keys(area_types, view=view, imd=imd)
-        # read once for every cube below, and of the patients only the columns they use
-        tables = load_tables(tables, engine, keys=[*keys, *le_keys])
+        # read once for every cube below: of the patients only the columns they use, and
+        # only the tables the requested indicators need
+        tables = load_tables(tables, engine, keys=[*keys, *le_keys], indicators=base_ids)
         cube = compute_cube(tables, dates, keys, engine=engine, indicators=base_ids)
         ok, skipped = computable_indicators(tables, engine)
         if base_ids is not None:

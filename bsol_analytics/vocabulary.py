@@ -20,6 +20,8 @@ BSOL = "BSOL"
 LOCALITIES: tuple[str, ...] = ("Central", "East", "North", "South", "West", "Solihull")
 #: Every pack, in index order: the six localities then BSOL.
 PACK_AREAS: tuple[str, ...] = (*LOCALITIES, BSOL)
+#: The national comparator of the BSOL pack.
+ENGLAND = "England"
 #: The group of a record whose area is outside BSOL or not known.
 OUTSIDE_BSOL = "Outside BSOL or unknown"
 #: The group of a missing breakdown value.
@@ -62,6 +64,16 @@ CORE20_LABELS: tuple[str, str] = ("Core20", "Rest")
 
 #: Area types of the indicator frame, coarsest first (``--by`` spells them in lower case).
 AREA_TYPES: tuple[str, ...] = ("BSOL", "locality", "pcn", "practice")
+
+
+def comparator_of(area: str) -> str:
+    """The area a pack compares ``area`` with: England for BSOL, BSOL for a locality.
+
+    Examples:
+        >>> comparator_of("East"), comparator_of("BSOL")
+        ('BSOL', 'England')
+    """
+    return ENGLAND if area == BSOL else BSOL
 
 
 def area_column(area_type: str, view: str) -> str | None:
@@ -141,6 +153,7 @@ __all__ = [
     "CORE20_LABELS",
     "DECILE_LABELS",
     "DSR_SUFFIX",
+    "ENGLAND",
     "ETHNICITY_BROAD",
     "FAMILIES",
     "LOCALITIES",
@@ -153,6 +166,7 @@ __all__ = [
     "UNKNOWN",
     "WINDOWED_CLUSTERS",
     "area_column",
+    "comparator_of",
     "missing_area",
     "quantile_label",
 ]

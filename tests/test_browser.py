@@ -162,6 +162,24 @@ def test_spine_chart_prints_at_its_own_size(driver, published):
     assert natural > 0 and shown >= 0.99 * natural
 
 
+@pytest.mark.parametrize("page", ["east.html"])
+def test_every_spine_chart_prints_at_its_own_size(driver, published, page):
+    """Each family's spine chart too (few rows or many): its 8 pt words stay 8 pt on A4."""
+    driver.set_window_size(794, 1123)
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        driver.get((published / page).as_uri())
+        sizes = driver.execute_script(
+            "return [...document.querySelectorAll('img.spine-chart')].map("
+            "i => [i.getBoundingClientRect().width, i.naturalWidth]);"
+        )
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        driver.set_window_size(1280, 900)
+    assert len(sizes) >= 4  # the at-a-glance chart and the families' summaries
+    assert all(natural > 0 and shown >= 0.99 * natural for shown, natural in sizes), sizes
+
+
 def _print_to_pdf(page: Path, pdf: Path) -> None:
     import subprocess
 

@@ -32,6 +32,37 @@ def test_indicator_command_imports_no_heavy_library():
     assert done.stdout.strip() == ""
 
 
+#: What a pack notebook's kernel does not need: the orchestration, publication and demo.
+NOT_IN_KERNEL = (
+    "papermill",
+    "pandera",
+    "pyspark",
+    "bsol_analytics.packs.run",
+    "bsol_analytics.packs.demo",
+    "bsol_analytics.cleaning",
+)
+
+
+def test_pack_notebook_imports_only_the_tables_module_of_the_packs():
+    code = (
+        "import sys\nfrom bsol_analytics import report\n"
+        "from bsol_analytics.packs import open_pack\n"
+        f"print(','.join(m for m in {NOT_IN_KERNEL!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_packs_names_import_on_first_use():
+    import bsol_analytics.packs as packs
+
+    assert set(packs.__all__) == set(packs._HOMES)
+    assert all(getattr(packs, name) is not None for name in packs.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        packs.nothing  # noqa: B018
+
+
 @pytest.mark.parametrize(
     ("p", "df"),
     [(0.025, 2.0), (0.975, 4.0), (0.0, 2.0), (1.0, 2.0), (0.5, 0.0), (np.nan, 2.0),

@@ -238,3 +238,76 @@ def test_loading_only_the_key_columns_keeps_the_cube(extract, pandas_cube, tmp_p
     pd.testing.assert_frame_equal(compute_cube(frames, DATES, KEYS), pandas_cube)
     with pytest.raises(ParameterError, match="cannot be used as a key"):
         compute_cube(frames, DATES, ["case"])
+
+
+@pytest.fixture(scope="module")
+def extract_folder(extract, tmp_path_factory) -> object:
+    folder = tmp_path_factory.mktemp("prepared")
+    for name, df in extract.items():
+        df.to_parquet(folder / f"{name}.parquet", index=False)
+    return folder
+
+
+@pytest.mark.parametrize("indicator", list(DEFINITIONS))
+def test_loading_only_the_tables_of_the_indicators_keeps_their_cube(
+    extract_folder, pandas_cube, indicator
+):
+    frames = load_tables(extract_folder, keys=KEYS, indicators=[indicator])
+    expected = pandas_cube[pandas_cube["indicator_id"] == indicator].reset_index(drop=True)
+    cube = compute_cube(frames, DATES, KEYS, indicators=[indicator])
+    pd.testing.assert_frame_equal(cube, expected)
+
+
+def test_events_of_clusters_are_the_filtered_rows_kept_once(extract):
+    frames = load_tables(extract)
+    events = frames.clinical_events.to_native()
+    chosen = frames.events("SBP", "HYP_COD")
+    expected = events[events["cluster"].isin(["SBP", "HYP_COD"])]
+    pd.testing.assert_frame_equal(chosen.to_native(), expected)
+    assert frames.events("HYP_COD", "SBP") is chosen  # the same rows, not filtered again
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["F", "M", "U", None]),
+            st.integers(-1, 104),
+            st.sampled_from(["East", "Solihull", "Elsewhere", None]),
+            st.sampled_from([1, 2, 5, None]),
+            st.sampled_from(["Asian", "White", "Unknown", None]),
+            st.booleans(),
+        ),
+        max_size=40,
+    )
+)
+def test_population_counts_put_each_registered_patient_in_one_cell(rows):
+    from bsol_analytics.packs.tables import population_counts
+
+    rd = pd.Timestamp("2025-03-31")
+    people = pd.DataFrame(
+        rows, columns=["sex", "age", "practice_locality", "imd2025_quintile", "eth", "gone"]
+    )
+    people = people.assign(
+        date_of_birth=rd - pd.to_timedelta(people["age"] * 366, unit="D"),
+        registration_start=pd.Timestamp("2000-01-01"),
+        registration_end=pd.NaT,
+        date_of_death=people["gone"].map({True: pd.Timestamp("2025-01-01"), False: pd.NaT}),
+        resident_locality=people["practice_locality"],
+        ethnicity_broad=people["eth"],
+        imd2019_quintile=people["imd2025_quintile"],
+        core20=people["imd2025_quintile"] == 1,
+    )
+    pop, demo = population_counts(people, rd.date())
+    alive = people[~people["gone"].astype(bool)]
+    expected = {"BSOL": len(alive)} if len(alive) else {}
+    local = alive["practice_locality"].value_counts().drop("Elsewhere", errors="ignore")
+    expected |= local.to_dict()
+    totals = pop.groupby("area")["count"].sum().to_dict()
+    assert totals == expected
+    for breakdown in ("imd_quintile", "core20"):  # every patient has a group
+        shown = demo[demo["breakdown"] == breakdown].groupby("area")["count"].sum().to_dict()
+        assert shown == expected
+    unknown_sex = ~alive["sex"].isin(["F", "M"])
+    u_rows = pop[(pop["area"] == "BSOL") & (pop["sex"] == "U")]["count"]
+    assert u_rows.sum() == unknown_sex.sum()

@@ -402,7 +402,19 @@ def test_family_sections_show_recorded_vs_expected(data, area, family, has_rve):
     assert ("recorded vs expected prevalence</h3>" in page) is has_rve
     if has_rve:
         section = page.split("expected prevalence</h3>", 1)[1].split("</section>", 1)[0]
-        assert f"{area} records" in section
+        ind = data.indicators
+        rve = ind[
+            ind["indicator_id"].str.endswith("_RVE")
+            & (ind["area"] == area)
+            & (ind["breakdown"] == "overall")
+            & ind["indicator_id"].str.startswith(
+                {"copd": "COPD", "diabetes": "DM"}.get(family, "HYP")
+            )
+        ]
+        if rve["suppressed"].all():  # disclosure control hid it: the headline says so
+            assert f"cannot be shown for {area} (suppressed)" in section
+        else:
+            assert f"{area} records" in section
         assert '<th scope="col">Expected</th>' in section
         assert "dashed line at 1" in section
         assert section.count("<img alt=") == 1

@@ -79,9 +79,7 @@ def test_glance_has_no_internal_ids_and_one_summary_headline():
     html = sections.glance_section(example_pack(), "East")
     text = _text(html)
     assert not _ID.search(text)
-    headline = words.glance_headline(
-        pd.DataFrame({"comparison": ["worse"]}), "East"
-    )
+    headline = words.glance_headline(pd.DataFrame({"comparison": ["worse"]}), "East")
     assert headline in text
 
 

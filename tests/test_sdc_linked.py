@@ -160,6 +160,15 @@ RELATION_CASES = [
         6,
     ),
     (
+        "nest",
+        [
+            row("X", "BSOL", "BSOL", "ethnicity_broad", "Asian", 5, 50),
+            row("X", "BSOL", "BSOL", "ethnicity_detailed", "Asian or Asian British: Indian", 2, 20),
+            row("X", "BSOL", "BSOL", "ethnicity_detailed", "Other ethnic groups: Chinese", 3, 30),
+        ],
+        2,
+    ),
+    (
         "link",
         [
             row("HYP_PREV", "BSOL", "BSOL", "overall", "All", 50, 1000),
@@ -173,7 +182,9 @@ RELATION_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("kind", "rows", "n_relations"), RELATION_CASES, ids=[c[0] for c in RELATION_CASES]
+    ("kind", "rows", "n_relations"),
+    RELATION_CASES,
+    ids=[f"{c[0]}-{k}" for k, c in enumerate(RELATION_CASES)],
 )
 def test_relations_of_each_kind(kind: str, rows: list[dict], n_relations: int) -> None:
     system = build_system({"t": frame(rows)}, AREAS)
@@ -525,15 +536,75 @@ def test_pipeline_empty_and_count_only_runs() -> None:
     assert run.audit.passed and run["indicators"]["suppressed"].sum() >= 2
 
 
-@pytest.mark.parametrize(("switch", "linked"), [("", False), ("1", True), ("no", False)])
-def test_pipeline_switch_between_per_table_and_linked(monkeypatch, switch, linked) -> None:
+@pytest.mark.parametrize(("kwargs", "linked"), [({}, True), ({"linked": False}, False)])
+def test_pipeline_is_linked_and_audited_by_default(kwargs, linked) -> None:
     from bsol_analytics import protection
 
-    monkeypatch.setenv(protection.LINKED_ENV, switch)
     tables = {"indicators": _registered(3), "population": _population(3)}
-    run = protection.protect_run(tables, None)
+    run = protection.protect_run(tables, None, **kwargs)
     assert (run.audit is not None) is linked
     assert run.summary()["linked"] is linked
     # either way the small counts are hidden
     assert run["indicators"].loc[run["indicators"]["group"] == "Unknown", "suppressed"].all()
     assert run["population"].loc[run["population"]["sex"] == "U", "suppressed"].all()
+
+
+def _two_practices() -> pd.DataFrame:
+    """A locality with two practices, each by sex (small Unknown and Female counts)."""
+    rows = []
+    for area_type, area, counts in (
+        ("locality", "L1", (40, 12, 20, 8)),
+        ("practice", "P1", (20, 3, 10, 7)),
+        ("practice", "P2", (20, 9, 10, 1)),
+    ):
+        total, f, m, u = counts
+        rows += [
+            row("X", area_type, area, "overall", "All", total, 10 * total),
+            row("X", area_type, area, "sex", "Female", f, 10 * f),
+            row("X", area_type, area, "sex", "Male", m, 10 * m),
+            row("X", area_type, area, "sex", "Unknown", u, 10 * u),
+        ]
+    return frame(rows)
+
+
+def test_escalation_hides_more_each_time_a_cell_fails_again() -> None:
+    from bsol_analytics.sdc import protect
+
+    system = build_system({"t": _two_practices()}, AREAS)
+    t = system.terms
+    eq = (system.relations["sense"].to_numpy() == "eq")[t["relation"].to_numpy()]
+    membership = pd.DataFrame(
+        {"relation": t["relation"].to_numpy(), "cell": t["var"].to_numpy() // 2, "eq": eq}
+    ).drop_duplicates()
+    keys = system.cells[["area", "group"]].astype("str")
+    cell = int(np.flatnonzero((keys["area"] == "P1") & (keys["group"] == "Female"))[0])
+    hidden = np.zeros(len(system.cells), bool)
+    hidden[cell] = True
+    num = system.cells["numerator"].to_numpy(float)
+    den = system.cells["denominator"].to_numpy(float)
+
+    def level(strike: int) -> np.ndarray:
+        return protect._escalate(
+            np.array([cell]), np.array([strike]), system, membership, hidden, num, den
+        )
+
+    sizes = [len(level(k)) for k in (1, 2, 3, 4, 5)]
+    assert sizes[0] >= 1 and all(not hidden[level(k)].any() for k in (1, 2, 3, 4, 5))
+    # the last level hides the sex groups at every practice
+    got = keys.iloc[level(5)].sort_values(["area", "group"]).reset_index(drop=True)
+    expected = pd.DataFrame(
+        {
+            "area": ["P1", "P1", "P2", "P2", "P2"],
+            "group": ["Male", "Unknown", "Female", "Male", "Unknown"],
+        }
+    )
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_linked_pass_protects_two_practices_by_sex() -> None:
+    out, result = protect_and_audit({"t": _two_practices()}, AREAS)
+    assert result.passed
+    published = out["t"]
+    assert not published["numerator"].between(1, 7).any()
+    recovered = peel(build_system(out, AREAS))
+    assert not recovered["value"].between(1, 7).any()

@@ -113,9 +113,8 @@ def cholesterol_in_range(events: Any, keep: nw.Expr, column: str) -> Any:
 
 
 def _chol_12m(frames: Frames, ctx: Context, population: Any) -> Any:
-    return cholesterol_in_range(
-        frames.clinical_events, ctx.within("event_date", 12), "chol_in_range"
-    )
+    events = frames.events(*CHOLESTEROL_CLUSTERS)
+    return cholesterol_in_range(events, ctx.within("event_date", 12), "chol_in_range")
 
 
 def _llt_6m(frames: Frames, ctx: Context, population: Any) -> Any:
@@ -125,7 +124,7 @@ def _llt_6m(frames: Frames, ctx: Context, population: Any) -> Any:
 
 def _cvd_register(frames: Frames, ctx: Context, population: Any) -> Any:
     keep = nw.col("cluster").is_in(list(CVD_CLUSTERS)) & ctx.on_or_before("event_date")
-    return patients_with(frames.clinical_events, keep, "on_cvd_register")
+    return patients_with(frames.events(*CVD_CLUSTERS), keep, "on_cvd_register")
 
 
 FEATURES: tuple[Feature, ...] = (

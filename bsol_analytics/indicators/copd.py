@@ -23,7 +23,7 @@ from bsol_analytics.indicators.base import (
 
 def _review(frames: Frames, ctx: Context, population: Any) -> Any:
     keep = ctx.coded_within("COPD_REVIEW", 12)
-    return patients_with(frames.clinical_events, keep, "copd_review_12m")
+    return patients_with(frames.events("COPD_REVIEW"), keep, "copd_review_12m")
 
 
 FEATURES: tuple[Feature, ...] = (

@@ -73,7 +73,7 @@ def diabetes_type(events: Any, ctx: Context) -> Any:
 
 def _hba1c(frames: Frames, ctx: Context, population: Any) -> Any:
     keep = ctx.coded_within("HBA1C", 12)
-    return latest_value(frames.clinical_events, keep, "hba1c_latest_12m")
+    return latest_value(frames.events("HBA1C"), keep, "hba1c_latest_12m")
 
 
 FEATURES: tuple[Feature, ...] = (

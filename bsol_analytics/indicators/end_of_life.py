@@ -78,9 +78,9 @@ def decedents(patients: Any, ctx: Context, months: int = 12) -> nw.Expr:
 
 def _pc_before_death(frames: Frames, ctx: Context, population: Any) -> Any:
     deaths = population.select("patient_id", "date_of_death")
-    events = frames.clinical_events.filter(
-        nw.col("cluster").is_in(["PALCARE_COD", "PALCARENI_COD"])
-    ).join(deaths, on="patient_id", how="inner")
+    events = frames.events("PALCARE_COD", "PALCARENI_COD").join(
+        deaths, on="patient_id", how="inner"
+    )
     before_death = nw.col("event_date") < nw.col("date_of_death")
     return register_flag(events, "PALCARE_COD", "PALCARENI_COD", before_death, "on_pc_register_eve")
 
@@ -100,9 +100,7 @@ def _emergency_90d(frames: Frames, ctx: Context, population: Any) -> Any:
 
 def _care_plan(frames: Frames, ctx: Context, population: Any) -> Any:
     deaths = population.select("patient_id", "date_of_death")
-    events = frames.clinical_events.filter(nw.col("cluster") == "CARE_PLAN").join(
-        deaths, on="patient_id", how="inner"
-    )
+    events = frames.events("CARE_PLAN").join(deaths, on="patient_id", how="inner")
     before_death = nw.col("event_date") < nw.col("date_of_death")
     return patients_with(events, before_death, "care_plan_before_death")
 

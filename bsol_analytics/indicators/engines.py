@@ -440,8 +440,29 @@ def _read_arrow(table: str, source: str, keys: Sequence[str] | None = None) -> p
     return dataset.to_table(columns=columns)
 
 
+def _tables_for(indicators: Sequence[str] | str | None) -> set[str] | None:
+    """The tables the definitions of ``indicators`` read (``None``: every table).
+
+    Examples:
+        >>> sorted(_tables_for(["HYP_PREV"]))
+        ['clinical_events', 'patients', 'screening']
+        >>> _tables_for(None) is None
+        True
+    """
+    if indicators is None:
+        return None
+    ids = [indicators] if isinstance(indicators, str) else list(indicators)
+    if any(i not in DEFINITIONS for i in ids):
+        return None  # compute_cube names the unknown ids
+    inputs = {x.split(".")[0] for i in ids for x in DEFINITIONS[i].inputs}
+    return {"patients", "clinical_events", "screening"} | (inputs & set(OPTIONAL_TABLES))
+
+
 def _load_folder(
-    folder: str | os.PathLike[str], engine: str, keys: Sequence[str] | None = None
+    folder: str | os.PathLike[str],
+    engine: str,
+    keys: Sequence[str] | None = None,
+    indicators: Sequence[str] | str | None = None,
 ) -> Frames:
     """Open the prepared tables in ``folder`` (see :func:`load_tables`)."""
     _check_engine(engine)
@@ -462,7 +483,12 @@ def _load_folder(
             )
     supplied = _admissions_flag(folder)
     if engine == "pandas":
-        tables = {t: _read_arrow(t, src, keys) for t, src in sources.items() if src is not None}
+        wanted = _tables_for(indicators) or set(sources)
+        tables = {
+            t: _read_arrow(t, src, keys)
+            for t, src in sources.items()
+            if src is not None and t in wanted
+        }
         if supplied is False or ("admissions" in tables and tables["admissions"].num_rows == 0):
             tables.pop("admissions", None)
         return _frames_pandas(tables)  # medications and ed_attendances: present = supplied
@@ -497,7 +523,12 @@ def _load_folder(
     return _with_inputs(frames)
 
 
-def load_tables(tables: Any, engine: str = "pandas", keys: Sequence[str] | None = None) -> Frames:
+def load_tables(
+    tables: Any,
+    engine: str = "pandas",
+    keys: Sequence[str] | None = None,
+    indicators: Sequence[str] | str | None = None,
+) -> Frames:
     """Open the tables once for ``engine``; every later call can then reuse the result.
 
     A prepared folder: ``pandas`` reads the files into memory (only the columns the
@@ -517,6 +548,9 @@ def load_tables(tables: Any, engine: str = "pandas", keys: Sequence[str] | None 
         engine: ``"pandas"``, ``"duckdb"`` or ``"spark"``.
         keys: the patient columns that cubes of these tables will use as keys (pandas
             engine, prepared folder); ``None`` reads every patient column.
+        indicators: the only indicators these tables will be used for (pandas engine,
+            prepared folder): the optional tables none of them needs are not read (and
+            count as absent); ``None`` reads every table.
 
     Returns:
         The tables as :class:`~bsol_analytics.indicators.base.Frames`.
@@ -540,7 +574,7 @@ def load_tables(tables: Any, engine: str = "pandas", keys: Sequence[str] | None 
             )
         return tables if tables.inputs else _with_inputs(tables)  # built by hand: work out
     if isinstance(tables, str | os.PathLike):
-        return _load_folder(tables, engine, keys)
+        return _load_folder(tables, engine, keys, indicators)
     checked = _to_pandas_tables(tables)
     if engine == "pandas":
         return _frames_pandas({t: _arrow(t, df) for t, df in checked.items()})
@@ -738,7 +772,7 @@ def population_frame(frames: Frames, ctx: Context, population: str, keys: Sequen
     if "le_age_band" in keys:
         out = out.with_columns(le_age_band_code(nw.col("age")).alias("le_age_band"))
     if "diabetes_type" in keys:
-        kinds = diabetes.diabetes_type(frames.clinical_events, ctx)
+        kinds = diabetes.diabetes_type(frames.events("DMTYPE1_COD", "DMTYPE2_COD"), ctx)
         out = out.join(kinds, on="patient_id", how="left").with_columns(
             nw.col("diabetes_type").fill_null("Unknown")
         )
@@ -1048,10 +1082,13 @@ def _map_dates(
     if jobs <= 1 or len(dates) <= 1 or "fork" not in mp.get_all_start_methods():
         return (_date_parts(frames, parsed, rd) for rd in dates)
     _FORKED.update(frames=frames, parsed=parsed)  # inherited by the forked workers
+    # the dates most requests share (the reporting date: every key) start first, so that
+    # no worker is left with the longest date at the end; the cubes are sorted later
+    busiest = sorted(dates, key=lambda rd: -sum(rd in ds for ds, _, _ in parsed))
     try:
         context = mp.get_context("fork")
         with ProcessPoolExecutor(min(jobs, len(dates)), mp_context=context) as pool:
-            return iter(list(pool.map(_forked_date_parts, dates)))
+            return iter(list(pool.map(_forked_date_parts, busiest)))
     finally:
         _FORKED.clear()
 

@@ -41,7 +41,7 @@ from bsol_analytics.indicators.base import (
 
 def _latest_bp(frames: Frames, ctx: Context, population: Any) -> Any:
     return latest_paired_reading(
-        frames.clinical_events,
+        frames.events("SBP", "DBP"),
         ctx.within("event_date", 12),
         ("SBP", "bp_systolic"),
         ("DBP", "bp_diastolic"),
@@ -50,7 +50,7 @@ def _latest_bp(frames: Frames, ctx: Context, population: Any) -> Any:
 
 def _sbp_60m(frames: Frames, ctx: Context, population: Any) -> Any:
     keep = ctx.coded_within("SBP", 60)
-    return patients_with(frames.clinical_events, keep, "sbp_within_60m")
+    return patients_with(frames.events("SBP"), keep, "sbp_within_60m")
 
 
 FEATURES: tuple[Feature, ...] = (

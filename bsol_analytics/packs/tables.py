@@ -38,7 +38,7 @@ from bsol_analytics.indicators.base import Frames
 from bsol_analytics.indicators.registry import registry_frame
 from bsol_analytics.io import atomic_write_text, make_private, private_directory
 from bsol_analytics.paths import PROCESSED_DIR
-from bsol_analytics.protection import areas, linked_default, protect_run, rule_text
+from bsol_analytics.protection import areas, protect_run, rule_text
 from bsol_analytics.report import (
     CELL_COLUMNS,
     PackData,
@@ -151,53 +151,94 @@ def population_counts(
         (pd.to_datetime(patients["registration_start"]) <= rd)
         & (reg_end.isna() | (reg_end > rd))
         & (death.isna() | (death > rd))
-    )
-    p = patients[alive]
+    ).to_numpy(dtype=bool)
+    needed = ["date_of_birth", "sex", f"imd{imd}_quintile", "ethnicity_broad"]
+    p = patients[[*needed, area_column("locality", view)]][alive]  # only the columns used
     dob = pd.to_datetime(p["date_of_birth"])
     years = rd.year - dob.dt.year - ((dob.dt.month * 100 + dob.dt.day) > rd.month * 100 + rd.day)
     band = np.minimum(years.to_numpy() // 5, 18).clip(min=0)
     quint = p[f"imd{imd}_quintile"].astype("Int64")
-    labels = {q: quantile_label(q, 5) for q in quint.dropna().unique()}  # once per value
-    sex = p["sex"].to_numpy(dtype=object)
-    known = np.isin(sex, ["F", "M"])
-    base = pd.DataFrame(
-        {
-            "area": p[area_column("locality", view)].to_numpy(),
-            "sex": np.where(known, sex, "U"),
-            "age_band": np.where(known, np.asarray(AGE_BANDS, dtype=object)[band], ALL_AGES),
-            "imd_quintile": quint.map(labels).fillna(UNKNOWN).to_numpy(),
-            "ethnicity_broad": p["ethnicity_broad"].fillna(UNKNOWN).to_numpy(),
-            # Core20 follows the pack's IMD version: national quintile 1 of that version.
-            "core20": np.where((quint == 1).fillna(False).to_numpy(dtype=bool), *CORE20_LABELS),
-        }
-    )
-    both = pd.concat([base.assign(area=BSOL), base.dropna(subset=["area"])], ignore_index=True)
-    present = set(both["area"].unique())  # once, not once per area
-    areas = [a for a in PACK_AREAS if a in present]
+    sex = _positions(p["sex"], ["F", "M"])
+    # one population cell per patient: F and M by age band, then one "U" cell
+    cell = np.where(sex >= 0, sex * len(AGE_BANDS) + band, 2 * len(AGE_BANDS))
+    area = _positions(p[area_column("locality", view)], PACK_AREAS)
+    areas = [a for a, n in zip(PACK_AREAS, _area_sizes(area), strict=True) if n]
     cells = [*((x, band) for x in ("F", "M") for band in AGE_BANDS), ("U", ALL_AGES)]
-    grid = pd.MultiIndex.from_tuples(
-        [(area, x, band) for area in areas for x, band in cells], names=["area", "sex", "age_band"]
-    )
-    pop = both.groupby(["area", "sex", "age_band"]).size().reindex(grid, fill_value=0)
-    pop = pop.rename("count").reset_index()
+    counts = _area_counts(area, cell, len(cells))
+    pop = pd.DataFrame(
+        [(a, x, b) for a in areas for x, b in cells], columns=["area", "sex", "age_band"]
+    ).assign(count=_by_areas(counts, areas))
     pop.insert(0, "area_type", np.where(pop["area"] == BSOL, "BSOL", "locality"))
+    labels = {q: quantile_label(q, 5) for q in quint.dropna().unique()}  # once per value
+    q_labels = quint.astype(object).map(labels).astype(object)
+    groups_of = {  # Core20 follows the pack's IMD version: national quintile 1 of it.
+        "imd_quintile": (q_labels.fillna(UNKNOWN), [*QUINTILE_LABELS, UNKNOWN]),
+        "ethnicity_broad": (p["ethnicity_broad"].fillna(UNKNOWN), list(ETHNICITY_BROAD)),
+        "core20": (np.where((quint == 1).fillna(False).to_numpy(bool), 0, 1), None),
+    }
     demos = []
-    for breakdown, groups in (
-        ("imd_quintile", [*QUINTILE_LABELS, UNKNOWN]),
-        ("ethnicity_broad", list(ETHNICITY_BROAD)),
-        ("core20", list(CORE20_LABELS)),
-    ):
-        idx = pd.MultiIndex.from_product([areas, groups], names=["area", "group"])
-        counts = both.groupby(["area", breakdown]).size()
-        counts.index = counts.index.set_names(["area", "group"])
-        counts = counts.reindex(idx, fill_value=0).rename("count").reset_index()
-        total = counts.groupby("area")["count"].transform("sum")
-        counts["share"] = 100 * counts["count"] / total.where(total > 0)
-        demos.append(counts.assign(breakdown=breakdown))
+    for breakdown, (values, groups) in groups_of.items():
+        if groups is None:
+            groups, codes = list(CORE20_LABELS), values
+        else:
+            codes = _positions(values, groups)
+        by_area = _area_counts(area, codes, len(groups))
+        count = _by_areas(by_area, areas)
+        demo = pd.DataFrame(
+            [(a, g) for a in areas for g in groups], columns=["area", "group"]
+        ).assign(count=count)
+        total = demo.groupby("area", sort=False)["count"].transform("sum")
+        demo["share"] = 100 * demo["count"] / total.where(total > 0)
+        demos.append(demo.assign(breakdown=breakdown))
     demo = pd.concat(demos, ignore_index=True)
     demo.insert(0, "area_type", np.where(demo["area"] == BSOL, "BSOL", "locality"))
     pop = pop[["area_type", "area", "sex", "age_band", "count"]]
     return pop, demo[["area_type", "area", "breakdown", "group", "count", "share"]]
+
+
+def _positions(values: pd.Series, labels: Sequence[str]) -> np.ndarray:
+    """Each value's position in ``labels`` (-1: missing or not among them), per distinct value.
+
+    Examples:
+        >>> _positions(pd.Series(["b", None, "z", "a"]), ["a", "b"]).tolist()
+        [1, -1, -1, 0]
+    """
+    codes, uniques = pd.factorize(values)
+    where = {label: n for n, label in enumerate(labels)}
+    lookup = np.array([where.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
+    return lookup[codes]  # code -1 (missing) takes the last entry, -1
+
+
+def _by_areas(counts: np.ndarray, areas: Sequence[str]) -> np.ndarray:
+    """The rows of ``counts`` (one per :data:`PACK_AREAS` entry) of ``areas``, end to end."""
+    rows = [counts[PACK_AREAS.index(a)] for a in areas]
+    return np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+
+
+def _area_sizes(area: np.ndarray) -> np.ndarray:
+    """Rows per :data:`PACK_AREAS` entry; BSOL (the last) counts every row."""
+    sizes = np.bincount(area[area >= 0], minlength=len(PACK_AREAS))
+    sizes[PACK_AREAS.index(BSOL)] = len(area)
+    return sizes
+
+
+def _area_counts(area: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Counts by :data:`PACK_AREAS` entry and group code (rows with group -1 left out).
+
+    The BSOL row counts every row whatever its locality.
+
+    Examples:
+        >>> _area_counts(np.array([0, 0, -1, 1]), np.array([1, 0, 1, -1]), 2)[[0, 1, -1]]
+        array([[1, 1],
+               [0, 0],
+               [1, 2]])
+    """
+    ok = group >= 0
+    local = ok & (area >= 0)
+    flat = np.bincount(area[local] * n_groups + group[local], minlength=len(PACK_AREAS) * n_groups)
+    out = flat.reshape(len(PACK_AREAS), n_groups)
+    out[PACK_AREAS.index(BSOL)] = np.bincount(group[ok], minlength=n_groups)
+    return out
 
 
 def finish_counts(
@@ -822,9 +863,7 @@ def skipped_indicators(processed: Path | Frames, engine: str = "pandas") -> dict
 
 def _sdc_rule() -> str:
     """The disclosure-control rule in words (from ``bsol_analytics.sdc``)."""
-    if linked_default():  # one linked pass covers the population tables too
-        return rule_text() + " The population tables are protected with the rest."
-    return rule_text()
+    return rule_text() + " The population tables are protected with the rest."
 
 
 #: Columns of ``patients`` that :func:`blank_places_of_death` reads.

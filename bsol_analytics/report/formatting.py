@@ -23,6 +23,16 @@ CELL_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Short words for why an at-a-glance row has no comparison (its ``why_not_compared`` column).
+NO_COMPARISON: dict[str, str] = {
+    "suppressed": "suppressed",
+    "no England": "no England figure",
+    "computed here": "no England figure (computed here)",
+    "standard": "BSOL is the standard (1)",
+    "no BSOL": "no BSOL value",
+}
+
+
 def fmt_number(value: float | None, decimals: int = 1) -> str:
     """Format a statistic for display: fixed decimals, thousands separators, dash if missing.
 
@@ -113,8 +123,25 @@ def fmt_column(
         [fmt_number(v, d) for v, d in zip(frame[column], places, strict=True)], dtype=object
     )
     why = frame["suppression_reason"] if reason else pd.Series(None, index=frame.index)
-    label = [f"suppressed ({r})" if isinstance(r, str) and r else "suppressed" for r in why]
+    label = [
+        f"suppressed ({reader_reason(r)})" if isinstance(r, str) and r else "suppressed"
+        for r in why
+    ]
     return np.where(sup, np.asarray(label, dtype=object), text).tolist()
+
+
+def reader_reason(reason: str) -> str:
+    """A suppression reason in the pack's words (no internal indicator ids).
+
+    Examples:
+        >>> reader_reason("linked: same counts as HYP_PREV")
+        'linked: same counts as the crude figure'
+        >>> reader_reason("primary: count 1-7")
+        'primary: count 1-7'
+    """
+    if reason.startswith("linked:"):
+        return "linked: same counts as the crude figure"
+    return reason
 
 
 def fmt_date(value: Any) -> str:
@@ -162,6 +189,7 @@ def fmt_ci(rows: pd.DataFrame, decimals: int = 1) -> list[str]:
 __all__ = [
     "CELL_COLUMNS",
     "CONFIDENCE",
+    "NO_COMPARISON",
     "fmt_cell",
     "fmt_ci",
     "fmt_column",

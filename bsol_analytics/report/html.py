@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import html
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,8 +34,125 @@ def _dense(fig: Any) -> bool:
     return points > MAX_VECTOR_POINTS
 
 
-def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI) -> str:
+_SVG_NUMBER = re.compile(r"(-?\d+\.\d{2})\d+")
+#: Matplotlib's element ids (``patch_3``, ``axes_1``, ``matplotlib.axis_2``): never referenced.
+_SVG_GROUP_ID = re.compile(r'<g id="[A-Za-z0-9]+(?:\.[A-Za-z]+)?_\d+">')
+
+
+def _compact_tag(tag: re.Match[str]) -> str:
+    """One SVG tag on one line, its numbers to two decimals."""
+    return _SVG_NUMBER.sub(r"\1", re.sub(r"\s*\n\s*", " ", tag[0]))
+
+
+def compact_svg(svg: str) -> str:
+    r"""Shrink a matplotlib SVG without changing what it shows.
+
+    Drops the XML prolog, the metadata block and matplotlib's unreferenced group ids, keeps
+    two decimals in the numbers inside tags (0.01 pt, far below what print shows),
+    removes the whitespace between tags and writes the style shared by a run of markers
+    once, on a group around them. Text content is left as it is.
+
+    Examples:
+        >>> svg = ('<?xml version="1.0"?>\n<svg width="505.578750pt">\n <metadata>x</metadata>'
+        ...        '\n <g id="patch_1">\n  <path d="M 0 1.234567 \nL 2 3 "/>\n </g>'
+        ...        '<text x="1.23456">12.345</text></svg>')
+        >>> compact_svg(svg)
+        '<svg width="505.57pt"><g><path d="M 0 1.23 L 2 3 "/></g><text x="1.23">12.345</text></svg>'
+        >>> compact_svg('<g><use x="1" style="fill: red"/><use x="2" style="fill: red"/></g>')
+        '<g><g style="fill: red"><use x="1"/><use x="2"/></g></g>'
+    """
+    svg = re.sub(r"<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*", "", svg)
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r"<[^>]+>", _compact_tag, svg)
+    svg = _SVG_GROUP_ID.sub("<g>", svg)
+    svg = re.sub(r">\s+<", "><", svg)
+    return _SVG_USE_RUN.sub(_shared_style, svg)
+
+
+#: A run of markers (``<use>``), e.g. the points of a scatter plot.
+_SVG_USE_RUN = re.compile(r"(?:<use [^>]*/>){2,}")
+_SVG_STYLE = re.compile(r' style="([^"]*)"')
+
+
+def _shared_style(run: re.Match[str]) -> str:
+    """Markers with one style: the style written once on a group around them."""
+    styles = set(_SVG_STYLE.findall(run[0]))
+    if len(styles) != 1 or run[0].count("<use ") != run[0].count(" style="):
+        return run[0]
+    return f'<g style="{styles.pop()}">{_SVG_STYLE.sub("", run[0])}</g>'
+
+
+#: Blank margin around a chart's drawn content, in inches.
+PAD_INCHES = 0.04
+
+
+def svg_tight(fig: Any, pad: float = PAD_INCHES) -> str:
+    """The figure as SVG cut to its drawn content, in a single drawing pass.
+
+    Gives the picture of ``savefig(bbox_inches="tight")`` (content outside the canvas,
+    such as a legend under the axes, included; a white background) without its second,
+    layout-only pass over every artist: the content's box is measured after drawing, with
+    the text sizes already known, and written as the SVG's ``viewBox``. Falls back to
+    ``bbox_inches="tight"`` if the drawing pass cannot be observed.
+
+    Examples:
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots(figsize=(3, 2))
+        >>> _ = ax.plot([0, 1], [0, 1], label="a line")
+        >>> _ = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3))
+        >>> svg = svg_tight(fig)
+        >>> float(svg.split('height="')[1].split("pt")[0]) > 2 * 72  # the legend is kept
+        True
+    """
+    from matplotlib.figure import Figure
+
+    boxes: list[Any] = []
+
+    def draw(renderer: Any) -> None:
+        inner = getattr(renderer, "_renderer", None)
+        convert = getattr(inner, "_convert_path", None)
+        if convert is not None:
+            # Lines are not cut at the canvas edge: the picture extends past it.
+            inner._convert_path = functools.partial(_unclipped, convert)
+        Figure.draw(fig, renderer)
+        boxes.append(fig.get_tightbbox(renderer))
+
+    buf = io.BytesIO()
+    fig.draw = draw
+    try:
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    finally:
+        del fig.draw
+    svg = buf.getvalue().decode("utf-8")
+    header = re.search(r'width="[\d.]+pt" height="([\d.]+)pt" viewBox="[^"]*"', svg)
+    if len(boxes) != 1 or header is None:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=pad, metadata={"Date": None})
+        return buf.getvalue().decode("utf-8")
+    box, height = boxes[0], float(header[1])
+    x0, y0 = (box.x0 - pad) * 72, height - (box.y1 + pad) * 72
+    w, h = (box.width + 2 * pad) * 72, (box.height + 2 * pad) * 72
+    view = f"{x0:.2f} {y0:.2f} {w:.2f} {h:.2f}"
+    start = header.end() + svg[header.end() :].index(">") + 1
+    return (
+        svg[: header.start()]
+        + f'width="{w:.2f}pt" height="{h:.2f}pt" viewBox="{view}"'
+        + svg[header.end() : start]
+        + f'<rect x="{x0:.2f}" y="{y0:.2f}" width="{w:.2f}" height="{h:.2f}" fill="#fff"/>'
+        + svg[start:]
+    )
+
+
+def _unclipped(convert: Any, path: Any, transform: Any = None, clip: Any = None, **kw: Any) -> Any:
+    """Matplotlib's SVG path conversion without cutting the path at the canvas edge."""
+    return convert(path, transform, clip=None, **kw)
+
+
+def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI, css_class: str = "") -> str:
     """Embed a matplotlib figure as an ``<img>`` with alt text, and close it.
+
+    ``css_class`` names the image's class: ``spine-chart`` prints across the page at the
+    figure's own size (see the pack's print style), so its words keep their point size.
 
     Charts are SVG (sharp on screen and paper, printed at their own size); maps and
     heatmaps, whose shapes would make a large SVG, are a 256-colour PNG at ``dpi`` with
@@ -56,20 +175,21 @@ def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI) -> str:
     import matplotlib.pyplot as plt
     from PIL import Image
 
+    cls = f' class="{html.escape(css_class, quote=True)}"' if css_class else ""
     buf = io.BytesIO()
     if not _dense(fig):
-        fig.savefig(
-            buf, format="svg", bbox_inches="tight", pad_inches=0.04, metadata={"Date": None}
-        )
+        text = svg_tight(fig)
         plt.close(fig)
-        data = base64.b64encode(buf.getvalue()).decode("ascii")
-        return f'<img alt="{html.escape(alt, quote=True)}" src="data:image/svg+xml;base64,{data}">'
+        svg = compact_svg(text).encode("utf-8")
+        data = base64.b64encode(svg).decode("ascii")
+        src = f"data:image/svg+xml;base64,{data}"
+        return f'<img alt="{html.escape(alt, quote=True)}"{cls} src="{src}">'
     fig.savefig(
         buf,
         format="png",
         dpi=dpi,
         bbox_inches="tight",
-        pad_inches=0.04,
+        pad_inches=PAD_INCHES,
         metadata={"Software": None},
     )
     plt.close(fig)
@@ -81,7 +201,7 @@ def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI) -> str:
     width, height = (round(n * 96 / dpi) for n in image.size)
     data = base64.b64encode(small.getvalue()).decode("ascii")
     return (
-        f'<img alt="{html.escape(alt, quote=True)}" width="{width}" height="{height}" '
+        f'<img alt="{html.escape(alt, quote=True)}"{cls} width="{width}" height="{height}" '
         f'src="data:image/png;base64,{data}">'
     )
 

@@ -27,7 +27,7 @@ import pandas as pd
 from bsol_analytics.report.formatting import fmt_count, fmt_date, fmt_number
 from bsol_analytics.report.loading import PackData
 from bsol_analytics.report.selection import TREND_QUARTERS, at_a_glance, recent_trends
-from bsol_analytics.vocabulary import BSOL, DSR_SUFFIX
+from bsol_analytics.vocabulary import BSOL, DSR_SUFFIX, comparator_of
 
 #: How a gap's size is written, by unit.
 _UNIT_GAP = {"%": "percentage points", "per 100,000": "per 100,000", "years": "years"}
@@ -377,7 +377,7 @@ def example_pack() -> PackData:
                     "denominator": 10_000.0,
                     "suppressed": False,
                     "suppression_reason": None,
-                    "comparator": "BSOL" if area != BSOL else "England",
+                    "comparator": comparator_of(area),
                     "comparator_value": 62.0 if area != BSOL else 72.0,
                     "comparison": "worse",
                 }

@@ -62,13 +62,14 @@ from bsol_analytics.report.words import (
     comparison_sentence,
     funnel_sentence,
     glance_headline,
+    not_compared_sentence,
     recent_trend_sentence,
     rve_headline,
     rve_sentence,
     sii_sentence,
 )
 from bsol_analytics.stats import funnel_limits
-from bsol_analytics.vocabulary import BSOL, DECILE_LABELS, DSR_SUFFIX, FAMILIES
+from bsol_analytics.vocabulary import BSOL, DECILE_LABELS, DSR_SUFFIX, FAMILIES, comparator_of
 
 
 def title_html(data: PackData, area: str) -> str:
@@ -102,6 +103,9 @@ def title_html(data: PackData, area: str) -> str:
     )
 
 
+#: Class of a spine chart's image: printed across the page at its own size (8 pt words).
+SPINE_CLASS = "spine-chart"
+
 #: The ethnic grouping the packs use, named wherever groups are shown.
 ETHNIC_GROUPS_NOTE = "Ethnic groups: ONS 2021 broad ethnic groups, with Chinese in Asian."
 
@@ -112,14 +116,9 @@ def _quintile_words(group: str) -> str:
     return f"{label}, the {rest.rstrip(')')} fifth" if rest else label
 
 
-def _comparator_name(area: str) -> str:
-    """The comparator of an area's pack: England for BSOL, BSOL for a locality."""
-    return "England" if area == BSOL else "BSOL"
-
-
 def _comparison_sentences(glance: pd.DataFrame, area: str) -> list[str]:
     """One comparison sentence per at-a-glance row, against the pack's comparator."""
-    comp = _comparator_name(area)
+    comp = comparator_of(area)
     return [
         comparison_sentence(t, area, c, comp, bool(pd.notna(v)))
         for t, c, v in zip(glance["title"], glance["comparison"], glance[comp], strict=True)
@@ -135,10 +134,24 @@ def _indicator_table(glance: pd.DataFrame, area: str, comparison: str) -> pd.Dat
             "95% CI": fmt_ci(glance),
             **_bsol_column(glance, area),
             "England (period)": england_cells(glance),
-            comparison: glance["comparison"],
+            comparison: comparison_cells(glance),
             "Trend": glance["trend"],
         }
     )
+
+
+def comparison_cells(glance: pd.DataFrame) -> list[str]:
+    """The comparison of each at-a-glance row, with the reason where there is none.
+
+    Examples:
+        >>> g = pd.DataFrame({"comparison": ["worse", "not compared"],
+        ...     "why_not_compared": ["", "no England figure"]})
+        >>> comparison_cells(g)
+        ['worse', 'not compared: no England figure']
+    """
+    why = glance.get("why_not_compared", pd.Series("", index=glance.index)).fillna("").astype(str)
+    words = glance["comparison"].astype(str)
+    return np.where(why != "", "not compared: " + why, words).tolist()
 
 
 def _bsol_column(glance: pd.DataFrame, area: str) -> dict[str, list[str]]:
@@ -256,8 +269,9 @@ def glance_section(data: PackData, area: str) -> str:
     """
     glance = at_a_glance(data, area)
     fig, alt = plots.spine_chart(glance, area)
-    table = _indicator_table(glance, area, "Compared with " + _comparator_name(area))
+    table = _indicator_table(glance, area, "Compared with " + comparator_of(area))
     notes = [
+        *filter(None, [not_compared_sentence(glance, area)]),
         "Better and worse are judged only where higher or lower is clearly better; otherwise "
         "the pack says higher or lower. Similar means the 95% confidence interval includes "
         "the comparator.",
@@ -265,9 +279,9 @@ def glance_section(data: PackData, area: str) -> str:
         *comparator_notes(glance, data, area, table),
     ]
     return heading_html("At a glance", 2) + section_html(
-        f"{area} compared with {'England' if area == BSOL else 'BSOL and England'}",
+        f"{area} compared with {comparator_of(area)}{'' if area == BSOL else ' and England'}",
         glance_headline(glance, area),
-        figure_html(fig, alt),
+        figure_html(fig, alt, css_class=SPINE_CLASS),
         table,
         f"Every indicator for {area}, {fmt_date(data.reporting_date)}",
         notes,
@@ -430,8 +444,8 @@ def _family_summary(data: PackData, area: str, family: str, family_title: str) -
     glance = glance[derived == ""].reset_index(drop=True)
     if not len(glance):
         return ""
-    comp_name = _comparator_name(area)
-    fig, alt = plots.spine_chart(glance, area)
+    comp_name = comparator_of(area)
+    fig, alt = plots.spine_chart(glance, area, headings=False)
     sentences = _comparison_sentences(glance, area)
     table = pd.DataFrame(
         {
@@ -444,7 +458,7 @@ def _family_summary(data: PackData, area: str, family: str, family_title: str) -
             ],
             **_bsol_column(glance, area),
             "England (period)": england_cells(glance),
-            "Comparison": glance["comparison"],
+            "Comparison": comparison_cells(glance),
             "Trend": glance["trend"],
         }
     )
@@ -455,7 +469,7 @@ def _family_summary(data: PackData, area: str, family: str, family_title: str) -
     return section_html(
         f"{family_title}: summary",
         sentences[0],
-        figure_html(fig, alt),
+        figure_html(fig, alt, css_class=SPINE_CLASS),
         table,
         f"{family_title} indicators for {area}",
         notes,
@@ -1074,13 +1088,13 @@ def cardiovascular_section(data: PackData, area: str) -> str:
         glance = glance.assign(_o=glance["indicator_id"].map(CARDIOVASCULAR_IDS.index))
         glance = glance.sort_values("_o").reset_index(drop=True)
         sentences = _comparison_sentences(glance, area)
-        fig, alt = plots.spine_chart(glance, area)
+        fig, alt = plots.spine_chart(glance, area, headings=False)
         table = _indicator_table(glance, area, "Comparison")
         parts.append(
             section_html(
                 "Cardiovascular disease: summary",
                 sentences[0],
-                figure_html(fig, alt),
+                figure_html(fig, alt, css_class=SPINE_CLASS),
                 table,
                 f"Lipid-lowering therapy and cholesterol indicators for {area}",
                 [*sentences[1:], *comparator_notes(glance, data, area, table)],

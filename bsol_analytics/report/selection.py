@@ -8,12 +8,12 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from bsol_analytics import reference
+from bsol_analytics import reference, stats
 from bsol_analytics.errors import BsolError
 from bsol_analytics.indicators.registry import get_indicator, registry_frame
-from bsol_analytics.report.formatting import CELL_COLUMNS
+from bsol_analytics.report.formatting import CELL_COLUMNS, NO_COMPARISON
 from bsol_analytics.report.loading import PackData
-from bsol_analytics.vocabulary import BSOL, ETHNICITY_BROAD, LOCALITIES
+from bsol_analytics.vocabulary import BSOL, ETHNICITY_BROAD, LOCALITIES, comparator_of
 
 _PREFIX_FAMILY = {
     "HYP": "hypertension",
@@ -281,7 +281,8 @@ def at_a_glance(data: PackData, area: str) -> pd.DataFrame:
         ``family``, ``polarity``, ``value``, ``lower``, ``upper``, ``numerator``,
         ``denominator``, ``suppressed``, ``suppression_reason``, ``BSOL``, ``England``
         (comparator values, NaN where absent), ``comparison`` (against BSOL for a
-        locality, England for BSOL) and ``trend``.
+        locality, England's dated published figure for BSOL), ``why_not_compared`` (why a
+        row is not compared, see :func:`no_comparison_reasons`) and ``trend``.
 
     Examples:
         >>> from bsol_analytics.packs.demo import demo_pack
@@ -307,7 +308,7 @@ def _at_a_glance(data: PackData, area: str) -> pd.DataFrame:
     )
     comps = comparator_values(data, area)
     out = out.merge(comps, on="indicator_id", how="left")
-    main = "England" if area == BSOL else "BSOL"
+    main = comparator_of(area)
     for name in ("BSOL", "England"):
         out[name] = out.get(f"{name}_value", pd.Series(np.nan, index=out.index))
     eng = england_comparators(out["indicator_id"])
@@ -317,12 +318,80 @@ def _at_a_glance(data: PackData, area: str) -> pd.DataFrame:
         out["BSOL"] = out["value"]
     comparison = out.get(f"{main}_comparison", pd.Series(pd.NA, index=out.index))
     out["comparison"] = comparison.fillna("not compared").astype(str)
+    if area == BSOL:
+        out["comparison"] = england_comparison(out)
     out.loc[out["suppressed"].astype(bool), "comparison"] = "not compared"
+    out["why_not_compared"] = no_comparison_reasons(out, area)
     trends = recent_trends(data, area).set_index("indicator_id")["trend"]
     out["trend"] = out["indicator_id"].map(trends).fillna(NOT_TESTED)
     keep = [c for c in out.columns if not c.endswith(("_value", "_comparison"))]
     keep = [c for c in keep if c != "england_value"]
     return out[keep].reset_index(drop=True)
+
+
+def england_comparison(glance: pd.DataFrame) -> pd.Series:
+    """Compare each row with England's dated published figure (OHID rule, by polarity).
+
+    Rows without an England value (or without an interval) are ``"not compared"``.
+
+    Args:
+        glance: rows with ``value``, ``lower``, ``upper``, ``polarity`` and ``England``.
+
+    Returns:
+        A new series of comparison words, aligned with ``glance``.
+
+    Examples:
+        >>> g = pd.DataFrame({"value": [63.0, 45.0, 12.6], "lower": [62.8, 44.0, 12.5],
+        ...     "upper": [63.3, 46.0, 12.7], "England": [66.6, 43.4, float("nan")],
+        ...     "polarity": ["higher is better", "no judgement", "no judgement"]})
+        >>> england_comparison(g).tolist()
+        ['worse', 'higher', 'not compared']
+    """
+    out = pd.Series("not compared", index=glance.index, dtype=object)
+    polarity = glance["polarity"].fillna("no judgement").astype(str)
+    for pol in polarity.unique():
+        rows = glance[polarity == pol]
+        judged = stats.compare(
+            rows[["value", "lower", "upper", "England"]].astype(float),
+            "value",
+            "lower",
+            "upper",
+            "England",
+            polarity=pol,
+        )
+        out.loc[rows.index] = judged["comparison"].to_numpy()
+    return out
+
+
+def no_comparison_reasons(glance: pd.DataFrame, area: str) -> pd.Series:
+    """Why each row is not compared, in a few words (empty where it is compared).
+
+    A suppressed value says ``suppressed``. In the BSOL pack a row with no dated England
+    figure says so, and the measures computed by the pack itself (age-standardised values,
+    recorded-versus-expected ratios) say that England publishes none; a standardised ratio
+    for BSOL is 1 by definition, BSOL being its standard.
+
+    Examples:
+        >>> g = pd.DataFrame({"comparison": ["worse", "not compared", "not compared",
+        ...     "not compared", "not compared"], "suppressed": [False, True, False, False, False],
+        ...     "derived": ["", "", "", "DSR", "ISR"]})
+        >>> no_comparison_reasons(g, "BSOL").tolist()
+        ['', 'suppressed', 'no England figure', 'no England figure (computed here)', 'BSOL is the standard (1)']
+        >>> no_comparison_reasons(g, "East").tolist()[:3]
+        ['', 'suppressed', 'no BSOL value']
+    """  # noqa: E501
+    derived = glance["derived"].fillna("") if "derived" in glance else ""
+    if area == BSOL:
+        fallback = np.where(
+            derived == "ISR",
+            NO_COMPARISON["standard"],
+            np.where(derived != "", NO_COMPARISON["computed here"], NO_COMPARISON["no England"]),
+        )
+    else:
+        fallback = np.full(len(glance), NO_COMPARISON["no BSOL"], dtype=object)
+    reason = np.where(glance["suppressed"].astype(bool), NO_COMPARISON["suppressed"], fallback)
+    compared = (glance["comparison"] != "not compared").to_numpy()
+    return pd.Series(np.where(compared, "", reason), index=glance.index, dtype=object)
 
 
 def breakdown_rows(data: PackData, area: str, indicator_id: str, breakdown: str) -> pd.DataFrame:
@@ -557,8 +626,9 @@ def definitions_table(meta: pd.DataFrame) -> pd.DataFrame:
             caveats.append("")
             (m, period), (f, _) = england_reference(ind, "M"), england_reference(ind, "F")
             england.append(
-                f"England {period}: males {m:.1f}, females {f:.1f} years (OHID Fingertips "
-                "92901)." if np.isfinite(m) else f"{NO_ENGLAND}."
+                f"England {period}: males {m:.1f}, females {f:.1f} years (OHID Fingertips 92901)."
+                if np.isfinite(m)
+                else f"{NO_ENGLAND}."
             )
             continue
         try:
@@ -881,12 +951,14 @@ __all__ = [
     "definitions_table",
     "demography_mix",
     "england_comparators",
+    "england_comparison",
     "england_reference",
     "family_of",
     "funnel_points",
     "life_expectancy_by_decile",
     "life_expectancy_by_sex",
     "life_expectancy_sii",
+    "no_comparison_reasons",
     "population_pyramid",
     "reader_text",
     "recent_trends",

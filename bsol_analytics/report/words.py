@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 
 from bsol_analytics.plots import outside_limits
-from bsol_analytics.report.formatting import fmt_date, fmt_number
-from bsol_analytics.vocabulary import BSOL, FAMILIES
+from bsol_analytics.report.formatting import NO_COMPARISON, fmt_date, fmt_number
+from bsol_analytics.vocabulary import BSOL, FAMILIES, comparator_of
 
 _COMPARISON_WORDS = {
     "better": "is better in {area} than {comp}",
@@ -49,15 +49,68 @@ def comparison_sentence(
     if words is None and not has_value and comparator != BSOL:
         return f"{title} in {area}: no published {comparator} figure to compare with."
     if words is None:
-        return (
-            f"{title} in {area} could not be compared with {comparator} (a value is "
-            "suppressed)."
-        )
+        return f"{title} in {area} could not be compared with {comparator} (a value is suppressed)."
     return f"{title} {words.format(area=area, comp=_comp_name(comparator))}."
+
+
+def _period_span(glance: pd.DataFrame) -> str:
+    """The span of England's published periods in a glance frame ("2019-20 to 2023-24")."""
+    if "England_period" not in glance or "England" not in glance:
+        return ""
+    periods = glance.loc[glance["England"].notna(), "England_period"].astype(str).unique()
+    periods = sorted(periods, key=lambda p: (p[:4], p))
+    if not periods:
+        return ""
+    return periods[0] if len(periods) == 1 else f"{periods[0]} to {periods[-1]}"
+
+
+def _uncompared_words(glance: pd.DataFrame, area: str, other: int) -> str:
+    """Why ``other`` rows are not compared, in plain words (from ``why_not_compared``)."""
+    if "why_not_compared" not in glance:
+        return f"{other} cannot be compared"
+    reasons = glance["why_not_compared"].astype(str)
+    n = {key: int((reasons == text).sum()) for key, text in NO_COMPARISON.items()}
+
+    def count(k: int, one: str, many: str) -> str:
+        return f"{k} {one if k == 1 else many}"
+
+    texts = {
+        "no England": ("has", "have", "no published England figure of the same definition"),
+        "computed here": (
+            "is an age-standardised value or ratio to the expected number",
+            "are age-standardised values or ratios to the expected number",
+            "computed by this pack, for which England publishes no figure",
+        ),
+        "standard": ("is a ratio", "are ratios", "to BSOL's own rates (1 by definition)"),
+        "suppressed": ("is", "are", "suppressed to protect confidentiality"),
+        "no BSOL": ("has", "have", "no BSOL value to compare with"),
+    }
+    parts = [
+        f"{count(n[key], one, many)} {rest}"
+        for key, (one, many, rest) in texts.items()
+        if n.get(key)
+    ]
+    rest = other - sum(n.values())
+    if rest > 0:
+        parts.append(f"{rest} cannot be compared")
+    return "; ".join(parts)
+
+
+def _counts(glance: pd.DataFrame) -> tuple[int, int, int, int, int]:
+    """Worse, better, similar, higher-or-lower and not-compared counts of a glance frame."""
+    counts = glance["comparison"].value_counts()
+    worse, better, similar = (int(counts.get(k, 0)) for k in ("worse", "better", "similar"))
+    differ = int(counts.get("higher", 0) + counts.get("lower", 0))
+    return worse, better, similar, differ, len(glance) - worse - better - similar - differ
 
 
 def glance_headline(glance: pd.DataFrame, area: str) -> str:
     """Headline of the at-a-glance summary: how many indicators are better, worse, similar.
+
+    The BSOL pack (with a ``why_not_compared`` column, see
+    :func:`bsol_analytics.report.at_a_glance`) counts only the indicators England publishes
+    and names the period of England's figures; :func:`not_compared_sentence` says why the
+    others are not compared.
 
     Examples:
         >>> g = pd.DataFrame({"comparison": ["better", "worse", "worse", "similar"]})
@@ -65,25 +118,47 @@ def glance_headline(glance: pd.DataFrame, area: str) -> str:
         'East is worse than BSOL on 2 of 4 indicators, better on 1 and similar on 1.'
         >>> g = pd.DataFrame({"comparison": ["worse", "higher", "lower", "not compared"]})
         >>> glance_headline(g, "East")
-        'East is worse than BSOL on 1 of 4 indicators, better on 0 and similar on 0; 2 are higher or lower where neither direction is better, and 1 cannot be compared.'
+        'East is worse than BSOL on 1 of 4 indicators, better on 0 and similar on 0; 2 are higher or lower where neither direction is better.'
+        >>> g = pd.DataFrame({"comparison": ["worse", "not compared", "not compared"],
+        ...     "why_not_compared": ["", "no England figure", "no England figure (computed here)"],
+        ...     "England": [66.6, None, None], "England_period": ["2022/23", "", ""]})
+        >>> glance_headline(g, "BSOL")
+        "Against England's latest published figures (2022/23), BSOL is worse on 1 of the 1 indicators England publishes, better on 0 and similar on 0."
     """  # noqa: E501
-    comp = "England" if area == BSOL else "BSOL"
-    counts = glance["comparison"].value_counts()
-    n = len(glance)
-    worse, better, similar = (int(counts.get(k, 0)) for k in ("worse", "better", "similar"))
-    differ = int(counts.get("higher", 0) + counts.get("lower", 0))
-    other = n - worse - better - similar - differ
-    extra = []
+    worse, better, similar, differ, other = _counts(glance)
+    tail = ""
     if differ:
         verb = "is" if differ == 1 else "are"
-        extra.append(f"{differ} {verb} higher or lower where neither direction is better")
-    if other:
-        extra.append(f"{other} cannot be compared")
-    tail = ("; " + ", and ".join(extra)) if extra else ""
+        tail = f"; {differ} {verb} higher or lower where neither direction is better"
+    if area == BSOL and "why_not_compared" in glance:
+        return (
+            f"Against England's latest published figures ({_period_span(glance)}), {area} is "
+            f"worse on {worse} of the {len(glance) - other} indicators England publishes, "
+            f"better on {better} and similar on {similar}{tail}."
+        )
     return (
-        f"{area} is worse than {comp} on {worse} of {n} indicators, better on {better} "
-        f"and similar on {similar}{tail}."
+        f"{area} is worse than {comparator_of(area)} on {worse} of {len(glance)} indicators, "
+        f"better on {better} and similar on {similar}{tail}."
     )
+
+
+def not_compared_sentence(glance: pd.DataFrame, area: str) -> str:
+    """Why the indicators of a glance frame that are not compared are not, counted by reason.
+
+    Empty when every indicator is compared.
+
+    Examples:
+        >>> g = pd.DataFrame({"comparison": ["worse", "not compared", "not compared"],
+        ...     "why_not_compared": ["", "no England figure", "no England figure (computed here)"]})
+        >>> not_compared_sentence(g, "BSOL")
+        'Not compared with England: 1 has no published England figure of the same definition; 1 is an age-standardised value or ratio to the expected number computed by this pack, for which England publishes no figure.'
+        >>> not_compared_sentence(g.assign(comparison="worse"), "BSOL")
+        ''
+    """  # noqa: E501
+    other = _counts(glance)[-1]
+    if not other:
+        return ""
+    return f"Not compared with {comparator_of(area)}: {_uncompared_words(glance, area, other)}."
 
 
 def breakdown_headline(title: str, rows: pd.DataFrame, label: str) -> str:
@@ -442,7 +517,7 @@ def data_quality_table(summary: dict[str, Any]) -> list[dict[str, str]]:
         if summary.get(key) is not None:
             share = f"{100 * float(summary[key]):.1f}%"
             rows.append(
-                (measure, share, f"Share of {what}; they are counted in an \"unknown\" group.")
+                (measure, share, f'Share of {what}; they are counted in an "unknown" group.')
             )
     supplied = summary.get("admissions_supplied")
     if supplied is not None:
@@ -524,6 +599,7 @@ __all__ = [
     "data_quality_table",
     "funnel_sentence",
     "glance_headline",
+    "not_compared_sentence",
     "recent_trend_sentence",
     "rve_headline",
     "rve_sentence",

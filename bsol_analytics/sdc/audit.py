@@ -52,7 +52,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from bsol_analytics.errors import ParameterError
@@ -185,6 +184,13 @@ def _lp_problem(
     )
 
 
+def _linprog(*args: Any, **kwargs: Any) -> Any:
+    """:func:`scipy.optimize.linprog`, imported on first use (it is slow to import)."""
+    from scipy.optimize import linprog as solve
+
+    return solve(*args, **kwargs)
+
+
 def _solve(p: _Problem, c: np.ndarray, alive: np.ndarray) -> np.ndarray | None:
     """Minimise ``c @ x`` over the alive variables; ``None`` if infeasible."""
     cols = np.flatnonzero(alive)
@@ -192,7 +198,7 @@ def _solve(p: _Problem, c: np.ndarray, alive: np.ndarray) -> np.ndarray | None:
     # rows touching dead variables only are dropped
     keq = np.asarray(abs(a_eq).sum(axis=1)).ravel() > 0
     kub = np.asarray(abs(a_ub).sum(axis=1)).ravel() > 0
-    res = linprog(
+    res = _linprog(
         c[cols],
         A_ub=a_ub[kub] if kub.any() else None,
         b_ub=p.b_ub[kub] if kub.any() else None,
@@ -200,6 +206,7 @@ def _solve(p: _Problem, c: np.ndarray, alive: np.ndarray) -> np.ndarray | None:
         b_eq=p.b_eq[keq] if keq.any() else None,
         bounds=np.column_stack([p.lb[cols], p.ub[cols]]),
         method="highs",
+        options={"time_limit": LP_SECONDS},
     )
     if res.status != 0:
         return None
@@ -223,6 +230,9 @@ def _checks(system: LinkedSystem, primary: np.ndarray, policy: SDCPolicy) -> pd.
     return pd.concat(parts, ignore_index=True)
 
 
+#: Seconds any one LP may take; an LP that runs out gives no witness (its counts go on to
+#: the next stage, or fail as "not shown to be safe"), so the audit stays sound and bounded.
+LP_SECONDS = 20.0
 #: Batch rounds of each witness stage (each round is one LP over the components left).
 DOWN_ROUNDS = 4
 UP_ROUNDS = 4
@@ -280,7 +290,7 @@ def _solve_capped(
         ]
     ).tocsr()
     a_eq_t = sparse.hstack([a_eq[keq], sparse.csr_matrix((int(keq.sum()), k))]).tocsr()
-    res = linprog(
+    res = _linprog(
         np.r_[np.zeros(len(cols)), -np.ones(k)],
         A_ub=a_ub_t,
         b_ub=np.r_[p.b_ub[kub], const],
@@ -291,6 +301,7 @@ def _solve_capped(
             np.column_stack([np.full(k, -np.inf), np.full(k, cap)]),
         ],
         method="highs",
+        options={"time_limit": LP_SECONDS},
     )
     if res.status != 0:
         return None
@@ -310,6 +321,7 @@ def lp_ranges(
     seed: np.ndarray | None = None,
     proven: np.ndarray | None = None,
     exact_seconds: float = EXACT_SECONDS,
+    whole: bool = True,
 ) -> tuple[pd.DataFrame, int]:
     """Decide, for each check, whether its range can avoid the small range.
 
@@ -335,6 +347,9 @@ def lp_ranges(
             same run with fewer hidden cells (still a solution: see :func:`audit_system`).
         exact_seconds: time for the per-check exact stage (0 skips it: the unproven checks
             then fail as "not shown to be safe").
+        whole: run the stages over whole components (down, up, exact); without them the
+            checks the known, pair and block witnesses leave fail as "not shown to be
+            safe" (cheaper: protection then hides more cells instead).
 
     Returns:
         ``(checks with a boolean 'fails' and a 'problem' column, number of components)``;
@@ -355,6 +370,7 @@ def lp_ranges(
         "earlier": 0,
         "known": 0,
         "blocks": 0,
+        "pairs": 0,
         "down": 0,
         "up": 0,
         "exact": 0,
@@ -391,13 +407,44 @@ def lp_ranges(
     if (~decided & has).any() and not bad_comp.any():
         full_seed = value.copy()
         full_seed[p.free] = base
+        for shift in (0, 1):  # sibling areas two at a time, then the other pairing
+            if not (~decided & has).any():
+                break
+            pairs, units = _pair_labels(system, free, shift, units=True)
+            seen = (seen_lo, seen_hi)
+            _level_witnesses(
+                system,
+                value,
+                free,
+                lb,
+                ub,
+                checks,
+                full_seed,
+                policy,
+                seen,
+                pairs,
+                decided | ~has,
+                units,
+            )
+            decided = tally("pairs", decided)
         for merge in ((), ("cell",)):  # small blocks first, then numerators with denominators
             if not (~decided & has).any():
                 break
-            blocks = _block_colours(system, free, merge)
+            colours, units = _block_colours(system, free, merge, units=True)
             seen = (seen_lo, seen_hi)
             _level_witnesses(
-                system, value, free, lb, ub, checks, full_seed, policy, seen, blocks, decided | ~has
+                system,
+                value,
+                free,
+                lb,
+                ub,
+                checks,
+                full_seed,
+                policy,
+                seen,
+                colours,
+                decided | ~has,
+                units,
             )
             decided = tally("blocks", decided)
 
@@ -410,7 +457,7 @@ def lp_ranges(
 
     log.debug("audit: %d unknowns, %d components, %d checks", nf, p.n_comp, len(checks))
     big = np.bincount(p.comp[np.isin(p.comp, np.unique(qcomp[open_checks()]))], minlength=1)
-    if big.sum() > EXACT_LIMIT:
+    if big.sum() > EXACT_LIMIT or not whole:
         out = checks.copy()
         out["fails"] = ~decided & has
         out["problem"] = np.where(out["fails"], "not shown to be safe", "")
@@ -532,8 +579,8 @@ def _exact_ranges(
 
 
 def _block_colours(
-    system: LinkedSystem, free: np.ndarray, merge: tuple[str, ...] = ()
-) -> np.ndarray:
+    system: LinkedSystem, free: np.ndarray, merge: tuple[str, ...] = (), *, units: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """A colour per variable such that unknowns of one colour can move together.
 
     *Blocks* are the connected components of the unknowns under the equalities (and the
@@ -541,7 +588,8 @@ def _block_colours(
     denominator); blocks sharing another inequality get different colours (greedy, largest
     block first). With
     every other unknown held at a solution, the unknowns of one colour form independent
-    small problems, and any solution of them is a solution of the whole system.
+    small problems, and any solution of them is a solution of the whole system. With
+    ``units``, also returns the block of each variable (the independent problems).
 
     Examples:
         >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
@@ -578,7 +626,77 @@ def _block_colours(
         colour[b] = c
     out = np.full(n_var, -1)
     out[free] = colour[block[free]]
-    return out
+    return (out, block) if units else out
+
+
+def _pair_labels(
+    system: LinkedSystem, free: np.ndarray, shift: int = 0, *, units: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """A label per variable that frees sibling areas two at a time.
+
+    Children of one parent area (the cells summed by one ``area`` relation) are ranked by
+    area name; ranks ``r`` with the same ``(r + shift) // 2`` share a label (one label per
+    area type and pair number). With every other unknown held at a solution, the parent's
+    counts are fixed, so moving counts between the two siblings of a pair is the only
+    freedom left: the pairs are small independent problems, and between two siblings a
+    count can often move from one group to another in one area and back in the other
+    (which an area alone, held to its parent, cannot do). Areas that are nobody's child
+    keep their area type as label. With ``units``, also returns each variable's pair (its
+    parent and label: the independent problems).
+
+    Examples:
+        >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
+        ...     "area_type": ["P", "C", "C", "C"], "area": ["p", "a", "b", "c"],
+        ...     "breakdown": "overall", "group": "All", "numerator": [9, 2, 3, 4],
+        ...     "denominator": [90, 20, 30, 40]})
+        >>> areas = pd.DataFrame({"area_type": "C", "area": ["a", "b", "c"],
+        ...     "parent_type": "P", "parent": "p"})
+        >>> s = build_system({"t": t}, areas)
+        >>> _pair_labels(s, np.ones(8, bool))[0::2].tolist()
+        ['P', 'C:0', 'C:0', 'C:1']
+    """
+    t = system.terms
+    kind = system.relations["kind"].to_numpy()[t["relation"].to_numpy()]
+    area_t = t[(kind == "area")]
+    cells = system.cells
+    area_type = cells["area_type"].astype("str").to_numpy()
+    label = np.repeat(area_type.astype(object), 2)
+    if area_t.empty:
+        return (label, label) if units else label
+    cell = area_t["var"].to_numpy() // 2
+    parent = (
+        area_t[area_t["coef"].to_numpy() < 0]
+        .assign(parent=lambda f: f["var"].to_numpy() // 2)
+        .drop_duplicates("relation")
+        .set_index("relation")["parent"]
+    )
+    kids = pd.DataFrame(
+        {"relation": area_t["relation"].to_numpy(), "cell": cell, "coef": area_t["coef"].to_numpy()}
+    )
+    kids = kids[kids["coef"] > 0].drop_duplicates(["relation", "cell"])
+    p_cell = parent.reindex(kids["relation"]).to_numpy()
+    kids = kids.assign(
+        parent_type=area_type[p_cell],
+        parent=cells["area"].astype("str").to_numpy()[p_cell],
+        area_type=area_type[kids["cell"].to_numpy()],
+        area=cells["area"].astype("str").to_numpy()[kids["cell"].to_numpy()],
+    )
+    sib = kids[["parent_type", "parent", "area_type", "area"]].drop_duplicates()
+    sib = sib.sort_values(["parent_type", "parent", "area_type", "area"])
+    sib["rank"] = sib.groupby(["parent_type", "parent", "area_type"]).cumcount()
+    # an area under several parents (another view, an implied ancestor) keeps its first pair
+    sib = sib.drop_duplicates(["area_type", "area"])
+    sib["label"] = sib["area_type"] + ":" + ((sib["rank"] + shift) // 2).astype("str")
+    sib["unit"] = sib["parent_type"] + ":" + sib["parent"] + ":" + sib["label"]
+    index = pd.MultiIndex.from_frame(sib[["area_type", "area"]])
+    key = pd.MultiIndex.from_arrays([area_type, cells["area"].astype("str").to_numpy()])
+    found = pd.Series(sib["label"].to_numpy(), index=index).reindex(key).to_numpy(dtype=object)
+    per_cell = np.where(pd.isna(found), area_type.astype(object), found)
+    if not units:
+        return np.repeat(per_cell, 2)
+    unit = pd.Series(sib["unit"].to_numpy(), index=index).reindex(key).to_numpy(dtype=object)
+    per_unit = np.where(pd.isna(unit), per_cell, unit)
+    return np.repeat(per_cell, 2), np.repeat(per_unit, 2)
 
 
 def _level_witnesses(
@@ -593,6 +711,7 @@ def _level_witnesses(
     seen: tuple[np.ndarray, np.ndarray],
     labels: np.ndarray | None = None,
     skip: np.ndarray | None = None,
+    units: np.ndarray | None = None,
 ) -> None:
     """Widen ``seen`` with witnesses found one area level (or block colour) at a time.
 
@@ -600,7 +719,9 @@ def _level_witnesses(
     system, e.g. the unsuppressed counts); any solution of what is left is then a solution
     of the whole system, so the values it gives are attainable. Held fixed, the system
     falls apart into small components, solved in chunks of independent components with the
-    batch stages of :func:`lp_ranges`.
+    batch stages of :func:`lp_ranges`. ``units`` names the independent problem of each
+    variable within its label (a block, a pair of areas): only units holding an undecided
+    check are set up.
     """
     level = (
         np.repeat(system.cells["area_type"].to_numpy(dtype=object), 2) if labels is None else labels
@@ -621,7 +742,10 @@ def _level_witnesses(
         todo = undecided() & (np.isin(level[num_var], group) | np.isin(level[den_var], group))
         if not todo.any():
             continue
+        t_level = time.perf_counter()
         free_l = free & np.isin(level, group)
+        if units is not None:
+            free_l &= np.isin(units, np.unique(np.r_[units[num_var[todo]], units[den_var[todo]]]))
         p = _lp_problem(system, np.where(free & ~free_l, seed, value), free_l, lb, ub)
         a_eq, a_ub = p.a_eq.tocsc(), p.a_ub.tocsc()
         chunk_of_comp = np.cumsum(np.bincount(p.comp, minlength=p.n_comp)) // _CHUNK
@@ -646,6 +770,13 @@ def _level_witnesses(
                 p.n_comp,
             )
             _chunk_witnesses(system, sub, checks, mine, base, policy, seen, undecided)
+        log.debug(
+            "audit: witnesses of %s: %d unknowns, %d checks, %.1f s",
+            group[0],
+            len(p.free),
+            int(todo.sum()),
+            time.perf_counter() - t_level,
+        )
 
 
 def _chunk_witnesses(
@@ -753,6 +884,7 @@ def audit_system(
     seed: np.ndarray | None = None,
     earlier: AuditResult | None = None,
     exact_seconds: float = EXACT_SECONDS,
+    whole: bool = True,
 ) -> AuditResult:
     """Audit a linked system whose ``published`` flags are set; ``primary`` flags cells.
 
@@ -772,7 +904,7 @@ def audit_system(
         hit = checks[["cell", "quantity"]].merge(before, on=["cell", "quantity"], how="left")
         proven = hit["fails"].eq(False).to_numpy()
     out, n_comp = lp_ranges(
-        system, value, free, lb, ub, checks, policy, seed, proven, exact_seconds
+        system, value, free, lb, ub, checks, policy, seed, proven, exact_seconds, whole
     )
     return _result(system, out, n_comp, t0, policy)
 

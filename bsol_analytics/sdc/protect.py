@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Collection, Mapping
 
 import numpy as np
@@ -40,6 +41,7 @@ import pandas as pd
 from bsol_analytics.sdc.audit import AuditResult, audit_system
 from bsol_analytics.sdc.core import (
     CELL_KEYS,
+    CROSS_SEP,
     DEFAULT_POLICY,
     REASON_LINKED,
     REASON_SECONDARY,
@@ -49,17 +51,36 @@ from bsol_analytics.sdc.core import (
     primary_suppression,
     secondary_suppression,
 )
-from bsol_analytics.sdc.relations import LinkedSystem, build_system, violated
+from bsol_analytics.sdc.relations import (
+    BREAKDOWN_NESTING,
+    LinkedSystem,
+    build_system,
+    violated,
+)
 
 log = logging.getLogger(__name__)
 
 #: Most rounds of "audit, then hide more" before giving up (the audit result then fails).
 MAX_AUDIT_ROUNDS = 25
 
+#: Share of primary cells from which a whole block is hidden (:func:`_dense_blocks`).
+DENSE_SHARE = 0.5
+
+#: Seconds after which no new round starts: a run still failing then fails its audit and
+#: publishes nothing (the bound on the time one protection pass may take, bar one round).
+PROTECT_SECONDS = 1200.0
+
 #: Seconds each audit round of protection spends on exact per-count ranges: counts the batch
 #: witnesses leave unproven get another cell hidden next to them instead (cheaper, and the
 #: audit stays sound: a count is only passed with a witness).
 EXACT_SECONDS_PROTECT = 0.0
+
+#: Whether the first audit round of protection also runs the stages over whole components
+#: (down, up). They are slow on large components, so the first round leaves them out: most
+#: counts get a cheaper witness, and the audit is then run again, with the same hidden
+#: cells, with those stages for the few counts left (some counts are only shown safe by
+#: moves across several area levels at once); cells are hidden only for what still fails.
+WHOLE_PROTECT = False
 
 #: Reason of a cell redacted under the rounding policy to protect another.
 REASON_REDACTED = "secondary: redacted to protect another cell"
@@ -187,7 +208,14 @@ def _secondary(
     # links between indicators are left to the audit: a shared count is often large (the
     # registered list), and hiding both cells whenever one is hidden would hide too much
     kind = system.relations["kind"].to_numpy()[t["relation"].to_numpy()]
-    in_line = eq & (kind != "link")
+    # two denominators that are one count (a breakdown whose denominator is not split, such
+    # as the diabetes types) are a shared count too, not a line: hiding one group for its
+    # small numerator must not hide the other cell, often the area's overall row
+    rel = t["relation"].to_numpy()
+    n_terms = np.bincount(rel, minlength=len(system.relations))
+    n_den = np.bincount(rel, weights=t["var"].to_numpy() % 2, minlength=len(system.relations))
+    shared = ((n_terms == 2) & (n_den == 2))[rel]
+    in_line = eq & (kind != "link") & ~shared
     lines = (
         pd.DataFrame(
             {"line": t["relation"].to_numpy()[in_line], "cell": t["var"].to_numpy()[in_line] // 2}
@@ -195,10 +223,16 @@ def _secondary(
         .drop_duplicates()
         .reset_index(drop=True)
     )
+    # cells to hide next are looked for in the lines first (links and inequalities last)
     membership = pd.DataFrame(
-        {"relation": t["relation"].to_numpy(), "cell": t["var"].to_numpy() // 2, "eq": eq}
-    ).drop_duplicates()
+        {"relation": rel, "cell": t["var"].to_numpy() // 2, "eq": eq & (kind != "link")}
+    )[~shared].drop_duplicates()
+    if policy.secondary and policy.method == "suppress":
+        hidden |= _dense_blocks(system, primary)
+    strikes = np.zeros(len(hidden), np.int64)
+    t0 = time.perf_counter()
     result = None
+    whole = WHOLE_PROTECT
     for _ in range(MAX_AUDIT_ROUNDS):
         if policy.secondary and policy.method == "suppress":
             hidden = secondary_suppression(
@@ -218,23 +252,288 @@ def _secondary(
             truth,
             earlier=result,
             exact_seconds=EXACT_SECONDS_PROTECT,
+            whole=whole,
         )
         if result.passed or not policy.secondary:
             break
+        if time.perf_counter() - t0 > PROTECT_SECONDS:
+            log.warning(
+                "Disclosure control: out of time with %d counts unproven.", len(result.failures)
+            )
+            break
+        if not whole:  # the counts left get the whole-component stages before more hiding
+            whole = True
+            continue
         failing = np.unique(_failing_cells(result, system))
-        log.debug("protect: %d hidden, %d failing cells", hidden.sum(), len(failing))
-        extra = _choose(failing, membership, hidden | never, num, den)
-        if not len(extra):  # coarse fallback: every published cell of their equalities
-            rel = membership[membership["cell"].isin(failing) & membership["eq"]]["relation"]
-            near = membership[membership["relation"].isin(rel)]["cell"].to_numpy(np.int64)
-            extra = np.unique(near[~(hidden | never)[near]])
-            log.debug("protect: fallback hides %d cells", len(extra))
+        strikes[failing] += 1
+        if log.isEnabledFor(logging.DEBUG):
+            where = cells.iloc[failing][["area_type", "breakdown"]].astype("str")
+            log.debug("protect: failing %s", where.value_counts().head(8).to_dict())
+        extra = _escalate(failing, strikes[failing], system, membership, hidden | never, num, den)
+        log.debug(
+            "protect: %d hidden, %d failing cells (strikes %s), %d more hidden",
+            hidden.sum(),
+            len(failing),
+            np.bincount(strikes[failing]).tolist(),
+            len(extra),
+        )
         if not len(extra):
             log.warning("Disclosure control: no further cell can protect %d cells.", len(failing))
             break
         hidden[extra] = True
     assert result is not None
     return hidden, result
+
+
+def _dense_blocks(system: LinkedSystem, primary: np.ndarray) -> np.ndarray:
+    """Cells of blocks in which at least :data:`DENSE_SHARE` of the groups are primary.
+
+    A block is one indicator's groups of one breakdown at one area and date. When most of
+    them are small counts, the few left would say little and would each need protecting
+    in turn; hiding the whole block at once costs little and leaves the small counts free
+    to move between groups (and between sibling areas) in the audit.
+
+    Examples:
+        >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
+        ...     "area_type": "BSOL", "area": "BSOL",
+        ...     "breakdown": ["overall", "sex", "sex", "sex"],
+        ...     "group": ["All", "Female", "Male", "Unknown"],
+        ...     "numerator": [16, 3, 10, 3], "denominator": [160, 30, 100, 30]})
+        >>> s = build_system({"t": t})
+        >>> _dense_blocks(s, np.array([False, True, False, True])).tolist()
+        [False, True, True, True]
+    """
+    cells = system.cells
+    block = cells[["indicator_id", "reporting_date", "view", "area_type", "area", "breakdown"]]
+    code = block.astype("str").groupby(list(block.columns), sort=False).ngroup().to_numpy()
+    share = np.bincount(code, weights=primary) / np.bincount(code)
+    grouped = cells["breakdown"].astype("str").to_numpy() != "overall"
+    return grouped & (share[code] >= DENSE_SHARE)
+
+
+def _escalate(
+    failing: np.ndarray,
+    strikes: np.ndarray,
+    system: LinkedSystem,
+    membership: pd.DataFrame,
+    hidden: np.ndarray,
+    num: np.ndarray,
+    den: np.ndarray,
+) -> np.ndarray:
+    """The cells to hide next for cells that still fail, coarser each time one fails again.
+
+    A cell failing for the first time gets the smallest published cell sharing a relation
+    with it, and the cell that closes a rectangle of hidden cells around it
+    (:func:`_corners`); the second time, every published cell of its equalities (overall
+    rows only to protect an overall row: a group never costs an area its headline); then its
+    block (every indicator's cells of the same breakdown at its area and date); then every
+    breakdown of the same family (nested or crossed with it: deprivation, age, ethnicity,
+    sex; or the overall rows) at its area and the areas it adds up to or from; at last that
+    family at every area of its type. A cell climbs one level per round it fails; the
+    levels do not depend on timing, so the same input gives the same output.
+    """
+    overall = system.cells["breakdown"].astype("str").to_numpy() == "overall"
+    first = failing[strikes == 1]
+    out = [
+        _choose(first, membership, hidden, num, den, overall),
+        _corners(first, system, hidden, den),
+    ]
+    second = failing[strikes == 2]
+    for mine in (second[overall[second]], second[~overall[second]]):
+        if len(mine):
+            rel = membership[membership["cell"].isin(mine) & membership["eq"]]["relation"]
+            near = membership[membership["relation"].isin(rel)]["cell"].to_numpy(np.int64)
+            # an area's overall row (its headline figure) is not hidden to protect a group
+            out.append(near if overall[mine].all() else near[~overall[near]])
+    for level in (3, 4, 5):
+        pick = failing[strikes == level] if level < 5 else failing[strikes >= 5]
+        if len(pick):
+            out.append(_block(pick, system, membership, level))
+    extra = np.unique(np.concatenate(out)).astype(np.int64)
+    extra = extra[~hidden[extra]]
+    if not len(extra) and len(failing) and strikes.min() < 5:  # nothing new: one coarser
+        return _escalate(failing, np.maximum(strikes + 1, 3), system, membership, hidden, num, den)
+    return extra
+
+
+def _corners(
+    failing: np.ndarray, system: LinkedSystem, hidden: np.ndarray, den: np.ndarray
+) -> np.ndarray:
+    """For each failing cell, the cell that closes a rectangle of hidden cells around it.
+
+    A hidden count is safe when it can move round a cycle of hidden cells: out of its
+    group into another in its own area and back in a sibling area (two groups of two
+    areas), or, in a cross, along its row and back along another row (two rows of two
+    columns). With ``c`` failing, ``a`` hidden in its line of groups and ``b`` hidden in
+    its other line (a sibling area, or another row of its column), the corner is the cell
+    in ``b``'s area or row and ``a``'s group or column. Of the candidates, the smallest
+    corner whose denominator is at least the failing cell's is chosen (it can give up
+    the count), else the largest.
+
+    Examples:
+        >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
+        ...     "area_type": ["L"] * 3 + ["P"] * 6, "area": [*"aaa", *"ppp", *"qqq"],
+        ...     "breakdown": ["overall", "sex", "sex"] * 3, "group": ["All", "F", "M"] * 3,
+        ...     "numerator": [10, 5, 5, 5, 2, 3, 5, 3, 2],
+        ...     "denominator": [100, 50, 50, 50, 25, 25, 50, 25, 25]})
+        >>> areas = pd.DataFrame({"area_type": "P", "area": ["p", "q"],
+        ...     "parent_type": "L", "parent": "a"})
+        >>> s = build_system({"t": t}, areas)
+        >>> hidden = np.zeros(9, bool); hidden[[4, 5, 7]] = True
+        >>> _corners(np.array([4]), s, hidden, s.cells["denominator"].to_numpy()).tolist()
+        [8]
+    """
+    if not len(failing):
+        return np.zeros(0, np.int64)
+    cells = system.cells
+    keys = ["indicator_id", "reporting_date", "view", "area_type", "area", "breakdown"]
+    frame = cells[[*keys, "group"]].astype("str").assign(cell=np.arange(len(cells)), den=den)
+    frame["parent"] = (
+        _parents(system).reindex(pd.MultiIndex.from_frame(frame[["area_type", "area"]])).to_numpy()
+    )
+    look = frame.set_index([*keys, "group"])["cell"]
+    look = look[~look.index.duplicated()]
+    mine, held = frame.iloc[failing], frame[hidden]
+    parts = []
+    # two groups of two sibling areas
+    a = mine.merge(held[[*keys, "group"]], on=keys, suffixes=("", "_a"))
+    a = a[a["group"] != a["group_a"]]
+    side = [k for k in keys if k != "area"]
+    b = mine.merge(
+        held[[*side, "group", "area", "parent"]], on=[*side, "group", "parent"], suffixes=("", "_b")
+    )
+    b = b[(b["area"] != b["area_b"]) & b["parent"].notna()]
+    ab = a[["cell", "group_a"]].merge(b[["cell", "area_b"]], on="cell")
+    if len(ab):
+        c = frame.iloc[ab["cell"].to_numpy()]
+        idx = pd.MultiIndex.from_arrays(
+            [
+                *(c[k].to_numpy() for k in keys if k != "area"),
+                ab["area_b"].to_numpy(),
+                ab["group_a"].to_numpy(),
+            ],
+            names=[*side, "area", "group"],
+        ).reorder_levels([*keys, "group"])
+        parts.append(
+            pd.DataFrame({"failing": ab["cell"].to_numpy(), "corner": look.reindex(idx).to_numpy()})
+        )
+    # two rows of two columns of a cross
+    crossed = mine[mine["breakdown"].str.contains("*", regex=False)]
+    if len(crossed):
+        split = lambda f: f.assign(  # noqa: E731
+            row=f["group"].str.split(CROSS_SEP, n=1).str[0],
+            col=f["group"].str.split(CROSS_SEP, n=1).str[1],
+        )
+        cm, ch = split(crossed), split(held[held["breakdown"].str.contains("*", regex=False)])
+        ra = cm.merge(ch[[*keys, "row", "col"]], on=[*keys, "row"], suffixes=("", "_a"))
+        ra = ra[ra["col"] != ra["col_a"]][["cell", "col_a"]]
+        rb = cm.merge(ch[[*keys, "row", "col"]], on=[*keys, "col"], suffixes=("", "_b"))
+        rb = rb[rb["row"] != rb["row_b"]][["cell", "row_b"]]
+        rab = ra.merge(rb, on="cell")
+        if len(rab):
+            c = frame.iloc[rab["cell"].to_numpy()]
+            idx = pd.MultiIndex.from_arrays(
+                [
+                    *(c[k].to_numpy() for k in keys),
+                    (rab["row_b"] + CROSS_SEP + rab["col_a"]).to_numpy(),
+                ],
+                names=[*keys, "group"],
+            )
+            parts.append(
+                pd.DataFrame(
+                    {"failing": rab["cell"].to_numpy(), "corner": look.reindex(idx).to_numpy()}
+                )
+            )
+    if not parts:
+        return np.zeros(0, np.int64)
+    cand = pd.concat(parts, ignore_index=True).dropna()
+    cand["corner"] = cand["corner"].astype(np.int64)
+    cand = cand[~hidden[cand["corner"].to_numpy()]]
+    if cand.empty:
+        return np.zeros(0, np.int64)
+    size = den[cand["corner"].to_numpy()]
+    enough = size >= den[cand["failing"].to_numpy()]
+    cand = cand.assign(short=~enough, key=np.where(enough, size, -size))
+    cand = cand.sort_values(["failing", "short", "key", "corner"], kind="stable")
+    return cand.drop_duplicates("failing")["corner"].to_numpy(np.int64)
+
+
+def _parents(system: LinkedSystem) -> pd.Series:
+    """The parent area of each ``(area_type, area)`` that is a child in an area relation."""
+    t = system.terms
+    kind = system.relations["kind"].to_numpy()[t["relation"].to_numpy()]
+    area_t = t[kind == "area"]
+    cells = system.cells
+    empty = pd.Series(dtype=object, index=pd.MultiIndex.from_arrays([[], []]))
+    if area_t.empty:
+        return empty
+    cell = area_t["var"].to_numpy() // 2
+    rel = area_t["relation"].to_numpy()
+    neg = area_t["coef"].to_numpy() < 0
+    parent_of_rel = pd.Series(cell[neg], index=rel[neg])
+    parent_of_rel = parent_of_rel[~parent_of_rel.index.duplicated()]
+    kids = pd.DataFrame({"rel": rel[~neg], "cell": cell[~neg]})
+    pc = parent_of_rel.reindex(kids["rel"]).to_numpy()
+    ok = ~pd.isna(pc)
+    kids, pc = kids[ok], pc[ok].astype(np.int64)
+    at = cells["area_type"].astype("str").to_numpy()
+    ar = cells["area"].astype("str").to_numpy()
+    out = pd.DataFrame(
+        {
+            "area_type": at[kids["cell"]],
+            "area": ar[kids["cell"]],
+            "parent": np.char.add(np.char.add(at[pc].astype(str), ":"), ar[pc].astype(str)),
+        }
+    ).drop_duplicates(["area_type", "area"])
+    return out.set_index(["area_type", "area"])["parent"]
+
+
+def _family(breakdown: pd.Series) -> pd.Series:
+    """The breakdown dimensions of each breakdown (``imd_decile*sex`` -> ``imd|sex``).
+
+    Nested breakdowns share a dimension (:data:`~bsol_analytics.sdc.relations.
+    BREAKDOWN_NESTING`): deciles, quintiles and Core20 are all ``imd_decile``.
+
+    Examples:
+        >>> _family(pd.Series(["core20", "imd_quintile*sex", "overall"])).tolist()
+        ['imd_decile', 'imd_decile|sex', 'overall']
+    """
+    root = {}
+    for fine, coarse, _ in BREAKDOWN_NESTING:
+        root[coarse] = root.get(fine, fine)
+    return breakdown.astype("str").map(
+        lambda b: "|".join(sorted({root.get(p, p) for p in b.split("*")}))
+    )
+
+
+def _block(
+    failing: np.ndarray, system: LinkedSystem, membership: pd.DataFrame, level: int
+) -> np.ndarray:
+    """Every cell of the failing cells' blocks at ``level`` (see :func:`_escalate`)."""
+    cells = system.cells
+    keys = ["reporting_date", "view", "area_type", "area"]
+    frame = cells[[*keys, "breakdown"]].astype("str").assign(cell=np.arange(len(cells)))
+    if level == 3:
+        want = frame.iloc[failing][[*keys, "breakdown"]].drop_duplicates()
+        return frame.merge(want, on=[*keys, "breakdown"])["cell"].to_numpy(np.int64)
+    place = frame.set_index("cell")[keys]
+    dims = _family(frame["breakdown"]).str.split("|")
+    frame = frame.assign(dim=dims).explode("dim")
+    mine = frame[frame["cell"].isin(failing)]
+    if level == 4:  # its area and the areas it adds up to or from
+        rel = membership[membership["cell"].isin(failing)][["relation", "cell"]]
+        pairs = rel.rename(columns={"cell": "failing"}).merge(
+            membership[["relation", "cell"]], on="relation"
+        )
+        near = place.loc[pairs["cell"].unique()]
+        places = pairs[["failing", "cell"]].drop_duplicates().join(near, on="cell")
+        want = places.merge(
+            mine[["cell", "dim"]].rename(columns={"cell": "failing"}), on="failing"
+        )[[*keys, "dim"]].drop_duplicates()
+        return frame.merge(want, on=[*keys, "dim"])["cell"].to_numpy(np.int64)
+    level5 = ["reporting_date", "view", "area_type", "dim"]
+    want = mine[level5].drop_duplicates()
+    return frame.merge(want, on=level5)["cell"].to_numpy(np.int64)
 
 
 def _failing_cells(result: AuditResult, system: LinkedSystem) -> np.ndarray:
@@ -250,8 +549,13 @@ def _choose(
     hidden: np.ndarray,
     num: np.ndarray,
     den: np.ndarray,
+    headline: np.ndarray | None = None,
 ) -> np.ndarray:
-    """For each failing cell, the smallest published cell sharing a relation with it."""
+    """For each failing cell, the smallest published cell sharing a relation with it.
+
+    Equalities first, then links and inequalities; with ``headline`` (overall rows), an
+    overall row comes last when the failing cell is a group.
+    """
     rel = membership[membership["cell"].isin(failing)][["relation", "cell", "eq"]]
     cand = rel.rename(columns={"cell": "failing"}).merge(
         membership[["relation", "cell"]], on="relation"
@@ -261,11 +565,19 @@ def _choose(
         return np.zeros(0, np.int64)
     cand = cand.assign(
         noteq=~cand["eq"].to_numpy(bool),
+        # an overall row goes last when the failing cell is a group
+        top=(
+            headline[cand["cell"].to_numpy()] & ~headline[cand["failing"].to_numpy()]
+            if headline is not None
+            else False
+        ),
         empty=num[cand["cell"]] <= 0,
         num=num[cand["cell"]],
         den=den[cand["cell"]],
     )
-    cand = cand.sort_values(["failing", "noteq", "empty", "num", "den", "cell"], kind="stable")
+    cand = cand.sort_values(
+        ["failing", "top", "noteq", "empty", "num", "den", "cell"], kind="stable"
+    )
     return np.unique(cand.drop_duplicates("failing")["cell"].to_numpy(np.int64))
 
 

@@ -14,8 +14,8 @@ denominator (``2 * cell + 1``). A relation is ``sum(coef * var) == 0`` (``sense=
 * ``area``: the child areas of one type add up to their parent (practice, PCN, locality,
   BSOL; ward, locality), from the ``areas`` frame and its transitive closure;
 * ``nest``: fine groups add up to coarse ones (:data:`BREAKDOWN_NESTING`: deciles into
-  quintiles, quintile 1 into Core20 and 2-5 into Rest, age bands into wider bands), in
-  one-way breakdowns and crosses alike;
+  quintiles, quintile 1 into Core20 and 2-5 into Rest, age bands into wider bands, the 16
+  detailed ethnic groups into the broad ones), in one-way breakdowns and crosses alike;
 * ``link``: counts shared between indicators (:mod:`bsol_analytics.indicators.links`),
   equal or at most;
 * ``cell``: a proportion's numerator is at most its denominator.
@@ -49,6 +49,7 @@ import pandas as pd
 
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.indicators import links as links_mod
+from bsol_analytics.reference import NHS_ETHNIC_CATEGORIES
 from bsol_analytics.sdc.core import CELL_KEYS, CROSS_SEP, people_denominator, require_columns
 
 #: Columns of the ``areas`` frame (``view`` is optional: a row without it holds in every view).
@@ -76,6 +77,7 @@ BREAKDOWN_NESTING: tuple[tuple[str, str, dict[str, str]], ...] = (
     ),
     ("imd_decile", "core20", {d: "Core20" if k < 2 else "Rest" for k, d in enumerate(_DECILES)}),
     ("age_band", "age_band_wide", _AGE_WIDE),
+    ("ethnicity_detailed", "ethnicity_broad", dict(NHS_ETHNIC_CATEGORIES.values())),
 )
 
 
