@@ -407,10 +407,17 @@ def lp_ranges(
     if (~decided & has).any() and not bad_comp.any():
         full_seed = value.copy()
         full_seed[p.free] = base
-        for shift in (0, 1):  # sibling areas two at a time, then the other pairing
+        labellings = [  # sibling areas two at a time (both pairings), then blocks
+            ("pairs", lambda: _pair_labels(system, free, 0, units=True)),
+            ("pairs", lambda: _pair_labels(system, free, 1, units=True)),
+            ("blocks", lambda: _block_colours(system, free, (), units=True)),
+            # numerators with their denominators
+            ("blocks", lambda: _block_colours(system, free, ("cell",), units=True)),
+        ]
+        for stage, labelling in labellings:
             if not (~decided & has).any():
                 break
-            pairs, units = _pair_labels(system, free, shift, units=True)
+            labels, units = labelling()
             seen = (seen_lo, seen_hi)
             _level_witnesses(
                 system,
@@ -422,31 +429,11 @@ def lp_ranges(
                 full_seed,
                 policy,
                 seen,
-                pairs,
+                labels,
                 decided | ~has,
                 units,
             )
-            decided = tally("pairs", decided)
-        for merge in ((), ("cell",)):  # small blocks first, then numerators with denominators
-            if not (~decided & has).any():
-                break
-            colours, units = _block_colours(system, free, merge, units=True)
-            seen = (seen_lo, seen_hi)
-            _level_witnesses(
-                system,
-                value,
-                free,
-                lb,
-                ub,
-                checks,
-                full_seed,
-                policy,
-                seen,
-                colours,
-                decided | ~has,
-                units,
-            )
-            decided = tally("blocks", decided)
+            decided = tally(stage, decided)
 
     def alive_for(todo: np.ndarray) -> np.ndarray:
         comps = np.unique(p.comp[q[todo].indices])
