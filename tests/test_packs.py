@@ -411,6 +411,7 @@ def test_family_sections_show_recorded_vs_expected(data, area, family, has_rve):
                 {"copd": "COPD", "diabetes": "DM"}.get(family, "HYP")
             )
         ]
+        rve = rve[rve["reporting_date"] == ind["reporting_date"].max()]
         if rve["suppressed"].all():  # disclosure control hid it: the headline says so
             assert f"cannot be shown for {area} (suppressed)" in section
         else:

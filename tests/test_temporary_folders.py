@@ -33,12 +33,27 @@ def _left(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
+@pytest.fixture
+def per_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-table protection (no LP audit): these tests are about temporary folders only."""
+    import functools
+
+    from bsol_analytics import protection
+    from bsol_analytics.packs import tables as pack_tables
+
+    monkeypatch.setattr(
+        pack_tables, "protect_run", functools.partial(protection.protect_run, linked=False)
+    )
+
+
+@pytest.mark.usefixtures("per_table")
 def test_pack_tables_run_leaves_nothing(prepared_extract: Path, own_tmp: Path, tmp_path: Path):
     out = compute_tables(prepared_extract, tmp_path / "tables", REPORTING_DATE)
     assert (out / "indicators.parquet").is_file()
     assert _left(own_tmp) == []
 
 
+@pytest.mark.usefixtures("per_table")
 def test_open_pack_without_tables_removes_its_folder(prepared_extract: Path, own_tmp: Path):
     data = open_pack(None, prepared_extract, REPORTING_DATE)
     assert len(data.indicators) > 0
