@@ -616,6 +616,47 @@ def _block_colours(
     return (out, block) if units else out
 
 
+def child_areas(system: LinkedSystem) -> pd.DataFrame:
+    """Each child area of the system's ``area`` relations with its parent.
+
+    Returns:
+        ``area_type, area, parent_type, parent`` (strings), one row per pair.
+
+    Examples:
+        >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
+        ...     "area_type": ["P", "C", "C"], "area": ["p", "a", "b"],
+        ...     "breakdown": "overall", "group": "All", "numerator": [5, 2, 3],
+        ...     "denominator": [50, 20, 30]})
+        >>> areas = pd.DataFrame({"area_type": "C", "area": ["a", "b"],
+        ...     "parent_type": "P", "parent": "p"})
+        >>> child_areas(build_system({"t": t}, areas))["area"].tolist()
+        ['a', 'b']
+    """
+    columns = ["area_type", "area", "parent_type", "parent"]
+    t = system.terms
+    area_t = t[system.relations["kind"].to_numpy()[t["relation"].to_numpy()] == "area"]
+    if area_t.empty:
+        return pd.DataFrame(columns=columns, dtype="str")
+    cell, rel = area_t["var"].to_numpy() // 2, area_t["relation"].to_numpy()
+    neg = area_t["coef"].to_numpy() < 0
+    parent = pd.Series(cell[neg], index=rel[neg])
+    parent = parent[~parent.index.duplicated()]
+    p_cell = parent.reindex(rel[~neg]).to_numpy()
+    ok = ~pd.isna(p_cell)
+    kid, p_cell = cell[~neg][ok], p_cell[ok].astype(np.int64)
+    area_type = system.cells["area_type"].astype("str").to_numpy()
+    area = system.cells["area"].astype("str").to_numpy()
+    out = pd.DataFrame(
+        {
+            "area_type": area_type[kid],
+            "area": area[kid],
+            "parent_type": area_type[p_cell],
+            "parent": area[p_cell],
+        }
+    )
+    return out.drop_duplicates().reset_index(drop=True)
+
+
 def _pair_labels(
     system: LinkedSystem, free: np.ndarray, shift: int = 0, *, units: bool = False
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -642,34 +683,13 @@ def _pair_labels(
         >>> _pair_labels(s, np.ones(8, bool))[0::2].tolist()
         ['P', 'C:0', 'C:0', 'C:1']
     """
-    t = system.terms
-    kind = system.relations["kind"].to_numpy()[t["relation"].to_numpy()]
-    area_t = t[(kind == "area")]
     cells = system.cells
     area_type = cells["area_type"].astype("str").to_numpy()
     label = np.repeat(area_type.astype(object), 2)
-    if area_t.empty:
+    kids = child_areas(system)
+    if kids.empty:
         return (label, label) if units else label
-    cell = area_t["var"].to_numpy() // 2
-    parent = (
-        area_t[area_t["coef"].to_numpy() < 0]
-        .assign(parent=lambda f: f["var"].to_numpy() // 2)
-        .drop_duplicates("relation")
-        .set_index("relation")["parent"]
-    )
-    kids = pd.DataFrame(
-        {"relation": area_t["relation"].to_numpy(), "cell": cell, "coef": area_t["coef"].to_numpy()}
-    )
-    kids = kids[kids["coef"] > 0].drop_duplicates(["relation", "cell"])
-    p_cell = parent.reindex(kids["relation"]).to_numpy()
-    kids = kids.assign(
-        parent_type=area_type[p_cell],
-        parent=cells["area"].astype("str").to_numpy()[p_cell],
-        area_type=area_type[kids["cell"].to_numpy()],
-        area=cells["area"].astype("str").to_numpy()[kids["cell"].to_numpy()],
-    )
-    sib = kids[["parent_type", "parent", "area_type", "area"]].drop_duplicates()
-    sib = sib.sort_values(["parent_type", "parent", "area_type", "area"])
+    sib = kids.sort_values(["parent_type", "parent", "area_type", "area"])
     sib["rank"] = sib.groupby(["parent_type", "parent", "area_type"]).cumcount()
     # an area under several parents (another view, an implied ancestor) keeps its first pair
     sib = sib.drop_duplicates(["area_type", "area"])

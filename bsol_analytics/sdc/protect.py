@@ -38,7 +38,7 @@ from collections.abc import Collection, Mapping
 import numpy as np
 import pandas as pd
 
-from bsol_analytics.sdc.audit import AuditResult, audit_system
+from bsol_analytics.sdc.audit import AuditResult, audit_system, child_areas
 from bsol_analytics.sdc.core import (
     CELL_KEYS,
     CROSS_SEP,
@@ -459,33 +459,10 @@ def _corners(
 
 
 def _parents(system: LinkedSystem) -> pd.Series:
-    """The parent area of each ``(area_type, area)`` that is a child in an area relation."""
-    t = system.terms
-    kind = system.relations["kind"].to_numpy()[t["relation"].to_numpy()]
-    area_t = t[kind == "area"]
-    cells = system.cells
-    empty = pd.Series(dtype=object, index=pd.MultiIndex.from_arrays([[], []]))
-    if area_t.empty:
-        return empty
-    cell = area_t["var"].to_numpy() // 2
-    rel = area_t["relation"].to_numpy()
-    neg = area_t["coef"].to_numpy() < 0
-    parent_of_rel = pd.Series(cell[neg], index=rel[neg])
-    parent_of_rel = parent_of_rel[~parent_of_rel.index.duplicated()]
-    kids = pd.DataFrame({"rel": rel[~neg], "cell": cell[~neg]})
-    pc = parent_of_rel.reindex(kids["rel"]).to_numpy()
-    ok = ~pd.isna(pc)
-    kids, pc = kids[ok], pc[ok].astype(np.int64)
-    at = cells["area_type"].astype("str").to_numpy()
-    ar = cells["area"].astype("str").to_numpy()
-    out = pd.DataFrame(
-        {
-            "area_type": at[kids["cell"]],
-            "area": ar[kids["cell"]],
-            "parent": np.char.add(np.char.add(at[pc].astype(str), ":"), ar[pc].astype(str)),
-        }
-    ).drop_duplicates(["area_type", "area"])
-    return out.set_index(["area_type", "area"])["parent"]
+    """The parent (``type:area``) of each ``(area_type, area)`` that is a child area."""
+    kids = child_areas(system).drop_duplicates(["area_type", "area"])
+    parent = kids["parent_type"] + ":" + kids["parent"]
+    return pd.Series(parent.to_numpy(), index=pd.MultiIndex.from_frame(kids[["area_type", "area"]]))
 
 
 def _family(breakdown: pd.Series) -> pd.Series:
