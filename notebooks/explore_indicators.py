@@ -24,16 +24,14 @@
 # demonstration numbers (no extract needed).
 
 # %%
-import tempfile
-
 import pandas as pd
 
 from bsol_analytics import plots, report
-from bsol_analytics.packs import write_demo_tables
+from bsol_analytics.packs.demo import demo_tables
 
 tables_dir = None  # e.g. a folder written by bsol_analytics.packs.compute_tables
 if tables_dir is None:
-    tables_dir = write_demo_tables(tempfile.mkdtemp(), "2025-03-31", patients=20_000)
+    tables_dir = demo_tables()  # the real pipeline on a small synthetic extract, made once
 data = report.load_pack(tables_dir)
 data.meta[["indicator_id", "title", "family", "polarity"]]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bsol_analytics.packs import compute_tables, open_pack
+from bsol_analytics.packs.demo import DEMO_CACHE_ENV
 
 REPORTING_DATE = "2025-03-31"
 
@@ -63,13 +64,17 @@ def test_open_pack_without_tables_removes_its_folder(prepared_extract: Path, own
 @pytest.mark.parametrize(
     "code",
     [
+        "import functools; from bsol_analytics import protection; "
+        "from bsol_analytics.packs import tables; "
+        "tables.protect_run = functools.partial(protection.protect_run, linked=False); "
         "from bsol_analytics.packs.demo import demo_pack; demo_pack(patients=400)",
         "from bsol_analytics.synth import sample_extract; sample_extract(patients=100)",
     ],
     ids=["demo_tables", "sample_extract"],
 )
 def test_cached_temporary_folders_removed_at_exit(code: str, own_tmp: Path):
-    env = {**os.environ, "TMPDIR": str(own_tmp)}
+    """Without a shared folder, a process's cached tables and extracts go when it exits."""
+    env = {k: v for k, v in os.environ.items() if k != DEMO_CACHE_ENV} | {"TMPDIR": str(own_tmp)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert _left(own_tmp) == []
