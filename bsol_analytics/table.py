@@ -38,7 +38,12 @@ import pandas as pd
 from bsol_analytics import sdc as sdc_mod
 from bsol_analytics import stats
 from bsol_analytics.datafolder import coverage, open_data
-from bsol_analytics.dates import check_reporting_date, default_reporting_date, parse_date
+from bsol_analytics.dates import (
+    Coverage,
+    check_reporting_date,
+    default_reporting_date,
+    parse_date,
+)
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.indicators import (
     computable_indicators,
@@ -1561,12 +1566,16 @@ def skipped_indicators(table: pd.DataFrame) -> dict[str, str]:
 
 
 def reporting_dates_for(
-    tables: Any, reporting_dates: Any, indicator_ids: Sequence[str] | None = None
+    tables: Any,
+    reporting_dates: Any,
+    indicator_ids: Sequence[str] | None = None,
+    cov: Coverage | None = None,
 ) -> list[dt.date]:
     """The reporting dates of a run: parsed and checked against the extract's coverage.
 
     ``None`` gives the default, the last complete quarter in the data
-    (:func:`bsol_analytics.dates.default_reporting_date`).
+    (:func:`bsol_analytics.dates.default_reporting_date`). ``cov``, when given, is the
+    coverage of ``tables`` already worked out (then the tables are not read again).
 
     Raises:
         ParameterError: a date the extract cannot support (exit code 2), naming coverage.
@@ -1577,7 +1586,7 @@ def reporting_dates_for(
         >>> reporting_dates_for({"clinical_events": ev}, None)
         [datetime.date(2025, 3, 31)]
     """
-    cov = coverage(tables)
+    cov = coverage(tables) if cov is None else cov
     if reporting_dates is None:
         reporting_dates = [default_reporting_date(cov)]
     elif isinstance(reporting_dates, str | dt.date | pd.Timestamp):

@@ -809,12 +809,41 @@ def _collect(frame: Any) -> pd.DataFrame:
 def _aggregate(wide: Any, ids: Sequence[str], keys: Sequence[str], tag: int) -> Any:
     """Sum the flag pairs by keys (not collected); ``_rd`` = ``tag`` identifies the date."""
     cols = [f"_{x}_{i}" for i in ids for x in ("d", "n")]
+    if keys and isinstance(wide, nw.DataFrame) and wide.implementation.is_pandas():
+        return nw.from_native(_pandas_sums(wide.to_native(), cols, keys, tag))
     counts = wide.with_columns(nw.col(c).cast(nw.Int64) for c in cols)
     if keys:
         agg = counts.group_by(*keys, drop_null_keys=False).agg(nw.col(c).sum() for c in cols)
     else:
         agg = counts.select(nw.col(c).sum() for c in cols)
     return agg.with_columns(nw.lit(tag, nw.Int64).alias("_rd"))
+
+
+def _pandas_sums(
+    wide: pd.DataFrame, cols: list[str], keys: Sequence[str], tag: int
+) -> pd.DataFrame:
+    """:func:`_aggregate` on a pandas frame: every column summed in one grouped pass.
+
+    Boolean flags are summed as they are (their sums are int64 counts), other columns
+    cast to ``Int64`` as on the other engines. The groups are those of narwhals'
+    ``group_by(drop_null_keys=False)``: missing keys kept, unsorted, observed categories.
+
+    Examples:
+        >>> w = pd.DataFrame({"k": ["a", None, "a"], "_d_X": [True, True, False],
+        ...     "_n_X": [1.0, 0.0, 2.0]})
+        >>> _pandas_sums(w, ["_d_X", "_n_X"], ["k"], 3)
+             k  _d_X  _n_X  _rd
+        0    a     1     3    3
+        1  NaN     1     0    3
+    """
+    values = wide[cols]
+    other = [c for c in cols if values[c].dtype != bool]
+    if other:  # cast as the other engines do
+        cast = nw.from_native(values[other]).select(nw.col(c).cast(nw.Int64) for c in other)
+        values = values.assign(**{c: s for c, s in cast.to_native().items()})
+    by = [wide[k] for k in keys]
+    sums = values.groupby(by, sort=False, dropna=False, observed=True).sum().reset_index()
+    return sums.assign(_rd=np.int64(tag))
 
 
 def _long(agg: pd.DataFrame, ids: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:

@@ -700,7 +700,7 @@ def compute_tables(
         t0 = time.perf_counter()
         step = _Steps(timings)
         cov = coverage(processed)
-        rd = reporting_dates_for(processed, reporting_date)[0]
+        rd = reporting_dates_for(processed, reporting_date, cov=cov)[0]
         with step("load"):  # the prepared tables, read once per run
             frames = load_tables(processed, engine, keys=_pack_keys(rd, view, imd))
         jobs = _cube_jobs(frames) if jobs is None else jobs
@@ -781,7 +781,7 @@ def _unprotected_tables(
         frames, rd, view, imd, engine, step.timings, jobs
     )
     with step("population"):
-        patients = pd.read_parquet(processed / "patients.parquet", columns=_patient_columns(imd))
+        patients = read_patients(processed, _patient_columns(imd))
         population, demography = population_counts(patients, rd, view, imd)
         practices = (
             patients[
@@ -804,6 +804,20 @@ def _unprotected_tables(
     with step("areas"):
         run_areas = areas(cube, AREA_TYPES, view, patients)
     return tables, run_areas, pd.DataFrame({"indicator_id": ids})
+
+
+def read_patients(processed: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """``columns`` of the prepared ``patients`` table, dates as ``datetime64`` (not objects).
+
+    Examples:
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     pd.DataFrame({"date_of_birth": [dt.date(1980, 1, 2)]}).to_parquet(
+        ...         Path(tmp) / "patients.parquet")
+        ...     read_patients(Path(tmp), ["date_of_birth"])["date_of_birth"].dtype.kind
+        'M'
+    """
+    path = processed / "patients.parquet"
+    return pd.read_parquet(path, columns=list(columns), to_pandas_kwargs={"date_as_object": False})
 
 
 def _patient_columns(imd: str) -> list[str]:
@@ -935,7 +949,7 @@ def _blank_places(processed: Path, rd: dt.date, view: str) -> dict[str, Any] | N
     path = processed / "patients.parquet"
     if not path.exists():
         return None
-    patients = pd.read_parquet(path, columns=list(BLANK_PLACE_COLUMNS))
+    patients = read_patients(processed, list(BLANK_PLACE_COLUMNS))
     return blank_places_of_death(patients, rd, view)
 
 
@@ -1059,6 +1073,7 @@ __all__ = [
     "population_counts",
     "population_tables",
     "publish_indicators",
+    "read_patients",
     "sii_table",
     "skipped_indicators",
     "ward_statistics",
