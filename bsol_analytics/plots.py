@@ -4,7 +4,11 @@ Every function takes a tidy frame from :mod:`bsol_analytics.report`, returns a n
 matplotlib figure and its alt text (``(figure, alt)``), and never changes its input. Colours
 are the Okabe-Ito colour-blind-safe palette; a judgement is never carried by colour alone
 (markers differ in shape and the words are printed beside them), and suppressed cells are
-labelled "suppressed" on the chart.
+labelled "suppressed" on the chart ("supp." in a heatmap's cell).
+
+Charts are drawn at the width they print at (:data:`COLUMN_WIDTH`, or :data:`FULL_WIDTH`
+for spine charts and large maps) with words of at least 7 points, so that on paper every
+word keeps its size; the pack's screen style scales them up.
 """
 
 from __future__ import annotations
@@ -50,25 +54,74 @@ OWN_AREA = OKABE_ITO["orange"]
 #: Sequential colour map for heatmaps and choropleths (colour-blind safe, greyscale-safe).
 SEQUENTIAL = "cividis"
 
+#: Printable width of an A4 page in the pack's print style (210 mm less two 10 mm margins),
+#: in inches. Charts that span the page (spine charts, large maps) are drawn this wide.
+FULL_WIDTH = 190 / 25.4
+#: Width of one of the two print columns (a 6 mm gap between them), in inches. Every
+#: other chart is drawn this wide, so it prints at its own size and its words keep their
+#: point size on paper; on screen the image is scaled up (SVG scales cleanly).
+COLUMN_WIDTH = (190 - 6) / 2 / 25.4
+#: Font size of a chart's words (axis labels, ticks, legends), in points, as printed.
+CHART_FONT = 8.0
+#: Font size of small words inside a chart (values on bars and cells, map keys), in points.
+SMALL_FONT = 7.5
+#: Characters of the chart font per inch (DejaVu Sans at :data:`CHART_FONT`, generous).
+_CHARS_PER_INCH = 72 / (0.62 * CHART_FONT)
+
 plt.rcParams.update(
     {
         "svg.fonttype": "none",  # words as text: small files, sharp, selectable
         # A short font list: it is written into every text element of an SVG.
         "font.sans-serif": ["DejaVu Sans", "Verdana", "Arial"],
-        "font.size": 10,
+        "font.size": CHART_FONT,
         "axes.spines.top": False,
         "axes.spines.right": False,
-        "axes.titlesize": 11,
+        "axes.titlesize": CHART_FONT,
+        "axes.labelsize": CHART_FONT,
+        "xtick.labelsize": SMALL_FONT,
+        "ytick.labelsize": SMALL_FONT,
+        "legend.fontsize": SMALL_FONT,
+        "legend.handlelength": 1.6,
+        "legend.columnspacing": 1.0,
+        "figure.constrained_layout.h_pad": 0.02,
+        "figure.constrained_layout.w_pad": 0.02,
         "svg.hashsalt": "bsol",
     }
 )
 
 
-def _legend_below(ax: Any, ncol: int = 3, gap: float = 0.55) -> None:
-    """Put the legend under the x-axis label, ``gap`` inches below the axes, off the data."""
+def _figure(height: float, width: float = COLUMN_WIDTH) -> tuple[Any, Any]:
+    """A figure of the width it prints at (constrained layout keeps every word inside it)."""
+    return plt.subplots(figsize=(width, height), layout="constrained")
+
+
+def _wrap(text: str, width: float = COLUMN_WIDTH, size: float = CHART_FONT) -> str:
+    """``text`` wrapped to lines that fit ``width`` inches at ``size`` points.
+
+    Examples:
+        >>> _wrap("Recorded prevalence by deprivation quintile and ethnic group", 2.0).splitlines()
+        ['Recorded prevalence by', 'deprivation quintile and', 'ethnic group']
+    """
+    chars = max(8, int(width * _CHARS_PER_INCH * CHART_FONT / size))
+    return textwrap.fill(str(text), chars, break_long_words=False)
+
+
+def _title(fig: Any, title: str) -> None:
+    """The chart's title at the top left of the figure, wrapped to the figure's width."""
+    fig.suptitle(_wrap(title, fig.get_figwidth() - 0.1), x=0.01, ha="left",
+                 fontsize=CHART_FONT)  # fmt: skip
+
+
+def _legend_below(ax: Any, ncol: int | None = None) -> None:
+    """The legend under the chart (outside the data), as many entries to a row as fit."""
     fig = ax.get_figure()
-    height = fig.get_figheight() * ax.get_position().height
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -gap / height), ncol=ncol, frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    if ncol is None:
+        longest = max(len(lab) for lab in labels) * SMALL_FONT / CHART_FONT / _CHARS_PER_INCH
+        ncol = max(1, min(len(labels), int(fig.get_figwidth() // (longest + 0.45))))
+    fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
 
 
 def _ci_err(frame: pd.DataFrame) -> np.ndarray:
@@ -86,20 +139,38 @@ SPINE_FONT = 8.0
 SPINE_PITCH = 0.16
 
 
+#: Where the spine chart's parts start, in inches from its left edge: the plot (after the
+#: indicator names), the value column and the comparison column; and the plot's width.
+SPINE_X = {"plot": 2.55, "value": 3.95, "word": 5.18, "plot_width": 1.28}
+
+
+def _spine_words(g: pd.DataFrame) -> list[str]:
+    """The comparison and trend printed at the right, wrapped to the chart's width."""
+    comparison = g["comparison"].where(g["comparison"].isin(COMPARISON_STYLE), "not compared")
+    sup = g["suppressed"].astype(bool).to_numpy()
+    why = g.get("why_not_compared", pd.Series("", index=g.index)).fillna("").astype(str)
+    why = why.str.replace(r" \(.*\)$", "", regex=True)  # short enough for the figure's width
+    words = np.where(sup, "", np.where(why != "", why, comparison) + "; " + g["trend"].astype(str))
+    room = FULL_WIDTH - SPINE_X["word"] - 0.05
+    return [_wrap(w, room, SPINE_FONT) for w in words]
+
+
 def _spine_layout(
     glance: pd.DataFrame, headings: bool = True
-) -> tuple[pd.DataFrame, list[str], np.ndarray, list[tuple[float, str]], float]:
-    """Rows grouped by family (first-seen order), their labels and y, headings, height.
+) -> tuple[pd.DataFrame, list[str], list[str], np.ndarray, list[tuple[float, str]], float]:
+    """Rows grouped by family (first-seen order), their labels, words and y, headings, height.
 
-    Heights are in rows: a wrapped label takes one and a half, a family heading one more.
+    Heights are in rows: a row of two lines takes one and a half, a family heading one more.
     """
     fam = glance["family"].astype(str) if "family" in glance else pd.Series("", index=glance.index)
     codes = pd.Series(pd.factorize(fam)[0], index=glance.index)
     order = codes.sort_values(kind="stable").index
     g = glance.loc[order].reset_index(drop=True)
     codes = codes.loc[order].to_numpy()
-    labels = _spine_labels(g)
-    height = np.where(np.char.count(np.array(labels, dtype=str), "\n") > 0, 1.55, 1.0)
+    labels, words = _spine_labels(g), _spine_words(g)
+    lines = np.maximum(np.char.count(np.array(labels, dtype=str), "\n"),
+                       np.char.count(np.array(words, dtype=str), "\n"))  # fmt: skip
+    height = 1.0 + 0.55 * lines
     grouped = headings and bool(len(g)) and (len(set(codes)) > 1 or bool(fam.iloc[0]))
     starts = np.r_[True, codes[1:] != codes[:-1]] if len(g) else np.zeros(0, bool)
     head = 1.15 * (starts & grouped)
@@ -110,7 +181,7 @@ def _spine_layout(
         (float(yi + h / 2 + 0.55), FAMILIES.get(n, n))
         for yi, h, n in zip(y[starts], height[starts], g["family"].astype(str)[starts], strict=True)
     ] if grouped else []  # fmt: skip
-    return g, labels, y, heads, total
+    return g, labels, words, y, heads, total
 
 
 def _spine_labels(g: pd.DataFrame) -> list[str]:
@@ -122,7 +193,8 @@ def _spine_labels(g: pd.DataFrame) -> list[str]:
         t[len(p) :] if p != ": " and t.startswith(p) else t
         for t, p in zip(titles, prefix, strict=True)
     ]
-    return [textwrap.fill(t[:1].upper() + t[1:], 42) for t in strip]
+    room = SPINE_X["plot"] - 0.12
+    return [_wrap(t[:1].upper() + t[1:], room, SPINE_FONT) for t in strip]
 
 
 def _spine_value_text(g: pd.DataFrame) -> list[str]:
@@ -182,8 +254,9 @@ def spine_chart(glance: pd.DataFrame, area: str, headings: bool = True) -> tuple
     colour and shape show the comparison, with its 95% confidence interval as a bar; the
     value with its interval, the comparison word and the trend are printed at the right.
     The comparator is the line at 100 and England (where known) a black diamond. The
-    figure is 7.3 inches wide and its words :data:`SPINE_FONT` points, so printed at its
-    own size (as the pack's print style does) the words keep that size on paper.
+    figure is the page's printable width (:data:`FULL_WIDTH`) and its words
+    :data:`SPINE_FONT` points, so printed at its own size (as the pack's print style does)
+    the words keep that size on paper.
 
     Args:
         glance: output of :func:`bsol_analytics.report.at_a_glance` (``family``,
@@ -205,8 +278,8 @@ def spine_chart(glance: pd.DataFrame, area: str, headings: bool = True) -> tuple
         lower=glance["lower"] if "lower" in glance else np.nan,
         upper=glance["upper"] if "upper" in glance else np.nan,
     )
-    g, labels, y, heads, total = _spine_layout(glance, headings)
-    width, left, plot = 7.3, 2.5, 1.25
+    g, labels, words, y, heads, total = _spine_layout(glance, headings)
+    width, left, plot = FULL_WIDTH, SPINE_X["plot"], SPINE_X["plot_width"]
     fig = plt.figure(figsize=(width, SPINE_PITCH * (total + 1.3) + 0.75))
     fh = fig.get_figheight()
     ax = fig.add_axes((left / width, 0.7 / fh, plot / width, SPINE_PITCH * total / fh))
@@ -214,22 +287,18 @@ def spine_chart(glance: pd.DataFrame, area: str, headings: bool = True) -> tuple
     ax.axvline(100, color="#404040", lw=1.0)
     _spine_points(ax, g, ref, span, y)
     at = ax.get_yaxis_transform()
-    x_value, x_word, x_head = (3.85 - left) / plot, (5.05 - left) / plot, -left / plot
+    x_value, x_word = (SPINE_X["value"] - left) / plot, (SPINE_X["word"] - left) / plot
+    x_head = (0.03 - left) / plot
 
     def write(x: float, yi: float, text: str, **kw: Any) -> None:
         ax.text(x, yi, text, transform=at, va="center", fontsize=SPINE_FONT, clip_on=False, **kw)
 
-    comparison = g["comparison"].where(g["comparison"].isin(COMPARISON_STYLE), "not compared")
-    sup = g["suppressed"].astype(bool).to_numpy()
-    why = g.get("why_not_compared", pd.Series("", index=g.index)).fillna("").astype(str)
-    why = why.str.replace(r" \(.*\)$", "", regex=True)  # short enough for the figure's width
-    words = np.where(sup, "", np.where(why != "", why, comparison) + "; " + g["trend"].astype(str))
     for yi, value, word in zip(y, _spine_value_text(g), words, strict=True):
         write(x_value, yi, value)
-        write(x_word, yi, word)
+        write(x_word, yi, word, linespacing=0.95)
     for yi, name in heads:
         write(x_head, yi, name, fontweight="bold")
-        ax.plot([x_head, (width - 0.15 - left) / plot], [yi + 0.55] * 2, transform=at,
+        ax.plot([x_head, (width - 0.05 - left) / plot], [yi + 0.55] * 2, transform=at,
                 color="#BFBFBF", lw=0.6, clip_on=False)  # fmt: skip
     write(x_value, total + 0.6, "Value (95% CI)", fontweight="bold")
     write(x_word, total + 0.6, f"Compared with {ref}; trend", fontweight="bold")
@@ -282,7 +351,7 @@ def bar_ci(
     r = rows.reset_index(drop=True)
     sup = r["suppressed"].astype(bool).to_numpy()
     vals = np.where(sup, 0.0, r["value"].to_numpy(float))
-    fig, ax = plt.subplots(figsize=(8, max(1.9, 0.32 * len(r) + 0.9)))
+    fig, ax = _figure(max(1.3, 0.16 * len(r) + 0.9))
     y = np.arange(len(r))[::-1]
     err = np.where(sup, 0, _ci_err(r))
     bar_label = "Crude value, with 95% CI" if marks is not None else None
@@ -290,7 +359,7 @@ def bar_ci(
     ax.errorbar(vals, y, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
     for yi, s in zip(y, sup, strict=True):
         if s:
-            ax.text(0, yi, " suppressed", va="center", fontsize=9, style="italic")
+            ax.text(0, yi, " suppressed", va="center", fontsize=SMALL_FONT, style="italic")
     if comparator is not None and np.isfinite(comparator):
         ax.axvline(
             comparator,
@@ -308,11 +377,10 @@ def bar_ci(
                 f"{g} {m:.1f}" for g, m in zip(r["group"], mk, strict=True) if np.isfinite(m)
             )
             extra += "."
-    ax.set_yticks(y, r["group"].astype(str).tolist())
-    ax.set_xlabel(xlabel)
-    ax.set_title(title, loc="left")
-    if ax.get_legend_handles_labels()[0]:
-        _legend_below(ax)
+    ax.set_yticks(y, [_wrap(g, 1.3, SMALL_FONT) for g in r["group"].astype(str)])
+    ax.set_xlabel(_wrap(xlabel))
+    _title(fig, title)
+    _legend_below(ax)
     shown = [
         f"{g} {v:.1f}" if not s else f"{g} suppressed"
         for g, v, s in zip(r["group"], r["value"], sup, strict=True)
@@ -355,7 +423,7 @@ def ratio_chart(rows: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
     upper = np.where(sup, np.nan, r["upper"].to_numpy(float))
     groups = r["group"].astype(str).to_numpy()
     y = np.arange(len(r))[::-1]
-    fig, ax = plt.subplots(figsize=(8, max(2.1, 0.34 * len(r) + 1.2)))
+    fig, ax = _figure(max(1.5, 0.17 * len(r) + 1.1))
     ax.axvline(1.0, color="#404040", ls="--", lw=1.2, zorder=1)
     styles = (
         (groups == area, OWN_AREA, "D", 90, area),
@@ -381,15 +449,15 @@ def ratio_chart(rows: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
     ax.set_xlim(max(0.0, lo - pad), hi + 3 * pad)
     for yi, v, u, s in zip(y, vals, upper, sup, strict=True):
         if s:
-            ax.text(1.0, yi, "  suppressed", va="center", fontsize=9, style="italic")
+            ax.text(1.0, yi, "  suppressed", va="center", fontsize=SMALL_FONT, style="italic")
         else:
-            ax.text(u + pad / 3, yi, f"{v:.2f}", va="center", fontsize=9)
+            ax.text(u + pad / 3, yi, f"{v:.2f}", va="center", fontsize=SMALL_FONT)
     ax.set_yticks(y, groups.tolist())
     for tick in ax.get_yticklabels():
         if tick.get_text() == area:
             tick.set_fontweight("bold")
-    ax.set_xlabel("Recorded ÷ expected (dashed line at 1 = as many recorded as expected)")
-    ax.set_title(title, loc="left")
+    ax.set_xlabel(_wrap("Recorded ÷ expected (dashed line at 1 = as many recorded as expected)"))
+    _title(fig, title)
     _legend_below(ax)
     shown = "; ".join(
         f"{g} suppressed" if s else f"{g} {v:.2f} (95% CI {lo_:.2f} to {hi_:.2f})"
@@ -416,7 +484,7 @@ def pyramid(pyr: pd.DataFrame, area: str) -> tuple[Any, str]:
     fem = pyr[pyr["sex"] == "F"].set_index("age_band").reindex(bands)
     mal = pyr[pyr["sex"] == "M"].set_index("age_band").reindex(bands)
     y = np.arange(len(bands))
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = _figure(2.9)
     ax.barh(y, -mal["percent"].fillna(0), color=OKABE_ITO["blue"], label=f"Males, {area}")
     ax.barh(y, fem["percent"].fillna(0), color=OKABE_ITO["orange"], label=f"Females, {area}")
     if area != "BSOL":
@@ -425,8 +493,8 @@ def pyramid(pyr: pd.DataFrame, area: str) -> tuple[Any, str]:
     ax.set_yticks(y, bands)
     ticks = ax.get_xticks()
     ax.set_xticks(ticks, [f"{abs(t):.0f}" for t in ticks])
-    ax.set_xlabel("Percent of registered population (males left, females right)")
-    ax.legend(loc="upper right", frameon=False)
+    ax.set_xlabel(_wrap("Percent of registered population (males left, females right)"))
+    _legend_below(ax)
     old = pyr[pyr["age_band"].isin(bands[-4:])]["percent"].sum()
     young = pyr[pyr["age_band"].isin(bands[:4])]["percent"].sum()
     alt = (
@@ -447,7 +515,7 @@ def share_bars(mix: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
     """
     m = mix.reset_index(drop=True)
     y = np.arange(len(m))[::-1]
-    fig, ax = plt.subplots(figsize=(8, max(1.9, 0.4 * len(m) + 0.9)))
+    fig, ax = _figure(max(1.4, 0.26 * len(m) + 0.9))
     own = np.where(m["suppressed"].astype(bool), 0, m["share"].fillna(0))
     ax.barh(y + 0.2, own, height=0.4, color=NEUTRAL, label=area)
     if area != "BSOL":
@@ -461,11 +529,13 @@ def share_bars(mix: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
             label="BSOL",
         )
     for yi, v, s in zip(y, own, m["suppressed"].astype(bool), strict=True):
-        ax.text(v, yi + 0.2, " suppressed" if s else f" {v:.1f}%", va="center", fontsize=9)
-    ax.set_yticks(y, m["group"].astype(str).tolist())
+        ax.text(v, yi + 0.2, " suppressed" if s else f" {v:.1f}%", va="center",
+                fontsize=SMALL_FONT)  # fmt: skip
+    ax.set_yticks(y, [_wrap(g, 1.3, SMALL_FONT) for g in m["group"].astype(str)])
+    ax.margins(x=0.12)  # room for the values printed after the bars
     ax.set_xlabel("Percent of registered population")
-    ax.set_title(title, loc="left")
-    ax.legend(frameon=False, loc="lower right")
+    _title(fig, title)
+    _legend_below(ax)
     parts = "; ".join(
         f"{g} {'suppressed' if s else f'{v:.1f}%'}"
         for g, v, s in zip(m["group"], own, m["suppressed"].astype(bool), strict=True)
@@ -474,9 +544,10 @@ def share_bars(mix: pd.DataFrame, area: str, title: str) -> tuple[Any, str]:
 
 
 def heatmap(matrix: pd.DataFrame, title: str, label: str = "Value") -> tuple[Any, str]:
-    """IMD quintile × ethnic group heatmap with the value (or "suppressed") in each cell.
+    """IMD quintile × ethnic group heatmap with the value (or "supp.") in each cell.
 
-    Cells without data (no patients in that group) say "no data".
+    Drawn at the print column's width: a suppressed cell says "supp." and a cell without
+    data (no patients in that group) a dash, as the axis label explains.
 
     Args:
         matrix: output of :func:`bsol_analytics.report.cross_matrix`.
@@ -503,7 +574,7 @@ def heatmap(matrix: pd.DataFrame, title: str, label: str = "Value") -> tuple[Any
         .fillna(False)
         .astype(bool)
     )
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig, ax = _figure(0.2 * len(rows) + 1.05)
     data = grid.to_numpy(float)
     # Cells as vector shapes (not an image): a small, sharp SVG.
     im = ax.pcolormesh(
@@ -516,21 +587,30 @@ def heatmap(matrix: pd.DataFrame, title: str, label: str = "Value") -> tuple[Any
     ax.set_facecolor("#F2F2F2")
     finite = data[np.isfinite(data)]
     mid = float(np.mean([finite.min(), finite.max()])) if finite.size else 0.0
+    # Short words fit a cell at the printed size; the note under the chart explains them.
     for i in range(len(rows)):
         for j in range(len(cols)):
             if sup.iat[i, j]:
-                ax.text(j, i, "suppressed", ha="center", va="center", fontsize=8, style="italic")
+                ax.text(j, i, "supp.", ha="center", va="center", fontsize=SMALL_FONT,
+                        style="italic")  # fmt: skip
             elif np.isfinite(data[i, j]):
                 colour = "white" if data[i, j] < mid else "black"
-                ax.text(j, i, f"{data[i, j]:.1f}", ha="center", va="center", color=colour)
+                ax.text(j, i, f"{data[i, j]:.1f}", ha="center", va="center", color=colour,
+                        fontsize=SMALL_FONT)  # fmt: skip
             else:
-                ax.text(j, i, "no data", ha="center", va="center", fontsize=8, color="#404040")
-    ax.set_xticks(range(len(cols)), cols)
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set_xlabel("Broad ethnic group")
+                ax.text(j, i, "\u2013", ha="center", va="center", fontsize=SMALL_FONT,
+                        color="#404040")  # fmt: skip
+    ax.set_xticks(range(len(cols)), [str(c) for c in cols])
+    ax.tick_params(axis="x", labelrotation=30)
+    for tick in ax.get_xticklabels():
+        tick.set_horizontalalignment("right")
+    ax.set_yticks(range(len(rows)), [_wrap(r, 0.9, SMALL_FONT) for r in rows])
+    ax.set_xlabel("Broad ethnic group; supp. = suppressed, \u2013 = no patients")
     ax.set_ylabel("IMD quintile")
-    ax.set_title(title, loc="left")
-    fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+    _title(fig, title)
+    bar = fig.colorbar(im, ax=ax, shrink=0.9, fraction=0.06, pad=0.02)
+    bar.set_label(label, fontsize=SMALL_FONT)
+    bar.ax.tick_params(labelsize=SMALL_FONT)
     n_sup = int(sup.to_numpy().sum())
     if finite.size:
         hi = np.unravel_index(np.nanargmax(data), data.shape)
@@ -554,7 +634,7 @@ def trend_chart(series: pd.DataFrame, title: str, ylabel: str) -> tuple[Any, str
         >>> trend_chart(s, "Prevalence", "Percent")[1].startswith("Line chart")
         True
     """
-    fig, ax = plt.subplots(figsize=(8, 3.0))
+    fig, ax = _figure(1.85)
     styles = [("-", "o", OWN_AREA), ("--", "s", "#404040")]
     styles += [(":", "^", c) for c in (OKABE_ITO["black"], OKABE_ITO["green"])]
     parts = []
@@ -563,17 +643,20 @@ def trend_chart(series: pd.DataFrame, title: str, ylabel: str) -> tuple[Any, str
     for k, (area, g) in enumerate(series.groupby("area", sort=False)):
         g = g[~g["suppressed"].astype(bool)].sort_values("reporting_date")
         ls, marker, colour = styles[k % len(styles)]
-        ax.plot(g["reporting_date"], g["value"], ls=ls, marker=marker, color=colour, label=area)
+        ax.plot(g["reporting_date"], g["value"], ls=ls, marker=marker, color=colour, label=area,
+                ms=4)  # fmt: skip
         ax.fill_between(g["reporting_date"], g["lower"], g["upper"], color=colour, alpha=0.15)
         if len(g):
             parts.append(f"{area} from {g['value'].iloc[0]:.1f} to {g['value'].iloc[-1]:.1f}")
     dates = sorted(series["reporting_date"].unique())
     ax.set_xticks(dates, [pd.Timestamp(d).strftime("%b %Y") for d in dates])
+    ax.tick_params(axis="x", labelrotation=35)
+    for tick in ax.get_xticklabels():
+        tick.set_horizontalalignment("right")
     ax.set_ylabel(ylabel)
     ax.set_xlabel("Quarter ending")
-    ax.set_title(title, loc="left")
+    _title(fig, title)
     ax.legend(frameon=False)
-    fig.autofmt_xdate()
     alt = f"Line chart of {title} by quarter with 95% confidence bands: {'; '.join(parts)}."
     return fig, alt
 
@@ -623,7 +706,7 @@ def funnel_plot(
         True
     """
     pts = points[~points["suppressed"].astype(bool) & points["value"].notna()]
-    fig, ax = plt.subplots(figsize=(8, 3.4))
+    fig, ax = _figure(2.3)
     for level, ls in ((0.95, "--"), (0.998, "-")):
         lim = limits[limits["confidence"] == level].sort_values("denominator")
         ax.plot(
@@ -650,30 +733,30 @@ def funnel_plot(
         pts["denominator"][inside],
         pts["value"][inside],
         c="#8C8C8C",
-        s=22,
-        label="practice within limits",
+        s=12,
+        label="within limits",
     )
     ax.scatter(
         pts["denominator"][hi],
         pts["value"][hi],
         c=COMPARISON_STYLE[up][0],
         marker="^",
-        s=60,
+        s=36,
         edgecolors="black",
-        label=f"above 99.8% limit ({up})",
+        label=f"above 99.8% ({up})",
     )
     ax.scatter(
         pts["denominator"][lo],
         pts["value"][lo],
         c=COMPARISON_STYLE[down][0],
         marker="v",
-        s=60,
+        s=36,
         edgecolors="black",
-        label=f"below 99.8% limit ({down})",
+        label=f"below 99.8% ({down})",
     )
     ax.set_xlabel("Denominator (patients)")
     ax.set_ylabel(ylabel)
-    ax.set_title(title, loc="left")
+    _title(fig, title)
     _legend_below(ax)
     above, below = outside_limits(points, limits)
     alt = (
@@ -721,31 +804,89 @@ def _name_column(gdf: Any) -> str | None:
     return None
 
 
-def _label_areas(fig: Any, ax: Any, gdf: Any, names: str) -> str:
-    """Write area names on the map (few areas) or numbers with a key beside it.
+#: Rows of a map's numbered key per column, and the width of one key column (inches).
+KEY_ROWS, KEY_WIDTH = 45, 1.6
+#: Width of a key column of a page-wide map (two columns beside the map), in inches.
+WIDE_KEY_WIDTH = 1.95
+#: Height of one line of a map's key, in inches.
+_KEY_PITCH = 1.2 * SMALL_FONT / 72
+
+
+def _key_entries(gdf: Any, names: str | None) -> list[str]:
+    """The numbered key of a map's areas (empty when the areas are named on the map).
+
+    A key of more than :data:`KEY_ROWS` areas goes in two wider columns of a page-wide map.
+    """
+    if names is None:
+        return []
+    shown = gdf[gdf[names].notna() & ~gdf.geometry.is_empty]
+    if len(shown) <= MAX_NAMED_AREAS:
+        return []
+    column = WIDE_KEY_WIDTH if len(shown) > KEY_ROWS else KEY_WIDTH
+    hang = "\n   "
+    return [
+        _wrap(f"{n} {name}", column - 0.05, SMALL_FONT).replace("\n", hang)
+        for n, name in enumerate(shown[names].astype(str), start=1)
+    ]
+
+
+def _label_areas(fig: Any, ax: Any, gdf: Any, names: str, key: list[str], box: tuple) -> str:
+    """Write area names on the map (few areas) or numbers, with ``key`` in ``box`` beside it.
 
     Numbers follow the frame's row order, which is also the order of the map's data
-    table. Returns a sentence for the alt text.
+    table. ``box`` is the key's left and top in figure fractions and its column width in
+    inches. Returns a sentence for the alt text.
     """
     shown = gdf[gdf[names].notna() & ~gdf.geometry.is_empty]
     points = shown.geometry.representative_point()
     # A white box behind each label (not a stroked halo, which would turn SVG text to paths).
     back = {"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
-    if len(shown) <= MAX_NAMED_AREAS:
+    if not key:
         for pt, name in zip(points, shown[names].astype(str), strict=True):
-            ax.text(pt.x, pt.y, name, ha="center", va="center", fontsize=9,
-                    fontweight="bold", bbox=back)  # fmt: skip
+            ax.text(pt.x, pt.y, _wrap(name, 1.2, SMALL_FONT), ha="center", va="center",
+                    fontsize=SMALL_FONT, fontweight="bold", bbox=back)  # fmt: skip
         return "Each area is named on the map."
-    numbers = range(1, len(shown) + 1)
-    for pt, n in zip(points, numbers, strict=True):
-        ax.text(pt.x, pt.y, str(n), ha="center", va="center", fontsize=6.5, bbox=back)
-    key = [f"{n} {name}" for n, name in zip(numbers, shown[names].astype(str), strict=True)]
-    per_col = 30
-    cols = [key[i : i + per_col] for i in range(0, len(key), per_col)]
-    for k, col in enumerate(cols):
-        fig.text(0.99 + 0.26 * k, 0.95, "\n".join(col), va="top", ha="left", fontsize=7,
-                 linespacing=1.25)  # fmt: skip
+    for pt, n in zip(points, range(1, len(shown) + 1), strict=True):
+        ax.text(pt.x, pt.y, str(n), ha="center", va="center", fontsize=7.0, bbox=back)
+    x, top, col_width = box
+    rows = np.cumsum([k.count("\n") + 1 for k in key])
+    per_column = -(-int(rows[-1]) // (2 if col_width > KEY_WIDTH else 1))
+    column = (rows - 1) // per_column
+    for k in range(int(column[-1]) + 1):
+        fig.text(x + k * col_width / fig.get_figwidth(), top, "\n".join(np.array(key)[column == k]),
+                 va="top", ha="left", fontsize=SMALL_FONT, linespacing=1.2)  # fmt: skip
     return "Areas are numbered on the map; the key beside it and the data table name them."
+
+
+def _map_layout(gdf: Any, title: str, key: list[str], below: float) -> tuple[Any, Any, dict]:
+    """A map's figure, drawn at the width it prints at, and where its parts go.
+
+    The map takes the figure's width less its key; a legend or colour bar ``below``
+    inches high goes under it. A key of more than :data:`KEY_ROWS` areas makes the figure
+    page-wide (:data:`FULL_WIDTH`), with the key in two columns.
+    """
+    x0, y0, x1, y1 = gdf.total_bounds if len(gdf) else (0, 0, 1, 1)
+    lat = np.cos(np.radians((y0 + y1) / 2)) if abs(y1) <= 90 and abs(y0) <= 90 else 1.0
+    aspect = (y1 - y0) / max((x1 - x0) * lat, 1e-9)
+    lines = sum(k.count("\n") + 1 for k in key)
+    wide = len(key) > KEY_ROWS
+    n_cols = (2 if wide else 1) if key else 0
+    width = FULL_WIDTH if wide else COLUMN_WIDTH
+    col_w = WIDE_KEY_WIDTH if wide else KEY_WIDTH
+    key_w = n_cols * col_w
+    map_w = width - key_w - 0.05
+    map_h = min(map_w * aspect, 4.2 if width == COLUMN_WIDTH else 6.0)
+    title_h = 0.16 * (_wrap(title, width - 0.1).count("\n") + 1) + 0.06
+    key_h = (-(-lines // max(n_cols, 1)) + 1) * _KEY_PITCH
+    height = title_h + max(map_h + below, key_h) + 0.05
+    fig = plt.figure(figsize=(width, height))
+    fig.suptitle(_wrap(title, width - 0.1), x=0.01, y=1 - 0.03 / height, ha="left",
+                 va="top", fontsize=CHART_FONT)  # fmt: skip
+    top = 1 - title_h / height
+    ax = fig.add_axes((0.0, (below + 0.02) / height, map_w / width, map_h / height))
+    spots = {"key": ((map_w + 0.05) / width, top, col_w),
+             "bar": (0.08, 0.32 / height, map_w / width - 0.16, 0.1 / height)}  # fmt: skip
+    return fig, ax, spots
 
 
 def choropleth(
@@ -757,7 +898,8 @@ def choropleth(
     of :data:`IMD_QUINTILE_COLOURS` and the legend always lists all five, so every pack's
     maps read the same. Ward and locality maps (a ``ward_name`` or ``locality`` column) carry
     the names on the map, or numbers with a key beside it when there are many areas.
-    Shapes are simplified to the map's resolution.
+    The map is drawn at the width it prints at: a print column, or the page's width when
+    its key needs more than one column. Shapes are simplified to the map's resolution.
 
     Examples:
         >>> import geopandas as gpd
@@ -769,7 +911,9 @@ def choropleth(
     x0, y0, x1, y1 = gdf.total_bounds if len(gdf) else (0, 0, 1, 1)
     # Simplified to about a third of a point on the printed map: no visible change.
     gdf = gdf.assign(geometry=gdf.geometry.simplify(max(x1 - x0, y1 - y0) / 700))
-    fig, ax = plt.subplots(figsize=(7, 6))
+    names = _name_column(gdf)
+    key = _key_entries(gdf, names)
+    fig, ax, spots = _map_layout(gdf, title, key, 0.75 if categorical else 0.5)
     fixed = False
     if categorical:
         cats = sorted(gdf[column].dropna().unique().tolist())
@@ -791,36 +935,29 @@ def choropleth(
         from matplotlib.patches import Patch
 
         handles = [Patch(facecolor=colours[c], edgecolor="black", label=str(c)) for c in cats]
-        ax.legend(
-            handles=handles,
-            title=legend_title,
-            loc="upper left",
-            bbox_to_anchor=(1.0, 1.0),
-            frameon=False,
-        )
+        fig.legend(handles=handles, title=legend_title, loc="lower left", frameon=False,
+                   bbox_to_anchor=(0.0, 0.0), ncol=2, title_fontsize=SMALL_FONT)  # fmt: skip
         counts = gdf[column].value_counts()
         detail = "; ".join(f"{c}: {int(counts.get(c, 0))} areas" for c in cats)
     else:
+        cax = fig.add_axes(spots["bar"])
         gdf.plot(
             ax=ax,
             column=column,
             cmap=SEQUENTIAL,
             legend=True,
+            cax=cax,
             edgecolor="white",
             linewidth=0.3,
-            legend_kwds={"label": legend_title, "shrink": 0.7},
-            missing_kwds={
-                "facecolor": "white",
-                "edgecolor": "#808080",
-                "hatch": "///",
-                "label": "suppressed or no data",
-            },
+            legend_kwds={"orientation": "horizontal"},
+            missing_kwds={"facecolor": "white", "edgecolor": "#808080", "hatch": "///"},
         )
+        cax.set_xlabel(legend_title, fontsize=SMALL_FONT, labelpad=1)
+        cax.tick_params(labelsize=7.0, length=2, pad=1)
         vals = gdf[column].dropna()
         detail = f"values from {vals.min():.1f} to {vals.max():.1f}" if len(vals) else "no values"
-    names = _name_column(gdf)
-    labelled = f" {_label_areas(fig, ax, gdf, names)}" if names else ""
+    labelled = f" {_label_areas(fig, ax, gdf, names, key, spots['key'])}" if names else ""
     ax.set_axis_off()
-    ax.set_title(title, loc="left")
+    ax.set(xlabel="", ylabel="")  # geopandas' axis names: not shown, not in the SVG
     darker = "are more deprived" if categorical and fixed else "have lower values"
     return fig, f"Map of {title}: {detail}. Darker areas {darker}.{labelled}"

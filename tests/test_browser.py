@@ -162,22 +162,48 @@ def test_spine_chart_prints_at_its_own_size(driver, published):
     assert natural > 0 and shown >= 0.99 * natural
 
 
-@pytest.mark.parametrize("page", ["east.html"])
-def test_every_spine_chart_prints_at_its_own_size(driver, published, page):
-    """Each family's spine chart too (few rows or many): its 8 pt words stay 8 pt on A4."""
-    driver.set_window_size(794, 1123)
+#: The printable width of the pack's A4 page (210 mm less 10 mm margins) in CSS pixels.
+PRINT_WIDTH_PX = round(190 / 25.4 * 96)
+
+#: For every chart shown in print: its printed width, its own (drawn) width and, for an
+#: SVG, the smallest font size written in it (points as drawn).
+_CHART_SIZES = """
+return [...document.querySelectorAll('main figure img')].filter(i => i.offsetParent !== null)
+  .map(i => {
+    const src = i.getAttribute('src');
+    const svg = src.startsWith('data:image/svg+xml') ? atob(src.split(',')[1]) : '';
+    const sizes = [...svg.matchAll(/font[:-][^;"]*?([\\d.]+)px/g)].map(m => +m[1]);
+    const own = svg ? i.naturalWidth : +(i.getAttribute('width') || i.naturalWidth);
+    return [i.getBoundingClientRect().width, own, sizes.length ? Math.min(...sizes) : 99,
+            i.alt.slice(0, 60)];
+  });
+"""
+
+
+@pytest.mark.parametrize("page", ["east.html", "bsol.html"])
+def test_every_chart_prints_at_its_own_size_with_words_of_7pt_or_more(driver, published, page):
+    """In print every chart (spine charts, bars, trends, funnels, heatmaps, maps, pyramids)
+    shows at its own size, so its words (at least 7 pt as drawn) are at least 7 pt on A4."""
+    metrics = {"width": PRINT_WIDTH_PX, "height": 1123, "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    driver.execute_cdp_cmd("Emulation.setScrollbarsHidden", {"hidden": True})  # as on paper
     try:
         driver.get((published / page).as_uri())
-        sizes = driver.execute_script(
-            "return [...document.querySelectorAll('img.spine-chart')].map("
-            "i => [i.getBoundingClientRect().width, i.naturalWidth]);"
-        )
+        charts = driver.execute_script(_CHART_SIZES)
+        # Nothing wider than the page: else the browser shrinks every printed page to fit.
+        width = driver.execute_script("return document.documentElement.scrollWidth")
     finally:
+        driver.execute_cdp_cmd("Emulation.setScrollbarsHidden", {"hidden": False})
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
-        driver.set_window_size(1280, 900)
-    assert len(sizes) >= 4  # the at-a-glance chart and the families' summaries
-    assert all(natural > 0 and shown >= 0.99 * natural for shown, natural in sizes), sizes
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert width <= PRINT_WIDTH_PX
+    assert len(charts) >= 20
+    shrunk = [(alt, round(shown / own, 3)) for shown, own, _, alt in charts
+              if own <= 0 or shown < 0.99 * own]  # fmt: skip
+    assert not shrunk, shrunk
+    small = [(alt, size) for _, _, size, alt in charts if size < 7.0]
+    assert not small, small
 
 
 def _print_to_pdf(page: Path, pdf: Path) -> None:

@@ -875,8 +875,8 @@ def test_funnel_points_outside_limits_are_coloured_by_polarity(polarity, above, 
     ax = fig.axes[0]
     labels = {c.get_label(): to_hex(c.get_facecolor()[0]) for c in ax.collections
               if len(c.get_offsets())}  # fmt: skip
-    assert labels[f"above 99.8% limit ({above})"] == to_hex(plots.COMPARISON_STYLE[above][0])
-    assert labels[f"below 99.8% limit ({below})"] == to_hex(plots.COMPARISON_STYLE[below][0])
+    assert labels[f"above 99.8% ({above})"] == to_hex(plots.COMPARISON_STYLE[above][0])
+    assert labels[f"below 99.8% ({below})"] == to_hex(plots.COMPARISON_STYLE[below][0])
     better = to_hex(plots.COMPARISON_STYLE["better"][0])
     if polarity == "no judgement":
         assert better not in labels.values()  # neutral is never in the "better" colour

@@ -105,8 +105,8 @@ def test_spine_chart_groups_by_family_and_prints_its_words_at_8pt_or_more():
     assert "Recorded prevalence, 17+" in labels  # the family name is the group heading
     assert "9.0 (8.5\u20139.5)" in texts  # value and 95% CI printed
     sizes = [t.get_fontsize() for t in [*ax.texts, *ax.get_yticklabels(), *ax.get_xticklabels()]]
-    # Printed at its own size (7.3 in wide fits A4's 7.4 in between margins), 8 pt stays 8 pt.
-    assert min(sizes) >= 8 and fig.get_figwidth() <= 7.4
+    # Printed at its own size (the printable width of A4 in the pack's style), 8 pt stays 8 pt.
+    assert min(sizes) >= 8 and fig.get_figwidth() == pytest.approx(plots.FULL_WIDTH)
     plt.close(fig)
     assert alt.startswith("Summary chart of 5 indicators for East")
 
@@ -125,7 +125,7 @@ def _quintile_map(labels: list[str]) -> dict[str, str]:
     fig, _ = plots.choropleth(gdf, "quintile", "IMD", "National quintile", categorical=True)
     ax = fig.axes[0]
     faces = [to_hex(f) for c in ax.collections for f in c.get_facecolor()]
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     plt.close(fig)
     return {"faces": dict(zip(labels, faces, strict=True)), "legend": legend}
 

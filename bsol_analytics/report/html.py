@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bsol_analytics import __version__
@@ -86,14 +87,53 @@ def _shared_style(run: re.Match[str]) -> str:
 PAD_INCHES = 0.04
 
 
+def settle_layout(fig: Any, svg: bool = False) -> None:
+    """Run a figure's layout engine (constrained layout) once, then keep its result.
+
+    Saving a figure with a layout engine draws it twice (a layout pass, then the picture);
+    laid out beforehand (the engine alone, cheaper than a drawing) and frozen, it is drawn
+    once. With ``svg``, words are measured as the SVG writer measures them (at 72 dpi), so
+    the layout is the one that saving as SVG would have made.
+
+    Examples:
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots(layout="constrained")
+        >>> settle_layout(fig, svg=True)
+        >>> fig.get_layout_engine().__class__.__name__
+        'PlaceHolderLayoutEngine'
+    """
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    engine = fig.get_layout_engine()
+    if engine is None or isinstance(engine, PlaceHolderLayoutEngine):
+        return
+    if not svg:
+        engine.execute(fig)
+    else:
+        from matplotlib.backends.backend_svg import RendererSVG
+
+        dpi = fig.dpi
+        fig.set_dpi(72)
+        renderer = RendererSVG(fig.get_figwidth() * 72, fig.get_figheight() * 72, io.StringIO())
+        fig._get_renderer = lambda: renderer  # the engine measures words with this renderer
+        try:
+            engine.execute(fig)
+        finally:
+            del fig._get_renderer
+            fig.set_dpi(dpi)
+    fig.set_layout_engine("none")
+
+
 def svg_tight(fig: Any, pad: float = PAD_INCHES) -> str:
-    """The figure as SVG cut to its drawn content, in a single drawing pass.
+    """The figure as SVG cut to its drawn content (never narrower than the figure), in one pass.
 
     Gives the picture of ``savefig(bbox_inches="tight")`` (content outside the canvas,
     such as a legend under the axes, included; a white background) without its second,
     layout-only pass over every artist: the content's box is measured after drawing, with
-    the text sizes already known, and written as the SVG's ``viewBox``. Falls back to
-    ``bbox_inches="tight"`` if the drawing pass cannot be observed.
+    the text sizes already known, and written as the SVG's ``viewBox``. Across, the
+    picture keeps at least the figure's width, which is the width a chart prints at (see
+    :data:`bsol_analytics.plots.COLUMN_WIDTH`). Falls back to ``bbox_inches="tight"`` if
+    the drawing pass cannot be observed.
 
     Examples:
         >>> import matplotlib.pyplot as plt
@@ -106,6 +146,7 @@ def svg_tight(fig: Any, pad: float = PAD_INCHES) -> str:
     """
     from matplotlib.figure import Figure
 
+    settle_layout(fig, svg=True)
     boxes: list[Any] = []
 
     def draw(renderer: Any) -> None:
@@ -125,13 +166,16 @@ def svg_tight(fig: Any, pad: float = PAD_INCHES) -> str:
         del fig.draw
     svg = buf.getvalue().decode("utf-8")
     header = re.search(r'width="[\d.]+pt" height="([\d.]+)pt" viewBox="[^"]*"', svg)
-    if len(boxes) != 1 or header is None:
+    if not boxes or header is None:
         buf = io.BytesIO()
         fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=pad, metadata={"Date": None})
         return buf.getvalue().decode("utf-8")
-    box, height = boxes[0], float(header[1])
-    x0, y0 = (box.x0 - pad) * 72, height - (box.y1 + pad) * 72
-    w, h = (box.width + 2 * pad) * 72, (box.height + 2 * pad) * 72
+    box, height = boxes[-1], float(header[1])  # the last pass is the one written
+    # Across, the picture keeps the figure's own width (the width it prints at) unless
+    # something is drawn outside it; down, it is cut to the drawn content.
+    left, right = min(box.x0, 0.0), max(box.x1, fig.get_figwidth())
+    x0, y0 = left * 72, height - (box.y1 + pad) * 72
+    w, h = (right - left) * 72, (box.height + 2 * pad) * 72
     view = f"{x0:.2f} {y0:.2f} {w:.2f} {h:.2f}"
     start = header.end() + svg[header.end() :].index(">") + 1
     return (
@@ -153,6 +197,8 @@ def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI, css_class: str = "") -
 
     ``css_class`` names the image's class: ``spine-chart`` prints across the page at the
     figure's own size (see the pack's print style), so its words keep their point size.
+    A figure wider than a print column (:data:`bsol_analytics.plots.COLUMN_WIDTH`) takes
+    the class ``wide-chart`` and prints across the page too.
 
     Charts are SVG (sharp on screen and paper, printed at their own size); maps and
     heatmaps, whose shapes would make a large SVG, are a 256-colour PNG at ``dpi`` with
@@ -175,6 +221,10 @@ def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI, css_class: str = "") -
     import matplotlib.pyplot as plt
     from PIL import Image
 
+    from bsol_analytics.plots import COLUMN_WIDTH
+
+    if fig.get_figwidth() > COLUMN_WIDTH + 0.01 and "spine-chart" not in css_class:
+        css_class = f"{css_class} wide-chart".strip()
     cls = f' class="{html.escape(css_class, quote=True)}"' if css_class else ""
     buf = io.BytesIO()
     if not _dense(fig):
@@ -184,6 +234,7 @@ def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI, css_class: str = "") -
         data = base64.b64encode(svg).decode("ascii")
         src = f"data:image/svg+xml;base64,{data}"
         return f'<img alt="{html.escape(alt, quote=True)}"{cls} src="{src}">'
+    settle_layout(fig)
     fig.savefig(
         buf,
         format="png",
@@ -206,25 +257,46 @@ def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI, css_class: str = "") -
     )
 
 
-def table_html(frame: pd.DataFrame, caption: str, row_header: bool = True) -> str:
+def table_html(
+    frame: pd.DataFrame, caption: str, row_header: bool = True, merge: Sequence[str] = ()
+) -> str:
     """An accessible HTML table: caption, ``th scope="col"`` headers, row headers.
 
     Cells are escaped; the first column is a row header (``th scope="row"``) when
-    ``row_header`` is true.
+    ``row_header`` is true. In the columns named in ``merge``, a run of equal cells in
+    consecutive rows is written once, spanning those rows (e.g. a caveat shared by a
+    family's indicators), so a printed table does not repeat it.
 
     Examples:
         >>> t = table_html(pd.DataFrame({"Group": ["A"], "Value": ["1.0"]}), "Demo")
         >>> '<th scope="col">Value</th>' in t and '<th scope="row">A</th>' in t
         True
+        >>> f = pd.DataFrame({"Group": ["A", "B", "C"], "Note": ["x", "x", "y"]})
+        >>> t = table_html(f, "Demo", merge=["Note"])
+        >>> '<td rowspan="2">x</td>' in t, t.count("<td")
+        (True, 2)
     """
     head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
+    text = frame.astype(str)
+    # Rows spanned by each cell: 0 for a cell merged into the one above it.
+    spans = pd.DataFrame(1, index=text.index, columns=text.columns)
+    for col in merge:
+        values = text[col]
+        run = (values != values.shift()).cumsum()
+        first = ~run.duplicated()
+        spans[col] = np.where(first, run.map(run.value_counts()), 0)
     body = []
-    for row in frame.astype(str).itertuples(index=False):
+    for row, span in zip(text.itertuples(index=False), spans.itertuples(index=False), strict=True):
         cells = []
-        for i, cell in enumerate(row):
-            text = html.escape(cell)
+        for i, (cell, n) in enumerate(zip(row, span, strict=True)):
+            if n == 0:
+                continue
+            rows = f' rowspan="{n}"' if n > 1 else ""
+            escaped = html.escape(cell)
             cells.append(
-                f'<th scope="row">{text}</th>' if (i == 0 and row_header) else f"<td>{text}</td>"
+                f'<th scope="row">{escaped}</th>'
+                if (i == 0 and row_header)
+                else f"<td{rows}>{escaped}</td>"
             )
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (

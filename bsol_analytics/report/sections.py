@@ -105,6 +105,24 @@ def title_html(data: PackData, area: str) -> str:
 
 #: Class of a spine chart's image: printed across the page at its own size (8 pt words).
 SPINE_CLASS = "spine-chart"
+#: Class of a family's spine chart, whose rows the at-a-glance chart already shows: it is
+#: on screen only, and in print a sentence points to the at-a-glance chart instead.
+REPEAT_SPINE_CLASS = "spine-chart repeat-chart"
+#: The printed copy's sentence in place of a family's spine chart.
+REPEAT_SPINE_NOTE = (
+    '<p class="print-only">These indicators are charted in the summary chart under '
+    "\u201cAt a glance\u201d at the start of the pack.</p>"
+)
+
+
+def _repeat_spine(fig: Any, alt: str) -> str:
+    """A family's spine chart for the screen, with the sentence that replaces it in print."""
+    return figure_html(fig, alt, css_class=REPEAT_SPINE_CLASS)
+
+
+def _with_print_note(section: str) -> str:
+    """A section whose spine chart is screen-only, with the print copy's sentence after it."""
+    return section.replace("</figure>", "</figure>" + REPEAT_SPINE_NOTE, 1)
 
 #: The ethnic grouping the packs use, named wherever groups are shown.
 ETHNIC_GROUPS_NOTE = "Ethnic groups: ONS 2021 broad ethnic groups, with Chinese in Asian."
@@ -466,13 +484,15 @@ def _family_summary(data: PackData, area: str, family: str, family_title: str) -
     if len(dsr):
         notes += _standardised_notes(glance, dsr, table, area, comp_name)
     notes += comparator_notes(glance, data, area, table)
-    return section_html(
-        f"{family_title}: summary",
-        sentences[0],
-        figure_html(fig, alt, css_class=SPINE_CLASS),
-        table,
-        f"{family_title} indicators for {area}",
-        notes,
+    return _with_print_note(
+        section_html(
+            f"{family_title}: summary",
+            sentences[0],
+            _repeat_spine(fig, alt),
+            table,
+            f"{family_title} indicators for {area}",
+            notes,
+        )
     )
 
 
@@ -1091,14 +1111,16 @@ def cardiovascular_section(data: PackData, area: str) -> str:
         fig, alt = plots.spine_chart(glance, area, headings=False)
         table = _indicator_table(glance, area, "Comparison")
         parts.append(
-            section_html(
-                "Cardiovascular disease: summary",
-                sentences[0],
-                figure_html(fig, alt, css_class=SPINE_CLASS),
-                table,
-                f"Lipid-lowering therapy and cholesterol indicators for {area}",
-                [*sentences[1:], *comparator_notes(glance, data, area, table)],
-                level=4,
+            _with_print_note(
+                section_html(
+                    "Cardiovascular disease: summary",
+                    sentences[0],
+                    _repeat_spine(fig, alt),
+                    table,
+                    f"Lipid-lowering therapy and cholesterol indicators for {area}",
+                    [*sentences[1:], *comparator_notes(glance, data, area, table)],
+                    level=4,
+                )
             )
         )
     for _, row in meta.iterrows():
@@ -1499,7 +1521,10 @@ def definitions_section(data: PackData, area: str) -> str:
     ]
     lists = "".join(f"<li>{html.escape(i)}</li>" for i in items)
     sources = "".join(f"<li>{html.escape(s)}</li>" for s in info.get("data_sources", []))
-    table = table_html(definitions_table(data.meta), "Indicator definitions")
+    merge = ["Caveats", "England figure"]  # written once for a run of equal cells
+    table = table_html(definitions_table(data.meta), "Indicator definitions", merge=merge)
+    # Printed across the page with set column widths (see the pack's print style).
+    table = table.replace('<table class="data">', '<table class="data definitions print-wide">', 1)
     return (
         heading_html("Definitions and data", 2)
         + heading_html("Indicators", 3)
