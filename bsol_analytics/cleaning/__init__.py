@@ -44,6 +44,7 @@ from bsol_analytics.cleaning.pipeline import (
     prepare_tables,
     processed_tables,
     read_extract,
+    read_prepared_table,
 )
 from bsol_analytics.cleaning.quality import (
     RULES,
@@ -89,6 +90,7 @@ __all__ = [
     "prepare_tables",
     "processed_tables",
     "read_extract",
+    "read_prepared_table",
     "read_table_file",
     "render_data_quality",
     "table_files",

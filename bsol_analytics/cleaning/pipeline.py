@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,7 @@ __all__ = [
     "prepare_tables",
     "processed_tables",
     "read_extract",
+    "read_prepared_table",
 ]
 
 PROCESSED_TABLES: tuple[str, ...] = ("patients", "clinical_events", "screening", "admissions")
@@ -1088,16 +1089,34 @@ def load_prepared(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
             f"{folder} is not a prepared folder ({missing[0]}.parquet is missing). "
             f"Run 'bsol prepare EXTRACT --out {folder}' first."
         )
-    out = {}
-    for t in ALL_PROCESSED_TABLES:
-        if t not in PROCESSED_TABLES and not (folder / f"{t}.parquet").is_file():
-            continue  # an optional table the extract did not supply
-        df = pq.read_table(
-            folder / f"{t}.parquet", read_dictionary=list(CATEGORICAL_COLUMNS.get(t, ()))
-        ).to_pandas(date_as_object=False, types_mapper=_types_mapper)
-        dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c].dtype)]
-        out[t] = df.astype(dict.fromkeys(dates, "datetime64[s]")) if dates else df
-    return out
+    return {
+        t: read_prepared_table(folder, t)
+        for t in ALL_PROCESSED_TABLES
+        # an optional table the extract did not supply is left out
+        if t in PROCESSED_TABLES or (folder / f"{t}.parquet").is_file()
+    }
+
+
+def read_prepared_table(
+    folder: str | os.PathLike[str], table: str, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """One table of a prepared folder (``columns`` of it, or all), typed as :func:`load_prepared`.
+
+    Examples:
+        >>> from bsol_analytics import synth
+        >>> ext = synth.sample_extract()
+        >>> _ = prepare(ext, ext.parent / "prepared", progress=False)
+        >>> read_prepared_table(ext.parent / "prepared", "patients", ["date_of_birth"]).dtypes
+        date_of_birth    datetime64[s]
+        dtype: object
+    """
+    df = pq.read_table(
+        Path(folder) / f"{table}.parquet",
+        columns=None if columns is None else list(columns),
+        read_dictionary=list(CATEGORICAL_COLUMNS.get(table, ())),
+    ).to_pandas(date_as_object=False, types_mapper=_types_mapper)
+    dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c].dtype)]
+    return df.astype(dict.fromkeys(dates, "datetime64[s]")) if dates else df
 
 
 def processed_tables(data_dir: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:

@@ -781,7 +781,9 @@ def _unprotected_tables(
         frames, rd, view, imd, engine, step.timings, jobs
     )
     with step("population"):
-        patients = read_patients(processed, _patient_columns(imd))
+        from bsol_analytics.cleaning import read_prepared_table  # pandera: not at import
+
+        patients = read_prepared_table(processed, "patients", _patient_columns(imd))
         population, demography = population_counts(patients, rd, view, imd)
         practices = (
             patients[
@@ -804,20 +806,6 @@ def _unprotected_tables(
     with step("areas"):
         run_areas = areas(cube, AREA_TYPES, view, patients)
     return tables, run_areas, pd.DataFrame({"indicator_id": ids})
-
-
-def read_patients(processed: Path, columns: Sequence[str]) -> pd.DataFrame:
-    """``columns`` of the prepared ``patients`` table, dates as ``datetime64`` (not objects).
-
-    Examples:
-        >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     pd.DataFrame({"date_of_birth": [dt.date(1980, 1, 2)]}).to_parquet(
-        ...         Path(tmp) / "patients.parquet")
-        ...     read_patients(Path(tmp), ["date_of_birth"])["date_of_birth"].dtype.kind
-        'M'
-    """
-    path = processed / "patients.parquet"
-    return pd.read_parquet(path, columns=list(columns), to_pandas_kwargs={"date_as_object": False})
 
 
 def _patient_columns(imd: str) -> list[str]:
@@ -949,7 +937,9 @@ def _blank_places(processed: Path, rd: dt.date, view: str) -> dict[str, Any] | N
     path = processed / "patients.parquet"
     if not path.exists():
         return None
-    patients = read_patients(processed, list(BLANK_PLACE_COLUMNS))
+    from bsol_analytics.cleaning import read_prepared_table  # pandera: not at import
+
+    patients = read_prepared_table(processed, "patients", BLANK_PLACE_COLUMNS)
     return blank_places_of_death(patients, rd, view)
 
 
@@ -1073,7 +1063,6 @@ __all__ = [
     "population_counts",
     "population_tables",
     "publish_indicators",
-    "read_patients",
     "sii_table",
     "skipped_indicators",
     "ward_statistics",
