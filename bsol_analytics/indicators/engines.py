@@ -455,7 +455,7 @@ def _tables_for(indicators: Sequence[str] | str | None) -> set[str] | None:
     if any(i not in DEFINITIONS for i in ids):
         return None  # compute_cube names the unknown ids
     inputs = {x.split(".")[0] for i in ids for x in DEFINITIONS[i].inputs}
-    return {"patients", "clinical_events", "screening"} | (inputs & set(OPTIONAL_TABLES))
+    return set(REQUIRED).difference(OPTIONAL_TABLES) | (inputs & set(OPTIONAL_TABLES))
 
 
 def _load_folder(

@@ -162,9 +162,9 @@ def population_counts(
     # one population cell per patient: F and M by age band, then one "U" cell
     cell = np.where(sex >= 0, sex * len(AGE_BANDS) + band, 2 * len(AGE_BANDS))
     area = _positions(p[area_column("locality", view)], PACK_AREAS)
-    areas = [a for a, n in zip(PACK_AREAS, _area_sizes(area), strict=True) if n]
     cells = [*((x, band) for x in ("F", "M") for band in AGE_BANDS), ("U", ALL_AGES)]
-    counts = _area_counts(area, cell, len(cells))
+    counts = _area_counts(area, cell, len(cells))  # every row has a cell
+    areas = [a for a, n in zip(PACK_AREAS, counts.sum(axis=1), strict=True) if n]
     pop = pd.DataFrame(
         [(a, x, b) for a in areas for x, b in cells], columns=["area", "sex", "age_band"]
     ).assign(count=_by_areas(counts, areas))
@@ -213,13 +213,6 @@ def _by_areas(counts: np.ndarray, areas: Sequence[str]) -> np.ndarray:
     """The rows of ``counts`` (one per :data:`PACK_AREAS` entry) of ``areas``, end to end."""
     rows = [counts[PACK_AREAS.index(a)] for a in areas]
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
-
-
-def _area_sizes(area: np.ndarray) -> np.ndarray:
-    """Rows per :data:`PACK_AREAS` entry; BSOL (the last) counts every row."""
-    sizes = np.bincount(area[area >= 0], minlength=len(PACK_AREAS))
-    sizes[PACK_AREAS.index(BSOL)] = len(area)
-    return sizes
 
 
 def _area_counts(area: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bsol_analytics.sdc.core import REASON_LINKED
 from bsol_analytics.stats import STAT_COLUMNS
 
 #: The confidence level shown in packs.
@@ -139,8 +140,8 @@ def reader_reason(reason: str) -> str:
         >>> reader_reason("primary: count 1-7")
         'primary: count 1-7'
     """
-    if reason.startswith("linked:"):
-        return "linked: same counts as the crude figure"
+    if reason.startswith(REASON_LINKED.split("{")[0]):
+        return REASON_LINKED.format(base="the crude figure")
     return reason
 
 

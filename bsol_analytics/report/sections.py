@@ -116,13 +116,14 @@ REPEAT_SPINE_NOTE = (
 
 
 def _repeat_spine(fig: Any, alt: str) -> str:
-    """A family's spine chart for the screen, with the sentence that replaces it in print."""
+    """A family's spine chart, shown on screen only (its print sentence: `_with_print_note`)."""
     return figure_html(fig, alt, css_class=REPEAT_SPINE_CLASS)
 
 
 def _with_print_note(section: str) -> str:
     """A section whose spine chart is screen-only, with the print copy's sentence after it."""
     return section.replace("</figure>", "</figure>" + REPEAT_SPINE_NOTE, 1)
+
 
 #: The ethnic grouping the packs use, named wherever groups are shown.
 ETHNIC_GROUPS_NOTE = "Ethnic groups: ONS 2021 broad ethnic groups, with Chinese in Asian."

@@ -407,12 +407,13 @@ def lp_ranges(
     if (~decided & has).any() and not bad_comp.any():
         full_seed = value.copy()
         full_seed[p.free] = base
+        kids = child_areas(system)
         labellings = [  # sibling areas two at a time (both pairings), then blocks
-            ("pairs", lambda: _pair_labels(system, free, 0, units=True)),
-            ("pairs", lambda: _pair_labels(system, free, 1, units=True)),
-            ("blocks", lambda: _block_colours(system, free, (), units=True)),
+            ("pairs", lambda: _pair_labels(system, kids, 0)),
+            ("pairs", lambda: _pair_labels(system, kids, 1)),
+            ("blocks", lambda: _block_colours(system, free, ())),
             # numerators with their denominators
-            ("blocks", lambda: _block_colours(system, free, ("cell",), units=True)),
+            ("blocks", lambda: _block_colours(system, free, ("cell",))),
         ]
         for stage, labelling in labellings:
             if not (~decided & has).any():
@@ -566,8 +567,8 @@ def _exact_ranges(
 
 
 def _block_colours(
-    system: LinkedSystem, free: np.ndarray, merge: tuple[str, ...] = (), *, units: bool = False
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    system: LinkedSystem, free: np.ndarray, merge: tuple[str, ...] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """A colour per variable such that unknowns of one colour can move together.
 
     *Blocks* are the connected components of the unknowns under the equalities (and the
@@ -575,15 +576,15 @@ def _block_colours(
     denominator); blocks sharing another inequality get different colours (greedy, largest
     block first). With
     every other unknown held at a solution, the unknowns of one colour form independent
-    small problems, and any solution of them is a solution of the whole system. With
-    ``units``, also returns the block of each variable (the independent problems).
+    small problems, and any solution of them is a solution of the whole system. Returns
+    each variable's colour and its block (the independent problems).
 
     Examples:
         >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
         ...     "area_type": "BSOL", "area": "BSOL", "breakdown": ["overall", "sex", "sex"],
         ...     "group": ["All", "F", "M"], "numerator": [5, 2, 3], "denominator": [50, 20, 30]})
         >>> s = build_system({"t": t})
-        >>> _block_colours(s, np.array([False, False, True, True, True, True]))[2:].tolist()
+        >>> _block_colours(s, np.array([False, False, True, True, True, True]))[0][2:].tolist()
         [0, 1, 0, 1]
     """
     t = system.terms
@@ -613,7 +614,7 @@ def _block_colours(
         colour[b] = c
     out = np.full(n_var, -1)
     out[free] = colour[block[free]]
-    return (out, block) if units else out
+    return out, block
 
 
 def child_areas(system: LinkedSystem) -> pd.DataFrame:
@@ -658,8 +659,8 @@ def child_areas(system: LinkedSystem) -> pd.DataFrame:
 
 
 def _pair_labels(
-    system: LinkedSystem, free: np.ndarray, shift: int = 0, *, units: bool = False
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    system: LinkedSystem, kids: pd.DataFrame, shift: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A label per variable that frees sibling areas two at a time.
 
     Children of one parent area (the cells summed by one ``area`` relation) are ranked by
@@ -669,8 +670,8 @@ def _pair_labels(
     freedom left: the pairs are small independent problems, and between two siblings a
     count can often move from one group to another in one area and back in the other
     (which an area alone, held to its parent, cannot do). Areas that are nobody's child
-    keep their area type as label. With ``units``, also returns each variable's pair (its
-    parent and label: the independent problems).
+    keep their area type as label. ``kids`` is :func:`child_areas` of the system. Returns
+    each variable's label and its pair (its parent and label: the independent problems).
 
     Examples:
         >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
@@ -680,15 +681,14 @@ def _pair_labels(
         >>> areas = pd.DataFrame({"area_type": "C", "area": ["a", "b", "c"],
         ...     "parent_type": "P", "parent": "p"})
         >>> s = build_system({"t": t}, areas)
-        >>> _pair_labels(s, np.ones(8, bool))[0::2].tolist()
+        >>> _pair_labels(s, child_areas(s))[0][0::2].tolist()
         ['P', 'C:0', 'C:0', 'C:1']
     """
     cells = system.cells
     area_type = cells["area_type"].astype("str").to_numpy()
     label = np.repeat(area_type.astype(object), 2)
-    kids = child_areas(system)
     if kids.empty:
-        return (label, label) if units else label
+        return label, label
     sib = kids.sort_values(["parent_type", "parent", "area_type", "area"])
     sib["rank"] = sib.groupby(["parent_type", "parent", "area_type"]).cumcount()
     # an area under several parents (another view, an implied ancestor) keeps its first pair
@@ -699,8 +699,6 @@ def _pair_labels(
     key = pd.MultiIndex.from_arrays([area_type, cells["area"].astype("str").to_numpy()])
     found = pd.Series(sib["label"].to_numpy(), index=index).reindex(key).to_numpy(dtype=object)
     per_cell = np.where(pd.isna(found), area_type.astype(object), found)
-    if not units:
-        return np.repeat(per_cell, 2)
     unit = pd.Series(sib["unit"].to_numpy(), index=index).reindex(key).to_numpy(dtype=object)
     per_unit = np.where(pd.isna(unit), per_cell, unit)
     return np.repeat(per_cell, 2), np.repeat(per_unit, 2)

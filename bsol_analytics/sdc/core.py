@@ -45,6 +45,18 @@ REASON_LINKED = "linked: same counts as {base}"
 #: Separator of the two group labels of a cross-tabulation cell.
 CROSS_SEP = " | "
 
+
+def cross_parts(groups: pd.Series) -> pd.DataFrame:
+    """The two labels of cross-tabulation groups (columns 0 and 1; 1 missing if not a cross).
+
+    Examples:
+        >>> cross_parts(pd.Series(["Q1 (most deprived) | Asian", "All"])).to_numpy().tolist()
+        [['Q1 (most deprived)', 'Asian'], ['All', nan]]
+    """
+    split = groups.astype("str").str.split(CROSS_SEP, n=1, expand=True, regex=False)
+    return split.reindex(columns=[0, 1]).astype(object)
+
+
 #: Indicator id suffixes whose denominator is not a count of people (``_RVE``: an expected
 #: count). Only their numerator is tested by the primary rules; they are still suppressed
 #: whenever their base cell is (see ``linked`` in :func:`apply_sdc`).

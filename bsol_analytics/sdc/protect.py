@@ -47,6 +47,7 @@ from bsol_analytics.sdc.core import (
     REASON_SECONDARY,
     SDCPolicy,
     blank_suppressed,
+    cross_parts,
     people_denominator,
     primary_suppression,
     secondary_suppression,
@@ -382,6 +383,17 @@ def _corners(
         >>> hidden = np.zeros(9, bool); hidden[[4, 5, 7]] = True
         >>> _corners(np.array([4]), s, hidden, s.cells["denominator"].to_numpy()).tolist()
         [8]
+
+        In a cross (labels with spaces, as deprivation groups have):
+
+        >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
+        ...     "area_type": "L", "area": "a", "breakdown": ["overall"] + ["q*s"] * 4,
+        ...     "group": ["All", "Q1 (most) | F", "Q1 (most) | M", "Q2 (mid) | F", "Q2 (mid) | M"],
+        ...     "numerator": [20, 3, 7, 5, 5], "denominator": [200, 50, 50, 50, 50]})
+        >>> s = build_system({"t": t}, areas.iloc[:0])
+        >>> hidden = np.zeros(5, bool); hidden[[1, 2, 3]] = True
+        >>> _corners(np.array([1]), s, hidden, s.cells["denominator"].to_numpy()).tolist()
+        [4]
     """
     if not len(failing):
         return np.zeros(0, np.int64)
@@ -420,10 +432,11 @@ def _corners(
     # two rows of two columns of a cross
     crossed = mine[mine["breakdown"].str.contains("*", regex=False)]
     if len(crossed):
-        split = lambda f: f.assign(  # noqa: E731
-            row=f["group"].str.split(CROSS_SEP, n=1).str[0],
-            col=f["group"].str.split(CROSS_SEP, n=1).str[1],
-        )
+
+        def split(f: pd.DataFrame) -> pd.DataFrame:
+            parts = cross_parts(f["group"])
+            return f.assign(row=parts[0].to_numpy(), col=parts[1].to_numpy())
+
         cm, ch = split(crossed), split(held[held["breakdown"].str.contains("*", regex=False)])
         ra = cm.merge(ch[[*keys, "row", "col"]], on=[*keys, "row"], suffixes=("", "_a"))
         ra = ra[ra["col"] != ra["col_a"]][["cell", "col_a"]]
@@ -526,12 +539,12 @@ def _choose(
     hidden: np.ndarray,
     num: np.ndarray,
     den: np.ndarray,
-    headline: np.ndarray | None = None,
+    headline: np.ndarray,
 ) -> np.ndarray:
     """For each failing cell, the smallest published cell sharing a relation with it.
 
-    Equalities first, then links and inequalities; with ``headline`` (overall rows), an
-    overall row comes last when the failing cell is a group.
+    Equalities first, then links and inequalities; an overall row (``headline``) comes
+    last when the failing cell is a group.
     """
     rel = membership[membership["cell"].isin(failing)][["relation", "cell", "eq"]]
     cand = rel.rename(columns={"cell": "failing"}).merge(
@@ -543,11 +556,7 @@ def _choose(
     cand = cand.assign(
         noteq=~cand["eq"].to_numpy(bool),
         # an overall row goes last when the failing cell is a group
-        top=(
-            headline[cand["cell"].to_numpy()] & ~headline[cand["failing"].to_numpy()]
-            if headline is not None
-            else False
-        ),
+        top=headline[cand["cell"].to_numpy()] & ~headline[cand["failing"].to_numpy()],
         empty=num[cand["cell"]] <= 0,
         num=num[cand["cell"]],
         den=den[cand["cell"]],

@@ -50,7 +50,13 @@ import pandas as pd
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.indicators import links as links_mod
 from bsol_analytics.reference import NHS_ETHNIC_CATEGORIES
-from bsol_analytics.sdc.core import CELL_KEYS, CROSS_SEP, people_denominator, require_columns
+from bsol_analytics.sdc.core import (
+    CELL_KEYS,
+    CROSS_SEP,
+    cross_parts,
+    people_denominator,
+    require_columns,
+)
 
 #: Columns of the ``areas`` frame (``view`` is optional: a row without it holds in every view).
 AREA_COLUMNS: tuple[str, ...] = ("area_type", "area", "parent_type", "parent")
@@ -318,12 +324,7 @@ def _cross_relations(k: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     if cross.empty:
         return []
     b = cross["breakdown"].str.split("*", n=1, expand=True, regex=False)
-    g = (
-        cross["group"]
-        .str.split(CROSS_SEP, n=1, expand=True, regex=False)
-        .reindex(columns=[0, 1])
-        .astype(object)
-    )
+    g = cross_parts(cross["group"])
     c = cross.assign(b1=b[0], b2=b[1], g1=g[0], g2=g[1].fillna(""))
     key = ["t", "area_type", "area"]
     margins = k[[*key, "breakdown", "group", "cell"]]
@@ -454,12 +455,7 @@ def _map_groups(k: pd.DataFrame, fine: str, coarse: str, mapping: dict[str, str]
         .reindex(columns=[0, 1])
         .astype(object)
     )
-    groups = (
-        k["group"]
-        .str.split(CROSS_SEP, n=1, expand=True, regex=False)
-        .reindex(columns=[0, 1])
-        .astype(object)
-    )
+    groups = cross_parts(k["group"])
     out = []
     for pos in (0, 1):
         hit = parts[pos] == fine
