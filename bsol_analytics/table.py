@@ -845,22 +845,15 @@ def add_comparisons(
     out.loc[is_bsol & np.isnan(eng.to_numpy()), "comparator"] = pd.NA
     out["comparator_value"] = comp_value
     out = out.drop(columns="_bsol")
-    pol = out["indicator_id"].map(polarity).astype(object)
-    pol = pol.where(pol.notna(), "no judgement")
-    result = pd.Series("not compared", index=out.index, dtype="str")
-    for p in pol.unique():
-        rows = (pol == p).to_numpy()
-        judged = stats.compare(
-            out.loc[rows, ["value", "lower", "upper", "comparator_value"]],
-            "value",
-            "lower",
-            "upper",
-            "comparator_value",
-            polarity=p,
-        )
-        result.loc[rows] = judged["comparison"].to_numpy()
-    out["comparison"] = result
-    return out
+    judged = stats.compare_each(
+        out.assign(_polarity=out["indicator_id"].map(polarity)),
+        "value",
+        "lower",
+        "upper",
+        "comparator_value",
+        polarity="_polarity",
+    )
+    return judged.drop(columns="_polarity")
 
 
 # --------------------------------------------------------------------------------------

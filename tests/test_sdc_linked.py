@@ -608,3 +608,53 @@ def test_linked_pass_protects_two_practices_by_sex() -> None:
     assert not published["numerator"].between(1, 7).any()
     recovered = peel(build_system(out, AREAS))
     assert not recovered["value"].between(1, 7).any()
+
+
+def _rare_group_tables() -> pd.DataFrame:
+    """Registered 17+, 45+ and 60-74 by sex; Unknown sex only in L1: 3 people, in all three."""
+    rows = []
+    counts = {  # area: (Female, Male, Unknown) registered 17+; 45+ and 60-74 are shares of it
+        ("BSOL", "BSOL"): (500, 497, 3),
+        ("locality", "L1"): (300, 297, 3),
+        ("locality", "L2"): (200, 200, 0),
+    }
+    for (area_type, area), sexes in counts.items():
+        for ind, share in (("DM_PREV", 1.0), ("HYP_BP_CHECK_45", 0.5), ("SCR_BOWEL", 0.2)):
+            dens = [round(share * n) if n > 3 else n for n in sexes]
+            nums = [d // 10 if d > 3 else 1 for d in dens]
+            rows.append(row(ind, area_type, area, "overall", "All", sum(nums), sum(dens)))
+            for group, num, den in zip(("Female", "Male", "Unknown"), nums, dens, strict=True):
+                if den:
+                    rows.append(row(ind, area_type, area, "sex", group, num, den))
+    return frame(rows)
+
+
+def test_path_witnesses_move_a_rare_group_through_area_levels_and_indicators(
+    monkeypatch,
+) -> None:
+    """The 45+ Unknown count lies between the 60-74 and the 17+ ones: it reaches 0 only if
+    the 60-74 count falls with it, and 8 only if the 17+ count grows with it, at L1 and
+    BSOL at once. Neither sibling pairs nor blocks free such a move; the path stage does.
+    """
+    import dataclasses
+
+    from bsol_analytics.sdc import audit
+
+    system = build_system(
+        {"indicators": _rare_group_tables()}, AREAS[AREAS["area_type"] == "locality"]
+    )
+    cells = system.cells.astype("str")
+    # Female and Unknown hidden in both indicators at BSOL and L1 (Male and L2 published)
+    hidden = cells["area"].isin(["BSOL", "L1"]) & cells["group"].isin(["Female", "Unknown"])
+    published = dataclasses.replace(system, cells=system.cells.assign(published=~hidden))
+    primary = (hidden & cells["group"].eq("Unknown")).to_numpy()
+
+    def run() -> audit.AuditResult:
+        return audit.audit_system(published, primary, seed=system.values(), whole=False)
+
+    with_paths = run()
+    assert with_paths.passed and with_paths.stages["paths"] > 0
+    monkeypatch.setattr(audit, "PATH_CHECKS", 0)
+    without = run()
+    assert not without.passed
+    assert set(without.failures["indicator_id"]) == {"HYP_BP_CHECK_45"}

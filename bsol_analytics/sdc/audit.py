@@ -56,7 +56,7 @@ from scipy.sparse.csgraph import connected_components
 
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.sdc.core import CELL_KEYS, DEFAULT_POLICY, SDCPolicy
-from bsol_analytics.sdc.relations import LinkedSystem, build_system, violated
+from bsol_analytics.sdc.relations import LinkedSystem, breakdown_dims, build_system, violated
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +322,8 @@ def lp_ranges(
     proven: np.ndarray | None = None,
     exact_seconds: float = EXACT_SECONDS,
     whole: bool = True,
+    local: bool = True,
+    size_limit: int | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Decide, for each check, whether its range can avoid the small range.
 
@@ -350,6 +352,10 @@ def lp_ranges(
         whole: run the stages over whole components (down, up, exact); without them the
             checks the known, pair and block witnesses leave fail as "not shown to be
             safe" (cheaper: protection then hides more cells instead).
+        local: run the pair and block stages; an audit repeated with the same hidden
+            cells and ``proven`` from the first skips them (they would find nothing new).
+        size_limit: most unknowns of the components the whole-component stages take on
+            (default :data:`EXACT_LIMIT`).
 
     Returns:
         ``(checks with a boolean 'fails' and a 'problem' column, number of components)``;
@@ -371,6 +377,7 @@ def lp_ranges(
         "known": 0,
         "blocks": 0,
         "pairs": 0,
+        "paths": 0,
         "down": 0,
         "up": 0,
         "exact": 0,
@@ -404,7 +411,7 @@ def lp_ranges(
     if seed is not None:
         see(base)
         decided = tally("known", decided)
-    if (~decided & has).any() and not bad_comp.any():
+    if local and (~decided & has).any() and not bad_comp.any():
         full_seed = value.copy()
         full_seed[p.free] = base
         kids = child_areas(system)
@@ -415,26 +422,16 @@ def lp_ranges(
             # numerators with their denominators
             ("blocks", lambda: _block_colours(system, free, ("cell",))),
         ]
+        search = _Search(system, value, free, lb, ub, checks, full_seed, policy, (seen_lo, seen_hi))
         for stage, labelling in labellings:
             if not (~decided & has).any():
                 break
             labels, units = labelling()
-            seen = (seen_lo, seen_hi)
-            _level_witnesses(
-                system,
-                value,
-                free,
-                lb,
-                ub,
-                checks,
-                full_seed,
-                policy,
-                seen,
-                labels,
-                decided | ~has,
-                units,
-            )
+            _level_witnesses(search, labels, decided | ~has, units)
             decided = tally(stage, decided)
+        if (~decided & has).any() and (~decided & has).sum() <= PATH_CHECKS:
+            _path_witnesses(search, ~decided & has)
+            decided = tally("paths", decided)
 
     def alive_for(todo: np.ndarray) -> np.ndarray:
         comps = np.unique(p.comp[q[todo].indices])
@@ -445,7 +442,8 @@ def lp_ranges(
 
     log.debug("audit: %d unknowns, %d components, %d checks", nf, p.n_comp, len(checks))
     big = np.bincount(p.comp[np.isin(p.comp, np.unique(qcomp[open_checks()]))], minlength=1)
-    if big.sum() > EXACT_LIMIT or not whole:
+    limit = EXACT_LIMIT if size_limit is None else size_limit
+    if big.sum() > limit or not whole:
         out = checks.copy()
         out["fails"] = ~decided & has
         out["problem"] = np.where(out["fails"], "not shown to be safe", "")
@@ -704,16 +702,32 @@ def _pair_labels(
     return np.repeat(per_cell, 2), np.repeat(per_unit, 2)
 
 
+@dataclass(frozen=True)
+class _Search:
+    """What the witness stages share: the system, its unknowns, the checks and what is seen.
+
+    ``seed`` is a solution of the whole system; ``seen`` holds the lowest and highest value
+    each check has taken in a witness so far (widened in place).
+    """
+
+    system: LinkedSystem
+    value: np.ndarray
+    free: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    checks: pd.DataFrame
+    seed: np.ndarray
+    policy: SDCPolicy
+    seen: tuple[np.ndarray, np.ndarray]
+
+    def held(self, free_l: np.ndarray) -> _Problem:
+        """The LP over the unknowns ``free_l``, every other unknown held at ``seed``."""
+        value = np.where(self.free & ~free_l, self.seed, self.value)
+        return _lp_problem(self.system, value, free_l, self.lb, self.ub)
+
+
 def _level_witnesses(
-    system: LinkedSystem,
-    value: np.ndarray,
-    free: np.ndarray,
-    lb: np.ndarray,
-    ub: np.ndarray,
-    checks: pd.DataFrame,
-    seed: np.ndarray,
-    policy: SDCPolicy,
-    seen: tuple[np.ndarray, np.ndarray],
+    search: _Search,
     labels: np.ndarray | None = None,
     skip: np.ndarray | None = None,
     units: np.ndarray | None = None,
@@ -728,11 +742,13 @@ def _level_witnesses(
     variable within its label (a block, a pair of areas): only units holding an undecided
     check are set up.
     """
+    system, free, checks, seen = search.system, search.free, search.checks, search.seen
+    policy = search.policy
     level = (
         np.repeat(system.cells["area_type"].to_numpy(dtype=object), 2) if labels is None else labels
     )
     cell = checks["cell"].to_numpy(np.int64)
-    base = np.where(free, seed, value)
+    base = np.where(free, search.seed, search.value)
     lo_s, hi_s = policy.min_count, policy.max_count
 
     skip = np.zeros(len(checks), bool) if skip is None else skip
@@ -751,7 +767,7 @@ def _level_witnesses(
         free_l = free & np.isin(level, group)
         if units is not None:
             free_l &= np.isin(units, np.unique(np.r_[units[num_var[todo]], units[den_var[todo]]]))
-        p = _lp_problem(system, np.where(free & ~free_l, seed, value), free_l, lb, ub)
+        p = search.held(free_l)
         a_eq, a_ub = p.a_eq.tocsc(), p.a_ub.tocsc()
         chunk_of_comp = np.cumsum(np.bincount(p.comp, minlength=p.n_comp)) // _CHUNK
         check_pos = np.full(system.n_vars, -1)
@@ -784,6 +800,107 @@ def _level_witnesses(
         )
 
 
+#: The path stage (:func:`_path_witnesses`) runs when at most this many checks are left
+#: after the pair and block stages, on at most :data:`PATH_UNITS` units (largest first).
+PATH_CHECKS = 5_000
+PATH_UNITS = 400
+
+
+def _area_paths(system: LinkedSystem) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """Each area (``type:name``) with its ancestors and descendants, and its anchor.
+
+    Areas are read from the ``area`` relations; an area's *anchor* is its ancestor just
+    below a top area (itself if it is one, or a top area).
+    """
+    kids = child_areas(system)
+    child = (kids["area_type"] + ":" + kids["area"]).tolist()
+    parent = (kids["parent_type"] + ":" + kids["parent"]).tolist()
+    up: dict[str, set[str]] = {}
+    down: dict[str, set[str]] = {}
+    for c, p in zip(child, parent, strict=True):
+        up.setdefault(c, set()).add(p)
+        down.setdefault(p, set()).add(c)
+
+    def reach(a: str, step: dict[str, set[str]]) -> set[str]:
+        seen, todo = set(), [a]
+        while todo:
+            for b in step.get(todo.pop(), ()):
+                if b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        return seen
+
+    areas = set(child) | set(parent)
+    paths = {a: {a} | reach(a, up) | reach(a, down) for a in areas}
+    anchor = {}
+    for a in areas:
+        b = a
+        while any(p in up for p in up.get(b, ())):  # climb while the parent has a parent
+            b = min(p for p in up[b] if p in up)
+        anchor[a] = b
+    return paths, anchor
+
+
+def _path_witnesses(search: _Search, todo: np.ndarray) -> None:
+    """Widen ``seen`` with witnesses that move one breakdown family up and down the areas.
+
+    Some counts are only safe through a move across area levels and indicators at once: a
+    rare group (sex Unknown, say) can grow in one practice-level area only if it grows in
+    every area above it, and in every indicator whose denominator nests with it. For each
+    *unit* of unchecked counts (reporting date, view, breakdown dimensions and area), the
+    hidden counts of every indicator that share a dimension with it, at the area, its
+    ancestors and its descendants, are freed, with every other unknown held at ``seed``
+    (a solution of the whole system); any solution of that problem solves the whole
+    system. A unit's area is the check's *anchor* (its ancestor just below the top area,
+    such as its locality), so one problem serves every check of the anchor's subtree.
+    Units are taken largest first, at most :data:`PATH_UNITS`.
+    """
+    system, free, checks, seen = search.system, search.free, search.checks, search.seen
+    policy = search.policy
+    cells = system.cells
+    cell = checks["cell"].to_numpy(np.int64)
+    area = (cells["area_type"].astype("str") + ":" + cells["area"].astype("str")).to_numpy()
+    dims = breakdown_dims(cells["breakdown"]).to_numpy()
+    when = (cells["reporting_date"].astype("str") + "|" + cells["view"].astype("str")).to_numpy()
+    paths, anchor = _area_paths(system)
+    codes, names = pd.factorize(area)
+    anchored = np.array([anchor.get(a, a) for a in names], dtype=object)[codes]
+    unit = pd.Series(when[cell] + "#" + dims[cell] + "#" + anchored[cell])
+    order = unit[todo].value_counts(sort=True).index[:PATH_UNITS]
+    base = np.where(free, search.seed, search.value)
+    lo_s, hi_s = policy.min_count, policy.max_count
+    codes, names = pd.factorize(dims)
+    has_dim = {
+        d: np.array([d in n.split("|") for n in names], bool)[codes]
+        for d in set("|".join(names).split("|"))
+    }
+
+    def undecided() -> np.ndarray:
+        seen_ok = (np.floor(seen[1] + _EPS) > hi_s) | (np.ceil(seen[0] - _EPS) < lo_s)
+        return ~seen_ok & todo
+
+    t0, n_units = time.perf_counter(), 0
+    for key in order:
+        mine = undecided() & (unit == key).to_numpy()
+        if not mine.any():
+            continue
+        n_units += 1
+        w, d, a = key.split("#")
+        near = np.zeros(len(cells), bool)
+        for one in d.split("|"):
+            near |= has_dim[one]
+        near &= (when == w) & np.isin(area, list(paths.get(a, {a})))
+        p = search.held(free & np.repeat(near, 2))
+        if len(p.free):
+            _chunk_witnesses(system, p, checks, mine, base, policy, seen, undecided, repeats=1)
+    log.debug(
+        "audit: path witnesses: %d units, %d checks, %.1f s",
+        n_units,
+        int(todo.sum()),
+        time.perf_counter() - t0,
+    )
+
+
 def _chunk_witnesses(
     system: LinkedSystem,
     sub: _Problem,
@@ -793,8 +910,13 @@ def _chunk_witnesses(
     policy: SDCPolicy,
     seen: tuple[np.ndarray, np.ndarray],
     undecided: Any,
+    repeats: int = 2,
 ) -> None:
-    """The batch stages on one chunk of a level: sums pushed down, capped sums pushed up."""
+    """The batch stages on one chunk of a level: sums pushed down, capped sums pushed up.
+
+    Each stage runs ``repeats`` times per kind of count (a second LP finds witnesses for
+    counts the first one left).
+    """
     cell = checks["cell"].to_numpy(np.int64)
     a, b = checks["a"].to_numpy(), checks["b"].to_numpy()
     local = np.full(system.n_vars, -1)
@@ -803,7 +925,7 @@ def _chunk_witnesses(
     rest = base.copy()
     rest[sub.free] = 0.0
     quantity = checks["quantity"].to_numpy()
-    plan = [("down", k) for k in QUANTITIES] * 2 + [("up", k) for k in QUANTITIES] * 2
+    plan = [("down", k) for k in QUANTITIES] * repeats + [("up", k) for k in QUANTITIES] * repeats
     for stage, kind in plan:  # one kind at a time: a numerator and its complement pull apart
         want = np.flatnonzero(mine & undecided() & (quantity == kind))
         if not len(want):
@@ -890,13 +1012,16 @@ def audit_system(
     earlier: AuditResult | None = None,
     exact_seconds: float = EXACT_SECONDS,
     whole: bool = True,
+    local: bool = True,
+    size_limit: int | None = None,
 ) -> AuditResult:
     """Audit a linked system whose ``published`` flags are set; ``primary`` flags cells.
 
-    ``earlier`` is an audit of the same system with the same primary cells and fewer hidden
-    cells (under the suppression policy): the checks it proved stay proven, since its
-    witnesses, with the newly hidden counts at their published values, still solve the
-    relations.
+    ``earlier`` is an audit of the same system with the same primary cells and fewer (or
+    the same) hidden cells (under the suppression policy): the checks it proved stay
+    proven, since its witnesses, with the newly hidden counts at their published values,
+    still solve the relations. ``whole``, ``local`` and ``size_limit`` are passed to
+    :func:`lp_ranges`.
     """
     t0 = time.perf_counter()
     value, free, lb, ub = _bounds(system, policy)
@@ -909,7 +1034,19 @@ def audit_system(
         hit = checks[["cell", "quantity"]].merge(before, on=["cell", "quantity"], how="left")
         proven = hit["fails"].eq(False).to_numpy()
     out, n_comp = lp_ranges(
-        system, value, free, lb, ub, checks, policy, seed, proven, exact_seconds, whole
+        system,
+        value,
+        free,
+        lb,
+        ub,
+        checks,
+        policy,
+        seed,
+        proven,
+        exact_seconds,
+        whole,
+        local,
+        size_limit,
     )
     return _result(system, out, n_comp, t0, policy)
 

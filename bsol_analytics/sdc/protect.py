@@ -11,13 +11,14 @@ The heuristic, deterministic (same input, same output):
    or whose hidden cells hold a small count between them, gets its smallest published cell
    hidden too (smallest numerator, then denominator); repeated to a fixed point.
 3. **Audit** (:func:`~bsol_analytics.sdc.audit.audit_system`, linear programming, with the
-   unsuppressed counts as a first witness). For each count that can still be narrowed into
-   1-7, one more cell is hidden: the smallest published cell sharing an equality with it
-   (an inequality if no equality has one); when no such cell is left, every published cell
-   of every equality holding a failing cell. Then back to step 2, until the audit passes.
-   Each round re-examines only the counts earlier rounds did not prove (a witness stays a
-   solution when more cells are hidden), and skips the per-count exact ranges
-   (:data:`EXACT_SECONDS_PROTECT`): an unproven count gets another cell hidden instead.
+   unsuppressed counts as a first witness). A cell with a count not shown to be safe gets
+   more cells hidden, coarser each round it fails again (:func:`_escalate`). Then back to
+   step 2, until the audit passes. Each round re-examines only the counts earlier rounds
+   did not prove (a witness stays a solution when more cells are hidden), and skips the
+   per-count exact ranges (:data:`EXACT_SECONDS_PROTECT`): an unproven count gets another
+   cell hidden instead. When nothing is left to hide, a last audit gives the counts left
+   the whole-component stages and their own ranges (:data:`LAST_RESORT_LIMIT`) before the
+   run is given up.
 
 Under the rounding policy (``policy.method == "round"``) step 2 is skipped: counts 1-7 are
 redacted, every other count is rounded to the nearest ``rounding_base`` (0 stays 0), and
@@ -34,6 +35,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Collection, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,8 +55,8 @@ from bsol_analytics.sdc.core import (
     secondary_suppression,
 )
 from bsol_analytics.sdc.relations import (
-    BREAKDOWN_NESTING,
     LinkedSystem,
+    breakdown_dims,
     build_system,
     violated,
 )
@@ -76,12 +78,16 @@ PROTECT_SECONDS = 1200.0
 #: audit stays sound: a count is only passed with a witness).
 EXACT_SECONDS_PROTECT = 0.0
 
-#: Whether the first audit round of protection also runs the stages over whole components
-#: (down, up). They are slow on large components, so the first round leaves them out: most
-#: counts get a cheaper witness, and the audit is then run again, with the same hidden
-#: cells, with those stages for the few counts left (some counts are only shown safe by
-#: moves across several area levels at once); cells are hidden only for what still fails.
+#: Whether the audit rounds of protection also run the stages over whole components
+#: (down, up). They are slow on large components and, after the path stage, rarely prove
+#: anything more, so the rounds leave them out: a count without a cheaper witness gets more
+#: cells hidden; the stages run once, as the last resort (:data:`LAST_RESORT_LIMIT`).
 WHOLE_PROTECT = False
+
+#: Most unknowns of the components holding the counts left when no further cell can be
+#: hidden: those counts then get the whole-component stages and their own ranges (within
+#: :data:`~bsol_analytics.sdc.audit.EXACT_SECONDS`) before the run is given up.
+LAST_RESORT_LIMIT = 250_000
 
 #: Reason of a cell redacted under the rounding policy to protect another.
 REASON_REDACTED = "secondary: redacted to protect another cell"
@@ -233,7 +239,12 @@ def _secondary(
     strikes = np.zeros(len(hidden), np.int64)
     t0 = time.perf_counter()
     result = None
-    whole = WHOLE_PROTECT
+
+    def audit(**how: Any) -> AuditResult:
+        """The audit of what is hidden now, keeping what the last audit proved."""
+        published = _with_published(system, hidden | never, policy)
+        return audit_system(published, primary, policy, truth, earlier=result, **how)
+
     for _ in range(MAX_AUDIT_ROUNDS):
         if policy.secondary and policy.method == "suppress":
             hidden = secondary_suppression(
@@ -246,15 +257,7 @@ def _secondary(
                 policy=policy,
                 max_iterations=policy.max_iterations,
             )
-        result = audit_system(
-            _with_published(system, hidden | never, policy),
-            primary,
-            policy,
-            truth,
-            earlier=result,
-            exact_seconds=EXACT_SECONDS_PROTECT,
-            whole=whole,
-        )
+        result = audit(exact_seconds=EXACT_SECONDS_PROTECT, whole=WHOLE_PROTECT)
         if result.passed or not policy.secondary:
             break
         if time.perf_counter() - t0 > PROTECT_SECONDS:
@@ -262,9 +265,6 @@ def _secondary(
                 "Disclosure control: out of time with %d counts unproven.", len(result.failures)
             )
             break
-        if not whole:  # the counts left get the whole-component stages before more hiding
-            whole = True
-            continue
         failing = np.unique(_failing_cells(result, system))
         strikes[failing] += 1
         if log.isEnabledFor(logging.DEBUG):
@@ -278,8 +278,12 @@ def _secondary(
             np.bincount(strikes[failing]).tolist(),
             len(extra),
         )
-        if not len(extra):
-            log.warning("Disclosure control: no further cell can protect %d cells.", len(failing))
+        if not len(extra):  # last resort: each count's own range, with the same hidden cells
+            result = audit(whole=True, local=False, size_limit=LAST_RESORT_LIMIT)
+            if not result.passed:
+                log.warning(
+                    "Disclosure control: no further cell can protect %d cells.", len(failing)
+                )
             break
         hidden[extra] = True
     assert result is not None
@@ -478,24 +482,6 @@ def _parents(system: LinkedSystem) -> pd.Series:
     return pd.Series(parent.to_numpy(), index=pd.MultiIndex.from_frame(kids[["area_type", "area"]]))
 
 
-def _family(breakdown: pd.Series) -> pd.Series:
-    """The breakdown dimensions of each breakdown (``imd_decile*sex`` -> ``imd|sex``).
-
-    Nested breakdowns share a dimension (:data:`~bsol_analytics.sdc.relations.
-    BREAKDOWN_NESTING`): deciles, quintiles and Core20 are all ``imd_decile``.
-
-    Examples:
-        >>> _family(pd.Series(["core20", "imd_quintile*sex", "overall"])).tolist()
-        ['imd_decile', 'imd_decile|sex', 'overall']
-    """
-    root = {}
-    for fine, coarse, _ in BREAKDOWN_NESTING:
-        root[coarse] = root.get(fine, fine)
-    return breakdown.astype("str").map(
-        lambda b: "|".join(sorted({root.get(p, p) for p in b.split("*")}))
-    )
-
-
 def _block(
     failing: np.ndarray, system: LinkedSystem, membership: pd.DataFrame, level: int
 ) -> np.ndarray:
@@ -507,7 +493,7 @@ def _block(
         want = frame.iloc[failing][[*keys, "breakdown"]].drop_duplicates()
         return frame.merge(want, on=[*keys, "breakdown"])["cell"].to_numpy(np.int64)
     place = frame.set_index("cell")[keys]
-    dims = _family(frame["breakdown"]).str.split("|")
+    dims = breakdown_dims(frame["breakdown"]).str.split("|")
     frame = frame.assign(dim=dims).explode("dim")
     mine = frame[frame["cell"].isin(failing)]
     if level == 4:  # its area and the areas it adds up to or from

@@ -87,6 +87,24 @@ BREAKDOWN_NESTING: tuple[tuple[str, str, dict[str, str]], ...] = (
 )
 
 
+def breakdown_dims(breakdown: pd.Series) -> pd.Series:
+    """The breakdown dimensions of each breakdown (``imd_decile*sex`` -> ``imd_decile|sex``).
+
+    Nested breakdowns share a dimension (:data:`BREAKDOWN_NESTING`): deciles, quintiles and
+    Core20 are all ``imd_decile``; a cross has the dimensions of its parts.
+
+    Examples:
+        >>> breakdown_dims(pd.Series(["core20", "imd_quintile*sex", "overall"])).tolist()
+        ['imd_decile', 'imd_decile|sex', 'overall']
+    """
+    root: dict[str, str] = {}
+    for fine, coarse, _ in BREAKDOWN_NESTING:
+        root[coarse] = root.get(fine, fine)
+    codes, names = pd.factorize(breakdown.astype("str"))
+    dims = ["|".join(sorted({root.get(p, p) for p in b.split("*")})) for b in names]
+    return pd.Series(np.asarray(dims, dtype=object)[codes], index=breakdown.index, dtype=object)
+
+
 @dataclass(frozen=True)
 class LinkedSystem:
     """The cells of a run and the relations between their counts.

@@ -16,7 +16,7 @@ Examples:
 from __future__ import annotations
 
 from bsol_analytics.stats._common import STAT_COLUMNS, StatsInputError
-from bsol_analytics.stats.compare import compare
+from bsol_analytics.stats.compare import compare, compare_each
 from bsol_analytics.stats.dsr import dsr, esp2013, esp2013_for_ages
 from bsol_analytics.stats.funnel import funnel_flags, funnel_limits
 from bsol_analytics.stats.intervals import (
@@ -42,6 +42,7 @@ __all__ = [
     "byars_upper",
     "chi_squared_trend",
     "compare",
+    "compare_each",
     "dsr",
     "esp2013",
     "esp2013_for_ages",

@@ -104,3 +104,54 @@ def compare(
     out = df.copy()
     out[column] = pd.array(result, dtype="str")
     return out
+
+
+def compare_each(
+    df: pd.DataFrame,
+    value: Hashable,
+    lower: Hashable,
+    upper: Hashable,
+    comparator: Hashable | float,
+    *,
+    polarity: Hashable,
+    column: str = "comparison",
+) -> pd.DataFrame:
+    """:func:`compare`, with each row's own polarity read from the column ``polarity``.
+
+    A missing polarity is ``"no judgement"``.
+
+    Args:
+        df: frame of statistics with a polarity column.
+        value: column of point values.
+        lower: column of lower limits.
+        upper: column of upper limits.
+        comparator: the comparator's value, as a number or a column name.
+        polarity: the column holding each row's polarity.
+        column: name of the new column.
+
+    Returns:
+        A copy of ``df`` with the new ``comparison`` column (``str``).
+
+    Examples:
+        >>> df = pd.DataFrame({"v": [80.0, 70.0, 80.0], "lo": [78.0, 65.0, 78.0],
+        ...     "hi": [82.0, 74.0, 82.0],
+        ...     "pol": ["higher is better", "lower is better", None]})
+        >>> compare_each(df, "v", "lo", "hi", 75.0, polarity="pol")["comparison"].tolist()
+        ['better', 'better', 'higher']
+    """
+    require_frame(df, "compare_each")
+    require_columns(df, [polarity], "compare_each")
+    if column in df.columns:
+        raise StatsInputError("compare_each", column, "already exists; pass another column name")
+    pol = df[polarity].astype(object)
+    pol = pol.where(pol.notna(), "no judgement").astype(str).to_numpy()
+    numeric = isinstance(comparator, int | float | np.number) and not isinstance(comparator, bool)
+    columns = [value, lower, upper, *([] if numeric else [comparator])]
+    result = np.full(len(df), "not compared", dtype=object)
+    for p in pd.unique(pol):
+        rows = pol == p
+        judged = compare(df.loc[rows, columns], value, lower, upper, comparator, polarity=p)
+        result[rows] = judged["comparison"].to_numpy(dtype=object)
+    out = df.copy()
+    out[column] = pd.array(result, dtype="str")
+    return out
