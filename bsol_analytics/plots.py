@@ -830,6 +830,83 @@ def _key_entries(gdf: Any, names: str | None) -> list[str]:
     ]
 
 
+#: Font size of the numbers on a map (points), and how far (in label heights) a number
+#: that would cover another may move from its area, on a thin line back to it.
+MAP_NUMBER_FONT, _NUMBER_STEPS = 7.0, (1.1, 1.6, 2.2, 2.9, 3.7, 4.6, 5.6, 6.7)
+
+
+def _number_boxes(ax: Any, xy: np.ndarray, labels: list[str]) -> np.ndarray:
+    """Display boxes (x0, y0, x1, y1) of number labels centred on ``xy`` (data units)."""
+    ax.apply_aspect()  # the map's final shape, as it is drawn
+    centre = ax.transData.transform(xy)
+    scale = ax.figure.dpi / 72
+    pad = 0.2 * MAP_NUMBER_FONT + 1.0  # the white box around the digits (points)
+    half_w = (np.array([len(t) for t in labels]) * 0.62 * MAP_NUMBER_FONT + pad) * scale / 2
+    half_h = np.full(len(labels), (1.2 * MAP_NUMBER_FONT + pad) * scale / 2)
+    return np.column_stack(
+        [centre[:, 0] - half_w, centre[:, 1] - half_h, centre[:, 0] + half_w,
+         centre[:, 1] + half_h]
+    )  # fmt: skip
+
+
+def _free_offset(box: np.ndarray, placed: list[np.ndarray], limits: Any) -> tuple[float, float]:
+    """The nearest shift (display units) at which ``box`` covers no placed box.
+
+    Where none is free, the shift at which it covers the fewest.
+    """
+    height = box[3] - box[1]
+    angles = np.radians([90, 270, 0, 180, 45, 135, 225, 315, 22.5, 67.5, 112.5, 157.5,
+                         202.5, 247.5, 292.5, 337.5])  # fmt: skip
+    shifts = [(0.0, 0.0)] + [
+        (step * height * np.cos(a), step * height * np.sin(a))
+        for step in _NUMBER_STEPS
+        for a in angles
+    ]
+    taken = np.array(placed) if placed else np.empty((0, 4))
+    best, fewest = (0.0, 0.0), None
+    for dx, dy in shifts:
+        b = box + np.array([dx, dy, dx, dy])
+        if not (b[0] >= limits.x0 and b[2] <= limits.x1 and b[1] >= limits.y0
+                and b[3] <= limits.y1):  # fmt: skip
+            continue
+        covered = int(
+            ((b[0] < taken[:, 2]) & (taken[:, 0] < b[2]) & (b[1] < taken[:, 3])
+             & (taken[:, 1] < b[3])).sum()
+        )  # fmt: skip
+        if covered == 0:
+            return dx, dy
+        if fewest is None or covered < fewest:
+            best, fewest = (dx, dy), covered
+    return best
+
+
+def _place_numbers(ax: Any, points: Any, sizes: np.ndarray, back: dict) -> None:
+    """Number the areas of a map (1, 2, ... in row order) so that no number covers another.
+
+    Numbers are placed from the largest area to the smallest: each sits on its area
+    unless it would cover a number already placed; then it moves to the nearest free spot
+    close by, with a thin line back to its area (drawn under the numbers that stay).
+    """
+    xy = np.column_stack([points.x.to_numpy(), points.y.to_numpy()])
+    labels = [str(n) for n in range(1, len(xy) + 1)]
+    boxes = _number_boxes(ax, xy, labels)
+    limits = ax.figure.bbox
+    scale = ax.figure.dpi / 72
+    placed: list[np.ndarray] = []
+    shift = np.zeros((len(xy), 2))
+    for i in np.argsort(-sizes, kind="stable"):
+        shift[i] = _free_offset(boxes[i], placed, limits)
+        placed.append(boxes[i] + np.tile(shift[i], 2))
+    for (x, y), (dx, dy), label in zip(xy, shift, labels, strict=True):
+        if dx == 0 and dy == 0:
+            ax.text(x, y, label, ha="center", va="center", fontsize=MAP_NUMBER_FONT, bbox=back)
+            continue
+        ax.annotate(label, (x, y), xytext=(dx / scale, dy / scale), textcoords="offset points",
+                    ha="center", va="center", fontsize=MAP_NUMBER_FONT, bbox=back, zorder=2.9,
+                    arrowprops={"arrowstyle": "-", "linewidth": 0.5, "color": "black",
+                                "shrinkA": 0, "shrinkB": 0})  # fmt: skip
+
+
 def _label_areas(fig: Any, ax: Any, gdf: Any, names: str, key: list[str], box: tuple) -> str:
     """Write area names on the map (few areas) or numbers, with ``key`` in ``box`` beside it.
 
@@ -837,6 +914,8 @@ def _label_areas(fig: Any, ax: Any, gdf: Any, names: str, key: list[str], box: t
     table. ``box`` is the key's left and top in figure fractions and its column width in
     inches. Returns a sentence for the alt text.
     """
+    import shapely
+
     shown = gdf[gdf[names].notna() & ~gdf.geometry.is_empty]
     points = shown.geometry.representative_point()
     # A white box behind each label (not a stroked halo, which would turn SVG text to paths).
@@ -846,8 +925,7 @@ def _label_areas(fig: Any, ax: Any, gdf: Any, names: str, key: list[str], box: t
             ax.text(pt.x, pt.y, _wrap(name, 1.2, SMALL_FONT), ha="center", va="center",
                     fontsize=SMALL_FONT, fontweight="bold", bbox=back)  # fmt: skip
         return "Each area is named on the map."
-    for pt, n in zip(points, range(1, len(shown) + 1), strict=True):
-        ax.text(pt.x, pt.y, str(n), ha="center", va="center", fontsize=7.0, bbox=back)
+    _place_numbers(ax, points, shapely.area(np.asarray(shown.geometry)), back)
     x, top, col_width = box
     rows = np.cumsum([k.count("\n") + 1 for k in key])
     per_column = -(-int(rows[-1]) // (2 if col_width > KEY_WIDTH else 1))
@@ -889,6 +967,19 @@ def _map_layout(gdf: Any, title: str, key: list[str], below: float) -> tuple[Any
     return fig, ax, spots
 
 
+def _plot_shapes(gdf: Any, ax: Any, **kwargs: Any) -> None:
+    """``gdf.plot`` on ``ax`` without the full drawing geopandas asks for when it is done.
+
+    The figure is drawn once, when it is saved; a drawing in between changes nothing in it.
+    """
+    canvas = ax.figure.canvas
+    canvas.draw_idle = lambda *args, **kw: None
+    try:
+        gdf.plot(ax=ax, **kwargs)
+    finally:
+        del canvas.draw_idle
+
+
 def choropleth(
     gdf: Any, column: str, title: str, legend_title: str, categorical: bool = False
 ) -> tuple[Any, str]:
@@ -897,7 +988,8 @@ def choropleth(
     IMD quintiles (categories such as ``Q1 (most deprived)``) always take the fixed colours
     of :data:`IMD_QUINTILE_COLOURS` and the legend always lists all five, so every pack's
     maps read the same. Ward and locality maps (a ``ward_name`` or ``locality`` column) carry
-    the names on the map, or numbers with a key beside it when there are many areas.
+    the names on the map, or numbers with a key beside it when there are many areas; a
+    number that would cover another moves beside its area, on a thin line back to it.
     The map is drawn at the width it prints at: a print column, or the page's width when
     its key needs more than one column. Shapes are simplified to the map's resolution.
 
@@ -926,8 +1018,9 @@ def choropleth(
         else:
             cmap = plt.get_cmap(SEQUENTIAL, max(len(cats), 2))
             colours = {c: cmap(i) for i, c in enumerate(cats)}
-        gdf.plot(
-            ax=ax,
+        _plot_shapes(
+            gdf,
+            ax,
             color=gdf[column].map(colours).fillna("#F2F2F2").tolist(),
             edgecolor="white",
             linewidth=0.2,
@@ -941,8 +1034,9 @@ def choropleth(
         detail = "; ".join(f"{c}: {int(counts.get(c, 0))} areas" for c in cats)
     else:
         cax = fig.add_axes(spots["bar"])
-        gdf.plot(
-            ax=ax,
+        _plot_shapes(
+            gdf,
+            ax,
             column=column,
             cmap=SEQUENTIAL,
             legend=True,

@@ -157,3 +157,31 @@ def test_ward_and_locality_maps_carry_names_or_a_numbered_key(areas, named):
         assert on_map == [str(n) for n in range(1, areas + 1)]
         assert all(f"{n} {name}" in key for n, name in enumerate(names, 1))
         assert "numbered" in alt
+
+
+def test_numbers_on_the_ward_map_of_bsol_do_not_cover_each_other():
+    import itertools
+
+    from matplotlib.text import Text
+
+    from bsol_analytics import reference
+
+    wards = reference.ward_boundaries()
+    gdf = wards.assign(value=np.linspace(10.0, 30.0, len(wards)))
+    fig, _ = plots.choropleth(gdf, "value", "Prevalence by ward, BSOL", "Percent")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    numbers = [t for t in fig.axes[0].texts if t.get_text().isdigit()]
+    boxes = [
+        (t.get_bbox_patch() or t).get_window_extent(renderer).shrunk(0.9, 0.9)
+        if t.get_bbox_patch() is not None
+        else Text.get_window_extent(t, renderer)
+        for t in numbers
+    ]
+    plt.close(fig)
+    assert [t.get_text() for t in numbers] == [str(n) for n in range(1, len(wards) + 1)]
+    overlaps = [(a, b) for a, b in itertools.combinations(range(len(boxes)), 2)
+                if boxes[a].overlaps(boxes[b])]  # fmt: skip
+    assert overlaps == []
+    moved = [t for t in numbers if getattr(t, "arrow_patch", None) is not None]
+    assert 0 < len(moved) < len(numbers) / 2  # most numbers sit on their ward

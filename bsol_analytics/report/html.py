@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import functools
 import html
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,148 @@ def _shared_style(run: re.Match[str]) -> str:
 
 #: Blank margin around a chart's drawn content, in inches.
 PAD_INCHES = 0.04
+
+
+#: Layouts and sizes of texts measured so far, by what they depend on (see
+#: :func:`reused_measurements`); emptied when it grows past :data:`_TEXT_CACHE_SIZE`.
+_TEXT_CACHE: dict[tuple, Any] = {}
+_TEXT_CACHE_SIZE = 50_000
+
+
+def _font_settings() -> tuple:
+    """The settings that decide which font a text is drawn in and how it is measured."""
+    import matplotlib as mpl
+
+    prefixes = ("font.", "mathtext.", "text.")
+    return tuple((k, str(v)) for k, v in mpl.rcParams.items() if k.startswith(prefixes))
+
+
+def _text_layout_key(text: Any, renderer: Any) -> tuple | None:
+    """What a text's layout (its size and line offsets) depends on; None: do not reuse it."""
+    if text.get_wrap() or text.get_usetex() or "$" in text.get_text():
+        return None  # wrapped text depends on its position; mathtext on many settings
+    return (
+        "layout",
+        type(renderer),
+        getattr(renderer, "dpi", None),
+        text.figure.dpi,
+        text.get_text(),
+        hash(text.get_fontproperties()),
+        text.get_linespacing(),
+        text._get_multialignment(),
+        text.get_rotation(),
+        text.get_rotation_mode(),
+        text.get_horizontalalignment(),
+        text.get_verticalalignment(),
+    )
+
+
+def _tick_key(axis: Any) -> tuple:
+    """What the ticks an axis draws depend on while one figure is drawn."""
+    axes = axis.axes
+    return (
+        id(axis),
+        tuple(axis.get_view_interval()),
+        tuple(axes.bbox.bounds),
+        axes.figure.dpi,
+        axis.get_scale(),
+        *(id(obj) for obj in (axis.major.locator, axis.major.formatter)),
+        *(id(obj) for obj in (axis.minor.locator, axis.minor.formatter)),
+    )
+
+
+@contextlib.contextmanager
+def _reused_ticks() -> Iterator[None]:
+    """Place an axis's ticks once for each size and range the axis takes in one figure.
+
+    Matplotlib places the ticks again (locator, labels) each time an axis is measured or
+    drawn; while one figure is laid out and drawn, the same axis at the same size and
+    range gets the same ticks.
+    """
+    from matplotlib.axis import Axis
+
+    update = getattr(Axis, "_update_ticks", None)
+    if update is None or getattr(Axis, "_bsol_reused", False):
+        yield
+        return
+    placed: dict[tuple, list] = {}
+
+    def ticks(self: Any) -> list:
+        key = _tick_key(self)
+        if key not in placed:
+            placed[key] = update(self)
+        return list(placed[key])
+
+    Axis._update_ticks = ticks
+    Axis._bsol_reused = True
+    try:
+        yield
+    finally:
+        Axis._update_ticks = update
+        del Axis._bsol_reused
+
+
+@contextlib.contextmanager
+def reused_measurements() -> Iterator[None]:
+    """Measure each distinct text once, however many times charts are laid out and drawn.
+
+    Placing a chart draws it more than once (constrained layout, the drawing, the
+    content's box), each pass measures every word again with the font and places every
+    axis's ticks again, and the charts of a pack repeat the same words (ticks, legends).
+    Inside this context a text's layout is computed once for each combination of the
+    words, font settings, alignment, rotation and resolution it depends on, and reused, as
+    are the sizes of words measured for SVG and, within the context, the ticks of an axis
+    of a given size and range: the picture is the same. Matplotlib versions without the
+    private methods are left untouched. Enter it once per figure.
+
+    Examples:
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots()
+        >>> plain = ax.set_title("A title").get_window_extent().bounds
+        >>> with reused_measurements():
+        ...     first = ax.title.get_window_extent().bounds
+        ...     again = ax.title.get_window_extent().bounds
+        >>> plain == first == again
+        True
+    """
+    from matplotlib.text import Text
+    from matplotlib.textpath import TextToPath
+
+    layout_of = getattr(Text, "_get_layout", None)
+    size_of = getattr(TextToPath, "get_text_width_height_descent", None)
+    if layout_of is None or size_of is None or getattr(Text, "_bsol_reused", False):
+        yield  # absent in this matplotlib, or already on
+        return
+    if len(_TEXT_CACHE) > _TEXT_CACHE_SIZE:
+        _TEXT_CACHE.clear()
+    settings = _font_settings()
+
+    def layout(self: Any, renderer: Any) -> Any:
+        key = _text_layout_key(self, renderer)
+        if key is None:
+            return layout_of(self, renderer)
+        key = (settings, *key)
+        if key not in _TEXT_CACHE:
+            _TEXT_CACHE[key] = layout_of(self, renderer)
+        box, lines, corner = _TEXT_CACHE[key]
+        return box.frozen(), list(lines), corner
+
+    def size(self: Any, s: str, prop: Any, ismath: Any) -> Any:
+        key = (settings, "size", s, hash(prop), ismath)
+        if key not in _TEXT_CACHE:
+            _TEXT_CACHE[key] = size_of(self, s, prop, ismath)
+        return _TEXT_CACHE[key]
+
+    Text._get_layout = layout
+    TextToPath.get_text_width_height_descent = size
+    Text._bsol_reused = True
+    try:
+        with _reused_ticks():
+            yield
+    finally:
+        Text._get_layout = layout_of
+        TextToPath.get_text_width_height_descent = size_of
+        del Text._bsol_reused
 
 
 def settle_layout(fig: Any, svg: bool = False) -> None:
@@ -228,21 +371,23 @@ def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI, css_class: str = "") -
     cls = f' class="{html.escape(css_class, quote=True)}"' if css_class else ""
     buf = io.BytesIO()
     if not _dense(fig):
-        text = svg_tight(fig)
+        with reused_measurements():
+            text = svg_tight(fig)
         plt.close(fig)
         svg = compact_svg(text).encode("utf-8")
         data = base64.b64encode(svg).decode("ascii")
         src = f"data:image/svg+xml;base64,{data}"
         return f'<img alt="{html.escape(alt, quote=True)}"{cls} src="{src}">'
-    settle_layout(fig)
-    fig.savefig(
-        buf,
-        format="png",
-        dpi=dpi,
-        bbox_inches="tight",
-        pad_inches=PAD_INCHES,
-        metadata={"Software": None},
-    )
+    with reused_measurements():
+        settle_layout(fig)
+        fig.savefig(
+            buf,
+            format="png",
+            dpi=dpi,
+            bbox_inches="tight",
+            pad_inches=PAD_INCHES,
+            metadata={"Software": None},
+        )
     plt.close(fig)
     # A 256-colour palette keeps charts crisp at about a third of the size.
     buf.seek(0)

@@ -49,9 +49,20 @@ class PackData:
 
     def cached(self, key: Any, build: Any) -> pd.DataFrame:
         """Return ``build()`` computed once per key (a copy, so callers may not alter it)."""
+        return self.shared(key, build).copy()
+
+    def shared(self, key: Any, build: Any) -> Any:
+        """Return ``build()`` computed once per key, itself: for callers that only read it.
+
+        Examples:
+            >>> from bsol_analytics.packs.demo import demo_pack
+            >>> data = demo_pack()
+            >>> data.shared("n", lambda: [1]) is data.shared("n", lambda: [2])
+            True
+        """
         if key not in self._cache:
             self._cache[key] = build()
-        return self._cache[key].copy()
+        return self._cache[key]
 
     @property
     def reporting_date(self) -> pd.Timestamp:

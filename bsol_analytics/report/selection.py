@@ -61,8 +61,38 @@ def _area_rows(
 
 
 def _latest(data: PackData) -> pd.DataFrame:
+    """The rows at the reporting date (shared: callers select from it, never alter it)."""
     ind = data.indicators
-    return ind[ind["reporting_date"] == data.reporting_date]
+    return data.shared("latest", lambda: ind[ind["reporting_date"] == data.reporting_date])
+
+
+def _rows_of(
+    data: PackData,
+    area: str,
+    breakdown: str = "overall",
+    indicator_id: str | None = None,
+    latest: bool = True,
+) -> pd.DataFrame:
+    """:func:`_area_rows` of the latest (or every) date, from frames split once by area.
+
+    The same rows, in the same order and with the same index, as filtering the whole
+    frame; the split is made once per pack, so each selection reads a few rows.
+    """
+    split = data.shared(
+        ("by_area", latest),
+        lambda: dict(
+            iter((_latest(data) if latest else data.indicators).groupby(
+                ["area_type", "area", "breakdown"], sort=False, dropna=False
+            ))
+        ),
+    )  # fmt: skip
+    rows = split.get((_area_type(area), area, breakdown))
+    if rows is None:
+        return _area_rows(_latest(data) if latest else data.indicators, area, breakdown,
+                          indicator_id)  # fmt: skip
+    if indicator_id is not None:
+        rows = rows[rows["indicator_id"] == indicator_id]
+    return rows
 
 
 def _one_row_per_cell(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -87,7 +117,7 @@ def comparator_values(data: PackData, area: str) -> pd.DataFrame:
 
 
 def _comparator_values(data: PackData, area: str) -> pd.DataFrame:
-    rows = _area_rows(_latest(data), area)
+    rows = _rows_of(data, area)
     rows = rows[rows["comparator"].notna()]
     if rows.empty:
         return pd.DataFrame({"indicator_id": pd.Series(dtype=str)})
@@ -177,7 +207,7 @@ def _recent_trends(data: PackData, area: str) -> pd.DataFrame:
     derived = meta["derived"] if "derived" in meta else pd.Series("", index=meta.index)
     tested = meta.loc[(meta["unit"] == "%") & (derived.fillna("") == ""), "indicator_id"]
     series = _one_row_per_cell(
-        _area_rows(data.indicators, area), ["indicator_id", "reporting_date"]
+        _rows_of(data, area, latest=False), ["indicator_id", "reporting_date"]
     )
     quarters = sorted(pd.unique(data.indicators["reporting_date"]))[-TREND_QUARTERS:]
     series = series[
@@ -296,7 +326,7 @@ def at_a_glance(data: PackData, area: str) -> pd.DataFrame:
 
 
 def _at_a_glance(data: PackData, area: str) -> pd.DataFrame:
-    own = _one_row_per_cell(_area_rows(_latest(data), area), ["indicator_id"])
+    own = _one_row_per_cell(_rows_of(data, area), ["indicator_id"])
     cols = ["indicator_id", *CELL_COLUMNS]
     meta = data.meta
     if "england_value" not in meta:
@@ -347,20 +377,16 @@ def england_comparison(glance: pd.DataFrame) -> pd.Series:
         >>> england_comparison(g).tolist()
         ['worse', 'higher', 'not compared']
     """
-    out = pd.Series("not compared", index=glance.index, dtype=object)
-    polarity = glance["polarity"].fillna("no judgement").astype(str)
-    for pol in polarity.unique():
-        rows = glance[polarity == pol]
-        judged = stats.compare(
-            rows[["value", "lower", "upper", "England"]].astype(float),
-            "value",
-            "lower",
-            "upper",
-            "England",
-            polarity=pol,
-        )
-        out.loc[rows.index] = judged["comparison"].to_numpy()
-    return out
+    rows = glance[["value", "lower", "upper", "England"]].astype(float)
+    judged = stats.compare_each(
+        rows.assign(polarity=glance["polarity"]),
+        "value",
+        "lower",
+        "upper",
+        "England",
+        polarity="polarity",
+    )
+    return judged["comparison"].astype(object)
 
 
 def no_comparison_reasons(glance: pd.DataFrame, area: str) -> pd.Series:
@@ -407,7 +433,7 @@ def breakdown_rows(data: PackData, area: str, indicator_id: str, breakdown: str)
         >>> breakdown_rows(data, "East", "HYP_PREV", "imd_quintile")["group"].iloc[0]
         'Q1 (most deprived)'
     """
-    rows = _area_rows(_latest(data), area, breakdown, indicator_id)
+    rows = _rows_of(data, area, breakdown, indicator_id)
     rows = _one_row_per_cell(rows, ["group"])
     cols = ["group", *CELL_COLUMNS]
     return rows[cols].sort_values("group", key=_group_order).reset_index(drop=True)
@@ -804,7 +830,7 @@ def type_rows(data: PackData, area: str, indicator_ids: Sequence[str]) -> pd.Dat
         >>> list(type_rows(demo_pack(), "East", ["DM_3TT"]).columns)[:3]
         ['indicator_id', 'title', 'group']
     """
-    rows = _area_rows(_latest(data), area, "diabetes_type")
+    rows = _rows_of(data, area, "diabetes_type")
     rows = rows[rows["indicator_id"].isin(list(indicator_ids)) & rows["group"].isin(DIABETES_TYPES)]
     rows = _one_row_per_cell(rows, ["indicator_id", "group"])
     titles = data.meta.set_index("indicator_id")["title"]
@@ -862,10 +888,9 @@ def life_expectancy_by_sex(data: PackData, area: str) -> pd.DataFrame:
         >>> le.loc[le["area"] == "England", "period"].unique().tolist()
         ['2022-24']
     """
-    latest = _latest(data)
     parts = []
     for name in dict.fromkeys([area, BSOL]):
-        rows = _area_rows(latest, name, "sex", "LE_BIRTH")
+        rows = _rows_of(data, name, "sex", "LE_BIRTH")
         rows = _one_row_per_cell(rows[rows["group"].isin(list(_SEX_WORD.values()))], ["group"])
         parts.append(rows.assign(area=name, sex=rows["group"], period="3 years to reporting date"))
     eng = []
@@ -901,10 +926,9 @@ def life_expectancy_by_decile(data: PackData, area: str) -> pd.DataFrame:
         >>> list(life_expectancy_by_decile(demo_pack(), "East").columns)[:2]
         ['sex', 'group']
     """
-    latest = _latest(data)
     parts = []
     for breakdown, decile_first in (("imd_decile*sex", True), ("sex*imd_decile", False)):
-        rows = _area_rows(latest, area, breakdown, "LE_BIRTH")
+        rows = _rows_of(data, area, breakdown, "LE_BIRTH")
         split = rows["group"].astype(str).str.split(r"\s*[×*|,]\s*", n=1, expand=True, regex=True)
         if rows.empty or split.shape[1] < 2:
             continue
@@ -932,7 +956,7 @@ def life_expectancy_sii(data: PackData, area: str) -> pd.DataFrame:
         >>> life_expectancy_sii(demo_pack(), "BSOL")["sex"].tolist()
         ['Female', 'Male']
     """
-    rows = _area_rows(_latest(data), area, "sex", "LE_SII")
+    rows = _rows_of(data, area, "sex", "LE_SII")
     rows = _one_row_per_cell(rows[rows["group"].isin(list(_SEX_WORD.values()))], ["group"])
     return rows.assign(sex=rows["group"])[["sex", *CELL_COLUMNS]].reset_index(drop=True)
 

@@ -204,10 +204,20 @@ def recent_trend(
 
 
 def _chi2_sf(chi: float | np.ndarray) -> np.ndarray:
-    """``scipy.stats.chi2.sf(chi, 1)`` (scipy.stats is imported when a trend is tested)."""
-    from scipy import stats as sps
+    """``scipy.stats.chi2.sf(chi, 1)`` for a statistic ``chi >= 0``.
 
-    return sps.chi2.sf(chi, 1)
+    ``chdtrc`` from scipy.special gives the same numbers without importing scipy.stats,
+    which takes most of a second.
+
+    Examples:
+        >>> from scipy import stats as sps
+        >>> x = np.array([0.0, 0.5, 3.84, 12.0, np.nan])
+        >>> np.allclose(_chi2_sf(x), sps.chi2.sf(x, 1), equal_nan=True)
+        True
+    """
+    from scipy.special import chdtrc
+
+    return chdtrc(1, np.asarray(chi, float))
 
 
 __all__ = [

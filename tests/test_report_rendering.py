@@ -1,0 +1,118 @@
+"""Charts drawn with measurements reused are the charts drawn without: the same pages."""
+
+from __future__ import annotations
+
+import contextlib
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.figure import Figure
+from shapely.geometry import box
+
+from bsol_analytics import plots
+from bsol_analytics.packs.demo import demo_pack
+from bsol_analytics.report import html as report_html
+from bsol_analytics.report import sections
+from bsol_analytics.report.loading import PackData
+from bsol_analytics.vocabulary import BSOL
+
+
+def _pages(data: PackData) -> list[str]:
+    """Sections with every chart type: pyramid, shares, deprivation map (a PNG), bars,
+    trends, funnel, matrix, spine chart, ward and locality maps."""
+    return [
+        sections.population_section(data, "East"),
+        sections.family_section(data, "East", "copd"),
+        sections.family_section(data, BSOL, "copd"),
+    ]
+
+
+def _plot_shapes_with_drawing(gdf, ax, **kwargs) -> None:
+    gdf.plot(ax=ax, **kwargs)  # geopandas draws the whole figure when it is done
+
+
+@pytest.fixture(scope="module")
+def plain_pages() -> list[str]:
+    """The pages drawn the plain way: every measurement made afresh, maps drawn twice."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(report_html, "reused_measurements", contextlib.nullcontext)
+        mp.setattr(plots, "_plot_shapes", _plot_shapes_with_drawing)
+        return _pages(demo_pack())
+
+
+def test_reused_measurements_draw_the_same_pages(plain_pages: list[str]) -> None:
+    data = demo_pack()
+    first = _pages(data)
+    again = _pages(data)  # every text measured already: the reused path throughout
+    assert first == plain_pages
+    assert again == plain_pages
+
+
+def test_reused_measurements_leave_matplotlib_as_it_was() -> None:
+    from matplotlib.axis import Axis
+    from matplotlib.text import Text
+    from matplotlib.textpath import TextToPath
+
+    before = (Text._get_layout, TextToPath.get_text_width_height_descent, Axis._update_ticks)
+    with pytest.raises(RuntimeError), report_html.reused_measurements():
+        with report_html.reused_measurements():  # nested: the outer one stays in charge
+            pass
+        raise RuntimeError("a chart failed")
+    after = (Text._get_layout, TextToPath.get_text_width_height_descent, Axis._update_ticks)
+    assert after == before
+    assert not hasattr(Text, "_bsol_reused") and not hasattr(Axis, "_bsol_reused")
+
+
+@pytest.mark.parametrize(
+    ("change", "reused"),
+    [
+        ({}, True),
+        ({"fontsize": 9}, False),
+        ({"rotation": 90}, False),
+        ({"ha": "right"}, False),
+        ({"s": "Another title"}, False),
+        ({"linespacing": 2.0}, False),
+    ],
+)
+def test_a_text_layout_is_reused_only_for_the_same_words_font_and_placement(
+    change: dict, reused: bool
+) -> None:
+    fig, ax = plt.subplots(figsize=(3, 2))
+    base = {"s": "A title", "fontsize": 8, "rotation": 0, "ha": "left", "linespacing": 1.2}
+    with report_html.reused_measurements():
+        one = ax.text(0.1, 0.5, **base)
+        other = ax.text(0.1, 0.5, **{**base, **change})
+        bounds = [t.get_window_extent().bounds for t in (one, other)]
+    plain = other.get_window_extent().bounds
+    plt.close(fig)
+    assert bounds[1] == plain
+    assert (bounds[0] == bounds[1]) == reused
+
+
+def test_maps_are_drawn_once_and_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    import geopandas as gpd
+
+    shapes = gpd.GeoDataFrame(
+        {"ward_name": ["A", "B"], "value": [1.0, 2.0]},
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)],
+    )
+    drawn: list[str] = []
+    draw = Figure.draw
+
+    def counted(fig, renderer) -> None:
+        drawn.append(type(renderer).__name__)
+        draw(fig, renderer)
+
+    monkeypatch.setattr(Figure, "draw", counted)
+
+    def page(plot_shapes) -> str:
+        drawn.clear()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(plots, "_plot_shapes", plot_shapes)
+            fig, _ = plots.choropleth(shapes, "value", "Value by ward", "Percent")
+        return report_html.figure_html(fig, "map")
+
+    once = page(plots._plot_shapes)
+    assert len(drawn) == 1  # when it is saved, not when the shapes are plotted
+    assert once == page(_plot_shapes_with_drawing)
+    assert len(drawn) == 2
