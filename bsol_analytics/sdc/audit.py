@@ -323,7 +323,6 @@ def lp_ranges(
     exact_seconds: float = EXACT_SECONDS,
     whole: bool = True,
     local: bool = True,
-    size_limit: int | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Decide, for each check, whether its range can avoid the small range.
 
@@ -354,8 +353,6 @@ def lp_ranges(
             safe" (cheaper: protection then hides more cells instead).
         local: run the pair and block stages; an audit repeated with the same hidden
             cells and ``proven`` from the first skips them (they would find nothing new).
-        size_limit: most unknowns of the components the whole-component stages take on
-            (default :data:`EXACT_LIMIT`).
 
     Returns:
         ``(checks with a boolean 'fails' and a 'problem' column, number of components)``;
@@ -442,8 +439,7 @@ def lp_ranges(
 
     log.debug("audit: %d unknowns, %d components, %d checks", nf, p.n_comp, len(checks))
     big = np.bincount(p.comp[np.isin(p.comp, np.unique(qcomp[open_checks()]))], minlength=1)
-    limit = EXACT_LIMIT if size_limit is None else size_limit
-    if big.sum() > limit or not whole:
+    if big.sum() > EXACT_LIMIT or not whole:
         out = checks.copy()
         out["fails"] = ~decided & has
         out["problem"] = np.where(out["fails"], "not shown to be safe", "")
@@ -471,7 +467,7 @@ def lp_ranges(
             if (decided & ~before).sum() == 0:
                 break
     lo_exact, hi_exact, timed_out = _exact_ranges(
-        p, q, const, base, open_checks(), qcomp, bad_comp, see, time.perf_counter() + exact_seconds
+        p, q, const, base, open_checks(), qcomp, see, time.perf_counter() + exact_seconds
     )
     decided = tally("exact", decided)
     log.debug("audit: checks proven by stage %s; %.1f s", stages, time.perf_counter() - t0)
@@ -527,13 +523,14 @@ def _exact_ranges(
     base: np.ndarray,
     todo: np.ndarray,
     qcomp: np.ndarray,
-    bad_comp: np.ndarray,
     see: Any,
     deadline: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each open check's own minimum and maximum, one check per component per LP pair.
 
-    Checks left when ``deadline`` (a :func:`time.perf_counter` value) passes time out.
+    Checks left when ``deadline`` (a :func:`time.perf_counter` value) passes time out, as
+    do the checks of a component whose LP runs out of :data:`LP_SECONDS` (every component
+    taken here has a solution, so a failed LP is one out of time, not an inconsistency).
 
     Returns ``(lower, upper, timed_out)`` per check (``-inf``/``inf`` where not computed).
     """
@@ -551,9 +548,9 @@ def _exact_ranges(
         alive = np.isin(p.comp, comps)
         obj = np.asarray(q[pick].sum(axis=0)).ravel()
         xmax, xmin = _solve(p, -obj, alive), _solve(p, obj, alive)
-        if xmax is None or xmin is None:
-            bad_comp[np.unique(qcomp[pick])] = True
-            left = left[~np.isin(left, pick)]
+        if xmax is None or xmin is None:  # out of time: these components have a solution
+            timed_out[np.isin(qcomp, qcomp[pick]) & todo] = True
+            left = left[~np.isin(qcomp[left], qcomp[pick])]
             continue
         xmax, xmin = np.where(alive, xmax, base), np.where(alive, xmin, base)
         hi_exact[pick] = (q[pick] @ xmax) + const[pick]
@@ -1013,15 +1010,13 @@ def audit_system(
     exact_seconds: float = EXACT_SECONDS,
     whole: bool = True,
     local: bool = True,
-    size_limit: int | None = None,
 ) -> AuditResult:
     """Audit a linked system whose ``published`` flags are set; ``primary`` flags cells.
 
     ``earlier`` is an audit of the same system with the same primary cells and fewer (or
     the same) hidden cells (under the suppression policy): the checks it proved stay
     proven, since its witnesses, with the newly hidden counts at their published values,
-    still solve the relations. ``whole``, ``local`` and ``size_limit`` are passed to
-    :func:`lp_ranges`.
+    still solve the relations. ``whole`` and ``local`` are passed to :func:`lp_ranges`.
     """
     t0 = time.perf_counter()
     value, free, lb, ub = _bounds(system, policy)
@@ -1046,7 +1041,6 @@ def audit_system(
         exact_seconds,
         whole,
         local,
-        size_limit,
     )
     return _result(system, out, n_comp, t0, policy)
 

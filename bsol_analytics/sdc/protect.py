@@ -16,9 +16,8 @@ The heuristic, deterministic (same input, same output):
    step 2, until the audit passes. Each round re-examines only the counts earlier rounds
    did not prove (a witness stays a solution when more cells are hidden), and skips the
    per-count exact ranges (:data:`EXACT_SECONDS_PROTECT`): an unproven count gets another
-   cell hidden instead. When nothing is left to hide, a last audit gives the counts left
-   the whole-component stages and their own ranges (:data:`LAST_RESORT_LIMIT`) before the
-   run is given up.
+   cell hidden instead. The counts of the first round get the whole-component stages
+   once before anything more is hidden (:data:`WHOLE_PROTECT`).
 
 Under the rounding policy (``policy.method == "round"``) step 2 is skipped: counts 1-7 are
 redacted, every other count is rounded to the nearest ``rounding_base`` (0 stays 0), and
@@ -78,16 +77,14 @@ PROTECT_SECONDS = 1200.0
 #: audit stays sound: a count is only passed with a witness).
 EXACT_SECONDS_PROTECT = 0.0
 
-#: Whether the audit rounds of protection also run the stages over whole components
-#: (down, up). They are slow on large components and, after the path stage, rarely prove
-#: anything more, so the rounds leave them out: a count without a cheaper witness gets more
-#: cells hidden; the stages run once, as the last resort (:data:`LAST_RESORT_LIMIT`).
+#: Whether the first audit round of protection also runs the stages over whole components
+#: (down, up). They are slow on large components, so the first round leaves them out: most
+#: counts get a cheaper witness; the audit is then repeated, with the same hidden cells,
+#: with those stages alone for the counts left (some are only shown safe by moves across
+#: several area levels at once; skipped when the components are over ``EXACT_LIMIT``);
+#: cells are hidden only for what still fails. Later rounds run them only if they proved
+#: something then.
 WHOLE_PROTECT = False
-
-#: Most unknowns of the components holding the counts left when no further cell can be
-#: hidden: those counts then get the whole-component stages and their own ranges (within
-#: :data:`~bsol_analytics.sdc.audit.EXACT_SECONDS`) before the run is given up.
-LAST_RESORT_LIMIT = 250_000
 
 #: Reason of a cell redacted under the rounding policy to protect another.
 REASON_REDACTED = "secondary: redacted to protect another cell"
@@ -245,6 +242,7 @@ def _secondary(
         published = _with_published(system, hidden | never, policy)
         return audit_system(published, primary, policy, truth, earlier=result, **how)
 
+    whole = tried = WHOLE_PROTECT
     for _ in range(MAX_AUDIT_ROUNDS):
         if policy.secondary and policy.method == "suppress":
             hidden = secondary_suppression(
@@ -257,9 +255,16 @@ def _secondary(
                 policy=policy,
                 max_iterations=policy.max_iterations,
             )
-        result = audit(exact_seconds=EXACT_SECONDS_PROTECT, whole=WHOLE_PROTECT)
+        result = audit(exact_seconds=EXACT_SECONDS_PROTECT, whole=whole)
         if result.passed or not policy.secondary:
             break
+        if not tried:  # the counts left get the whole-component stages before more hiding
+            tried, before = True, len(result.failures)
+            # (with the same hidden cells the pair, block and path stages find nothing new)
+            result = audit(exact_seconds=EXACT_SECONDS_PROTECT, whole=True, local=False)
+            if result.passed:
+                break
+            whole = len(result.failures) < before  # later rounds keep them if they helped
         if time.perf_counter() - t0 > PROTECT_SECONDS:
             log.warning(
                 "Disclosure control: out of time with %d counts unproven.", len(result.failures)
@@ -278,12 +283,8 @@ def _secondary(
             np.bincount(strikes[failing]).tolist(),
             len(extra),
         )
-        if not len(extra):  # last resort: each count's own range, with the same hidden cells
-            result = audit(whole=True, local=False, size_limit=LAST_RESORT_LIMIT)
-            if not result.passed:
-                log.warning(
-                    "Disclosure control: no further cell can protect %d cells.", len(failing)
-                )
+        if not len(extra):
+            log.warning("Disclosure control: no further cell can protect %d cells.", len(failing))
             break
         hidden[extra] = True
     assert result is not None
