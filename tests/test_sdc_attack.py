@@ -433,9 +433,25 @@ BY_SETS = [
 ]
 
 
+#: Runs that fail safe (exit code 5, nothing published) instead of passing: at 2,000 and
+#: 20,000 patients nearly every practice-level group of the issue's five breakdowns is a
+#: small count, and escalation does not prove them within ``PROTECT_SECONDS``
+#: (``docs/disclosure-control.md``, the hard case).
+FAILS_SAFE = {("2k", "issue"), ("20k", "issue")}
+
+
 def _by_params() -> list:
+    fails_safe = pytest.mark.xfail(
+        reason="fails safe: practice-level cells not proven within PROTECT_SECONDS", strict=False
+    )
     return [
-        pytest.param(size.values[0], by, view, id=f"{size.id}-{name}")
+        pytest.param(
+            size.values[0],
+            by,
+            view,
+            id=f"{size.id}-{name}",
+            marks=[fails_safe] if (size.id, name) in FAILS_SAFE else [],
+        )
         for size in SIZES
         for name, by, view in BY_SETS
     ]
