@@ -112,15 +112,14 @@ def _title(fig: Any, title: str) -> None:
                  fontsize=CHART_FONT)  # fmt: skip
 
 
-def _legend_below(ax: Any, ncol: int | None = None) -> None:
+def _legend_below(ax: Any) -> None:
     """The legend under the chart (outside the data), as many entries to a row as fit."""
     fig = ax.get_figure()
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
-    if ncol is None:
-        longest = max(len(lab) for lab in labels) * SMALL_FONT / CHART_FONT / _CHARS_PER_INCH
-        ncol = max(1, min(len(labels), int(fig.get_figwidth() // (longest + 0.45))))
+    longest = max(len(lab) for lab in labels) * SMALL_FONT / CHART_FONT / _CHARS_PER_INCH
+    ncol = max(1, min(len(labels), int(fig.get_figwidth() // (longest + 0.45))))
     fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
 
 
@@ -954,11 +953,12 @@ def _map_layout(gdf: Any, title: str, key: list[str], below: float) -> tuple[Any
     key_w = n_cols * col_w
     map_w = width - key_w - 0.05
     map_h = min(map_w * aspect, 4.2 if width == COLUMN_WIDTH else 6.0)
-    title_h = 0.16 * (_wrap(title, width - 0.1).count("\n") + 1) + 0.06
+    wrapped = _wrap(title, width - 0.1)
+    title_h = 0.16 * (wrapped.count("\n") + 1) + 0.06
     key_h = (-(-lines // max(n_cols, 1)) + 1) * _KEY_PITCH
     height = title_h + max(map_h + below, key_h) + 0.05
     fig = plt.figure(figsize=(width, height))
-    fig.suptitle(_wrap(title, width - 0.1), x=0.01, y=1 - 0.03 / height, ha="left",
+    fig.suptitle(wrapped, x=0.01, y=1 - 0.03 / height, ha="left",
                  va="top", fontsize=CHART_FONT)  # fmt: skip
     top = 1 - title_h / height
     ax = fig.add_axes((0.0, (below + 0.02) / height, map_w / width, map_h / height))

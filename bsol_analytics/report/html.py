@@ -370,25 +370,25 @@ def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI, css_class: str = "") -
         css_class = f"{css_class} wide-chart".strip()
     cls = f' class="{html.escape(css_class, quote=True)}"' if css_class else ""
     buf = io.BytesIO()
-    if not _dense(fig):
-        with reused_measurements():
+    svg = not _dense(fig)
+    with reused_measurements():
+        if svg:
             text = svg_tight(fig)
-        plt.close(fig)
-        svg = compact_svg(text).encode("utf-8")
-        data = base64.b64encode(svg).decode("ascii")
+        else:
+            settle_layout(fig)
+            fig.savefig(
+                buf,
+                format="png",
+                dpi=dpi,
+                bbox_inches="tight",
+                pad_inches=PAD_INCHES,
+                metadata={"Software": None},
+            )
+    plt.close(fig)
+    if svg:
+        data = base64.b64encode(compact_svg(text).encode("utf-8")).decode("ascii")
         src = f"data:image/svg+xml;base64,{data}"
         return f'<img alt="{html.escape(alt, quote=True)}"{cls} src="{src}">'
-    with reused_measurements():
-        settle_layout(fig)
-        fig.savefig(
-            buf,
-            format="png",
-            dpi=dpi,
-            bbox_inches="tight",
-            pad_inches=PAD_INCHES,
-            metadata={"Software": None},
-        )
-    plt.close(fig)
     # A 256-colour palette keeps charts crisp at about a third of the size.
     buf.seek(0)
     image = Image.open(buf).convert("RGB")
@@ -403,14 +403,19 @@ def figure_html(fig: Any, alt: str, dpi: int = PRINT_DPI, css_class: str = "") -
 
 
 def table_html(
-    frame: pd.DataFrame, caption: str, row_header: bool = True, merge: Sequence[str] = ()
+    frame: pd.DataFrame,
+    caption: str,
+    row_header: bool = True,
+    merge: Sequence[str] = (),
+    css_class: str = "",
 ) -> str:
     """An accessible HTML table: caption, ``th scope="col"`` headers, row headers.
 
     Cells are escaped; the first column is a row header (``th scope="row"``) when
     ``row_header`` is true. In the columns named in ``merge``, a run of equal cells in
     consecutive rows is written once, spanning those rows (e.g. a caveat shared by a
-    family's indicators), so a printed table does not repeat it.
+    family's indicators), so a printed table does not repeat it. ``css_class`` adds
+    classes to the table's ``data`` class.
 
     Examples:
         >>> t = table_html(pd.DataFrame({"Group": ["A"], "Value": ["1.0"]}), "Demo")
@@ -445,7 +450,8 @@ def table_html(
             )
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        f'<table class="data"><caption>{html.escape(caption)}</caption>'
+        f'<table class="{html.escape(" ".join(["data", css_class]).strip(), quote=True)}">'
+        f"<caption>{html.escape(caption)}</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
@@ -674,7 +680,7 @@ def _mark_wide(page: str) -> str:
     for tag in ("h3", "ul", "p", "ol"):
         part = part.replace(f"<{tag}>", f'<{tag} class="print-wide">')
         part = part.replace(f"<{tag} id=", f'<{tag} class="print-wide" id=')
-    part = part.replace('<table class="data">', '<table class="data print-wide">')
+    part = part.replace('<table class="data', '<table class="data print-wide')
     return page[:start] + part + page[end:]
 
 

@@ -1523,9 +1523,10 @@ def definitions_section(data: PackData, area: str) -> str:
     lists = "".join(f"<li>{html.escape(i)}</li>" for i in items)
     sources = "".join(f"<li>{html.escape(s)}</li>" for s in info.get("data_sources", []))
     merge = ["Caveats", "England figure"]  # written once for a run of equal cells
-    table = table_html(definitions_table(data.meta), "Indicator definitions", merge=merge)
-    # Printed across the page with set column widths (see the pack's print style).
-    table = table.replace('<table class="data">', '<table class="data definitions print-wide">', 1)
+    # printed across the page with set column widths (see the pack's print style)
+    table = table_html(
+        definitions_table(data.meta), "Indicator definitions", merge=merge, css_class="definitions"
+    )
     return (
         heading_html("Definitions and data", 2)
         + heading_html("Indicators", 3)

@@ -46,20 +46,6 @@ def _area_type(area: str) -> str:
     return "BSOL" if area == BSOL else "locality"
 
 
-def _area_rows(
-    frame: pd.DataFrame, area: str, breakdown: str = "overall", indicator_id: str | None = None
-) -> pd.DataFrame:
-    """Rows of one area (BSOL or a locality) and breakdown, optionally of one indicator."""
-    pick = (
-        (frame["area"] == area)
-        & (frame["area_type"] == _area_type(area))
-        & (frame["breakdown"] == breakdown)
-    )
-    if indicator_id is not None:
-        pick &= frame["indicator_id"] == indicator_id
-    return frame[pick]
-
-
 def _latest(data: PackData) -> pd.DataFrame:
     """The rows at the reporting date (shared: callers select from it, never alter it)."""
     ind = data.indicators
@@ -73,23 +59,21 @@ def _rows_of(
     indicator_id: str | None = None,
     latest: bool = True,
 ) -> pd.DataFrame:
-    """:func:`_area_rows` of the latest (or every) date, from frames split once by area.
+    """Rows of one area (BSOL or a locality) and breakdown, optionally of one indicator.
 
-    The same rows, in the same order and with the same index, as filtering the whole
-    frame; the split is made once per pack, so each selection reads a few rows.
+    From the latest (or every) date, split once per pack by area: the same rows, in the
+    same order and with the same index, as filtering the whole frame.
     """
+    frame = _latest(data) if latest else data.indicators
     split = data.shared(
         ("by_area", latest),
         lambda: dict(
-            iter((_latest(data) if latest else data.indicators).groupby(
-                ["area_type", "area", "breakdown"], sort=False, dropna=False
-            ))
+            iter(frame.groupby(["area_type", "area", "breakdown"], sort=False, dropna=False))
         ),
-    )  # fmt: skip
+    )
     rows = split.get((_area_type(area), area, breakdown))
-    if rows is None:
-        return _area_rows(_latest(data) if latest else data.indicators, area, breakdown,
-                          indicator_id)  # fmt: skip
+    if rows is None:  # no such rows
+        return frame.iloc[:0]
     if indicator_id is not None:
         rows = rows[rows["indicator_id"] == indicator_id]
     return rows

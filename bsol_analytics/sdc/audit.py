@@ -804,10 +804,10 @@ PATH_UNITS = 400
 
 
 def _area_paths(system: LinkedSystem) -> tuple[dict[str, set[str]], dict[str, str]]:
-    """Each area (``type:name``) with its ancestors and descendants, and its anchor.
+    """Each area's *anchor*, and each anchor with its ancestors and descendants.
 
-    Areas are read from the ``area`` relations; an area's *anchor* is its ancestor just
-    below a top area (itself if it is one, or a top area).
+    Areas (``type:name``) are read from the ``area`` relations; an area's anchor is its
+    ancestor just below a top area (itself if it is one, or a top area).
     """
     kids = child_areas(system)
     child = (kids["area_type"] + ":" + kids["area"]).tolist()
@@ -827,14 +827,13 @@ def _area_paths(system: LinkedSystem) -> tuple[dict[str, set[str]], dict[str, st
                     todo.append(b)
         return seen
 
-    areas = set(child) | set(parent)
-    paths = {a: {a} | reach(a, up) | reach(a, down) for a in areas}
     anchor = {}
-    for a in areas:
+    for a in set(child) | set(parent):
         b = a
         while any(p in up for p in up.get(b, ())):  # climb while the parent has a parent
             b = min(p for p in up[b] if p in up)
         anchor[a] = b
+    paths = {b: {b} | reach(b, up) | reach(b, down) for b in set(anchor.values())}
     return paths, anchor
 
 
@@ -856,37 +855,43 @@ def _path_witnesses(search: _Search, todo: np.ndarray) -> None:
     policy = search.policy
     cells = system.cells
     cell = checks["cell"].to_numpy(np.int64)
-    area = (cells["area_type"].astype("str") + ":" + cells["area"].astype("str")).to_numpy()
-    dims = breakdown_dims(cells["breakdown"]).to_numpy()
-    when = (cells["reporting_date"].astype("str") + "|" + cells["view"].astype("str")).to_numpy()
     paths, anchor = _area_paths(system)
-    codes, names = pd.factorize(area)
-    anchored = np.array([anchor.get(a, a) for a in names], dtype=object)[codes]
-    unit = pd.Series(when[cell] + "#" + dims[cell] + "#" + anchored[cell])
-    order = unit[todo].value_counts(sort=True).index[:PATH_UNITS]
+    area, area_names = pd.factorize(
+        cells["area_type"].astype("str") + ":" + cells["area"].astype("str")
+    )
+    anchor_of = np.array([anchor.get(a, a) for a in area_names], dtype=object)
+    when = pd.factorize(cells["reporting_date"].astype("str") + "|" + cells["view"].astype("str"))[
+        0
+    ]
+    dims, dim_names = pd.factorize(breakdown_dims(cells["breakdown"]))
+    has_dim = {
+        d: np.array([d in n.split("|") for n in dim_names], bool)[dims]
+        for d in set("|".join(dim_names).split("|"))
+    }
+    unit = pd.DataFrame({"w": when[cell], "d": dims[cell], "a": anchor_of[area[cell]]})
+    unit = unit.groupby(["w", "d", "a"], sort=False).ngroup().to_numpy()
+    size = np.bincount(unit[todo], minlength=unit.max() + 1 if len(unit) else 0)
+    order = np.argsort(-size, kind="stable")[: min(PATH_UNITS, int((size > 0).sum()))]
     base = np.where(free, search.seed, search.value)
     lo_s, hi_s = policy.min_count, policy.max_count
-    codes, names = pd.factorize(dims)
-    has_dim = {
-        d: np.array([d in n.split("|") for n in names], bool)[codes]
-        for d in set("|".join(names).split("|"))
-    }
 
     def undecided() -> np.ndarray:
         seen_ok = (np.floor(seen[1] + _EPS) > hi_s) | (np.ceil(seen[0] - _EPS) < lo_s)
         return ~seen_ok & todo
 
     t0, n_units = time.perf_counter(), 0
-    for key in order:
-        mine = undecided() & (unit == key).to_numpy()
+    for u in order:
+        mine = undecided() & (unit == u)
         if not mine.any():
             continue
         n_units += 1
-        w, d, a = key.split("#")
+        first = cell[np.flatnonzero(mine)[0]]
+        top = anchor_of[area[first]]
         near = np.zeros(len(cells), bool)
-        for one in d.split("|"):
+        for one in dim_names[dims[first]].split("|"):
             near |= has_dim[one]
-        near &= (when == w) & np.isin(area, list(paths.get(a, {a})))
+        in_path = np.isin(area_names, list(paths.get(top, {top})))
+        near &= (when == when[first]) & in_path[area]
         p = search.held(free & np.repeat(near, 2))
         if len(p.free):
             _chunk_witnesses(system, p, checks, mine, base, policy, seen, undecided, repeats=1)
