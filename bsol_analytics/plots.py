@@ -65,8 +65,11 @@ COLUMN_WIDTH = (190 - 6) / 2 / 25.4
 CHART_FONT = 8.0
 #: Font size of small words inside a chart (values on bars and cells, map keys), in points.
 SMALL_FONT = 7.5
+#: Width of one character of the chart font, in ems (DejaVu Sans letters and digits,
+#: generous): how much room words and numbers are given before they are measured.
+CHAR_WIDTH = 0.62
 #: Characters of the chart font per inch (DejaVu Sans at :data:`CHART_FONT`, generous).
-_CHARS_PER_INCH = 72 / (0.62 * CHART_FONT)
+_CHARS_PER_INCH = 72 / (CHAR_WIDTH * CHART_FONT)
 
 plt.rcParams.update(
     {
@@ -811,17 +814,29 @@ WIDE_KEY_WIDTH = 1.95
 _KEY_PITCH = 1.2 * SMALL_FONT / 72
 
 
-def _key_entries(gdf: Any, names: str | None) -> list[str]:
-    """The numbered key of a map's areas (empty when the areas are named on the map).
+def _wide_key(entries: int) -> bool:
+    """Whether a map's key of ``entries`` areas goes in two wider columns of a page-wide map.
+
+    Examples:
+        >>> _wide_key(KEY_ROWS), _wide_key(KEY_ROWS + 1)
+        (False, True)
+    """
+    return entries > KEY_ROWS
+
+
+def _named_areas(gdf: Any, names: str) -> Any:
+    """The areas of a map that get a name or number: those with a name and a shape."""
+    return gdf[gdf[names].notna() & ~gdf.geometry.is_empty]
+
+
+def _key_entries(shown: Any, names: str | None) -> list[str]:
+    """The numbered key of a map's ``shown`` areas (empty when they are named on the map).
 
     A key of more than :data:`KEY_ROWS` areas goes in two wider columns of a page-wide map.
     """
-    if names is None:
+    if names is None or len(shown) <= MAX_NAMED_AREAS:
         return []
-    shown = gdf[gdf[names].notna() & ~gdf.geometry.is_empty]
-    if len(shown) <= MAX_NAMED_AREAS:
-        return []
-    column = WIDE_KEY_WIDTH if len(shown) > KEY_ROWS else KEY_WIDTH
+    column = WIDE_KEY_WIDTH if _wide_key(len(shown)) else KEY_WIDTH
     hang = "\n   "
     return [
         _wrap(f"{n} {name}", column - 0.05, SMALL_FONT).replace("\n", hang)
@@ -840,7 +855,7 @@ def _number_boxes(ax: Any, xy: np.ndarray, labels: list[str]) -> np.ndarray:
     centre = ax.transData.transform(xy)
     scale = ax.figure.dpi / 72
     pad = 0.2 * MAP_NUMBER_FONT + 1.0  # the white box around the digits (points)
-    half_w = (np.array([len(t) for t in labels]) * 0.62 * MAP_NUMBER_FONT + pad) * scale / 2
+    half_w = (np.array([len(t) for t in labels]) * CHAR_WIDTH * MAP_NUMBER_FONT + pad) * scale / 2
     half_h = np.full(len(labels), (1.2 * MAP_NUMBER_FONT + pad) * scale / 2)
     return np.column_stack(
         [centre[:, 0] - half_w, centre[:, 1] - half_h, centre[:, 0] + half_w,
@@ -906,16 +921,16 @@ def _place_numbers(ax: Any, points: Any, sizes: np.ndarray, back: dict) -> None:
                                 "shrinkA": 0, "shrinkB": 0})  # fmt: skip
 
 
-def _label_areas(fig: Any, ax: Any, gdf: Any, names: str, key: list[str], box: tuple) -> str:
+def _label_areas(fig: Any, ax: Any, shown: Any, names: str, key: list[str], box: tuple) -> str:
     """Write area names on the map (few areas) or numbers, with ``key`` in ``box`` beside it.
 
-    Numbers follow the frame's row order, which is also the order of the map's data
-    table. ``box`` is the key's left and top in figure fractions and its column width in
-    inches. Returns a sentence for the alt text.
+    ``shown`` are the areas to name (:func:`_named_areas`). Numbers follow the frame's row
+    order, which is also the order of the map's data table. ``box`` is the key's left and
+    top in figure fractions and its column width in inches. Returns a sentence for the alt
+    text.
     """
     import shapely
 
-    shown = gdf[gdf[names].notna() & ~gdf.geometry.is_empty]
     points = shown.geometry.representative_point()
     # A white box behind each label (not a stroked halo, which would turn SVG text to paths).
     back = {"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
@@ -927,7 +942,7 @@ def _label_areas(fig: Any, ax: Any, gdf: Any, names: str, key: list[str], box: t
     _place_numbers(ax, points, shapely.area(np.asarray(shown.geometry)), back)
     x, top, col_width = box
     rows = np.cumsum([k.count("\n") + 1 for k in key])
-    per_column = -(-int(rows[-1]) // (2 if col_width > KEY_WIDTH else 1))
+    per_column = -(-int(rows[-1]) // (2 if _wide_key(len(key)) else 1))
     column = (rows - 1) // per_column
     for k in range(int(column[-1]) + 1):
         fig.text(x + k * col_width / fig.get_figwidth(), top, "\n".join(np.array(key)[column == k]),
@@ -935,18 +950,19 @@ def _label_areas(fig: Any, ax: Any, gdf: Any, names: str, key: list[str], box: t
     return "Areas are numbered on the map; the key beside it and the data table name them."
 
 
-def _map_layout(gdf: Any, title: str, key: list[str], below: float) -> tuple[Any, Any, dict]:
+def _map_layout(bounds: Any, title: str, key: list[str], below: float) -> tuple[Any, Any, dict]:
     """A map's figure, drawn at the width it prints at, and where its parts go.
 
-    The map takes the figure's width less its key; a legend or colour bar ``below``
-    inches high goes under it. A key of more than :data:`KEY_ROWS` areas makes the figure
-    page-wide (:data:`FULL_WIDTH`), with the key in two columns.
+    ``bounds`` are the drawn shapes' ``(x0, y0, x1, y1)``. The map takes the figure's width less
+    its key; a legend or colour bar ``below`` inches high goes under it. A key of more than
+    :data:`KEY_ROWS` areas makes the figure page-wide (:data:`FULL_WIDTH`), with the key in
+    two columns.
     """
-    x0, y0, x1, y1 = gdf.total_bounds if len(gdf) else (0, 0, 1, 1)
+    x0, y0, x1, y1 = bounds
     lat = np.cos(np.radians((y0 + y1) / 2)) if abs(y1) <= 90 and abs(y0) <= 90 else 1.0
     aspect = (y1 - y0) / max((x1 - x0) * lat, 1e-9)
     lines = sum(k.count("\n") + 1 for k in key)
-    wide = len(key) > KEY_ROWS
+    wide = _wide_key(len(key))
     n_cols = (2 if wide else 1) if key else 0
     width = FULL_WIDTH if wide else COLUMN_WIDTH
     col_w = WIDE_KEY_WIDTH if wide else KEY_WIDTH
@@ -1004,8 +1020,11 @@ def choropleth(
     # Simplified to about a third of a point on the printed map: no visible change.
     gdf = gdf.assign(geometry=gdf.geometry.simplify(max(x1 - x0, y1 - y0) / 700))
     names = _name_column(gdf)
-    key = _key_entries(gdf, names)
-    fig, ax, spots = _map_layout(gdf, title, key, 0.75 if categorical else 0.5)
+    shown = _named_areas(gdf, names) if names else gdf.iloc[:0]
+    key = _key_entries(shown, names)
+    # Laid out on the shapes as drawn (simplifying can move the outermost points).
+    drawn = gdf.total_bounds if len(gdf) else (0, 0, 1, 1)
+    fig, ax, spots = _map_layout(drawn, title, key, 0.75 if categorical else 0.5)
     fixed = False
     if categorical:
         cats = sorted(gdf[column].dropna().unique().tolist())
@@ -1050,7 +1069,7 @@ def choropleth(
         cax.tick_params(labelsize=7.0, length=2, pad=1)
         vals = gdf[column].dropna()
         detail = f"values from {vals.min():.1f} to {vals.max():.1f}" if len(vals) else "no values"
-    labelled = f" {_label_areas(fig, ax, gdf, names, key, spots['key'])}" if names else ""
+    labelled = f" {_label_areas(fig, ax, shown, names, key, spots['key'])}" if names else ""
     ax.set_axis_off()
     ax.set(xlabel="", ylabel="")  # geopandas' axis names: not shown, not in the SVG
     darker = "are more deprived" if categorical and fixed else "have lower values"

@@ -896,3 +896,53 @@ def test_neutral_and_own_area_colours_are_not_judgements():
 
     own = next(c for c in fig.axes[0].collections if c.get_label() == "East")
     assert to_hex(own.get_facecolor()[0]) != to_hex(style["worse"][0])
+
+
+@pytest.mark.parametrize(
+    ("packs_", "first"),
+    [
+        (["Central", "East", "BSOL"], ["BSOL", "Central", "East"]),
+        (["BSOL", "West"], ["BSOL", "West"]),
+        (["Solihull", "North"], ["Solihull", "North"]),
+        (["BSOL"], ["BSOL"]),
+    ],
+)
+def test_the_slowest_pack_starts_first(packs_: list[str], first: list[str]) -> None:
+    tasks = [{"pack": p} for p in packs_]
+    assert [t["pack"] for t in packs_run.longest_first(tasks)] == first
+    assert [t["pack"] for t in tasks] == packs_  # the packs' own order is kept for results
+
+
+def test_the_page_is_the_document_nbconvert_writes(tmp_path: Path) -> None:
+    """Without nbconvert's re-parsing pass, the page parses to the same document."""
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.v4.new_notebook()
+    markup = (
+        '<h2 id="at-a-glance">At a glance</h2><section class="pack-section" '
+        'aria-labelledby="x"><p class="headline">It&#x27;s up &amp; away.</p>'
+        '<figure><img alt="A chart" class="spine-chart" src="data:image/png;base64,AAAA">'
+        '</figure><details><summary>Show</summary><table class="data"><caption>Rates'
+        "</caption><tr><td>1 &lt; 2</td></tr></table></details></section><br>"
+    )
+    out = nbformat.v4.new_output("display_data", data={"text/html": markup})
+    nb.cells.append(nbformat.v4.new_code_cell("show()", outputs=[out]))
+    nb.cells.append(nbformat.v4.new_markdown_cell("Some *words*."))
+    path = tmp_path / "pack.ipynb"
+    nbformat.write(nb, path)
+    page = packs_run.notebook_to_html(path, "East pack", "Footer", synthetic=True)
+    options = {
+        "template_name": "bsol",
+        "extra_template_basedirs": [str(packs_run.TEMPLATE_DIR)],
+        "exclude_input": True,
+        "exclude_input_prompt": True,
+        "exclude_output_prompt": True,
+        "exclude_anchor_links": True,
+    }
+    own = packs_run._page_exporter()(**options)
+    resources = {"metadata": {"name": "East pack"}, "toc_html": "", "footer_text": "F"}
+    plain = HTMLExporter(**options).from_notebook_node(nb, resources=dict(resources))[0]
+    fast = own.from_notebook_node(nb, resources=dict(resources))[0]
+    assert str(BeautifulSoup(fast, features="html.parser")) == plain
+    assert "At a glance" in page and 'alt="A chart"' in page

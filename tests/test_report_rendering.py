@@ -48,19 +48,65 @@ def test_reused_measurements_draw_the_same_pages(plain_pages: list[str]) -> None
     assert again == plain_pages
 
 
-def test_reused_measurements_leave_matplotlib_as_it_was() -> None:
+def _patched() -> tuple:
     from matplotlib.axis import Axis
+    from matplotlib.offsetbox import HPacker, VPacker
     from matplotlib.text import Text
     from matplotlib.textpath import TextToPath
 
-    before = (Text._get_layout, TextToPath.get_text_width_height_descent, Axis._update_ticks)
+    return (
+        Text._get_layout,
+        TextToPath.get_text_width_height_descent,
+        Axis._update_ticks,
+        Axis._get_ticklabel_bboxes,
+        HPacker._get_bbox_and_child_offsets,
+        VPacker._get_bbox_and_child_offsets,
+    )
+
+
+def test_reused_measurements_leave_matplotlib_as_it_was() -> None:
+    from matplotlib.axis import Axis
+    from matplotlib.offsetbox import VPacker
+    from matplotlib.text import Text
+
+    before = _patched()
     with pytest.raises(RuntimeError), report_html.reused_measurements():
         with report_html.reused_measurements():  # nested: the outer one stays in charge
             pass
         raise RuntimeError("a chart failed")
-    after = (Text._get_layout, TextToPath.get_text_width_height_descent, Axis._update_ticks)
-    assert after == before
-    assert not hasattr(Text, "_bsol_reused") and not hasattr(Axis, "_bsol_reused")
+    assert _patched() == before
+    assert not any(hasattr(cls, "_bsol_reused") for cls in (Text, Axis, VPacker))
+
+
+def test_a_legend_is_packed_once_and_the_same() -> None:
+    from matplotlib.offsetbox import VPacker
+
+    def legend_chart() -> tuple:
+        fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
+        ax.plot([0, 1], [0, 1], label="a line")
+        ax.plot([0, 1], [1, 0], label="another line")
+        fig.legend(loc="outside lower center", ncol=2)
+        return fig, ax
+
+    fig, _ = legend_chart()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(pytest.MonkeyPatch.context()).setattr(
+            report_html, "reused_measurements", contextlib.nullcontext
+        )
+        plain = report_html.figure_html(fig, "Lines")
+    packed = []
+    pack = VPacker._get_bbox_and_child_offsets
+
+    def counted(self, renderer):
+        packed.append(id(self))
+        return pack(self, renderer)
+
+    fig, _ = legend_chart()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(VPacker, "_get_bbox_and_child_offsets", counted)
+        reused = report_html.figure_html(fig, "Lines")
+    assert reused == plain
+    assert len(packed) == len(set(packed))  # each box packed once
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import multiprocessing
@@ -100,9 +101,12 @@ def notebook_to_html(executed: Path, title: str, footer: str = "", synthetic: bo
     table's caption says so.
     """
     import nbformat
-    from nbconvert import HTMLExporter
 
-    nb = nbformat.read(executed, as_version=4)
+    return _convert(nbformat.read(executed, as_version=4), title, footer, synthetic)
+
+
+def _convert(nb: Any, title: str, footer: str = "", synthetic: bool = False) -> str:
+    """The page of an executed notebook (see :func:`notebook_to_html`)."""
     nb.cells = [c for c in nb.cells if "remove-cell" not in c.metadata.get("tags", [])]
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -111,7 +115,7 @@ def notebook_to_html(executed: Path, title: str, footer: str = "", synthetic: bo
                 for o in cell.get("outputs", [])
                 if not (o.get("output_type") == "stream") and not (o.get("output_type") == "error")
             ]
-    exporter = HTMLExporter(
+    exporter = _page_exporter()(
         template_name="bsol",
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         exclude_input=True,
@@ -130,6 +134,68 @@ def notebook_to_html(executed: Path, title: str, footer: str = "", synthetic: bo
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     body = mark_print(body)
     return mark_synthetic(body) if synthetic else body
+
+
+@functools.cache
+def _page_exporter() -> type:
+    """The HTML exporter of nbconvert 7, writing the page as the template renders it.
+
+    nbconvert's own HTML exporter re-parses the rendered page with BeautifulSoup and
+    writes it out again (most of the conversion's time) only to give images without alt
+    text a placeholder and to make JupyterLab cells focusable: every image of a pack has
+    its alt text and the pack's template has no JupyterLab cells, so the page is the same
+    document without that pass (its attributes keep the order they were written in).
+    """
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    if not hasattr(HTMLExporter, "_init_resources"):
+        return HTMLExporter  # another nbconvert than the one this mirrors: its own pass
+
+    class PageExporter(HTMLExporter):
+        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight = self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
+            )
+            resources = self._init_resources(resources)
+            widgets = WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources
+            )
+            self.register_filter("highlight_code", highlight)
+            self.register_filter("filter_data_type", widgets)
+            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+    return PageExporter
+
+
+def _warm_worker() -> None:
+    """Load what building a pack needs (papermill, nbconvert, the page template) once.
+
+    Run by every notebook worker as it starts, so that the imports are done while the
+    pack tables are computed rather than before the first pack. A failure here is left
+    for the pack's own build to report.
+    """
+    try:
+        import nbformat
+        import papermill  # noqa: F401
+
+        _convert(nbformat.v4.new_notebook(), "warm-up")
+    except Exception:
+        log.debug("Worker warm-up failed", exc_info=True)
+
+
+def _start_workers(jobs: int, packs: int) -> cf.ProcessPoolExecutor:
+    """The notebook workers, started now (each warms up with :func:`_warm_worker`)."""
+    workers = max(1, min(jobs, packs))
+    context = multiprocessing.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_worker)
+    for _ in range(workers):
+        pool.submit(int)  # each submission with no idle worker starts one
+    return pool
 
 
 def build_pack(task: dict[str, Any]) -> dict[str, Any]:
@@ -241,6 +307,7 @@ def _execute_all(
     in_process: bool = False,
     info: dict[str, Any] | None = None,
     source: str | None = None,
+    pool: cf.ProcessPoolExecutor | None = None,
 ) -> list[dict[str, Any]]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -288,10 +355,10 @@ def _execute_all(
         else:
             for task in tasks:
                 task["capture_stderr"] = True
-            context = multiprocessing.get_context("spawn")
-            pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context)
+            if pool is None:
+                pool = _start_workers(jobs, len(tasks))
             try:
-                futures = {pool.submit(build_pack, t): t["pack"] for t in tasks}
+                futures = {pool.submit(build_pack, t): t["pack"] for t in longest_first(tasks)}
                 for fut in cf.as_completed(futures):
                     pack = futures[fut]
                     try:
@@ -312,8 +379,23 @@ def _execute_all(
     return [results[p] for p in packs]
 
 
+def longest_first(tasks: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The packs in the order to start them: the slowest (BSOL, every locality) first.
+
+    Workers take packs in the order they are submitted; started last, the slowest pack
+    would leave the other workers idle at the end of the run. Results are still reported
+    in the packs' own order.
+
+    Examples:
+        >>> [t["pack"] for t in longest_first([{"pack": "East"}, {"pack": "BSOL"},
+        ...                                    {"pack": "West"}])]
+        ['BSOL', 'East', 'West']
+    """
+    return sorted(tasks, key=lambda task: task["pack"] != BSOL)
+
+
 def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
-    """On an interrupt, stop the notebook workers now rather than wait for their packs."""
+    """Stop the notebook workers now (on an interrupt: rather than wait for their packs)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
@@ -390,6 +472,8 @@ def run_packs(
     # private folder outside the reports root; only HTML is ever staged beside the target.
     work = private_directory(prefix="bsol-packs-work-")
     timings: dict[str, float] = {}
+    # Computing the tables leaves CPU time spare: the notebook workers warm up meanwhile.
+    pool = _start_workers(jobs, len(packs)) if tables_dir is None else None
     try:
         with _run_log(work):
             tables, inputs = _tables_step(
@@ -405,7 +489,7 @@ def run_packs(
             sweep_stale(out_root, target, started.timestamp())
             t0 = time.perf_counter()
             results = _execute_all(packs, tables, work, rd, view, imd, jobs, progress, notebook,
-                                   info=info, source=source)  # fmt: skip
+                                   info=info, source=source, pool=pool)  # fmt: skip
             results += absent
             timings["notebooks_wall"] = time.perf_counter() - t0
             timings["execute"] = sum(r["timings"].get("execute", 0.0) for r in results)
@@ -427,6 +511,8 @@ def run_packs(
             out_root.rmdir()  # a refused run leaves no trace
         raise
     finally:
+        if pool is not None:
+            _stop_workers(pool)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -581,6 +667,7 @@ __all__ = [
     "NOTEBOOK",
     "RunResult",
     "build_pack",
+    "longest_first",
     "no_data_note",
     "notebook_to_html",
     "run_packs",

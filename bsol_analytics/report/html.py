@@ -102,13 +102,24 @@ def _font_settings() -> tuple:
     return tuple((k, str(v)) for k, v in mpl.rcParams.items() if k.startswith(prefixes))
 
 
+def _measurer(renderer: Any) -> type:
+    """The kind of renderer that measures for ``renderer``.
+
+    Saving as SVG draws through a mixed-mode renderer that hands every measurement to its
+    SVG renderer: words and boxes measure the same as in the layout pass before it.
+    """
+    inner = getattr(renderer, "_vector_renderer", None)
+    drawing_vectors = inner is not None and getattr(renderer, "_renderer", None) is inner
+    return type(inner if drawing_vectors else renderer)
+
+
 def _text_layout_key(text: Any, renderer: Any) -> tuple | None:
     """What a text's layout (its size and line offsets) depends on; None: do not reuse it."""
     if text.get_wrap() or text.get_usetex() or "$" in text.get_text():
         return None  # wrapped text depends on its position; mathtext on many settings
     return (
         "layout",
-        type(renderer),
+        _measurer(renderer),
         getattr(renderer, "dpi", None),
         text.figure.dpi,
         text.get_text(),
@@ -136,21 +147,38 @@ def _tick_key(axis: Any) -> tuple:
     )
 
 
+def _label_boxes_key(axis: Any, ticks: list, renderer: Any) -> tuple:
+    """What the boxes of an axis's tick labels depend on while one figure is drawn."""
+    return (
+        *_tick_key(axis),
+        _measurer(renderer),
+        getattr(renderer, "dpi", None),
+        tuple(
+            (id(t), t.get_loc(), t.label1.get_text(), t.label2.get_text(),
+             t.label1.get_visible(), t.label2.get_visible())
+            for t in ticks
+        ),
+    )  # fmt: skip
+
+
 @contextlib.contextmanager
 def _reused_ticks() -> Iterator[None]:
     """Place an axis's ticks once for each size and range the axis takes in one figure.
 
-    Matplotlib places the ticks again (locator, labels) each time an axis is measured or
-    drawn; while one figure is laid out and drawn, the same axis at the same size and
-    range gets the same ticks.
+    Matplotlib places the ticks again (locator, labels) and measures their labels again
+    each time an axis is measured or drawn (up to four times in one drawing); while one
+    figure is laid out and drawn, the same axis at the same size and range gets the same
+    ticks, with labels in the same places.
     """
     from matplotlib.axis import Axis
 
     update = getattr(Axis, "_update_ticks", None)
-    if update is None or getattr(Axis, "_bsol_reused", False):
+    boxes_of = getattr(Axis, "_get_ticklabel_bboxes", None)
+    if update is None or boxes_of is None or getattr(Axis, "_bsol_reused", False):
         yield
         return
     placed: dict[tuple, list] = {}
+    measured: dict[tuple, tuple] = {}
 
     def ticks(self: Any) -> list:
         key = _tick_key(self)
@@ -158,13 +186,76 @@ def _reused_ticks() -> Iterator[None]:
             placed[key] = update(self)
         return list(placed[key])
 
+    def boxes(self: Any, ticks: list, renderer: Any) -> tuple:
+        key = _label_boxes_key(self, ticks, renderer)
+        if key not in measured:
+            measured[key] = boxes_of(self, ticks, renderer)
+        first, second = measured[key]
+        return [b.frozen() for b in first], [b.frozen() for b in second]
+
     Axis._update_ticks = ticks
+    Axis._get_ticklabel_bboxes = boxes
     Axis._bsol_reused = True
     try:
         yield
     finally:
         Axis._update_ticks = update
+        Axis._get_ticklabel_bboxes = boxes_of
         del Axis._bsol_reused
+
+
+def _packing_key(box: Any, renderer: Any) -> tuple:
+    """What the packing of a legend's box (its size, its parts' offsets) depends on."""
+    return (
+        id(box),
+        type(box),
+        _measurer(renderer),
+        renderer.points_to_pixels(1.0),
+        box.width,
+        box.height,
+        box.pad,
+        box.sep,
+        box.mode,
+        box.align,
+        tuple(id(child) for child in box.get_visible_children()),
+    )
+
+
+@contextlib.contextmanager
+def _reused_packing() -> Iterator[None]:
+    """Pack each legend box once per resolution while one figure is laid out and drawn.
+
+    A legend is a tree of packed boxes, and every box packs its whole subtree again each
+    time the legend is measured or drawn (the layout measures it, the drawing draws each
+    level, the content's box measures it again); the sizes and offsets do not change.
+    """
+    from matplotlib.offsetbox import HPacker, VPacker
+
+    originals = {cls: cls.__dict__.get("_get_bbox_and_child_offsets") for cls in (HPacker, VPacker)}
+    if None in originals.values() or getattr(VPacker, "_bsol_reused", False):
+        yield
+        return
+    packed: dict[tuple, tuple] = {}
+
+    def reuse(pack: Any) -> Any:
+        def packing(self: Any, renderer: Any) -> tuple:
+            key = _packing_key(self, renderer)
+            if key not in packed:
+                packed[key] = pack(self, renderer)
+            bbox, offsets = packed[key]
+            return bbox.frozen(), list(offsets)
+
+        return packing
+
+    for cls, pack in originals.items():
+        cls._get_bbox_and_child_offsets = reuse(pack)
+    VPacker._bsol_reused = True
+    try:
+        yield
+    finally:
+        for cls, pack in originals.items():
+            cls._get_bbox_and_child_offsets = pack
+        del VPacker._bsol_reused
 
 
 @contextlib.contextmanager
@@ -222,7 +313,7 @@ def reused_measurements() -> Iterator[None]:
     TextToPath.get_text_width_height_descent = size
     Text._bsol_reused = True
     try:
-        with _reused_ticks():
+        with _reused_ticks(), _reused_packing():
             yield
     finally:
         Text._get_layout = layout_of
@@ -502,6 +593,7 @@ def section_html(
     caption: str,
     notes: Sequence[str] = (),
     level: int = 3,
+    after_figure: str = "",
 ) -> str:
     """One pack section: heading, headline sentence, chart, notes and collapsed data table.
 
@@ -513,17 +605,22 @@ def section_html(
         caption: caption of the data table.
         notes: further plain-English paragraphs (e.g. the SII in words).
         level: heading level (3 under a family, 2 for top-level sections).
+        after_figure: markup placed right after the chart (e.g. the sentence that stands
+            in for a screen-only chart in print); nothing without a chart.
 
     Examples:
         >>> out = section_html("Trend", "It went up.", None, pd.DataFrame({"a": ["1"]}), "Data")
         >>> "<details><summary>Show the data: Data</summary>" in out
         True
+        >>> out = section_html("T", "H.", "F", None, "", after_figure="<p>N</p>")
+        >>> out.count("</figure><p>N</p>")
+        1
     """
     parts = [f'<section class="pack-section" aria-labelledby="{slug(title)}">']
     parts.append(heading_html(title, level))
     parts.append(f'<p class="headline">{html.escape(headline)}</p>')
     if figure:
-        parts.append(f"<figure>{figure}</figure>")  # the headline above is its caption
+        parts.append(f"<figure>{figure}</figure>{after_figure}")  # the headline: its caption
     parts.extend(f"<p>{html.escape(n)}</p>" for n in notes)
     if table is not None:
         parts.append(

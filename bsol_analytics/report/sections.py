@@ -116,13 +116,11 @@ REPEAT_SPINE_NOTE = (
 
 
 def _repeat_spine(fig: Any, alt: str) -> str:
-    """A family's spine chart, shown on screen only (its print sentence: `_with_print_note`)."""
+    """A family's spine chart, shown on screen only.
+
+    Its section puts :data:`REPEAT_SPINE_NOTE` after it (``section_html(after_figure=)``).
+    """
     return figure_html(fig, alt, css_class=REPEAT_SPINE_CLASS)
-
-
-def _with_print_note(section: str) -> str:
-    """A section whose spine chart is screen-only, with the print copy's sentence after it."""
-    return section.replace("</figure>", "</figure>" + REPEAT_SPINE_NOTE, 1)
 
 
 #: The ethnic grouping the packs use, named wherever groups are shown.
@@ -485,15 +483,14 @@ def _family_summary(data: PackData, area: str, family: str, family_title: str) -
     if len(dsr):
         notes += _standardised_notes(glance, dsr, table, area, comp_name)
     notes += comparator_notes(glance, data, area, table)
-    return _with_print_note(
-        section_html(
-            f"{family_title}: summary",
-            sentences[0],
-            _repeat_spine(fig, alt),
-            table,
-            f"{family_title} indicators for {area}",
-            notes,
-        )
+    return section_html(
+        f"{family_title}: summary",
+        sentences[0],
+        _repeat_spine(fig, alt),
+        table,
+        f"{family_title} indicators for {area}",
+        notes,
+        after_figure=REPEAT_SPINE_NOTE,
     )
 
 
@@ -1112,16 +1109,15 @@ def cardiovascular_section(data: PackData, area: str) -> str:
         fig, alt = plots.spine_chart(glance, area, headings=False)
         table = _indicator_table(glance, area, "Comparison")
         parts.append(
-            _with_print_note(
-                section_html(
-                    "Cardiovascular disease: summary",
-                    sentences[0],
-                    _repeat_spine(fig, alt),
-                    table,
-                    f"Lipid-lowering therapy and cholesterol indicators for {area}",
-                    [*sentences[1:], *comparator_notes(glance, data, area, table)],
-                    level=4,
-                )
+            section_html(
+                "Cardiovascular disease: summary",
+                sentences[0],
+                _repeat_spine(fig, alt),
+                table,
+                f"Lipid-lowering therapy and cholesterol indicators for {area}",
+                [*sentences[1:], *comparator_notes(glance, data, area, table)],
+                level=4,
+                after_figure=REPEAT_SPINE_NOTE,
             )
         )
     for _, row in meta.iterrows():

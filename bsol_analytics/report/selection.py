@@ -10,7 +10,7 @@ import pandas as pd
 
 from bsol_analytics import reference, stats
 from bsol_analytics.errors import BsolError
-from bsol_analytics.indicators.registry import get_indicator, registry_frame
+from bsol_analytics.indicators.registry import get_indicator, list_indicators, registry_frame
 from bsol_analytics.report.formatting import CELL_COLUMNS, NO_COMPARISON
 from bsol_analytics.report.loading import PackData
 from bsol_analytics.vocabulary import BSOL, ETHNICITY_BROAD, LOCALITIES, comparator_of
@@ -685,7 +685,7 @@ def reader_text(text: str) -> str:
         >>> reader_text("As for HYP_BP_TARGET, the reading is the latest.")
         'As for BP to target, the reading is the latest.'
     """
-    titles = registry_frame().set_index("id")["short_title"]
+    titles = {info.id: info.short_title for info in list_indicators()}
 
     def title(match: re.Match[str]) -> str:
         word = match.group(0)
