@@ -379,9 +379,9 @@ LOCALITY_BY = "locality,imd_quintile,imd_decile,core20,ethnicity_broad,sex"
             PRACTICE_BY,
             marks=pytest.mark.xfail(
                 reason="at 20,000 patients nearly every practice cell is small (about 126,000 "
-                "of 137,000 cells hidden, 252,000 unknowns); above EXACT_LIMIT unknowns only "
-                "the block witnesses run, and counts they leave unproven make protection "
-                "fail safe (not re-measured with the block witnesses)"
+                "of 137,000 cells hidden, 252,000 unknowns); above PROOF_LIMIT unknowns the "
+                "whole-component proofs do not run, and the counts the local witnesses leave "
+                "make protection fail safe"
             ),
         ),
     ],
@@ -658,3 +658,65 @@ def test_path_witnesses_move_a_rare_group_through_area_levels_and_indicators(
     without = run()
     assert not without.passed
     assert set(without.failures["indicator_id"]) == {"HYP_BP_CHECK_45"}
+
+
+@pytest.mark.parametrize(
+    ("hide", "passed", "problem"),
+    [
+        # the rare group of the path test: safe only through a move across levels and
+        # indicators at once, which the whole-component LPs find
+        (("Female", "Unknown"), True, None),
+        # Unknown alone hidden: pinned by the published Female and Male rows
+        (("Unknown",), False, "not shown to be safe"),
+    ],
+    ids=["proven", "pinned"],
+)
+def test_whole_component_stages_run_over_the_exact_limit(
+    monkeypatch, hide: tuple[str, ...], passed: bool, problem: str | None
+) -> None:
+    """Components over ``EXACT_LIMIT`` unknowns still get the down and up LPs (each within
+    ``BIG_LP_SECONDS``), not the per-count exact ranges: a count they prove passes, a
+    count they cannot prove fails as "not shown to be safe", never as passed.
+    """
+    import dataclasses
+
+    from bsol_analytics.sdc import audit
+
+    monkeypatch.setattr(audit, "PATH_CHECKS", 0)  # local witnesses alone do not prove it
+    monkeypatch.setattr(audit, "EXACT_LIMIT", 0)  # every component counts as large
+    system = build_system(
+        {"indicators": _rare_group_tables()}, AREAS[AREAS["area_type"] == "locality"]
+    )
+    cells = system.cells.astype("str")
+    hidden = cells["area"].isin(["BSOL", "L1"]) & cells["group"].isin(list(hide))
+    published = dataclasses.replace(system, cells=system.cells.assign(published=~hidden))
+    primary = (hidden & cells["group"].eq("Unknown")).to_numpy()
+    result = audit.audit_system(published, primary, seed=system.values())
+    assert result.passed is passed
+    assert result.stages["exact"] == 0
+    if passed:
+        assert result.stages["down"] + result.stages["up"] > 0
+    else:
+        assert set(result.failures["problem"]) == {problem}
+
+
+def test_whole_component_stages_skip_components_over_the_proof_limit(monkeypatch) -> None:
+    """Over ``PROOF_LIMIT`` unknowns no whole-component LP runs: unproven counts fail."""
+    import dataclasses
+
+    from bsol_analytics.sdc import audit
+
+    monkeypatch.setattr(audit, "PATH_CHECKS", 0)
+    monkeypatch.setattr(audit, "EXACT_LIMIT", 0)
+    monkeypatch.setattr(audit, "PROOF_LIMIT", 0)
+    system = build_system(
+        {"indicators": _rare_group_tables()}, AREAS[AREAS["area_type"] == "locality"]
+    )
+    cells = system.cells.astype("str")
+    hidden = cells["area"].isin(["BSOL", "L1"]) & cells["group"].isin(["Female", "Unknown"])
+    published = dataclasses.replace(system, cells=system.cells.assign(published=~hidden))
+    primary = (hidden & cells["group"].eq("Unknown")).to_numpy()
+    result = audit.audit_system(published, primary, seed=system.values())
+    assert not result.passed
+    assert result.stages["down"] + result.stages["up"] == 0
+    assert set(result.failures["problem"]) == {"not shown to be safe"}

@@ -81,7 +81,7 @@ EXACT_SECONDS_PROTECT = 0.0
 #: (down, up). They are slow on large components, so the first round leaves them out: most
 #: counts get a cheaper witness; the audit is then repeated, with the same hidden cells,
 #: with those stages alone for the counts left (some are only shown safe by moves across
-#: several area levels at once; skipped when the components are over ``EXACT_LIMIT``);
+#: several area levels at once; over ``EXACT_LIMIT`` unknowns one LP per stage and kind);
 #: cells are hidden only for what still fails. Later rounds run them only if they proved
 #: something then.
 WHOLE_PROTECT = False
