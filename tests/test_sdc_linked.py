@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -629,6 +630,20 @@ def _rare_group_tables() -> pd.DataFrame:
     return frame(rows)
 
 
+def _rare_group_hidden(hide: tuple[str, ...]) -> tuple[Any, Any, np.ndarray]:
+    """The rare-group system; the same system with ``hide`` hidden at BSOL and L1 in both
+    indicators; which cells are primary (the hidden Unknown ones)."""
+    import dataclasses
+
+    system = build_system(
+        {"indicators": _rare_group_tables()}, AREAS[AREAS["area_type"] == "locality"]
+    )
+    cells = system.cells.astype("str")
+    hidden = cells["area"].isin(["BSOL", "L1"]) & cells["group"].isin(list(hide))
+    published = dataclasses.replace(system, cells=system.cells.assign(published=~hidden))
+    return system, published, (hidden & cells["group"].eq("Unknown")).to_numpy()
+
+
 def test_path_witnesses_move_a_rare_group_through_area_levels_and_indicators(
     monkeypatch,
 ) -> None:
@@ -636,18 +651,11 @@ def test_path_witnesses_move_a_rare_group_through_area_levels_and_indicators(
     the 60-74 count falls with it, and 8 only if the 17+ count grows with it, at L1 and
     BSOL at once. Neither sibling pairs nor blocks free such a move; the path stage does.
     """
-    import dataclasses
 
     from bsol_analytics.sdc import audit
 
-    system = build_system(
-        {"indicators": _rare_group_tables()}, AREAS[AREAS["area_type"] == "locality"]
-    )
-    cells = system.cells.astype("str")
     # Female and Unknown hidden in both indicators at BSOL and L1 (Male and L2 published)
-    hidden = cells["area"].isin(["BSOL", "L1"]) & cells["group"].isin(["Female", "Unknown"])
-    published = dataclasses.replace(system, cells=system.cells.assign(published=~hidden))
-    primary = (hidden & cells["group"].eq("Unknown")).to_numpy()
+    system, published, primary = _rare_group_hidden(("Female", "Unknown"))
 
     def run() -> audit.AuditResult:
         return audit.audit_system(published, primary, seed=system.values(), whole=False)
@@ -678,19 +686,12 @@ def test_whole_component_stages_run_over_the_exact_limit(
     ``BIG_LP_SECONDS``), not the per-count exact ranges: a count they prove passes, a
     count they cannot prove fails as "not shown to be safe", never as passed.
     """
-    import dataclasses
 
     from bsol_analytics.sdc import audit
 
     monkeypatch.setattr(audit, "PATH_CHECKS", 0)  # local witnesses alone do not prove it
     monkeypatch.setattr(audit, "EXACT_LIMIT", 0)  # every component counts as large
-    system = build_system(
-        {"indicators": _rare_group_tables()}, AREAS[AREAS["area_type"] == "locality"]
-    )
-    cells = system.cells.astype("str")
-    hidden = cells["area"].isin(["BSOL", "L1"]) & cells["group"].isin(list(hide))
-    published = dataclasses.replace(system, cells=system.cells.assign(published=~hidden))
-    primary = (hidden & cells["group"].eq("Unknown")).to_numpy()
+    system, published, primary = _rare_group_hidden(hide)
     result = audit.audit_system(published, primary, seed=system.values())
     assert result.passed is passed
     assert result.stages["exact"] == 0
@@ -702,20 +703,13 @@ def test_whole_component_stages_run_over_the_exact_limit(
 
 def test_whole_component_stages_skip_components_over_the_proof_limit(monkeypatch) -> None:
     """Over ``PROOF_LIMIT`` unknowns no whole-component LP runs: unproven counts fail."""
-    import dataclasses
 
     from bsol_analytics.sdc import audit
 
     monkeypatch.setattr(audit, "PATH_CHECKS", 0)
     monkeypatch.setattr(audit, "EXACT_LIMIT", 0)
     monkeypatch.setattr(audit, "PROOF_LIMIT", 0)
-    system = build_system(
-        {"indicators": _rare_group_tables()}, AREAS[AREAS["area_type"] == "locality"]
-    )
-    cells = system.cells.astype("str")
-    hidden = cells["area"].isin(["BSOL", "L1"]) & cells["group"].isin(["Female", "Unknown"])
-    published = dataclasses.replace(system, cells=system.cells.assign(published=~hidden))
-    primary = (hidden & cells["group"].eq("Unknown")).to_numpy()
+    system, published, primary = _rare_group_hidden(("Female", "Unknown"))
     result = audit.audit_system(published, primary, seed=system.values())
     assert not result.passed
     assert result.stages["down"] + result.stages["up"] == 0
