@@ -472,12 +472,17 @@ def run_packs(
     # private folder outside the reports root; only HTML is ever staged beside the target.
     work = private_directory(prefix="bsol-packs-work-")
     timings: dict[str, float] = {}
-    # Computing the tables leaves CPU time spare: the notebook workers warm up meanwhile.
-    pool = _start_workers(jobs, len(packs)) if tables_dir is None else None
+    pool: cf.ProcessPoolExecutor | None = None
+
+    def warm_up() -> None:
+        # Protection runs on one core: the notebook workers warm up on the other meanwhile.
+        nonlocal pool
+        pool = _start_workers(jobs, len(packs))
+
     try:
         with _run_log(work):
             tables, inputs = _tables_step(
-                data_dir, tables_dir, work, reporting_date, view, imd, engine, timings
+                data_dir, tables_dir, work, reporting_date, view, imd, engine, timings, warm_up
             )
             info = json.loads((tables / "pack_meta.json").read_text())
             rd = dt.date.fromisoformat(info["reporting_date"])
@@ -604,11 +609,12 @@ def _tables_step(
     imd: str,
     engine: str,
     timings: dict[str, float],
+    before_protect: Callable[[], None] | None = None,
 ) -> tuple[Path, dict[str, str]]:
     """Step 2: the pack tables (computed once, or given) and the input checksums."""
     if tables_dir is None:
         tables = compute_tables(data_dir, work / "tables", reporting_date, view, imd, engine,
-                                timings)  # fmt: skip
+                                timings, before_protect=before_protect)  # fmt: skip
         inputs = file_checksums(Path(data_dir))  # type: ignore[arg-type]
     else:
         tables = Path(tables_dir)

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -659,6 +659,7 @@ def compute_tables(
     engine: str = "pandas",
     timings: dict[str, float] | None = None,
     jobs: int | None = None,
+    before_protect: Callable[[], None] | None = None,
 ) -> Path:
     """Prepare the data (if needed) and write the pack tables for every pack, once.
 
@@ -677,6 +678,9 @@ def compute_tables(
         jobs: processes that evaluate the reporting dates (``indicators.compute_cubes``);
             default :data:`CUBE_JOBS` for an extract of over :data:`PARALLEL_FROM`
             patients on a machine with that many cores, else 1.
+        before_protect: called once the statistics are computed, just before protection
+            (one core): :func:`bsol_analytics.packs.run.run_packs` starts its notebook
+            workers there.
 
     Returns:
         ``out_dir``.
@@ -698,6 +702,8 @@ def compute_tables(
             frames = load_tables(processed, engine, keys=_pack_keys(rd, view, imd))
         jobs = _cube_jobs(frames) if jobs is None else jobs
         tables, run_areas, ids = _unprotected_tables(processed, frames, rd, view, imd, step, jobs)
+        if before_protect is not None:
+            before_protect()
         with step("protect"):
             protected = protect_run(tables, run_areas)
             protected.raise_if_failed()  # nothing is published when the disclosure audit fails
