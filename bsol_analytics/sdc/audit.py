@@ -186,6 +186,17 @@ def _lp_problem(
     )
 
 
+def _highs(seconds: float | None) -> dict[str, Any]:
+    """HiGHS's method and time limit for one LP.
+
+    Simplex within :data:`LP_SECONDS`; for a whole-component LP given ``seconds``, the
+    interior-point method (about twice as fast on 100,000 unknowns or more).
+    """
+    if seconds is None:
+        return {"method": "highs", "options": {"time_limit": LP_SECONDS}}
+    return {"method": "highs-ipm", "options": {"time_limit": seconds}}
+
+
 def _linprog(*args: Any, **kwargs: Any) -> Any:
     """:func:`scipy.optimize.linprog`, imported on first use (it is slow to import)."""
     from scipy.optimize import linprog as solve
@@ -214,8 +225,7 @@ def _solve(
         A_eq=a_eq[keq] if keq.any() else None,
         b_eq=p.b_eq[keq] if keq.any() else None,
         bounds=np.column_stack([p.lb[cols], p.ub[cols]]),
-        method="highs" if seconds is None else "highs-ipm",
-        options={"time_limit": LP_SECONDS if seconds is None else seconds},
+        **_highs(seconds),
     )
     if res.status != 0:
         return None
@@ -326,8 +336,7 @@ def _solve_capped(
             np.column_stack([p.lb[cols], p.ub[cols]]),
             np.column_stack([np.full(k, -np.inf), np.full(k, cap)]),
         ],
-        method="highs" if seconds is None else "highs-ipm",
-        options={"time_limit": LP_SECONDS if seconds is None else seconds},
+        **_highs(seconds),
     )
     if res.status != 0:
         return None
