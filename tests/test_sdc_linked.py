@@ -714,3 +714,62 @@ def test_whole_component_stages_skip_components_over_the_proof_limit(monkeypatch
     assert not result.passed
     assert result.stages["down"] + result.stages["up"] == 0
     assert set(result.failures["problem"]) == {"not shown to be safe"}
+
+
+def _rare_group_under_ics(hide: tuple[str, ...]) -> tuple[Any, Any, np.ndarray]:
+    """The rare-group system with BSOL under one more area (ICS, the same counts), so BSOL
+    is a middle level; ``hide`` hidden at ICS, BSOL and L1; which cells are primary."""
+    import dataclasses
+
+    tables = _rare_group_tables()
+    top = tables[tables["area_type"] == "BSOL"].assign(area_type="ICS", area="ICS")
+    areas = pd.concat(
+        [
+            AREAS[AREAS["area_type"] == "locality"],
+            pd.DataFrame(
+                {"area_type": ["BSOL"], "area": ["BSOL"], "parent_type": ["ICS"], "parent": ["ICS"]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    system = build_system({"indicators": pd.concat([tables, top], ignore_index=True)}, areas)
+    cells = system.cells.astype("str")
+    hidden = cells["area"].isin(["ICS", "BSOL", "L1"]) & cells["group"].isin(list(hide))
+    published = dataclasses.replace(system, cells=system.cells.assign(published=~hidden))
+    return system, published, (hidden & cells["group"].eq("Unknown")).to_numpy()
+
+
+@pytest.mark.parametrize(
+    ("hide", "area_seconds", "passed"),
+    [
+        # safe only through a move across levels and indicators at once: the area stage
+        # (BSOL's subtree and its ancestor freed together) finds it
+        (("Female", "Unknown"), 900.0, True),
+        # the same counts with no time for the area stage: not shown to be safe
+        (("Female", "Unknown"), 0.0, False),
+        # Unknown alone hidden: pinned by the published Female and Male rows
+        (("Unknown",), 900.0, False),
+    ],
+    ids=["proven", "no-time", "pinned"],
+)
+def test_area_stage_proves_counts_over_the_proof_limit(
+    monkeypatch, hide: tuple[str, ...], area_seconds: float, passed: bool
+) -> None:
+    """Over ``PROOF_LIMIT`` unknowns the area stage (one area's subtree and ancestors freed,
+    the rest held at the known solution) proves counts that the pair and block witnesses
+    do not; what it cannot prove fails as "not shown to be safe", never as passed.
+    """
+
+    from bsol_analytics.sdc import audit
+
+    monkeypatch.setattr(audit, "PATH_CHECKS", 0)  # local witnesses alone do not prove it
+    monkeypatch.setattr(audit, "EXACT_LIMIT", 0)
+    monkeypatch.setattr(audit, "PROOF_LIMIT", 0)  # no whole-component LP
+    monkeypatch.setattr(audit, "AREA_SECONDS", area_seconds)
+    system, published, primary = _rare_group_under_ics(hide)
+    result = audit.audit_system(published, primary, seed=system.values())
+    assert result.passed is passed
+    assert result.stages["down"] + result.stages["up"] + result.stages["exact"] == 0
+    assert (result.stages["areas"] > 0) is passed
+    if not passed:
+        assert set(result.failures["problem"]) == {"not shown to be safe"}

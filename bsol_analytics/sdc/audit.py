@@ -21,8 +21,10 @@ count per component per LP pair, within a time limit. Before those, *block witne
 solution, the unknowns of one colour form small independent problems. The whole-component
 stages run only on components still holding unproven counts; over :data:`EXACT_LIMIT`
 unknowns they run as whole-component proofs (one LP per stage and kind of count, each within
-:data:`BIG_LP_SECONDS`, no exact stage). Counts left without a witness fail as "not shown to
-be safe".
+:data:`BIG_LP_SECONDS`, no exact stage); over :data:`PROOF_LIMIT` unknowns the *area stage*
+(:func:`_area_witnesses`: the down and up LPs over one area's subtree and ancestors at a time,
+the rest held at a known solution) runs instead. Counts left without a witness fail as "not
+shown to be safe".
 
 Under the rounding policy a published count ``x`` stands for ``x-2 .. x+2`` (and at least
 8, since smaller counts are redacted). Those counts become unknowns too, but only where they
@@ -249,6 +251,19 @@ def _checks(system: LinkedSystem, primary: np.ndarray, policy: SDCPolicy) -> pd.
     return pd.concat(parts, ignore_index=True)
 
 
+#: The stages of the witness search, in :attr:`AuditResult.stages` (see :func:`lp_ranges`).
+STAGES: tuple[str, ...] = (
+    "published",
+    "earlier",
+    "known",
+    "blocks",
+    "pairs",
+    "paths",
+    "areas",
+    "down",
+    "up",
+    "exact",
+)
 #: Seconds any one LP may take; an LP that runs out gives no witness (its counts go on to
 #: the next stage, or fail as "not shown to be safe"), so the audit stays sound and bounded.
 LP_SECONDS = 20.0
@@ -267,10 +282,11 @@ EXACT_LIMIT = 50_000
 #: :data:`EXACT_LIMIT` unknowns (20 s to 4 minutes for 120,000 unknowns on a 2-core
 #: machine); an LP out of time gives no witness.
 BIG_LP_SECONDS = 300.0
-#: Above this many unknowns the whole-component stages are skipped altogether (counts left
-#: without a witness fail as "not shown to be safe"): HiGHS did not keep to
-#: :data:`BIG_LP_SECONDS` on an LP of about 230,000 unknowns (still running after 14
-#: minutes), so the audit would no longer be bounded.
+#: Above this many unknowns the whole-component stages are skipped altogether: HiGHS did
+#: not keep to :data:`BIG_LP_SECONDS` on an LP of about 230,000 unknowns (still running
+#: after 14 minutes), so the audit would no longer be bounded. The area stage
+#: (:func:`_area_witnesses`) runs instead; counts it leaves without a witness fail as "not
+#: shown to be safe".
 PROOF_LIMIT = 150_000
 _CHUNK = 4_000
 
@@ -403,17 +419,7 @@ def lp_ranges(
     qcomp = np.full(len(checks), -1)
     qcomp[has] = p.comp[q.indices[q.indptr[:-1][has]]]
     bad_comp = np.zeros(max(p.n_comp, 1), bool)
-    stages = {
-        "published": 0,
-        "earlier": 0,
-        "known": 0,
-        "blocks": 0,
-        "pairs": 0,
-        "paths": 0,
-        "down": 0,
-        "up": 0,
-        "exact": 0,
-    }
+    stages = dict.fromkeys(STAGES, 0)
     t0 = time.perf_counter()
 
     def see(x: np.ndarray) -> None:
@@ -442,9 +448,12 @@ def lp_ranges(
     if seed is not None:
         see(base)
         decided = tally("known", decided)
-    if local and (~decided & has).any() and not bad_comp.any():
+    search = None
+    if (~decided & has).any() and not bad_comp.any():
         full_seed = value.copy()
         full_seed[p.free] = base
+        search = _Search(system, value, free, lb, ub, checks, full_seed, policy, (seen_lo, seen_hi))
+    if local and search is not None:
         kids = child_areas(system)
         labellings = [  # sibling areas two at a time (both pairings), then blocks
             ("pairs", lambda: _pair_labels(system, kids, 0)),
@@ -453,7 +462,6 @@ def lp_ranges(
             # numerators with their denominators
             ("blocks", lambda: _block_colours(system, free, ("cell",))),
         ]
-        search = _Search(system, value, free, lb, ub, checks, full_seed, policy, (seen_lo, seen_hi))
         for stage, labelling in labellings:
             if not (~decided & has).any():
                 break
@@ -474,6 +482,9 @@ def lp_ranges(
     log.debug("audit: %d unknowns, %d components, %d checks", nf, p.n_comp, len(checks))
     big = np.bincount(p.comp[np.isin(p.comp, np.unique(qcomp[open_checks()]))], minlength=1)
     large = big.sum() > EXACT_LIMIT  # batch stages with a longer time limit, no exact stage
+    if whole and big.sum() > PROOF_LIMIT and search is not None:
+        _area_witnesses(search, open_checks(), time.perf_counter() + AREA_SECONDS)
+        decided = tally("areas", decided)
     if not whole or big.sum() > PROOF_LIMIT:
         out = checks.copy()
         out["fails"] = ~decided & has
@@ -985,6 +996,127 @@ def _path_witnesses(search: _Search, todo: np.ndarray) -> None:
     )
 
 
+#: The area stage (:func:`_area_witnesses`): rounds over the units of each area level (a
+#: level is repeated while a round leaves at most ``AREA_GAIN`` of the counts it started
+#: with), and the seconds it may take in all (units not reached in time leave their
+#: counts unproven).
+AREA_ROUNDS = 2
+AREA_GAIN = 0.8
+AREA_SECONDS = 900.0
+#: Kinds of count in the order the area stage takes them: a denominator pushed to 0 takes
+#: its numerator and complement with it.
+_DEN_FIRST = ("denominator", "complement", "numerator")
+
+
+def _area_levels(
+    system: LinkedSystem,
+) -> tuple[list[str], dict[str, set[str]], dict[str, set[str]]]:
+    """The middle area types, deepest first; each area's ancestors and descendants.
+
+    Middle types have a parent and children; areas are ``type:name``, read from the
+    ``area`` relations.
+
+    Examples:
+        >>> t = pd.DataFrame({"indicator_id": "X", "reporting_date": "d", "view": "v",
+        ...     "area_type": ["T", "M", "L", "L"], "area": ["t", "m", "a", "b"],
+        ...     "breakdown": "overall", "group": "All", "numerator": [9, 9, 4, 5],
+        ...     "denominator": [90, 90, 40, 50]})
+        >>> areas = pd.DataFrame({"area_type": ["M", "L", "L"], "area": ["m", "a", "b"],
+        ...     "parent_type": ["T", "M", "M"], "parent": ["t", "m", "m"]})
+        >>> levels, up, down = _area_levels(build_system({"t": t}, areas))
+        >>> levels, sorted(up["L:a"]), sorted(down["M:m"])
+        (['M'], ['M:m', 'T:t'], ['L:a', 'L:b'])
+    """
+    kids = child_areas(system)
+    child = (kids["area_type"] + ":" + kids["area"]).tolist()
+    parent = (kids["parent_type"] + ":" + kids["parent"]).tolist()
+    step_up: dict[str, set[str]] = {}
+    step_down: dict[str, set[str]] = {}
+    for c, p in zip(child, parent, strict=True):
+        step_up.setdefault(c, set()).add(p)
+        step_down.setdefault(p, set()).add(c)
+
+    def reach(a: str, step: dict[str, set[str]]) -> set[str]:
+        seen, todo = set(), [a]
+        while todo:
+            for b in step.get(todo.pop(), ()):
+                if b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        return seen
+
+    areas = set(child) | set(parent)
+    up = {a: reach(a, step_up) for a in areas}
+    down = {a: reach(a, step_down) for a in areas}
+    middle = {a.split(":", 1)[0] for a in set(child) & set(parent)}
+    depth = {k: np.mean([len(up[a]) for a in areas if a.split(":", 1)[0] == k]) for k in middle}
+    return sorted(middle, key=lambda k: (-depth[k], k)), up, down
+
+
+def _area_witnesses(search: _Search, todo: np.ndarray, deadline: float) -> None:
+    """Widen ``seen`` with witnesses that move counts anywhere within one area's subtree.
+
+    For each area of an intermediate level (deepest first: PCN, then locality), every
+    hidden count of every indicator, breakdown and date at the area, its descendants and
+    its ancestors is freed, with every other unknown held at ``seed`` (a solution of the
+    whole system), so any solution of that problem solves the whole system. A unit is much
+    smaller than a large component, so its down and up LPs are fast, yet it allows the
+    moves that keep a count safe in practice: patients of one group moving to another
+    group in one practice and back in another, through the PCN and locality rows and every
+    indicator that shares the count. Units are taken largest first; a level is repeated
+    (at most :data:`AREA_ROUNDS` rounds) while a round proves a good share of what is left
+    (:data:`AREA_GAIN`); no unit starts after ``deadline`` (a :func:`time.perf_counter` value).
+    """
+    system, free, checks, seen = search.system, search.free, search.checks, search.seen
+    policy = search.policy
+    cell = checks["cell"].to_numpy(np.int64)
+    levels, up, down = _area_levels(system)
+    cells = system.cells
+    area, area_names = pd.factorize(
+        cells["area_type"].astype("str") + ":" + cells["area"].astype("str")
+    )
+    base = np.where(free, search.seed, search.value)
+    lo_s, hi_s = policy.min_count, policy.max_count
+
+    def undecided() -> np.ndarray:
+        seen_ok = (np.floor(seen[1] + _EPS) > hi_s) | (np.ceil(seen[0] - _EPS) < lo_s)
+        return ~seen_ok & todo
+
+    names = pd.Index(area_names)
+    for level in levels:
+        units = [a for a in up if a.split(":", 1)[0] == level and a in names]
+        # each unit's subtree (its checks) and the areas it frees (subtree and ancestors)
+        sub = {u: names.get_indexer(list({u} | down[u])) for u in units}
+        sub = {u: k[k >= 0] for u, k in sub.items()}
+        above = {u: names.get_indexer(list(up[u])) for u in units}
+        for n_round in range(AREA_ROUNDS):
+            t0, n_units, before = time.perf_counter(), 0, int(undecided().sum())
+            mine_of = {u: undecided() & np.isin(area[cell], sub[u]) for u in units}
+            for u in sorted(units, key=lambda u: -int(mine_of[u].sum())):
+                mine = undecided() & np.isin(area[cell], sub[u])
+                if not mine.any() or time.perf_counter() > deadline:
+                    continue
+                n_units += 1
+                freed = np.isin(area, np.r_[sub[u], above[u][above[u] >= 0]])
+                p = search.held(free & np.repeat(freed, 2))
+                if len(p.free):
+                    _chunk_witnesses(
+                        system, p, checks, mine, base, policy, seen, undecided, 1, _DEN_FIRST, False
+                    )
+            after = int(undecided().sum())
+            log.debug(
+                "audit: area witnesses of %s, round %d: %d units, %d -> %d checks, %.1f s",
+                level,
+                n_round,
+                n_units,
+                before,
+                after,
+                time.perf_counter() - t0,
+            )
+            if after > AREA_GAIN * before:  # another round would prove little
+                break
+
+
 def _chunk_witnesses(
     system: LinkedSystem,
     sub: _Problem,
@@ -995,11 +1127,14 @@ def _chunk_witnesses(
     seen: tuple[np.ndarray, np.ndarray],
     undecided: Any,
     repeats: int = 2,
+    kinds: tuple[str, ...] = QUANTITIES,
+    give_up: bool = True,
 ) -> None:
     """The batch stages on one chunk of a level: sums pushed down, capped sums pushed up.
 
     Each stage runs ``repeats`` times per kind of count (a second LP finds witnesses for
-    counts the first one left).
+    counts the first one left), kinds in the order of ``kinds``. An LP out of time ends
+    the chunk if ``give_up``, else only that LP.
     """
     cell = checks["cell"].to_numpy(np.int64)
     a, b = checks["a"].to_numpy(), checks["b"].to_numpy()
@@ -1009,7 +1144,7 @@ def _chunk_witnesses(
     rest = base.copy()
     rest[sub.free] = 0.0
     quantity = checks["quantity"].to_numpy()
-    plan = [("down", k) for k in QUANTITIES] * repeats + [("up", k) for k in QUANTITIES] * repeats
+    plan = [("down", k) for k in kinds] * repeats + [("up", k) for k in kinds] * repeats
     for stage, kind in plan:  # one kind at a time: a numerator and its complement pull apart
         want = np.flatnonzero(mine & undecided() & (quantity == kind))
         if not len(want):
@@ -1031,8 +1166,10 @@ def _chunk_witnesses(
             x = _solve(sub, np.asarray(qs.sum(axis=0)).ravel(), alive)
         else:
             x = _solve_capped(sub, qs, const, alive, policy.max_count + 1.0)
-        if x is None:
+        if x is None and give_up:
             break
+        if x is None:
+            continue
         full = base.copy()
         full[sub.free] = x
         vals_all = a * full[2 * cell] + b * full[2 * cell + 1]
