@@ -946,3 +946,41 @@ def test_the_page_is_the_document_nbconvert_writes(tmp_path: Path) -> None:
     fast = own.from_notebook_node(nb, resources=dict(resources))[0]
     assert str(BeautifulSoup(fast, features="html.parser")) == plain
     assert "At a glance" in page and 'alt="A chart"' in page
+
+
+def _page_without_run_details(page: str) -> str:
+    """A pack page without what differs between two runs (build time, papermill's cell id)."""
+    page = re.sub(r"built \d{4}-\d\d-\d\d[^<]*", "built X", page)
+    return re.sub(r'cell-id=[0-9a-f]+(" class="[^"]*injected)', r"cell-id=X\1", page)
+
+
+def test_packs_run_in_a_reused_worker_kernel_are_the_pages_of_new_kernels(
+    second_run: tuple[packs.RunResult, dict[str, bytes]], tables: Path, tmp_path: Path
+) -> None:
+    """One worker's kernel, reset between packs, makes the pages that one kernel a pack made."""
+    _, first_pages = second_run  # the first run's pages: one worker and kernel for each pack
+    info = json.loads((tables / "pack_meta.json").read_text())
+    pool = packs_run._start_workers(1, 2, tmp_path)
+    results = packs_run._execute_all(
+        ["Solihull", "East"], tables, tmp_path, dt.date.fromisoformat(REPORTING_DATE),
+        "practice", "2025", 1, False, packs.NOTEBOOK, info=info, pool=pool,
+    )  # fmt: skip
+    assert [r["status"] for r in results] == ["ok", "ok"]
+    assert len(list(tmp_path.glob("kernel-*.log"))) == 1  # one kernel ran both packs
+    for r in results:
+        reused = _page_without_run_details((tmp_path / "html" / r["file"]).read_text())
+        assert reused == _page_without_run_details(first_pages[r["file"]].decode())
+
+
+def test_a_pack_after_a_failed_one_gets_a_new_kernel(
+    tables: Path, failing_notebook: Path, tmp_path: Path
+) -> None:
+    info = json.loads((tables / "pack_meta.json").read_text())
+    pool = packs_run._start_workers(1, 2, tmp_path)
+    results = packs_run._execute_all(
+        ["Solihull", "East"], tables, tmp_path, dt.date.fromisoformat(REPORTING_DATE),
+        "practice", "2025", 1, False, failing_notebook, info=info, pool=pool,
+    )  # fmt: skip
+    assert [r["status"] for r in results] == ["failed", "ok"]
+    assert "simulated failure in Solihull" in results[0]["error"]
+    assert (tmp_path / "solihull.kernel.log").is_file()  # the failed pack's kernel messages

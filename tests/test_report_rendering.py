@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from shapely.geometry import box
 
@@ -53,8 +56,10 @@ def _patched() -> tuple:
     from matplotlib.offsetbox import HPacker, VPacker
     from matplotlib.text import Text
     from matplotlib.textpath import TextToPath
+    from matplotlib.transforms import BboxBase
 
     return (
+        BboxBase.union,
         Text._get_layout,
         TextToPath.get_text_width_height_descent,
         Axis._update_ticks,
@@ -68,6 +73,7 @@ def test_reused_measurements_leave_matplotlib_as_it_was() -> None:
     from matplotlib.axis import Axis
     from matplotlib.offsetbox import VPacker
     from matplotlib.text import Text
+    from matplotlib.transforms import BboxBase
 
     before = _patched()
     with pytest.raises(RuntimeError), report_html.reused_measurements():
@@ -75,7 +81,7 @@ def test_reused_measurements_leave_matplotlib_as_it_was() -> None:
             pass
         raise RuntimeError("a chart failed")
     assert _patched() == before
-    assert not any(hasattr(cls, "_bsol_reused") for cls in (Text, Axis, VPacker))
+    assert not any(hasattr(cls, "_bsol_reused") for cls in (Text, Axis, VPacker, BboxBase))
 
 
 def test_a_legend_is_packed_once_and_the_same() -> None:
@@ -162,3 +168,73 @@ def test_maps_are_drawn_once_and_the_same(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(drawn) == 1  # when it is saved, not when the shapes are plotted
     assert once == page(_plot_shapes_with_drawing)
     assert len(drawn) == 2
+
+
+_EDGES = st.floats(allow_nan=True, allow_infinity=False, width=32) | st.sampled_from([0.0, -0.0])
+
+
+@given(st.lists(st.tuples(_EDGES, _EDGES, _EDGES, _EDGES), min_size=1, max_size=6))
+def test_boxes_are_united_as_matplotlib_unites_them(corners: list[tuple]) -> None:
+    from matplotlib.transforms import Bbox, BboxBase
+
+    boxes = [Bbox([[x0, y0], [x1, y1]]) for x0, y0, x1, y1 in corners]
+    plain = BboxBase.union(boxes).get_points()
+    with report_html._plain_unions():
+        fast = BboxBase.union(boxes).get_points()
+    np.testing.assert_array_equal(fast, plain)
+    assert (np.signbit(fast) == np.signbit(plain)).all()  # -0.0 stays -0.0
+
+
+def test_no_boxes_have_no_union() -> None:
+    from matplotlib.transforms import BboxBase
+
+    with report_html._plain_unions(), pytest.raises(ValueError, match="cannot be empty"):
+        BboxBase.union([])
+
+
+@pytest.mark.parametrize(
+    ("setup", "depends_on"),
+    [
+        (lambda ax: ax.set_yticks([0, 1], ["a", "b"]), "nothing"),
+        (lambda ax: None, "ticks that fit"),
+        (lambda ax: ax.set_yscale("log"), "box"),
+    ],
+)
+def test_ticks_are_placed_again_only_when_the_axis_size_matters(setup, depends_on: str) -> None:
+    fig, ax = plt.subplots(figsize=(3, 2))
+    setup(ax)
+    key = report_html._size_key(ax.yaxis)
+    expected = {
+        "nothing": (),
+        "ticks that fit": (ax.yaxis.get_tick_space(),),
+        "box": tuple(ax.bbox.bounds),
+    }[depends_on]
+    plt.close(fig)
+    assert key == expected
+
+
+def test_fixed_ticks_are_placed_once_however_often_the_layout_moves_the_axes() -> None:
+    from matplotlib.axis import Axis
+
+    def chart() -> Figure:
+        fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
+        ax.barh([0, 1, 2], [3, 1, 2])
+        ax.set_yticks([0, 1, 2], ["first group", "second", "third group, longer"])
+        fig.suptitle("A title")
+        return fig
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(report_html, "reused_measurements", contextlib.nullcontext)
+        plain = report_html.figure_html(chart(), "Bars")
+    placed = []
+    update = Axis._update_ticks
+
+    def counted(self):
+        placed.append(self.axis_name)
+        return update(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Axis, "_update_ticks", counted)
+        reused = report_html.figure_html(chart(), "Bars")
+    assert reused == plain
+    assert placed.count("y") == 1

@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import re
 import shutil
@@ -172,27 +173,139 @@ def _page_exporter() -> type:
     return PageExporter
 
 
-def _warm_worker() -> None:
+def _warm_worker(work: str | None = None) -> None:
     """Load what building a pack needs (papermill, nbconvert, the page template) once.
 
     Run by every notebook worker as it starts, so that the imports are done while the
-    pack tables are computed rather than before the first pack. A failure here is left
-    for the pack's own build to report.
+    pack tables are computed rather than before the first pack. With ``work`` (the run's
+    private folder) the worker also starts the kernel its packs run in, with the report's
+    modules imported (see :func:`build_pack`). A failure here is left for the pack's own
+    build to report.
     """
     try:
         import nbformat
         import papermill  # noqa: F401
 
         _convert(nbformat.v4.new_notebook(), "warm-up")
+        if work is not None:
+            _warm_kernel(Path(work))
     except Exception:
         log.debug("Worker warm-up failed", exc_info=True)
 
 
-def _start_workers(jobs: int, packs: int) -> cf.ProcessPoolExecutor:
-    """The notebook workers, started now (each warms up with :func:`_warm_worker`)."""
+#: Code a worker's kernel runs once as it starts: the imports of the report notebook.
+KERNEL_WARM_UP = (
+    "import matplotlib.backends.backend_svg\n"
+    "import matplotlib.pyplot\n"
+    "import geopandas\n"
+    "import PIL.Image\n"
+    "import pyarrow.parquet\n"
+    "import bsol_analytics.packs\n"
+    "import bsol_analytics.report\n"
+    "import bsol_analytics.report.messages\n"
+)
+#: Code run in a worker's kernel before each pack: an empty namespace, no figure left open,
+#: the run's folder as the working folder and cells numbered from 1 again, as in a new
+#: kernel; imported modules stay loaded.
+KERNEL_RESET = (
+    "%reset -f\n"
+    "import os as _os\n"
+    "import matplotlib.pyplot as _plt\n"
+    "_plt.close('all')\n"
+    "_os.chdir({work!r})\n"
+    "del _os, _plt\n"
+    "get_ipython().execution_count = 1\n"
+)
+#: Seconds a worker waits for its kernel to start or to run :data:`KERNEL_RESET`.
+KERNEL_TIMEOUT = 60
+#: The kernel of this worker process, reused by its packs (``km``, ``log``): see
+#: :func:`build_pack`.
+_KERNEL: dict[str, Any] = {}
+
+
+def _warm_kernel(work: Path) -> None:
+    """Start this worker's kernel in ``work`` and import the report's modules in it.
+
+    The kernel's own messages go to ``kernel-<worker pid>.log`` in ``work``; the kernel
+    stops with the worker (at its exit, or by itself when the worker is killed).
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    log_path = work / f"kernel-{os.getpid()}.log"
+    err = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+    km = AsyncKernelManager(kernel_name="python3")
+    try:
+        run_sync(km.start_kernel)(cwd=str(work), stderr=err)
+    finally:
+        os.close(err)
+    _KERNEL.update(km=km, log=log_path)
+    multiprocessing.util.Finalize(km, _stop_kernel, exitpriority=10)
+    try:
+        run_sync(_run_in_kernel)(km, KERNEL_WARM_UP)
+    except Exception:
+        _stop_kernel()
+        raise
+
+
+async def _run_in_kernel(km: Any, code: str) -> None:
+    """Run ``code`` in the kernel of ``km``; raise if it fails."""
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=KERNEL_TIMEOUT)
+        reply = await kc.execute_interactive(
+            code, store_history=False, timeout=KERNEL_TIMEOUT, output_hook=lambda msg: None
+        )
+    finally:
+        kc.stop_channels()
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"The worker's kernel failed: {reply['content'].get('ename')}")
+
+
+def _stop_kernel() -> None:
+    """Shut this worker's kernel down (nothing if it has none)."""
+    from jupyter_core.utils import run_sync
+
+    km = _KERNEL.pop("km", None)
+    _KERNEL.pop("log", None)
+    if km is not None:
+        with contextlib.suppress(Exception):
+            run_sync(km.shutdown_kernel)(now=True)
+
+
+def _pack_kernel(work: Path) -> Any:
+    """This worker's kernel, reset for a new pack in ``work``; None: papermill starts one."""
+    from jupyter_core.utils import run_sync
+
+    km = _KERNEL.get("km")
+    if km is None:
+        return None
+    try:
+        if not run_sync(km.is_alive)():
+            raise RuntimeError("The worker's kernel has stopped.")
+        run_sync(_run_in_kernel)(km, KERNEL_RESET.format(work=str(work)))
+    except Exception:
+        log.debug("Worker kernel not reusable; starting a new one", exc_info=True)
+        _stop_kernel()
+        return None
+    return km
+
+
+def _start_workers(jobs: int, packs: int, work: Path | None = None) -> cf.ProcessPoolExecutor:
+    """The notebook workers, started now (each warms up with :func:`_warm_worker`).
+
+    With ``work`` (the run's private folder), each worker also starts the kernel that its
+    packs run in.
+    """
     workers = max(1, min(jobs, packs))
     context = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_worker)
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_warm_worker,
+        initargs=(None if work is None else str(work),),
+    )
     for _ in range(workers):
         pool.submit(int)  # each submission with no idle worker starts one
     return pool
@@ -200,6 +313,11 @@ def _start_workers(jobs: int, packs: int) -> cf.ProcessPoolExecutor:
 
 def build_pack(task: dict[str, Any]) -> dict[str, Any]:
     """Execute the notebook for one pack and convert it to HTML (run in a worker process).
+
+    A worker started with the run's folder keeps one kernel for its packs (started and
+    its imports done while the tables are computed): before each pack its namespace is
+    emptied, as in a new kernel (:data:`KERNEL_RESET`); after a failed pack it is stopped
+    and the next pack gets a new one. Otherwise papermill starts a kernel for the pack.
 
     Args:
         task: ``pack``, ``notebook``, ``work_dir``, ``out_html`` and ``parameters``.
@@ -221,6 +339,9 @@ def build_pack(task: dict[str, Any]) -> dict[str, Any]:
         os.dup2(err_log, 2)
     result: dict[str, Any] = {"pack": pack, "status": "ok", "error": None, "timings": {}}
     t0 = time.perf_counter()
+    km = _pack_kernel(work)
+    kernel_log = _KERNEL.get("log")
+    logged = kernel_log.stat().st_size if kernel_log and kernel_log.exists() else 0
     try:
         pm.execute_notebook(
             str(task["notebook"]),
@@ -231,12 +352,20 @@ def build_pack(task: dict[str, Any]) -> dict[str, Any]:
             log_output=False,
             request_save_on_cell_execute=False,
             cwd=str(work),
+            **({} if km is None else {"km": km}),
         )
     except PapermillExecutionError as err:
         result.update(status="failed", error=f"{err.ename}: {_first_line(err.evalue)}")
     except Exception as err:
         result.update(status="failed", error=f"{type(err).__name__}: {_first_line(str(err))}")
     result["timings"]["execute"] = time.perf_counter() - t0
+    if km is not None and result["status"] != "ok":
+        _stop_kernel()  # the next pack gets a new kernel; this pack's messages are kept
+        if kernel_log is not None and kernel_log.exists():
+            with kernel_log.open("rb") as messages:
+                messages.seek(logged)
+                (work / f"{slug(pack)}.kernel.log").write_bytes(messages.read())
+            make_private(work / f"{slug(pack)}.kernel.log")
     if executed.exists():
         make_private(executed)
     result["executed"] = str(executed)
@@ -356,7 +485,7 @@ def _execute_all(
             for task in tasks:
                 task["capture_stderr"] = True
             if pool is None:
-                pool = _start_workers(jobs, len(tasks))
+                pool = _start_workers(jobs, len(tasks), work)
             try:
                 futures = {pool.submit(build_pack, t): t["pack"] for t in longest_first(tasks)}
                 for fut in cf.as_completed(futures):
@@ -477,7 +606,7 @@ def run_packs(
     def warm_up() -> None:
         # Protection runs on one core: the notebook workers warm up on the other meanwhile.
         nonlocal pool
-        pool = _start_workers(jobs, len(packs))
+        pool = _start_workers(jobs, len(packs), work)
 
     try:
         with _run_log(work):

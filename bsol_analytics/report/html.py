@@ -133,13 +133,16 @@ def _text_layout_key(text: Any, renderer: Any) -> tuple | None:
     )
 
 
-def _tick_key(axis: Any) -> tuple:
-    """What the ticks an axis draws depend on while one figure is drawn."""
+def _tick_key(axis: Any, size: tuple | None = None) -> tuple:
+    """What the ticks an axis draws depend on while one figure is drawn.
+
+    ``size`` is what they take from the axis's size (default :func:`_size_key`).
+    """
     axes = axis.axes
     return (
         id(axis),
         tuple(axis.get_view_interval()),
-        tuple(axes.bbox.bounds),
+        _size_key(axis) if size is None else size,
         axes.figure.dpi,
         axis.get_scale(),
         *(id(obj) for obj in (axis.major.locator, axis.major.formatter)),
@@ -147,10 +150,31 @@ def _tick_key(axis: Any) -> tuple:
     )
 
 
+def _size_key(axis: Any) -> tuple:
+    """What an axis's ticks take from the axis's size.
+
+    Nothing for fixed ticks (or none); for matplotlib's automatic ticks, the number of
+    ticks that fit; for any other locator, the axes' box.
+    """
+    from matplotlib import ticker
+
+    fits: list[int] = []
+    for locator in (axis.major.locator, axis.minor.locator):
+        kind = type(locator)
+        if kind in (ticker.FixedLocator, ticker.NullLocator):
+            continue
+        if kind in (ticker.MaxNLocator, ticker.AutoLocator) and hasattr(locator, "_nbins"):
+            if locator._nbins == "auto":
+                fits.append(axis.get_tick_space())
+            continue
+        return tuple(axis.axes.bbox.bounds)
+    return tuple(fits)
+
+
 def _label_boxes_key(axis: Any, ticks: list, renderer: Any) -> tuple:
     """What the boxes of an axis's tick labels depend on while one figure is drawn."""
     return (
-        *_tick_key(axis),
+        *_tick_key(axis, tuple(axis.axes.bbox.bounds)),
         _measurer(renderer),
         getattr(renderer, "dpi", None),
         tuple(
@@ -258,6 +282,53 @@ def _reused_packing() -> Iterator[None]:
         del VPacker._bsol_reused
 
 
+def _union(bboxes: Sequence[Any], plain: Any) -> Any:
+    """The box containing ``bboxes``, as matplotlib's ``Bbox.union`` (``plain``) gives it.
+
+    The same smallest and largest edges, found with Python's ``min`` and ``max`` over the
+    corners rather than one small NumPy reduction per edge and box; boxes with a corner
+    that is NaN, or an edge at zero (where NumPy's choice between equal zeros decides the
+    sign), are left to ``plain``.
+    """
+    from matplotlib.transforms import Bbox
+
+    if not len(bboxes):
+        raise ValueError("'bboxes' cannot be empty")
+    xs: list[float] = []
+    ys: list[float] = []
+    for box in bboxes:
+        (x0, y0), (x1, y1) = box.get_points().tolist()
+        xs += (x0, x1)
+        ys += (y0, y1)
+    edges = (min(xs), min(ys), max(xs), max(ys))
+    total = sum(xs) + sum(ys)  # NaN if any corner is NaN
+    if total != total or 0.0 in edges:
+        return plain(bboxes)
+    return Bbox([[edges[0], edges[1]], [edges[2], edges[3]]])
+
+
+@contextlib.contextmanager
+def _plain_unions() -> Iterator[None]:
+    """Unite boxes with :func:`_union` while a figure is laid out and drawn.
+
+    Measuring a chart unites boxes thousands of times (every tick label, spine and axis),
+    each time with NumPy reductions over a handful of numbers.
+    """
+    from matplotlib.transforms import BboxBase
+
+    union = BboxBase.__dict__.get("union")
+    if not isinstance(union, staticmethod) or getattr(BboxBase, "_bsol_reused", False):
+        yield
+        return
+    BboxBase.union = staticmethod(functools.partial(_union, plain=union.__func__))
+    BboxBase._bsol_reused = True
+    try:
+        yield
+    finally:
+        BboxBase.union = union
+        del BboxBase._bsol_reused
+
+
 @contextlib.contextmanager
 def reused_measurements() -> Iterator[None]:
     """Measure each distinct text once, however many times charts are laid out and drawn.
@@ -268,7 +339,8 @@ def reused_measurements() -> Iterator[None]:
     Inside this context a text's layout is computed once for each combination of the
     words, font settings, alignment, rotation and resolution it depends on, and reused, as
     are the sizes of words measured for SVG and, within the context, the ticks of an axis
-    of a given size and range: the picture is the same. Matplotlib versions without the
+    of a given range (and size, where its ticks depend on it); boxes are united without
+    NumPy (:func:`_union`): the picture is the same. Matplotlib versions without the
     private methods are left untouched. Enter it once per figure.
 
     Examples:
@@ -313,7 +385,7 @@ def reused_measurements() -> Iterator[None]:
     TextToPath.get_text_width_height_descent = size
     Text._bsol_reused = True
     try:
-        with _reused_ticks(), _reused_packing():
+        with _reused_ticks(), _reused_packing(), _plain_unions():
             yield
     finally:
         Text._get_layout = layout_of
