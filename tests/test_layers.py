@@ -14,7 +14,9 @@ The map, lowest layer first (``docs/architecture.md`` draws it)::
 
 A module may import from its own layer or any layer below. Imports inside functions count
 too, and the package's own modules are never imported inside ``try: ... except
-ImportError``.
+ImportError``. No function is longer than :data:`MAX_FUNCTION_LINES` lines of code (its
+docstring, blank lines and comment lines not counted; nested functions count towards the
+function that holds them).
 """
 
 from __future__ import annotations
@@ -144,3 +146,55 @@ def test_the_check_sees_upward_imports(source, upward):
         if LAYERS[_top(m)] > LAYERS["table"]
     ]
     assert bool(found) is upward
+
+
+#: The longest a function may be, in lines of code.
+MAX_FUNCTION_LINES = 120
+
+
+def _code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> int:
+    """Lines of code in a function: no docstring, blank or comment-only lines."""
+    first = node.body[0]
+    doc = (
+        set(range(first.lineno, first.end_lineno + 1))
+        if isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+        else set()
+    )
+    start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    return sum(
+        1
+        for i in range(start, node.end_lineno + 1)
+        if i not in doc and lines[i - 1].strip() and not lines[i - 1].strip().startswith("#")
+    )
+
+
+def _function_lengths(source: str) -> dict[str, int]:
+    lines = source.splitlines()
+    return {
+        node.name: _code_lines(node, lines)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_functions_are_short(path):
+    lengths = _function_lengths(path.read_text(encoding="utf-8"))
+    long = {name: n for name, n in lengths.items() if n > MAX_FUNCTION_LINES}
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines of code: {long}"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def f():\n    return 1\n", {"f": 2}),
+        ('def f():\n    """Doc.\n\n    More.\n    """\n    return 1\n', {"f": 2}),
+        ("def f():\n    # note\n\n    x = 1\n    return x\n", {"f": 3}),
+        ("@cache\ndef f():\n    def g():\n        pass\n    return g\n", {"f": 5, "g": 2}),
+    ],
+)
+def test_the_length_check_counts_code_only(source, expected):
+    """The counter itself: docstrings, blanks and comments are free; nested code counts."""
+    assert _function_lengths(source) == expected

@@ -707,6 +707,7 @@ def test_whole_component_stages_skip_components_over_the_proof_limit(monkeypatch
     from bsol_analytics.sdc import audit
 
     monkeypatch.setattr(audit, "PATH_CHECKS", 0)
+    monkeypatch.setattr(audit, "PATH_SECONDS", 0.0)  # nor the path units after the area stage
     monkeypatch.setattr(audit, "EXACT_LIMIT", 0)
     monkeypatch.setattr(audit, "PROOF_LIMIT", 0)
     system, published, primary = _rare_group_hidden(("Female", "Unknown"))
@@ -766,10 +767,47 @@ def test_area_stage_proves_counts_over_the_proof_limit(
     monkeypatch.setattr(audit, "EXACT_LIMIT", 0)
     monkeypatch.setattr(audit, "PROOF_LIMIT", 0)  # no whole-component LP
     monkeypatch.setattr(audit, "AREA_SECONDS", area_seconds)
+    monkeypatch.setattr(audit, "PATH_SECONDS", 0.0)  # the area stage alone
     system, published, primary = _rare_group_under_ics(hide)
     result = audit.audit_system(published, primary, seed=system.values())
     assert result.passed is passed
     assert result.stages["down"] + result.stages["up"] + result.stages["exact"] == 0
     assert (result.stages["areas"] > 0) is passed
     if not passed:
+        assert set(result.failures["problem"]) == {"not shown to be safe"}
+
+
+@pytest.mark.parametrize(
+    ("area_seconds", "path_seconds", "stage"),
+    [
+        # no time for the area stage: the family units after it (each locality's subtree
+        # and ancestors, the counts' breakdown family only) prove the counts
+        (0.0, 300.0, "paths"),
+        # the area stage proves them first; nothing is left for the family units
+        (900.0, 300.0, "areas"),
+        # no time for either: not shown to be safe
+        (0.0, 0.0, None),
+    ],
+    ids=["families", "areas-first", "no-time"],
+)
+def test_family_units_follow_the_area_stage(
+    monkeypatch, area_seconds: float, path_seconds: float, stage: str | None
+) -> None:
+    """Over ``PROOF_LIMIT`` unknowns the counts the area stage leaves get the path stage
+    (one breakdown family up and down one locality's areas, the rest held at the known
+    solution), also in an audit that skips the local stages, as protection's second audit
+    does; what neither proves fails as "not shown to be safe".
+    """
+    from bsol_analytics.sdc import audit
+
+    monkeypatch.setattr(audit, "EXACT_LIMIT", 0)
+    monkeypatch.setattr(audit, "PROOF_LIMIT", 0)  # no whole-component LP
+    monkeypatch.setattr(audit, "AREA_SECONDS", area_seconds)
+    monkeypatch.setattr(audit, "PATH_SECONDS", path_seconds)
+    system, published, primary = _rare_group_under_ics(("Female", "Unknown"))
+    result = audit.audit_system(published, primary, seed=system.values(), local=False)
+    assert result.passed is (stage is not None)
+    proving = {k for k in ("pairs", "blocks", "areas", "paths") if result.stages[k]}
+    assert proving == ({stage} if stage else set())
+    if stage is None:
         assert set(result.failures["problem"]) == {"not shown to be safe"}

@@ -23,8 +23,9 @@ stages run only on components still holding unproven counts; over :data:`EXACT_L
 unknowns they run as whole-component proofs (one LP per stage and kind of count, each within
 :data:`BIG_LP_SECONDS`, no exact stage); over :data:`PROOF_LIMIT` unknowns the *area stage*
 (:func:`_area_witnesses`: the down and up LPs over one area's subtree and ancestors at a time,
-the rest held at a known solution) runs instead. Counts left without a witness fail as "not
-shown to be safe".
+the rest held at a known solution; between its PCN and locality levels, the path stage of
+:func:`_path_witnesses`, which frees only the breakdown family of the counts left) runs
+instead. Counts left without a witness fail as "not shown to be safe".
 
 Under the rounding policy a published count ``x`` stands for ``x-2 .. x+2`` (and at least
 8, since smaller counts are redacted). Those counts become unknowns too, but only where they
@@ -454,23 +455,7 @@ def lp_ranges(
         full_seed[p.free] = base
         search = _Search(system, value, free, lb, ub, checks, full_seed, policy, (seen_lo, seen_hi))
     if local and search is not None:
-        kids = child_areas(system)
-        labellings = [  # sibling areas two at a time (both pairings), then blocks
-            ("pairs", lambda: _pair_labels(system, kids, 0)),
-            ("pairs", lambda: _pair_labels(system, kids, 1)),
-            ("blocks", lambda: _block_colours(system, free, ())),
-            # numerators with their denominators
-            ("blocks", lambda: _block_colours(system, free, ("cell",))),
-        ]
-        for stage, labelling in labellings:
-            if not (~decided & has).any():
-                break
-            labels, units = labelling()
-            _level_witnesses(search, labels, decided | ~has, units)
-            decided = tally(stage, decided)
-        if (~decided & has).any() and (~decided & has).sum() <= PATH_CHECKS:
-            _path_witnesses(search, ~decided & has)
-            decided = tally("paths", decided)
+        decided = _local_stages(search, has, decided, tally)
 
     def alive_for(todo: np.ndarray) -> np.ndarray:
         comps = np.unique(p.comp[q[todo].indices])
@@ -483,8 +468,7 @@ def lp_ranges(
     big = np.bincount(p.comp[np.isin(p.comp, np.unique(qcomp[open_checks()]))], minlength=1)
     large = big.sum() > EXACT_LIMIT  # batch stages with a longer time limit, no exact stage
     if whole and big.sum() > PROOF_LIMIT and search is not None:
-        _area_witnesses(search, open_checks(), time.perf_counter() + AREA_SECONDS)
-        decided = tally("areas", decided)
+        decided = _unit_stages(search, open_checks, decided, tally)
     if not whole or big.sum() > PROOF_LIMIT:
         out = checks.copy()
         out["fails"] = ~decided & has
@@ -530,6 +514,63 @@ def lp_ranges(
     )
     out.attrs["stages"] = stages
     return out, p.n_comp
+
+
+def _unit_stages(
+    search: _Search,
+    open_checks: Callable[[], np.ndarray],
+    decided: np.ndarray,
+    tally: Callable[[str, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """The stages over components above :data:`PROOF_LIMIT`; the checks decided after them.
+
+    The area stage's deepest level (PCN units), then the path stage (one breakdown family
+    up and down one locality's areas; no unit starts after :data:`PATH_SECONDS`), then the
+    area stage's other levels (locality units); no area unit starts after
+    :data:`AREA_SECONDS` from the start of the first level.
+    """
+    deadline = time.perf_counter() + AREA_SECONDS
+    levels = _area_levels(search.system)[0]
+    _area_witnesses(search, open_checks(), deadline, levels[:1])
+    decided = tally("areas", decided)
+    if open_checks().any():
+        _path_witnesses(search, open_checks(), time.perf_counter() + PATH_SECONDS)
+        decided = tally("paths", decided)
+    if open_checks().any() and len(levels) > 1:
+        _area_witnesses(search, open_checks(), deadline, levels[1:])
+        decided = tally("areas", decided)
+    return decided
+
+
+def _local_stages(
+    search: _Search,
+    has: np.ndarray,
+    decided: np.ndarray,
+    tally: Callable[[str, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """The pair, block and path stages of :func:`lp_ranges`; the checks decided after them.
+
+    ``tally(stage, decided)`` records what a stage proved and returns the checks decided.
+    """
+    system, free = search.system, search.free
+    kids = child_areas(system)
+    labellings = [  # sibling areas two at a time (both pairings), then blocks
+        ("pairs", lambda: _pair_labels(system, kids, 0)),
+        ("pairs", lambda: _pair_labels(system, kids, 1)),
+        ("blocks", lambda: _block_colours(system, free, ())),
+        # numerators with their denominators
+        ("blocks", lambda: _block_colours(system, free, ("cell",))),
+    ]
+    for stage, labelling in labellings:
+        if not (~decided & has).any():
+            break
+        labels, units = labelling()
+        _level_witnesses(search, labels, decided | ~has, units)
+        decided = tally(stage, decided)
+    if (~decided & has).any() and (~decided & has).sum() <= PATH_CHECKS:
+        _path_witnesses(search, ~decided & has)
+        decided = tally("paths", decided)
+    return decided
 
 
 def _batch_stages(
@@ -894,6 +935,10 @@ def _level_witnesses(
 #: after the pair and block stages, on at most :data:`PATH_UNITS` units (largest first).
 PATH_CHECKS = 5_000
 PATH_UNITS = 400
+#: Seconds the path stage may take between the levels of the area stage (components over
+#: :data:`PROOF_LIMIT`, see :func:`_unit_stages`); units not reached in time leave their
+#: counts unproven.
+PATH_SECONDS = 300.0
 
 
 def _area_paths(system: LinkedSystem) -> tuple[dict[str, set[str]], dict[str, str]]:
@@ -930,7 +975,7 @@ def _area_paths(system: LinkedSystem) -> tuple[dict[str, set[str]], dict[str, st
     return paths, anchor
 
 
-def _path_witnesses(search: _Search, todo: np.ndarray) -> None:
+def _path_witnesses(search: _Search, todo: np.ndarray, deadline: float | None = None) -> None:
     """Widen ``seen`` with witnesses that move one breakdown family up and down the areas.
 
     Some counts are only safe through a move across area levels and indicators at once: a
@@ -942,7 +987,8 @@ def _path_witnesses(search: _Search, todo: np.ndarray) -> None:
     (a solution of the whole system); any solution of that problem solves the whole
     system. A unit's area is the check's *anchor* (its ancestor just below the top area,
     such as its locality), so one problem serves every check of the anchor's subtree.
-    Units are taken largest first, at most :data:`PATH_UNITS`.
+    Units are taken largest first, at most :data:`PATH_UNITS`; no unit starts after
+    ``deadline`` (a :func:`time.perf_counter` value), if given.
     """
     system, free, checks, seen = search.system, search.free, search.checks, search.seen
     policy = search.policy
@@ -975,7 +1021,7 @@ def _path_witnesses(search: _Search, todo: np.ndarray) -> None:
     t0, n_units = time.perf_counter(), 0
     for u in order:
         mine = undecided() & (unit == u)
-        if not mine.any():
+        if not mine.any() or (deadline is not None and time.perf_counter() > deadline):
             continue
         n_units += 1
         first = cell[np.flatnonzero(mine)[0]]
@@ -1053,7 +1099,9 @@ def _area_levels(
     return sorted(middle, key=lambda k: (-depth[k], k)), up, down
 
 
-def _area_witnesses(search: _Search, todo: np.ndarray, deadline: float) -> None:
+def _area_witnesses(
+    search: _Search, todo: np.ndarray, deadline: float, levels: list[str] | None = None
+) -> None:
     """Widen ``seen`` with witnesses that move counts anywhere within one area's subtree.
 
     For each area of an intermediate level (deepest first: PCN, then locality), every
@@ -1066,11 +1114,13 @@ def _area_witnesses(search: _Search, todo: np.ndarray, deadline: float) -> None:
     indicator that shares the count. Units are taken largest first; a level is repeated
     (at most :data:`AREA_ROUNDS` rounds) while a round proves a good share of what is left
     (:data:`AREA_GAIN`); no unit starts after ``deadline`` (a :func:`time.perf_counter` value).
+    ``levels`` are the area types to take (default: every middle level, deepest first).
     """
     system, free, checks, seen = search.system, search.free, search.checks, search.seen
     policy = search.policy
     cell = checks["cell"].to_numpy(np.int64)
-    levels, up, down = _area_levels(system)
+    all_levels, up, down = _area_levels(system)
+    levels = all_levels if levels is None else levels
     cells = system.cells
     area, area_names = pd.factorize(
         cells["area_type"].astype("str") + ":" + cells["area"].astype("str")
