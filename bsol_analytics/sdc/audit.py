@@ -947,6 +947,19 @@ def _area_paths(system: LinkedSystem) -> tuple[dict[str, set[str]], dict[str, st
     Areas (``type:name``) are read from the ``area`` relations; an area's anchor is its
     ancestor just below a top area (itself if it is one, or a top area).
     """
+    up, down = _area_steps(system)
+    anchor = {}
+    for a in set(up) | set(down):
+        b = a
+        while any(p in up for p in up.get(b, ())):  # climb while the parent has a parent
+            b = min(p for p in up[b] if p in up)
+        anchor[a] = b
+    paths = {b: {b} | _reach(b, up) | _reach(b, down) for b in set(anchor.values())}
+    return paths, anchor
+
+
+def _area_steps(system: LinkedSystem) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Each area's parents and each area's children (areas are ``type:name``)."""
     kids = child_areas(system)
     child = (kids["area_type"] + ":" + kids["area"]).tolist()
     parent = (kids["parent_type"] + ":" + kids["parent"]).tolist()
@@ -955,24 +968,18 @@ def _area_paths(system: LinkedSystem) -> tuple[dict[str, set[str]], dict[str, st
     for c, p in zip(child, parent, strict=True):
         up.setdefault(c, set()).add(p)
         down.setdefault(p, set()).add(c)
+    return up, down
 
-    def reach(a: str, step: dict[str, set[str]]) -> set[str]:
-        seen, todo = set(), [a]
-        while todo:
-            for b in step.get(todo.pop(), ()):
-                if b not in seen:
-                    seen.add(b)
-                    todo.append(b)
-        return seen
 
-    anchor = {}
-    for a in set(child) | set(parent):
-        b = a
-        while any(p in up for p in up.get(b, ())):  # climb while the parent has a parent
-            b = min(p for p in up[b] if p in up)
-        anchor[a] = b
-    paths = {b: {b} | reach(b, up) | reach(b, down) for b in set(anchor.values())}
-    return paths, anchor
+def _reach(a: str, step: dict[str, set[str]]) -> set[str]:
+    """Every area reached from ``a`` by repeated ``step`` (its ancestors or descendants)."""
+    seen, todo = set(), [a]
+    while todo:
+        for b in step.get(todo.pop(), ()):
+            if b not in seen:
+                seen.add(b)
+                todo.append(b)
+    return seen
 
 
 def _path_witnesses(search: _Search, todo: np.ndarray, deadline: float | None = None) -> None:
@@ -1073,28 +1080,11 @@ def _area_levels(
         >>> levels, sorted(up["L:a"]), sorted(down["M:m"])
         (['M'], ['M:m', 'T:t'], ['L:a', 'L:b'])
     """
-    kids = child_areas(system)
-    child = (kids["area_type"] + ":" + kids["area"]).tolist()
-    parent = (kids["parent_type"] + ":" + kids["parent"]).tolist()
-    step_up: dict[str, set[str]] = {}
-    step_down: dict[str, set[str]] = {}
-    for c, p in zip(child, parent, strict=True):
-        step_up.setdefault(c, set()).add(p)
-        step_down.setdefault(p, set()).add(c)
-
-    def reach(a: str, step: dict[str, set[str]]) -> set[str]:
-        seen, todo = set(), [a]
-        while todo:
-            for b in step.get(todo.pop(), ()):
-                if b not in seen:
-                    seen.add(b)
-                    todo.append(b)
-        return seen
-
-    areas = set(child) | set(parent)
-    up = {a: reach(a, step_up) for a in areas}
-    down = {a: reach(a, step_down) for a in areas}
-    middle = {a.split(":", 1)[0] for a in set(child) & set(parent)}
+    step_up, step_down = _area_steps(system)
+    areas = set(step_up) | set(step_down)
+    up = {a: _reach(a, step_up) for a in areas}
+    down = {a: _reach(a, step_down) for a in areas}
+    middle = {a.split(":", 1)[0] for a in set(step_up) & set(step_down)}
     depth = {k: np.mean([len(up[a]) for a in areas if a.split(":", 1)[0] == k]) for k in middle}
     return sorted(middle, key=lambda k: (-depth[k], k)), up, down
 
