@@ -9,7 +9,7 @@ import functools
 import html
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -186,6 +186,30 @@ def _label_boxes_key(axis: Any, ticks: list, renderer: Any) -> tuple:
 
 
 @contextlib.contextmanager
+def _patched(patches: Sequence[tuple[type, str, Callable[[Any], Any]]]) -> Iterator[None]:
+    """Replace matplotlib methods while the context is on, and put the originals back.
+
+    Each patch is ``(class, name, make)``: the method ``name`` defined on ``class`` becomes
+    ``make(original)``. If any of them is absent in this matplotlib, or the patches are
+    already on (the first class carries a ``_bsol_reused`` mark), nothing changes.
+    """
+    originals = [owner.__dict__.get(name) for owner, name, _ in patches]
+    mark_on = patches[0][0]
+    if any(o is None for o in originals) or getattr(mark_on, "_bsol_reused", False):
+        yield
+        return
+    for (owner, name, make), original in zip(patches, originals, strict=True):
+        setattr(owner, name, make(original))
+    mark_on._bsol_reused = True
+    try:
+        yield
+    finally:
+        for (owner, name, _), original in zip(patches, originals, strict=True):
+            setattr(owner, name, original)
+        del mark_on._bsol_reused
+
+
+@contextlib.contextmanager
 def _reused_ticks() -> Iterator[None]:
     """Place an axis's ticks once for each size and range the axis takes in one figure.
 
@@ -196,36 +220,32 @@ def _reused_ticks() -> Iterator[None]:
     """
     from matplotlib.axis import Axis
 
-    update = getattr(Axis, "_update_ticks", None)
-    boxes_of = getattr(Axis, "_get_ticklabel_bboxes", None)
-    if update is None or boxes_of is None or getattr(Axis, "_bsol_reused", False):
-        yield
-        return
     placed: dict[tuple, list] = {}
     measured: dict[tuple, tuple] = {}
 
-    def ticks(self: Any) -> list:
-        key = _tick_key(self)
-        if key not in placed:
-            placed[key] = update(self)
-        return list(placed[key])
+    def reuse_ticks(update: Any) -> Any:
+        def ticks(self: Any) -> list:
+            key = _tick_key(self)
+            if key not in placed:
+                placed[key] = update(self)
+            return list(placed[key])
 
-    def boxes(self: Any, ticks: list, renderer: Any) -> tuple:
-        key = _label_boxes_key(self, ticks, renderer)
-        if key not in measured:
-            measured[key] = boxes_of(self, ticks, renderer)
-        first, second = measured[key]
-        return [b.frozen() for b in first], [b.frozen() for b in second]
+        return ticks
 
-    Axis._update_ticks = ticks
-    Axis._get_ticklabel_bboxes = boxes
-    Axis._bsol_reused = True
-    try:
+    def reuse_boxes(boxes_of: Any) -> Any:
+        def boxes(self: Any, ticks: list, renderer: Any) -> tuple:
+            key = _label_boxes_key(self, ticks, renderer)
+            if key not in measured:
+                measured[key] = boxes_of(self, ticks, renderer)
+            first, second = measured[key]
+            return [b.frozen() for b in first], [b.frozen() for b in second]
+
+        return boxes
+
+    with _patched(
+        [(Axis, "_update_ticks", reuse_ticks), (Axis, "_get_ticklabel_bboxes", reuse_boxes)]
+    ):
         yield
-    finally:
-        Axis._update_ticks = update
-        Axis._get_ticklabel_bboxes = boxes_of
-        del Axis._bsol_reused
 
 
 def _packing_key(box: Any, renderer: Any) -> tuple:
@@ -255,10 +275,6 @@ def _reused_packing() -> Iterator[None]:
     """
     from matplotlib.offsetbox import HPacker, VPacker
 
-    originals = {cls: cls.__dict__.get("_get_bbox_and_child_offsets") for cls in (HPacker, VPacker)}
-    if None in originals.values() or getattr(VPacker, "_bsol_reused", False):
-        yield
-        return
     packed: dict[tuple, tuple] = {}
 
     def reuse(pack: Any) -> Any:
@@ -271,15 +287,9 @@ def _reused_packing() -> Iterator[None]:
 
         return packing
 
-    for cls, pack in originals.items():
-        cls._get_bbox_and_child_offsets = reuse(pack)
-    VPacker._bsol_reused = True
-    try:
+    name = "_get_bbox_and_child_offsets"
+    with _patched([(VPacker, name, reuse), (HPacker, name, reuse)]):
         yield
-    finally:
-        for cls, pack in originals.items():
-            cls._get_bbox_and_child_offsets = pack
-        del VPacker._bsol_reused
 
 
 def _union(bboxes: Sequence[Any], plain: Any) -> Any:
@@ -316,17 +326,13 @@ def _plain_unions() -> Iterator[None]:
     """
     from matplotlib.transforms import BboxBase
 
-    union = BboxBase.__dict__.get("union")
-    if not isinstance(union, staticmethod) or getattr(BboxBase, "_bsol_reused", False):
+    def plain_python(union: Any) -> Any:
+        if not isinstance(union, staticmethod):  # another matplotlib: keep its own
+            return union
+        return staticmethod(functools.partial(_union, plain=union.__func__))
+
+    with _patched([(BboxBase, "union", plain_python)]):
         yield
-        return
-    BboxBase.union = staticmethod(functools.partial(_union, plain=union.__func__))
-    BboxBase._bsol_reused = True
-    try:
-        yield
-    finally:
-        BboxBase.union = union
-        del BboxBase._bsol_reused
 
 
 @contextlib.contextmanager
@@ -356,41 +362,38 @@ def reused_measurements() -> Iterator[None]:
     from matplotlib.text import Text
     from matplotlib.textpath import TextToPath
 
-    layout_of = getattr(Text, "_get_layout", None)
-    size_of = getattr(TextToPath, "get_text_width_height_descent", None)
-    if layout_of is None or size_of is None or getattr(Text, "_bsol_reused", False):
-        yield  # absent in this matplotlib, or already on
-        return
     if len(_TEXT_CACHE) > _TEXT_CACHE_SIZE:
         _TEXT_CACHE.clear()
     settings = _font_settings()
 
-    def layout(self: Any, renderer: Any) -> Any:
-        key = _text_layout_key(self, renderer)
-        if key is None:
-            return layout_of(self, renderer)
-        key = (settings, *key)
-        if key not in _TEXT_CACHE:
-            _TEXT_CACHE[key] = layout_of(self, renderer)
-        box, lines, corner = _TEXT_CACHE[key]
-        return box.frozen(), list(lines), corner
+    def reuse_layout(layout_of: Any) -> Any:
+        def layout(self: Any, renderer: Any) -> Any:
+            key = _text_layout_key(self, renderer)
+            if key is None:
+                return layout_of(self, renderer)
+            key = (settings, *key)
+            if key not in _TEXT_CACHE:
+                _TEXT_CACHE[key] = layout_of(self, renderer)
+            box, lines, corner = _TEXT_CACHE[key]
+            return box.frozen(), list(lines), corner
 
-    def size(self: Any, s: str, prop: Any, ismath: Any) -> Any:
-        key = (settings, "size", s, hash(prop), ismath)
-        if key not in _TEXT_CACHE:
-            _TEXT_CACHE[key] = size_of(self, s, prop, ismath)
-        return _TEXT_CACHE[key]
+        return layout
 
-    Text._get_layout = layout
-    TextToPath.get_text_width_height_descent = size
-    Text._bsol_reused = True
-    try:
-        with _reused_ticks(), _reused_packing(), _plain_unions():
-            yield
-    finally:
-        Text._get_layout = layout_of
-        TextToPath.get_text_width_height_descent = size_of
-        del Text._bsol_reused
+    def reuse_size(size_of: Any) -> Any:
+        def size(self: Any, s: str, prop: Any, ismath: Any) -> Any:
+            key = (settings, "size", s, hash(prop), ismath)
+            if key not in _TEXT_CACHE:
+                _TEXT_CACHE[key] = size_of(self, s, prop, ismath)
+            return _TEXT_CACHE[key]
+
+        return size
+
+    text_patches = [
+        (Text, "_get_layout", reuse_layout),
+        (TextToPath, "get_text_width_height_descent", reuse_size),
+    ]
+    with _patched(text_patches), _reused_ticks(), _reused_packing(), _plain_unions():
+        yield
 
 
 def settle_layout(fig: Any, svg: bool = False) -> None:

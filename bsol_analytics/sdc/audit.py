@@ -46,6 +46,7 @@ folder is a tidy table (``CELL_KEYS``, ``numerator``, ``denominator``, ``suppres
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -66,6 +67,9 @@ from bsol_analytics.sdc.relations import LinkedSystem, breakdown_dims, build_sys
 log = logging.getLogger(__name__)
 
 QUANTITIES: tuple[str, ...] = ("numerator", "denominator", "complement")
+#: The same kinds, denominators first (the order of the stages over large components and
+#: areas): a denominator pushed to 0 takes its numerator and complement with it.
+_DEN_FIRST: tuple[str, ...] = ("denominator", "complement", "numerator")
 _EPS = 1e-6
 
 
@@ -431,8 +435,7 @@ def lp_ranges(
     earlier = np.zeros(len(checks), bool) if proven is None else np.array(proven, bool)
 
     def safe() -> np.ndarray:
-        ok = (np.floor(seen_hi + _EPS) > hi_small) | (np.ceil(seen_lo - _EPS) < lo_small)
-        ok |= earlier
+        ok = _shown_safe((seen_lo, seen_hi), policy) | earlier
         return ok | ~has & (np.floor(const + _EPS) > hi_small) | ~has & (const < lo_small)
 
     def tally(stage: str, before: np.ndarray) -> np.ndarray:
@@ -530,7 +533,7 @@ def _unit_stages(
     :data:`AREA_SECONDS` from the start of the first level.
     """
     deadline = time.perf_counter() + AREA_SECONDS
-    levels = _area_levels(search.system)[0]
+    levels = search.area_levels[0]
     _area_witnesses(search, open_checks(), deadline, levels[:1])
     decided = tally("areas", decided)
     if open_checks().any():
@@ -600,7 +603,7 @@ def _batch_stages(
     """
     rounds = {"down": 1, "up": 1} if large else {"down": DOWN_ROUNDS, "up": UP_ROUNDS}
     seconds = BIG_LP_SECONDS if large else None
-    kinds = ("denominator", "complement", "numerator") if large else QUANTITIES
+    kinds = _DEN_FIRST if large else QUANTITIES
     for stage, kind in [(st, k) for st in ("down", "up") for k in kinds]:
         for _ in range(rounds[stage]):
             todo = open_checks() & (quantity == kind)
@@ -833,6 +836,15 @@ def _pair_labels(
     return np.repeat(per_cell, 2), np.repeat(per_unit, 2)
 
 
+def _shown_safe(seen: tuple[np.ndarray, np.ndarray], policy: SDCPolicy) -> np.ndarray:
+    """Checks that some witness has taken below the small range or above it.
+
+    ``seen`` holds each check's lowest and highest value in the witnesses so far.
+    """
+    lo, hi = seen
+    return (np.floor(hi + _EPS) > policy.max_count) | (np.ceil(lo - _EPS) < policy.min_count)
+
+
 @dataclass(frozen=True)
 class _Search:
     """What the witness stages share: the system, its unknowns, the checks and what is seen.
@@ -855,6 +867,29 @@ class _Search:
         """The LP over the unknowns ``free_l``, every other unknown held at ``seed``."""
         value = np.where(self.free & ~free_l, self.seed, self.value)
         return _lp_problem(self.system, value, free_l, self.lb, self.ub)
+
+    def unproven(self) -> np.ndarray:
+        """Checks that no witness so far has taken out of the small range."""
+        return ~_shown_safe(self.seen, self.policy)
+
+    @functools.cached_property
+    def base(self) -> np.ndarray:
+        """Every unknown at ``seed``, every known count at its value."""
+        return np.where(self.free, self.seed, self.value)
+
+    @functools.cached_property
+    def cell_area(self) -> tuple[np.ndarray, pd.Index]:
+        """Each cell's area (codes into ``type:name`` labels) and the labels."""
+        cells = self.system.cells
+        codes, names = pd.factorize(
+            cells["area_type"].astype("str") + ":" + cells["area"].astype("str")
+        )
+        return codes, pd.Index(names)
+
+    @functools.cached_property
+    def area_levels(self) -> tuple[list[str], dict[str, set[str]], dict[str, set[str]]]:
+        """:func:`_area_levels` of the system (computed once)."""
+        return _area_levels(self.system)
 
 
 def _level_witnesses(
@@ -879,16 +914,13 @@ def _level_witnesses(
         np.repeat(system.cells["area_type"].to_numpy(dtype=object), 2) if labels is None else labels
     )
     cell = checks["cell"].to_numpy(np.int64)
-    base = np.where(free, search.seed, search.value)
-    lo_s, hi_s = policy.min_count, policy.max_count
-
+    base = search.base
     skip = np.zeros(len(checks), bool) if skip is None else skip
     num_var = np.where(checks["a"].to_numpy() != 0, 2 * cell, 2 * cell + 1)
     den_var = np.where(checks["b"].to_numpy() != 0, 2 * cell + 1, 2 * cell)
 
     def undecided() -> np.ndarray:
-        seen_ok = (np.floor(seen[1] + _EPS) > hi_s) | (np.ceil(seen[0] - _EPS) < lo_s)
-        return ~(seen_ok | skip)
+        return search.unproven() & ~skip
 
     for group in ([lvl] for lvl in pd.unique(level[free])):
         todo = undecided() & (np.isin(level[num_var], group) | np.isin(level[den_var], group))
@@ -1002,9 +1034,7 @@ def _path_witnesses(search: _Search, todo: np.ndarray, deadline: float | None = 
     cells = system.cells
     cell = checks["cell"].to_numpy(np.int64)
     paths, anchor = _area_paths(system)
-    area, area_names = pd.factorize(
-        cells["area_type"].astype("str") + ":" + cells["area"].astype("str")
-    )
+    area, area_names = search.cell_area
     anchor_of = np.array([anchor.get(a, a) for a in area_names], dtype=object)
     when = pd.factorize(cells["reporting_date"].astype("str") + "|" + cells["view"].astype("str"))[
         0
@@ -1018,12 +1048,10 @@ def _path_witnesses(search: _Search, todo: np.ndarray, deadline: float | None = 
     unit = unit.groupby(["w", "d", "a"], sort=False).ngroup().to_numpy()
     size = np.bincount(unit[todo], minlength=unit.max() + 1 if len(unit) else 0)
     order = np.argsort(-size, kind="stable")[: min(PATH_UNITS, int((size > 0).sum()))]
-    base = np.where(free, search.seed, search.value)
-    lo_s, hi_s = policy.min_count, policy.max_count
+    base = search.base
 
     def undecided() -> np.ndarray:
-        seen_ok = (np.floor(seen[1] + _EPS) > hi_s) | (np.ceil(seen[0] - _EPS) < lo_s)
-        return ~seen_ok & todo
+        return search.unproven() & todo
 
     t0, n_units = time.perf_counter(), 0
     for u in order:
@@ -1056,9 +1084,6 @@ def _path_witnesses(search: _Search, todo: np.ndarray, deadline: float | None = 
 AREA_ROUNDS = 2
 AREA_GAIN = 0.8
 AREA_SECONDS = 900.0
-#: Kinds of count in the order the area stage takes them: a denominator pushed to 0 takes
-#: its numerator and complement with it.
-_DEN_FIRST = ("denominator", "complement", "numerator")
 
 
 def _area_levels(
@@ -1109,31 +1134,26 @@ def _area_witnesses(
     system, free, checks, seen = search.system, search.free, search.checks, search.seen
     policy = search.policy
     cell = checks["cell"].to_numpy(np.int64)
-    all_levels, up, down = _area_levels(system)
+    all_levels, up, down = search.area_levels
     levels = all_levels if levels is None else levels
-    cells = system.cells
-    area, area_names = pd.factorize(
-        cells["area_type"].astype("str") + ":" + cells["area"].astype("str")
-    )
-    base = np.where(free, search.seed, search.value)
-    lo_s, hi_s = policy.min_count, policy.max_count
+    area, names = search.cell_area
+    base = search.base
 
     def undecided() -> np.ndarray:
-        seen_ok = (np.floor(seen[1] + _EPS) > hi_s) | (np.ceil(seen[0] - _EPS) < lo_s)
-        return ~seen_ok & todo
+        return search.unproven() & todo
 
-    names = pd.Index(area_names)
     for level in levels:
         units = [a for a in up if a.split(":", 1)[0] == level and a in names]
         # each unit's subtree (its checks) and the areas it frees (subtree and ancestors)
         sub = {u: names.get_indexer(list({u} | down[u])) for u in units}
         sub = {u: k[k >= 0] for u, k in sub.items()}
         above = {u: names.get_indexer(list(up[u])) for u in units}
+        in_sub = {u: np.isin(area[cell], sub[u]) for u in units}
         for n_round in range(AREA_ROUNDS):
-            t0, n_units, before = time.perf_counter(), 0, int(undecided().sum())
-            mine_of = {u: undecided() & np.isin(area[cell], sub[u]) for u in units}
-            for u in sorted(units, key=lambda u: -int(mine_of[u].sum())):
-                mine = undecided() & np.isin(area[cell], sub[u])
+            t0, n_units, open_now = time.perf_counter(), 0, undecided()
+            before = int(open_now.sum())
+            for u in sorted(units, key=lambda u: -int((open_now & in_sub[u]).sum())):
+                mine = undecided() & in_sub[u]
                 if not mine.any() or time.perf_counter() > deadline:
                     continue
                 n_units += 1
