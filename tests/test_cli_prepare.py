@@ -9,8 +9,10 @@ from test_cleaning_fixtures import extract_frames, write_extract
 
 from bsol_analytics import __version__
 from bsol_analytics.cleaning import load_prepared, pipeline, processed_tables
+from bsol_analytics.cleaning.quality import QualityLog
 from bsol_analytics.cli import main
 from bsol_analytics.contract import validate_processed
+from bsol_analytics.errors import ExtractError
 
 TABLES = ["admissions", "clinical_events", "ed_attendances", "medications", "patients", "screening"]
 
@@ -177,3 +179,41 @@ def test_load_prepared_refuses_other_folders(tmp_path):
 
     with pytest.raises(BsolError, match="not a prepared folder"):
         load_prepared(tmp_path)
+
+
+def test_an_unreadable_later_table_refuses_before_an_earlier_tables_check(frames, tmp_path):
+    # Tables are checked while the next ones are read; the refusal and the counts are still
+    # those of reading every table first: the unreadable file, with no check counted.
+    f = {k: v.copy() for k, v in frames.items()}
+    f["patients"].loc[1, "patient_id"] = f["patients"].loc[0, "patient_id"]  # refused by a check
+    folder = write_extract(tmp_path / "extract", f)
+    (folder / "ed_attendances.csv").write_text("patient_id;attendance_date\nP1;2024-01-01\n")
+    log = QualityLog()
+    with pytest.raises(ExtractError, match="semicolons") as err:
+        pipeline.read_extract(folder, log=log)
+    assert err.value.table == "ed_attendances"
+    assert list(log.rows_read) == [
+        "patients",
+        "clinical_events",
+        "screening",
+        "admissions",
+        "medications",
+    ]
+    assert log.entries == []
+
+
+def test_a_check_refusal_keeps_every_read_count(frames, tmp_path):
+    f = {k: v.copy() for k, v in frames.items()}
+    f["patients"].loc[1, "patient_id"] = f["patients"].loc[0, "patient_id"]
+    folder = write_extract(tmp_path / "extract", f)
+    log = QualityLog()
+    with pytest.raises(ExtractError, match="unique"):
+        pipeline.read_extract(folder, log=log)
+    assert list(log.rows_read) == [
+        "patients",
+        "clinical_events",
+        "screening",
+        "admissions",
+        "medications",
+        "ed_attendances",
+    ]

@@ -86,6 +86,10 @@ def _via_categories(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -
     mapped = func(cats)
     codes = values.cat.codes.to_numpy()
     if mapped.dtype == object or isinstance(mapped.dtype, pd.StringDtype):
+        if _unchanged(mapped, values.dtype):
+            # every category maps to itself (ids already trimmed): the same categorical
+            cat = pd.Categorical.from_codes(codes, dtype=values.dtype, validate=False)
+            return pd.Series(cat, index=values.index, name=values.name)
         new_codes, uniques = pd.factorize(mapped, use_na_sentinel=True)
         new_codes = np.append(new_codes, -1)[codes]
         cat = pd.Categorical.from_codes(new_codes, categories=pd.Index(uniques, dtype="str"))
@@ -98,6 +102,24 @@ def _via_categories(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -
     return pd.Series(
         full.to_numpy()[codes], index=values.index, name=values.name, dtype=mapped.dtype
     )
+
+
+def _unchanged(mapped: pd.Series, dtype: pd.CategoricalDtype) -> bool:
+    """Whether text ``mapped`` from a categorical's categories is those categories, as ``str``.
+
+    Then factorising ``mapped`` would give the categories back in their order, codes
+    unchanged; checked in Arrow (no hashing of millions of distinct values).
+    """
+    cats = dtype.categories
+    if dtype.ordered or cats.dtype != "str" or len(mapped) != len(cats) or not len(cats):
+        return False
+    try:
+        new = pa.array(mapped, from_pandas=True)
+        old = pa.array(cats, from_pandas=True)
+        same = pc.equal(new.cast(pa.large_string()), old.cast(pa.large_string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return False
+    return same.null_count == 0 and pc.all(same).as_py() is True
 
 
 def _categorical(values: pd.Series) -> bool:
@@ -405,16 +427,32 @@ def passes_nhs_modulus11(values: pd.Series) -> pd.Series:
     """
     if _categorical(values):
         return _via_categories(values, passes_nhs_modulus11)
-    s = values.astype("str").str.replace(r"[\s\-]", "", regex=True)
-    cand = s.str.fullmatch(r"\d{10}").fillna(False).to_numpy(dtype=bool)
     result = np.zeros(len(values), dtype=bool)
+    maybe = np.flatnonzero(_could_be_nhs_numbers(values))
+    s = values.iloc[maybe].astype("str").str.replace(r"[\s\-]", "", regex=True)
+    cand = s.str.fullmatch(r"\d{10}").fillna(False).to_numpy(dtype=bool)
     if cand.any():
         joined = "".join(s[cand].tolist()).encode("ascii")
         digits = (np.frombuffer(joined, dtype=np.uint8) - 48).astype(np.int64).reshape(-1, 10)
         check = 11 - (digits[:, :9] @ _WEIGHTS) % 11
         check = np.where(check == 11, 0, check)
-        result[cand] = (check != 10) & (check == digits[:, 9])
+        result[maybe[cand]] = (check != 10) & (check == digits[:, 9])
     return pd.Series(result, index=values.index, dtype=bool)
+
+
+def _could_be_nhs_numbers(values: pd.Series) -> np.ndarray:
+    """Values that may be NHS numbers: ten characters or more, none an ASCII letter.
+
+    An exact pre-filter, in Arrow: spaces, hyphens and ten digits hold no ASCII letter, so
+    the other values (pseudonymised keys such as ``P1f46806df6``) cannot pass the check.
+    """
+    try:
+        arr = _as_arrow_strings(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return np.ones(len(values), dtype=bool)  # not plain text: check every value
+    long_enough = pc.greater_equal(pc.utf8_length(arr), 10)
+    maybe = pc.and_(long_enough, pc.invert(pc.match_substring_regex(arr, "[A-Za-z]")))
+    return np.asarray(pc.fill_null(maybe, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 # --------------------------------------------------------------------------------------

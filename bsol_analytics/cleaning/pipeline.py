@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from bsol_analytics import __version__, reference
 from bsol_analytics.cleaning import normalise as nm
 from bsol_analytics.cleaning.quality import (
+    Drop,
     QualityLog,
     data_quality_summary,
     default_reporting_date,
@@ -136,6 +137,22 @@ class Steps:
             self._progress.__exit__(*exc)
             self._progress = None
 
+    def show(self, name: str) -> None:
+        """Show ``name`` on the progress bar without timing it."""
+        if self._progress is not None:
+            self._progress.update(self._task, description=name)
+
+    def record(self, name: str, seconds: float) -> None:
+        """Add ``seconds`` measured elsewhere (another thread) to the step ``name``.
+
+        Examples:
+            >>> steps = Steps()
+            >>> steps.record("Reading", 1.5)
+            >>> steps.timings
+            {'Reading': 1.5}
+        """
+        self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 3)
+
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         """Time one step (and show it on the progress bar).
@@ -183,6 +200,9 @@ class Extract:
         files: the file of each table present.
         raw_patient_ids: every non-blank patient_id of the patients file (before drops).
         log: what was counted and dropped so far.
+        patient_index: the patients file's ids hashed once, so that :func:`clean_tables`
+            links the other tables to the patients without hashing the text again (set by
+            :func:`read_extract`; ``None`` otherwise, when the text is looked up).
     """
 
     folder: Path
@@ -190,6 +210,7 @@ class Extract:
     files: dict[str, Path]
     raw_patient_ids: pa.Array
     log: QualityLog = field(default_factory=QualityLog)
+    patient_index: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def admissions_supplied(self) -> bool:
@@ -204,10 +225,94 @@ def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
 def _positions(values: pd.Series, ids: pa.Array) -> np.ndarray:
     """Position of each value in ``ids`` (-1 if absent), one hash look-up per distinct value."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        cats = pa.array(values.cat.categories.to_numpy(dtype=object), type=pa.large_string())
-        per_cat = _positions_dense(cats, ids)
+        per_cat = _positions_dense(_category_array(values), ids)
         return np.append(per_cat, -1)[values.cat.codes.to_numpy()]
     return _positions_dense(_arrow(values), ids)
+
+
+def _category_array(values: pd.Series) -> pa.Array:
+    """The categories of a categorical Series as Arrow large strings."""
+    cats = values.cat.categories
+    if cats.dtype == "str":
+        arr = pa.array(cats, from_pandas=True)  # Arrow-backed already: no Python strings
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return pa.array(cats.to_numpy(dtype=object), type=pa.large_string())
+
+
+def _text_lookup(patients: pd.DataFrame) -> Callable[[pd.Series], np.ndarray]:
+    """A function giving each value's position in ``patients["patient_id"]`` (-1 if absent)."""
+    ids = _arrow(patients["patient_id"])
+
+    def locate(values: pd.Series) -> np.ndarray:
+        return _positions(values, ids)
+
+    return locate
+
+
+class _PatientIndex:
+    """Where linked tables' patient_id values are in the patients file, hashed once.
+
+    ``ids`` are the non-blank patient_id values of the patients file (unique: duplicates
+    refuse the extract) and ``rows`` their data-row numbers (the frame index). A categorical
+    column's distinct values are looked up in ``ids`` once, however many times the table is
+    linked (its categories survive row drops); positions in a frame of some of those rows
+    (the patients kept so far) then follow by row number (:meth:`lookup`), with no further
+    text hashing.
+    """
+
+    def __init__(self, ids: pa.Array, rows: pd.Index) -> None:
+        self.ids = ids.cast(pa.large_string())
+        self.rows = rows
+        self._by_categories: dict[int, tuple[pd.Index, np.ndarray]] = {}
+
+    def in_file(self, values: pd.Series) -> np.ndarray:
+        """Position of each value in ``ids``, -1 where absent."""
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            return _positions_dense(_arrow(values), self.ids)
+        cats = values.cat.categories
+        hit = self._by_categories.get(id(cats))
+        if hit is None or hit[0] is not cats:
+            # the value set is the categories, probed with the ids (unique, so each
+            # category is found at most once): cheaper than hashing every id per table
+            found = pc.index_in(self.ids, value_set=_category_array(values))
+            found = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False))
+            per_cat = np.full(len(cats), -1, dtype=np.int64)
+            per_cat[found[found >= 0]] = np.flatnonzero(found >= 0)
+            hit = (cats, per_cat)
+            self._by_categories[id(cats)] = hit
+        return np.append(hit[1], -1)[values.cat.codes.to_numpy()]
+
+    def lookup(self, patients: pd.DataFrame) -> Callable[[pd.Series], np.ndarray]:
+        """A function giving each value's position in ``patients["patient_id"]`` (-1 if absent).
+
+        The same as :func:`_positions` against that column. When ``patients`` holds rows of
+        the file, in file order, each with its file id, positions go through :meth:`in_file`;
+        otherwise the text is looked up.
+        """
+        at = self._frame_positions(patients)
+        if at is None:
+            return _text_lookup(patients)
+        padded = np.append(at, -1)
+
+        def locate(values: pd.Series) -> np.ndarray:
+            return padded[self.in_file(values)]
+
+        return locate
+
+    def _frame_positions(self, patients: pd.DataFrame) -> np.ndarray | None:
+        """Position in ``patients`` of each file id (-1 if not in it), or None if unrelated."""
+        if not self.rows.is_unique:
+            return None
+        where = self.rows.get_indexer(patients.index)
+        if not (where >= 0).all() or not (np.diff(where) > 0).all():
+            return None
+        if len(where):
+            same = pc.equal(self.ids.take(pa.array(where)), _arrow(patients["patient_id"]))
+            if pc.all(pc.fill_null(same, False)).as_py() is not True:
+                return None
+        at = np.full(len(self.ids), -1, dtype=np.int64)
+        at[where] = np.arange(len(where))
+        return at
 
 
 def _positions_dense(values: pa.Array | pa.ChunkedArray, ids: pa.Array) -> np.ndarray:
@@ -268,7 +373,9 @@ def _refuse_nhs_numbers(df: pd.DataFrame, table: str) -> None:
         )
 
 
-def _type_patients(raw: pd.DataFrame, log: QualityLog) -> tuple[pd.DataFrame, pa.Array]:
+def _type_patients(
+    raw: pd.DataFrame, log: QualityLog
+) -> tuple[pd.DataFrame, pa.Array, _PatientIndex]:
     spec = EXTRACT_TABLES["patients"]
     df = _type_patient_id(raw, spec, log)
     _refuse_nhs_numbers(df, "patients")
@@ -284,6 +391,7 @@ def _type_patients(raw: pd.DataFrame, log: QualityLog) -> tuple[pd.DataFrame, pa
             hint="Each patient must have exactly one row; remove the duplicates.",
         )
     raw_ids = _arrow(df["patient_id"])
+    index = _PatientIndex(raw_ids, df.index)
     sex = nm.normalise_sex(df["sex"])
     blank = ~nm.is_given(df["sex"]).to_numpy(dtype=bool)
     log.recode(df, blank, "patients", "sex", "blank_sex")
@@ -309,7 +417,7 @@ def _type_patients(raw: pd.DataFrame, log: QualityLog) -> tuple[pd.DataFrame, pa
         lsoa_code=nm.normalise_codes(df["lsoa_code"], upper=True),
         practice_code=nm.normalise_codes(df["practice_code"], upper=True),
     )
-    return df, raw_ids
+    return df, raw_ids, index
 
 
 def _icd10(df: pd.DataFrame, table: str, column: str, log: QualityLog) -> pd.Series:
@@ -334,19 +442,23 @@ def _icd10(df: pd.DataFrame, table: str, column: str, log: QualityLog) -> pd.Ser
 
 
 def _link_patients(
-    df: pd.DataFrame, table: str, raw_ids: pa.Array, kept_ids: pa.Array, log: QualityLog
+    df: pd.DataFrame,
+    table: str,
+    index: _PatientIndex,
+    kept: Callable[[pd.Series], np.ndarray],
+    log: QualityLog,
 ) -> pd.DataFrame:
-    in_raw = _positions(df["patient_id"], raw_ids) >= 0
-    df = log.drop(
+    unknown = index.in_file(df["patient_id"]) < 0
+    hint = "Every patient_id must have a row in patients."
+    dropped = kept(df["patient_id"]) < 0
+    return log.drop_in_turn(
         df,
-        ~in_raw,
         table,
-        "patient_id",
-        "unknown_patient",
-        hint="Every patient_id must have a row in patients.",
+        [
+            Drop(unknown, "patient_id", "unknown_patient", hint=hint),
+            Drop(dropped, "patient_id", "patient_dropped", limit=_LIMITLESS),
+        ],
     )
-    kept = _positions(df["patient_id"], kept_ids) >= 0
-    return log.drop(df, ~kept, table, "patient_id", "patient_dropped", limit=_LIMITLESS)
 
 
 #: Coded columns of the linked tables: (column, normaliser, rule dropping unknown values).
@@ -362,7 +474,11 @@ _CATEGORY_RULES: dict[str, tuple[tuple[str, Any, str], ...]] = {
 
 
 def _type_linked(
-    raw: pd.DataFrame, spec: TableSpec, raw_ids: pa.Array, kept_ids: pa.Array, log: QualityLog
+    raw: pd.DataFrame,
+    spec: TableSpec,
+    index: _PatientIndex,
+    kept: Callable[[pd.Series], np.ndarray],
+    log: QualityLog,
 ) -> pd.DataFrame:
     df = _type_patient_id(raw, spec, log)
     _refuse_nhs_numbers(df, spec.name)
@@ -391,7 +507,7 @@ def _type_linked(
         values = normaliser(df[column])
         unknown = values.isna().to_numpy()
         df = log.drop(df.assign(**{column: values}), unknown, spec.name, column, rule)
-    return _link_patients(df, spec.name, raw_ids, kept_ids, log)
+    return _link_patients(df, spec.name, index, kept, log)
 
 
 def read_extract(
@@ -450,18 +566,96 @@ def read_extract(
     log.facts["admissions_supplied"] = "admissions" in files
     log.facts["tables_supplied"] = sorted(files)
 
-    raw: dict[str, pd.DataFrame] = {}
-    for name, path in files.items():
-        with steps.step(f"Reading {name}"):
-            raw[name] = read_table_file(path, EXTRACT_TABLES[name], log)
-    with steps.step("Checking patients"):
-        patients, raw_ids = _type_patients(raw.pop("patients"), log)
-    kept_ids = _arrow(patients["patient_id"])
-    tables = {"patients": patients}
-    for name in list(raw):
-        with steps.step(f"Checking {name}"):
-            tables[name] = _type_linked(raw.pop(name), EXTRACT_TABLES[name], raw_ids, kept_ids, log)
-    return Extract(folder, tables, files, raw_ids, log)
+    # each table is checked as soon as it is read, while the next one is read
+    reader = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        reads = {
+            name: reader.submit(_read_one, path, EXTRACT_TABLES[name])
+            for name, path in files.items()
+        }
+        tables, raw_ids, index = _check_in_turn(reads, log, steps)
+    finally:
+        reader.shutdown(wait=True, cancel_futures=True)
+    extract = Extract(folder, tables, files, raw_ids, log)
+    extract.patient_index = index
+    return extract
+
+
+@dataclass
+class _Read:
+    """A table read in the background: its frame (or error), its own log and the seconds."""
+
+    frame: pd.DataFrame | None
+    log: QualityLog
+    seconds: float
+    error: Exception | None = None
+
+
+def _read_one(path: Path, spec: TableSpec) -> _Read:
+    log = QualityLog()
+    start = time.perf_counter()
+    try:
+        frame = read_table_file(path, spec, log)
+    except Exception as err:  # raised again by _check_in_turn, in table order
+        return _Read(None, log, round(time.perf_counter() - start, 3), err)
+    return _Read(frame, log, round(time.perf_counter() - start, 3))
+
+
+def _merge_logs(log: QualityLog, parts: Sequence[QualityLog]) -> None:
+    for part in parts:
+        log.rows_read.update(part.rows_read)
+        log.entries.extend(part.entries)
+        log.notes.extend(part.notes)
+        log.facts.update(part.facts)
+
+
+def _check_in_turn(
+    reads: dict[str, concurrent.futures.Future[_Read]], log: QualityLog, steps: Steps
+) -> tuple[dict[str, pd.DataFrame], pa.Array, _PatientIndex]:
+    """Check each table once read (patients first); ``log`` gets everything at the end.
+
+    ``log`` ends as if every table had been read before any was checked: all the reads'
+    counts and notes first, in table order, then the checks'. So a table that cannot be read
+    refuses the extract before a check of an earlier table does, as it would then.
+    """
+    done: list[_Read] = []
+    checks: list[QualityLog] = []
+    tables: dict[str, pd.DataFrame] = {}
+    raw_ids: pa.Array | None = None
+    index: _PatientIndex | None = None
+    kept: Callable[[pd.Series], np.ndarray] | None = None
+    for name, future in reads.items():
+        steps.show(f"Reading {name}")
+        read = future.result()
+        done.append(read)
+        steps.record(f"Reading {name}", read.seconds)
+        if read.error is not None:
+            _merge_logs(log, [r.log for r in done])
+            raise read.error
+        check = QualityLog(rows_read=dict(read.log.rows_read))
+        checks.append(check)
+        frame, read.frame = read.frame, None
+        try:
+            with steps.step(f"Checking {name}"):
+                if index is None or kept is None:
+                    tables[name], raw_ids, index = _type_patients(frame, check)
+                    kept = index.lookup(tables[name])
+                else:
+                    tables[name] = _type_linked(frame, EXTRACT_TABLES[name], index, kept, check)
+        except Exception:
+            for later in list(reads.values())[len(done) :]:
+                done.append(later.result())
+                if done[-1].error is not None:  # the read failure comes first
+                    _merge_logs(log, [r.log for r in done])
+                    raise done[-1].error from None
+            _merge_logs(log, [r.log for r in done] + checks)
+            raise
+        except BaseException:
+            _merge_logs(log, [r.log for r in done] + checks)
+            raise
+    _merge_logs(log, [r.log for r in done] + checks)
+    assert raw_ids is not None and index is not None
+    return tables, raw_ids, index
 
 
 # --------------------------------------------------------------------------------------
@@ -642,25 +836,28 @@ def _life_dates(patients: pd.DataFrame, pos: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _clean_linked(
-    df: pd.DataFrame, table: str, date_col: str, patients: pd.DataFrame, log: QualityLog
+    df: pd.DataFrame,
+    table: str,
+    date_col: str,
+    patients: pd.DataFrame,
+    log: QualityLog,
+    locate: Callable[[pd.Series], np.ndarray],
 ) -> pd.DataFrame:
     """Drop rows of dropped patients and rows dated before birth or after death.
 
-    Adds ``_pos`` (the patient's row in ``patients``) for later steps.
+    Adds ``_pos`` (the patient's row in ``patients``, found by ``locate``) for later steps.
     """
-    pos = _positions(df["patient_id"], _arrow(patients["patient_id"]))
-    df = df.assign(_pos=pos)
-    df = log.drop(df, pos < 0, table, "patient_id", "patient_dropped", limit=_LIMITLESS)
+    pos = locate(df["patient_id"])
+    dob, dod = _life_dates(patients, pos)  # NaT for dropped patients: neither rule fails
+    light = {  # no copies: tens of millions of rows
+        date_col: df[date_col].reset_index(drop=True),
+        "date_of_birth": pd.Series(dob, copy=False),
+        "date_of_death": pd.Series(dod, copy=False),
+    }
+    drops = [Drop(pos < 0, "patient_id", "patient_dropped", limit=_LIMITLESS)]
     for rule, func in (("before_birth", before_birth), ("after_death", after_death)):
-        dob, dod = _life_dates(patients, df["_pos"].to_numpy())
-        light = {
-            date_col: df[date_col].reset_index(drop=True),
-            "date_of_birth": pd.Series(dob),
-            "date_of_death": pd.Series(dod),
-        }
-        m = func(light, date_col).to_numpy()
-        df = log.drop(df, m, table, date_col, rule, limit=_LIMITLESS)
-    return df
+        drops.append(Drop(func(light, date_col).to_numpy(), date_col, rule, limit=_LIMITLESS))
+    return log.drop_in_turn(df.assign(_pos=pos), table, drops)
 
 
 def _duplicate_events(ev: pd.DataFrame) -> np.ndarray:
@@ -686,10 +883,65 @@ def _duplicate_events(ev: pd.DataFrame) -> np.ndarray:
         frame = pd.DataFrame({"p": pos, "d": days, "c": code_id, "v": value_id})
         return duplicate_rows(frame, ["p", "d", "c", "v"]).to_numpy()
     key = ((pos * sizes[1] + days) * sizes[2] + code_id) * sizes[3] + value_id
-    return pd.Series(key).duplicated(keep="first").to_numpy()
+    return _repeats(key)
 
 
-def _clean_events(ev: pd.DataFrame, patients: pd.DataFrame, log: QualityLog) -> pd.DataFrame:
+def _repeats(key: np.ndarray) -> np.ndarray:
+    """``pd.Series(key).duplicated(keep="first")`` for integer keys, by one stable sort.
+
+    Rows grouped by patient, as extracts usually are, come nearly sorted, which a stable sort
+    orders in about linear time: many times faster than hashing millions of keys.
+
+    Examples:
+        >>> _repeats(np.array([5, 3, 5, 5, 3])).tolist()
+        [False, False, True, True, True]
+    """
+    if not len(key):
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(key, kind="stable")  # equal keys keep row order: the first leads
+    ordered = key[order]
+    seen = np.empty(len(key), dtype=bool)
+    seen[0] = False
+    np.equal(ordered[1:], ordered[:-1], out=seen[1:])
+    out = np.empty(len(key), dtype=bool)
+    out[order] = seen
+    return out
+
+
+def _value_codes(s: pd.Series) -> np.ndarray:
+    """Integers from 0, equal exactly where the values are equal (missing values alike)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy().astype(np.int64) + 1
+    if s.dtype.kind == "M":
+        values = s.to_numpy()
+        days = values.astype("datetime64[D]")
+        if len(values) and (days == values).all():  # whole days, no NaT
+            d = days.astype(np.int64)
+            return d - d.min()
+    return pd.factorize(s, use_na_sentinel=True)[0].astype(np.int64) + 1
+
+
+def _duplicates(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """:func:`duplicate_rows` as a NumPy mask, via one integer key per row when it fits."""
+    if not len(frame):
+        return np.zeros(0, dtype=bool)
+    codes = [_value_codes(frame[c]) for c in columns]
+    sizes = [int(c.max()) + 1 for c in codes]
+    if float(np.prod([float(x) for x in sizes])) >= 2.0**62:
+        return duplicate_rows(frame, columns).to_numpy()
+    key = np.zeros(len(frame), dtype=np.int64)
+    for c, size in zip(codes, sizes, strict=True):
+        key *= size
+        key += c
+    return _repeats(key)
+
+
+def _clean_events(
+    ev: pd.DataFrame,
+    patients: pd.DataFrame,
+    log: QualityLog,
+    locate: Callable[[pd.Series], np.ndarray],
+) -> pd.DataFrame:
     table = "clinical_events"
     known = _positions(ev["snomed_code"], pa.array(reference.clusters()["code"].unique())) >= 0
     unmapped = ~known
@@ -702,25 +954,18 @@ def _clean_events(ev: pd.DataFrame, patients: pd.DataFrame, log: QualityLog) -> 
             "top": [{"code": str(k), "rows": int(v)} for k, v in counts.head(10).items()],
         }
     ev = log.drop(ev, unmapped, table, "snomed_code", "unmapped_code", limit=_LIMITLESS)
-    ev = _clean_linked(ev, table, "event_date", patients, log)
+    ev = _clean_linked(ev, table, "event_date", patients, log, locate)
     n = len(ev)
     ev = assign_clusters(ev)
     base, extra = ev.iloc[:n], ev.iloc[n:]
-    base = log.drop(
+    missing, implausible = missing_values(base), implausible_values(base)
+    base = log.drop_in_turn(
         base,
-        missing_values(base).to_numpy(),
         table,
-        "numeric_value",
-        "missing_value",
-        limit=_LIMITLESS,
-    )
-    base = log.drop(
-        base,
-        implausible_values(base).to_numpy(),
-        table,
-        "numeric_value",
-        "implausible_value",
-        limit=_LIMITLESS,
+        [
+            Drop(missing.to_numpy(), "numeric_value", "missing_value", _LIMITLESS),
+            Drop(implausible.to_numpy(), "numeric_value", "implausible_value", _LIMITLESS),
+        ],
     )
     dup = _duplicate_events(base)
     base = log.drop(base, dup, table, None, "duplicate", limit=_LIMITLESS)
@@ -731,17 +976,25 @@ def _clean_events(ev: pd.DataFrame, patients: pd.DataFrame, log: QualityLog) -> 
 
 
 def _clean_simple(
-    df: pd.DataFrame, table: str, date_col: str, patients: pd.DataFrame, log: QualityLog
+    df: pd.DataFrame,
+    table: str,
+    date_col: str,
+    patients: pd.DataFrame,
+    log: QualityLog,
+    locate: Callable[[pd.Series], np.ndarray],
 ) -> pd.DataFrame:
-    df = _clean_linked(df, table, date_col, patients, log)
+    df = _clean_linked(df, table, date_col, patients, log, locate)
     cols = [c for c in PROCESSED_COLUMNS[table] if c in df.columns]
-    df = log.drop(
-        df, duplicate_rows(df, cols).to_numpy(), table, None, "duplicate", limit=_LIMITLESS
-    )
+    df = log.drop(df, _duplicates(df, cols), table, None, "duplicate", limit=_LIMITLESS)
     return df[cols]
 
 
-def _clean_medications(df: pd.DataFrame, patients: pd.DataFrame, log: QualityLog) -> pd.DataFrame:
+def _clean_medications(
+    df: pd.DataFrame,
+    patients: pd.DataFrame,
+    log: QualityLog,
+    locate: Callable[[pd.Series], np.ndarray],
+) -> pd.DataFrame:
     """Medications: unknown dm+d codes dropped and counted, each code's group added.
 
     Then the rules of :func:`_clean_simple` (dropped patients, before birth, after death,
@@ -760,9 +1013,13 @@ def _clean_medications(df: pd.DataFrame, patients: pd.DataFrame, log: QualityLog
             "top": [{"code": str(k), "rows": int(v)} for k, v in counts.head(10).items()],
         }
     df = log.drop(df, unknown, table, "dmd_code", "unknown_dmd_code", limit=_LIMITLESS)
-    group = groups["group"].to_numpy()[pos[~unknown]]
-    df = df.assign(drug_group=pd.Categorical(group, categories=list(DRUG_GROUPS)))
-    return _clean_simple(df, table, "issue_date", patients, log)
+    # each code's group as a category code: no text per row
+    code_group = pd.Categorical(groups["group"].to_numpy(), categories=list(DRUG_GROUPS))
+    group = pd.Categorical.from_codes(
+        code_group.codes[pos[~unknown]], dtype=code_group.dtype, validate=False
+    )
+    df = df.assign(drug_group=group)
+    return _clean_simple(df, table, "issue_date", patients, log, locate)
 
 
 def _empty(table: str) -> pd.DataFrame:
@@ -787,13 +1044,45 @@ def _finalise(table: str, df: pd.DataFrame) -> pd.DataFrame:
         if name in keep_cat:
             if not isinstance(s.dtype, pd.CategoricalDtype):
                 s = s.astype("category")
-            s = s.cat.remove_unused_categories()
+            s = _without_unused_categories(s)
             if s.cat.categories.dtype != "str":
                 s = s.cat.rename_categories(s.cat.categories.astype("str"))
             df[name] = s
         elif isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
-            df[name] = s.astype("str")
+            df[name] = _as_str(s)
     return df
+
+
+def _without_unused_categories(s: pd.Series) -> pd.Series:
+    """``s.cat.remove_unused_categories()`` by counting the codes (no sort of tens of millions).
+
+    Examples:
+        >>> s = pd.Series(pd.Categorical(["b", None, "d"], categories=["a", "b", "c", "d"]))
+        >>> _without_unused_categories(s).cat.categories.tolist()
+        ['b', 'd']
+    """
+    codes = s.cat.codes.to_numpy()
+    cats = s.cat.categories
+    used = np.bincount(codes.astype(np.intp) + 1, minlength=len(cats) + 1)[1:] > 0
+    new = np.cumsum(used) - 1
+    dtype = pd.CategoricalDtype(cats[used], ordered=s.cat.ordered)
+    recoded = np.where(codes >= 0, new[codes], -1)
+    cat = pd.Categorical.from_codes(recoded, dtype=dtype, validate=False)
+    return pd.Series(cat, index=s.index, name=s.name)
+
+
+def _as_str(s: pd.Series) -> pd.Series:
+    """``s.astype("str")``; a categorical of text is expanded in Arrow, not as Python strings.
+
+    Examples:
+        >>> _as_str(pd.Series(pd.Categorical(["x", None, "x"]))).tolist()
+        ['x', nan, 'x']
+    """
+    if not (isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.dtype == "str"):
+        return s.astype("str")
+    codes = s.cat.codes.to_numpy()
+    text = _category_array(s).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=s.index, name=s.name).astype("str")
 
 
 def clean_tables(extract: Extract, *, steps: Steps | None = None) -> dict[str, pd.DataFrame]:
@@ -828,33 +1117,57 @@ def clean_tables(extract: Extract, *, steps: Steps | None = None) -> dict[str, p
         >>> set(PROCESSED_TABLES) <= set(tables), tables["patients"]["patient_id"].is_unique
         (True, True)
     """
-    steps = steps or Steps(enabled=False)
+    return _clean_tables(extract, steps or Steps(enabled=False), None)
+
+
+def _clean_tables(
+    extract: Extract, steps: Steps, sink: Callable[[str, pd.DataFrame], None] | None
+) -> dict[str, pd.DataFrame]:
+    """:func:`clean_tables`, handing each table to ``sink(name, frame)`` once it is final.
+
+    Patients come first (every other table is linked to them); no rule after them can
+    refuse the extract, so a sink may start writing output then.
+    """
     log = extract.log
     t = extract.tables
     with steps.step("Mapping patients"):
         patients = _clean_patients(t["patients"], log)
-    out = {}
+    index = extract.patient_index
+    locate = index.lookup(patients) if isinstance(index, _PatientIndex) else _text_lookup(patients)
+    out: dict[str, pd.DataFrame] = {}
+
+    def done(name: str, frame: pd.DataFrame) -> None:
+        out[name] = _finalise(name, frame)
+        if sink is not None:
+            sink(name, out[name])
+
+    done("patients", patients[[c for c in PROCESSED_COLUMNS["patients"] if c in patients]])
     with steps.step("Cleaning clinical events"):
-        out["clinical_events"] = _clean_events(t["clinical_events"], patients, log)
+        done("clinical_events", _clean_events(t["clinical_events"], patients, log, locate))
     with steps.step("Cleaning screening"):
-        out["screening"] = _clean_simple(t["screening"], "screening", "test_date", patients, log)
+        done(
+            "screening",
+            _clean_simple(t["screening"], "screening", "test_date", patients, log, locate),
+        )
     with steps.step("Cleaning admissions"):
         if "admissions" in t:
-            out["admissions"] = _clean_simple(
-                t["admissions"], "admissions", "admission_date", patients, log
+            adm = _clean_simple(
+                t["admissions"], "admissions", "admission_date", patients, log, locate
             )
         else:
-            out["admissions"] = _empty("admissions")
+            adm = _empty("admissions")
+        done("admissions", adm)
     if "medications" in t:
         with steps.step("Cleaning medications"):
-            out["medications"] = _clean_medications(t["medications"], patients, log)
+            done("medications", _clean_medications(t["medications"], patients, log, locate))
     if "ed_attendances" in t:
         with steps.step("Cleaning ED attendances"):
-            out["ed_attendances"] = _clean_simple(
-                t["ed_attendances"], "ed_attendances", "attendance_date", patients, log
+            ed = t["ed_attendances"]
+            done(
+                "ed_attendances",
+                _clean_simple(ed, "ed_attendances", "attendance_date", patients, log, locate),
             )
-    out["patients"] = patients[[c for c in PROCESSED_COLUMNS["patients"] if c in patients]]
-    out = {name: _finalise(name, out[name]) for name in ALL_PROCESSED_TABLES if name in out}
+    out = {name: out[name] for name in ALL_PROCESSED_TABLES if name in out}
     ev_dates = out["clinical_events"]["event_date"]
     if len(ev_dates):
         lo, hi = ev_dates.min(), ev_dates.max()
@@ -927,14 +1240,76 @@ def prepare_tables(
         >>> summary["status"], summary["rows_written"]["patients"] == len(tables["patients"])
         ('usable', True)
     """
-    log = log if log is not None else QualityLog()
+    return _prepare_tables(extract_dir, log if log is not None else QualityLog(), steps, None)
+
+
+def _prepare_tables(
+    extract_dir: str | os.PathLike[str],
+    log: QualityLog,
+    steps: Steps | None,
+    sink: Callable[[str, pd.DataFrame], None] | None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """:func:`prepare_tables`, handing each table to ``sink`` once it is final."""
+    steps = steps or Steps(enabled=False)
     try:
         extract = read_extract(extract_dir, log=log, steps=steps)
-        tables = clean_tables(extract, steps=steps)
+        tables = _clean_tables(extract, steps, sink)
     except ExtractError as err:
         log.refusal = str(err)
         raise
     return tables, data_quality_summary(log)
+
+
+def _extract_files(extract_path: Path) -> list[Path]:
+    """The extract's data files, in name order (what ``prepare_manifest.json`` lists)."""
+    return sorted(
+        f
+        for p in (find_table_file(extract_path, t) for t in EXTRACT_TABLES)
+        if p
+        for f in table_files(p)
+    )
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> float:
+    """Write one processed table; returns the seconds taken."""
+    start = time.perf_counter()
+    pq.write_table(_to_arrow(df), path, compression="zstd", store_schema=False)
+    return round(time.perf_counter() - start, 3)
+
+
+class _TableWriter:
+    """Writes the processed tables in a background thread while the next ones are cleaned.
+
+    Parquet encoding and compression run in Arrow without the GIL, on a second core. The
+    output folder (a temporary sibling, swapped into place when ``stack`` closes without an
+    error) is opened with the first table: no rule after the patients' can refuse the
+    extract, so a refused extract never touches it. ``stack`` closes the thread first, then
+    the folder.
+    """
+
+    def __init__(self, out_path: Path, stack: contextlib.ExitStack) -> None:
+        self.out_path = out_path
+        self.stack = stack
+        self.folder: Path | None = None
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.jobs: dict[str, concurrent.futures.Future[float]] = {}
+
+    def put(self, name: str, df: pd.DataFrame) -> None:
+        """Start writing ``<name>.parquet``."""
+        if self.pool is None:
+            self.folder = self.stack.enter_context(atomic_directory(self.out_path, private=True))
+            self.pool = self.stack.enter_context(concurrent.futures.ThreadPoolExecutor(1))
+        assert self.folder is not None
+        self.jobs[name] = self.pool.submit(_write_parquet, df, self.folder / f"{name}.parquet")
+
+    def finish(self, steps: Steps) -> Path:
+        """Wait for the writes (raising their errors); their timings go to ``steps``."""
+        with steps.step("Writing tables"):
+            seconds = {name: job.result() for name, job in self.jobs.items()}
+        for name, taken in seconds.items():
+            steps.timings[f"Writing {name}"] = taken
+        assert self.folder is not None
+        return self.folder
 
 
 def prepare(
@@ -982,58 +1357,54 @@ def prepare(
     out_path = Path(out_dir)
     if out_path.resolve() == extract_path.resolve():
         raise ParameterError("The output folder must not be the extract folder.")
-    with (
-        concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool,
-        Steps(enabled=progress) as steps,
-    ):
-        tables, summary = prepare_tables(extract_path, log=log, steps=steps)
-        extract_files = sorted(
-            f
-            for p in (find_table_file(extract_path, t) for t in EXTRACT_TABLES)
-            if p
-            for f in table_files(p)
-        )
-        hashes = {p: pool.submit(_sha256, p) for p in extract_files}
+    with Steps(enabled=progress) as steps, contextlib.ExitStack() as stack:
+        # checksums of the input files, computed while they are read and cleaned (not
+        # finished if the extract is refused)
+        pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+        stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+        try:
+            early = _extract_files(extract_path)
+        except (BsolError, OSError):
+            early = []  # read_extract reports the problem
+        hashes = {p: pool.submit(_sha256, p) for p in early}
+        writer = _TableWriter(out_path, stack)
+        tables, summary = _prepare_tables(extract_path, log, steps, writer.put)
+        extract_files = _extract_files(extract_path)
+        for p in extract_files:
+            if p not in hashes:
+                hashes[p] = pool.submit(_sha256, p)
         # Patient-level tables: owner-only (0700 folder, 0600 files), whatever the umask.
-        with atomic_directory(out_path, private=True) as tmp:
-            for name, df in tables.items():
-                with steps.step(f"Writing {name}"):
-                    pq.write_table(
-                        _to_arrow(df),
-                        tmp / f"{name}.parquet",
-                        compression="zstd",
-                        store_schema=False,
-                    )
-            atomic_write_text(
-                tmp / "data_quality.json", json.dumps(summary, indent=2) + "\n", private=True
-            )
-            manifest = {
-                "suite_version": __version__,
-                "contract_version": CONTRACT_VERSION,
-                "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "extract": str(extract_path.resolve()),
-                "inputs": [
-                    {
-                        "file": p.relative_to(extract_path).as_posix(),
-                        "bytes": p.stat().st_size,
-                        "sha256": hashes[p].result(),
-                    }
-                    for p in extract_files
-                ],
-                "reference_manifest_sha256": _sha256(Path(reference.paths.RAW_DIR) / "MANIFEST"),
-                "admissions_supplied": bool(summary["admissions_supplied"]),
-                **_provenance(extract_path),
-                "tables_supplied": sorted(tables),
-                "rows": {name: len(df) for name, df in tables.items()},
-                "default_reporting_date": summary["default_reporting_date"],
-                "timings_seconds": {
-                    **steps.timings,
-                    "total": round(time.perf_counter() - start, 3),
-                },
-            }
-            atomic_write_text(
-                tmp / "prepare_manifest.json", json.dumps(manifest, indent=2) + "\n", private=True
-            )
+        tmp = writer.finish(steps)
+        atomic_write_text(
+            tmp / "data_quality.json", json.dumps(summary, indent=2) + "\n", private=True
+        )
+        manifest = {
+            "suite_version": __version__,
+            "contract_version": CONTRACT_VERSION,
+            "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "extract": str(extract_path.resolve()),
+            "inputs": [
+                {
+                    "file": p.relative_to(extract_path).as_posix(),
+                    "bytes": p.stat().st_size,
+                    "sha256": hashes[p].result(),
+                }
+                for p in extract_files
+            ],
+            "reference_manifest_sha256": _sha256(Path(reference.paths.RAW_DIR) / "MANIFEST"),
+            "admissions_supplied": bool(summary["admissions_supplied"]),
+            **_provenance(extract_path),
+            "tables_supplied": sorted(tables),
+            "rows": {name: len(df) for name, df in tables.items()},
+            "default_reporting_date": summary["default_reporting_date"],
+            "timings_seconds": {
+                **steps.timings,
+                "total": round(time.perf_counter() - start, 3),
+            },
+        }
+        atomic_write_text(
+            tmp / "prepare_manifest.json", json.dumps(manifest, indent=2) + "\n", private=True
+        )
     return summary
 
 

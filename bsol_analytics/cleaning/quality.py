@@ -15,6 +15,7 @@ from bsol_analytics.errors import ExtractError
 
 __all__ = [
     "RULES",
+    "Drop",
     "QualityLog",
     "data_quality_summary",
     "default_reporting_date",
@@ -71,6 +72,25 @@ def example_rows(frame: pd.DataFrame, mask: np.ndarray) -> list[int]:
         [2, 4]
     """
     return [int(i) + 1 for i in frame.index[mask][:5]]
+
+
+@dataclass(frozen=True)
+class Drop:
+    """One rule for :meth:`QualityLog.drop_in_turn`: the failing rows and how to count them.
+
+    Attributes:
+        mask: rows failing the rule.
+        column: the column concerned (``None`` for a whole-row rule).
+        rule: a key of :data:`RULES`.
+        limit: refuse the extract above this share of the table's rows read (``None``: never).
+        hint: what the user should do, for the refusal message.
+    """
+
+    mask: Any
+    column: str | None
+    rule: str
+    limit: float | None = MALFORMED_SHARE
+    hint: str | None = None
 
 
 @dataclass
@@ -199,6 +219,31 @@ class QualityLog:
         if not self._record(frame, m, table, column, rule, limit, hint, "dropped"):
             return frame.copy(deep=False)  # a new frame sharing the data (copy-on-write)
         return frame[~m]
+
+    def drop_in_turn(self, frame: pd.DataFrame, table: str, drops: list[Drop]) -> pd.DataFrame:
+        """:meth:`drop` for each of ``drops`` in turn, copying the frame once.
+
+        Each mask is over the rows of ``frame``; a row is counted by the first rule it fails,
+        so the counts, example rows and refusals are those of calling :meth:`drop` rule by
+        rule, provided each rule looks at its own row only (not, like duplicates, at others).
+
+        Examples:
+            >>> log = QualityLog(rows_read={"screening": 4})
+            >>> df = pd.DataFrame({"x": [1, 2, 3, 4]})
+            >>> kept = log.drop_in_turn(df, "screening", [
+            ...     Drop(df["x"] > 2, "x", "unknown_outcome", limit=None),
+            ...     Drop(df["x"] > 1, "x", "unknown_programme", limit=None)])
+            >>> kept["x"].tolist(), log.dropped_by_table()
+            ([1], {'screening': {'unknown_outcome': 2, 'unknown_programme': 1}})
+        """
+        gone = np.zeros(len(frame), dtype=bool)
+        for d in drops:
+            m = np.asarray(d.mask, dtype=bool) & ~gone
+            if self._record(frame, m, table, d.column, d.rule, d.limit, d.hint, "dropped"):
+                gone |= m
+        if not gone.any():
+            return frame.copy(deep=False)
+        return frame[~gone]
 
     def recode(
         self,
