@@ -15,7 +15,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 #: Modes of patient-level files and folders: owner only.
@@ -97,7 +97,11 @@ def private_directory(path: str | os.PathLike[str] | None = None, prefix: str = 
 
 @contextlib.contextmanager
 def atomic_directory(
-    target: str | os.PathLike[str], prefix: str | None = None, *, private: bool = False
+    target: str | os.PathLike[str],
+    prefix: str | None = None,
+    *,
+    private: bool = False,
+    keep: Sequence[str] = (),
 ) -> Iterator[Path]:
     """Build a directory in a temporary sibling and swap it into place on success.
 
@@ -114,6 +118,8 @@ def atomic_directory(
         private: patient-level output: the folder is ``0700`` throughout and every file in
             it is made ``0600`` before it is swapped into place. Otherwise the folder gets
             the usual permissions of the umask.
+        keep: names of files of an existing ``target`` carried over into the new folder
+            (a folder's own notes, such as its ``README.md``), unless the block wrote them.
 
     Yields:
         The temporary directory to write into.
@@ -133,6 +139,9 @@ def atomic_directory(
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; publish with normal permissions
     try:
         yield tmp
+        for name in keep:
+            if (target / name).is_file() and not (tmp / name).exists():
+                shutil.copy2(target / name, tmp / name)
         if private:
             make_private(tmp)
     except BaseException:

@@ -17,6 +17,32 @@ def test_atomic_directory_replaces_whole_folder(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_atomic_directory_keeps_the_notes_it_is_told_to(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "README.md").write_text("notes")
+    (target / "old.parquet").write_text("old")
+    with atomic_directory(target, keep=("README.md", "missing.txt")) as tmp:
+        (tmp / "new.parquet").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["README.md", "new.parquet"]
+    assert (target / "README.md").read_text() == "notes"
+    with atomic_directory(target, keep=("README.md",)) as tmp:
+        (tmp / "README.md").write_text("written by the run")
+    assert (target / "README.md").read_text() == "written by the run"
+
+
+def test_prepare_keeps_the_output_folders_readme(tmp_path):
+    from bsol_analytics.cli import main
+
+    raw, out = tmp_path / "raw", tmp_path / "processed"
+    assert main(["-q", "synth", "--out", str(raw), "--patients", "300"]) == 0
+    out.mkdir()
+    (out / "README.md").write_text("# data/processed")
+    assert main(["-q", "prepare", str(raw), "--out", str(out)]) == 0
+    assert (out / "README.md").read_text() == "# data/processed"
+    assert (out / "patients.parquet").exists()
+
+
 def test_atomic_directory_failure_leaves_previous_output(tmp_path):
     target = tmp_path / "out"
     with atomic_directory(target) as tmp:

@@ -1297,7 +1297,9 @@ class _TableWriter:
     def put(self, name: str, df: pd.DataFrame) -> None:
         """Start writing ``<name>.parquet``."""
         if self.pool is None:
-            self.folder = self.stack.enter_context(atomic_directory(self.out_path, private=True))
+            self.folder = self.stack.enter_context(
+                atomic_directory(self.out_path, private=True, keep=("README.md",))
+            )
             self.pool = self.stack.enter_context(concurrent.futures.ThreadPoolExecutor(1))
         assert self.folder is not None
         self.jobs[name] = self.pool.submit(_write_parquet, df, self.folder / f"{name}.parquet")
