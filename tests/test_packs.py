@@ -984,3 +984,12 @@ def test_a_pack_after_a_failed_one_gets_a_new_kernel(
     assert [r["status"] for r in results] == ["failed", "ok"]
     assert "simulated failure in Solihull" in results[0]["error"]
     assert (tmp_path / "solihull.kernel.log").is_file()  # the failed pack's kernel messages
+
+
+def test_the_tables_step_keeps_full_collections_rare_and_puts_the_thresholds_back() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    with packs_run._rare_full_collections():
+        assert gc.get_threshold() == packs_run.GC_THRESHOLDS
+    assert gc.get_threshold() == before

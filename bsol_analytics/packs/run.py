@@ -173,28 +173,35 @@ def _page_exporter() -> type:
     return PageExporter
 
 
-def _warm_worker(work: str | None = None) -> None:
+def _warm_worker(work: str | None = None, turn: Any = None) -> None:
     """Load what building a pack needs (papermill, nbconvert, the page template) once.
 
     Run by every notebook worker as it starts, so that the imports are done while the
     pack tables are computed rather than before the first pack. With ``work`` (the run's
     private folder) the worker also starts the kernel its packs run in, with the report's
-    modules imported (see :func:`build_pack`). A failure here is left for the pack's own
-    build to report.
+    modules imported (see :func:`build_pack`). With ``turn`` (a lock shared by the
+    workers) the workers warm up one after the other: the warm-ups overlap disclosure
+    control, which runs on one core, and one at a time they leave it the other core. A
+    failure here is left for the pack's own build to report.
     """
-    try:
-        import nbformat
-        import papermill  # noqa: F401
+    with turn if turn is not None else contextlib.nullcontext():
+        try:
+            import nbformat
+            import papermill  # noqa: F401
 
-        _convert(nbformat.v4.new_notebook(), "warm-up")
-        if work is not None:
-            _warm_kernel(Path(work))
-    except Exception:
-        log.debug("Worker warm-up failed", exc_info=True)
+            _convert(nbformat.v4.new_notebook(), "warm-up")
+            if work is not None:
+                _warm_kernel(Path(work))
+        except Exception:
+            log.debug("Worker warm-up failed", exc_info=True)
 
 
-#: Code a worker's kernel runs once as it starts: the imports of the report notebook.
+#: Code a worker's kernel runs once as it starts: the imports of the report notebook, and
+#: the garbage collector's thresholds for building packs (see :data:`GC_THRESHOLDS`).
 KERNEL_WARM_UP = (
+    "import gc as _gc\n"
+    "_gc.set_threshold(*{thresholds!r})\n"
+    "del _gc\n"
     "import matplotlib.backends.backend_svg\n"
     "import matplotlib.pyplot\n"
     "import geopandas\n"
@@ -204,9 +211,9 @@ KERNEL_WARM_UP = (
     "import bsol_analytics.report\n"
     "import bsol_analytics.report.messages\n"
 )
-#: Code run in a worker's kernel before each pack: an empty namespace, no figure left open,
-#: the run's folder as the working folder and cells numbered from 1 again, as in a new
-#: kernel; imported modules stay loaded.
+#: Code run in a worker's kernel before each pack: an empty namespace (``%reset`` also
+#: collects the last pack's garbage), no figure left open, the run's folder as the working
+#: folder and cells numbered from 1 again, as in a new kernel; imported modules stay loaded.
 KERNEL_RESET = (
     "%reset -f\n"
     "import os as _os\n"
@@ -216,6 +223,14 @@ KERNEL_RESET = (
     "del _os, _plt\n"
     "get_ipython().execution_count = 1\n"
 )
+#: The garbage collector's thresholds in a worker's kernel (Python's default is
+#: ``(700, 10, 10)``). A pack holds its tables in memory (object columns of millions of
+#: cells) and makes thousands of short-lived chart objects: with the default, the chart
+#: objects set off a full collection about twenty times a pack, each going through every
+#: cell of the tables again (over a tenth of a pack's time). Full collections are left to
+#: ``%reset`` in :data:`KERNEL_RESET`, between packs; the run's own process keeps them
+#: rare too while it computes the pack tables (:func:`_rare_full_collections`).
+GC_THRESHOLDS = (1000, 10, 1000)
 #: Seconds a worker waits for its kernel to start or to run :data:`KERNEL_RESET`.
 KERNEL_TIMEOUT = 60
 #: The kernel of this worker process, reused by its packs (``km``, ``log``): see
@@ -242,7 +257,7 @@ def _warm_kernel(work: Path) -> None:
     _KERNEL.update(km=km, log=log_path)
     multiprocessing.util.Finalize(km, _stop_kernel, exitpriority=10)
     try:
-        run_sync(_run_in_kernel)(km, KERNEL_WARM_UP)
+        run_sync(_run_in_kernel)(km, KERNEL_WARM_UP.format(thresholds=GC_THRESHOLDS))
     except Exception:
         _stop_kernel()
         raise
@@ -296,7 +311,7 @@ def _start_workers(jobs: int, packs: int, work: Path | None = None) -> cf.Proces
     """The notebook workers, started now (each warms up with :func:`_warm_worker`).
 
     With ``work`` (the run's private folder), each worker also starts the kernel that its
-    packs run in.
+    packs run in. The workers warm up one at a time (see :func:`_warm_worker`).
     """
     workers = max(1, min(jobs, packs))
     context = multiprocessing.get_context("spawn")
@@ -304,7 +319,7 @@ def _start_workers(jobs: int, packs: int, work: Path | None = None) -> cf.Proces
         max_workers=workers,
         mp_context=context,
         initializer=_warm_worker,
-        initargs=(None if work is None else str(work),),
+        initargs=(None if work is None else str(work), context.Lock()),
     )
     for _ in range(workers):
         pool.submit(int)  # each submission with no idle worker starts one
@@ -742,8 +757,9 @@ def _tables_step(
 ) -> tuple[Path, dict[str, str]]:
     """Step 2: the pack tables (computed once, or given) and the input checksums."""
     if tables_dir is None:
-        tables = compute_tables(data_dir, work / "tables", reporting_date, view, imd, engine,
-                                timings, before_protect=before_protect)  # fmt: skip
+        with _rare_full_collections():
+            tables = compute_tables(data_dir, work / "tables", reporting_date, view, imd,
+                                    engine, timings, before_protect=before_protect)  # fmt: skip
         inputs = file_checksums(Path(data_dir))  # type: ignore[arg-type]
     else:
         tables = Path(tables_dir)
@@ -756,6 +772,23 @@ def _tables_step(
         timings["compute"],
     )
     return tables, inputs
+
+
+@contextlib.contextmanager
+def _rare_full_collections() -> Iterator[None]:
+    """The garbage collector with :data:`GC_THRESHOLDS` in this process, then as it was.
+
+    The pack tables are computed from large frames that a full collection goes through
+    each time; they make few reference cycles to collect.
+    """
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _publish(
