@@ -367,11 +367,15 @@ def rule_text(policy: sdc.SDCPolicy = sdc.DEFAULT_POLICY, linked: bool = True) -
     text = policy.description
     if linked:
         return text
-    return text.replace(
-        "from the other published figures (checked by a linear-programming audit)",
-        "from the other figures of the same table (its groups and totals, and areas "
-        "within their parent area)",
-    ).replace(" (checked by a linear-programming audit)", "")
+    return (
+        text.replace(policy.withhold_text, "")
+        .replace(
+            "from the other published figures (checked by a linear-programming audit)",
+            "from the other figures of the same table (its groups and totals, and areas "
+            "within their parent area)",
+        )
+        .replace(" (checked by a linear-programming audit)", "")
+    )
 
 
 def _per_table(

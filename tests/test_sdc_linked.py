@@ -374,18 +374,7 @@ LOCALITY_BY = "locality,imd_quintile,imd_decile,core20,ethnicity_broad,sex"
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "by",
-    [
-        LOCALITY_BY,
-        pytest.param(
-            PRACTICE_BY,
-            marks=pytest.mark.xfail(
-                reason="at 20,000 patients nearly every practice cell is small (about 126,000 "
-                "of 137,000 cells hidden, 252,000 unknowns); above PROOF_LIMIT unknowns the "
-                "whole-component proofs do not run, and the counts the local witnesses leave "
-                "make protection fail safe"
-            ),
-        ),
-    ],
+    [LOCALITY_BY, PRACTICE_BY],
     ids=["locality", "practice"],
 )
 def test_real_20k_run_recovers_no_small_count(tmp_path, by: str) -> None:

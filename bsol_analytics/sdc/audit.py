@@ -62,6 +62,7 @@ from scipy.sparse.csgraph import connected_components
 
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.sdc.core import CELL_KEYS, DEFAULT_POLICY, SDCPolicy
+from bsol_analytics.sdc.levels import describe, labelled, published_withheld, withheld_rows
 from bsol_analytics.sdc.relations import LinkedSystem, breakdown_dims, build_system, violated
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ class AuditResult:
         policy: the policy's name.
         stages: checks (counts) proven safe by each stage of the witness search
             (see :func:`lp_ranges`).
+        withheld: the small-area levels withheld whole, in words
+            (:mod:`bsol_analytics.sdc.levels`); the audit leaves them out.
     """
 
     passed: bool
@@ -98,6 +101,7 @@ class AuditResult:
     policy: str
     stages: dict[str, int] = dataclasses.field(default_factory=dict)
     checks: pd.DataFrame | None = dataclasses.field(default=None, repr=False, compare=False)
+    withheld: list[str] = dataclasses.field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-able summary for the run manifest.
@@ -115,6 +119,7 @@ class AuditResult:
             "seconds": round(float(self.seconds), 3),
             "failing_cells": len(self.failures),
             "proven_by_stage": dict(self.stages),
+            "withheld_levels": list(self.withheld),
         }
 
     def describe(self, limit: int = 20) -> str:
@@ -1365,6 +1370,9 @@ def audit_run(
         (False, [['numerator', 'pinned to one value']])
     """
     t0 = time.perf_counter()
+    levels = published_withheld(tables, areas)
+    withheld = withheld_rows(tables, levels)
+    tables = {name: frame[~withheld[name]] for name, frame in tables.items()}
     system = build_system(tables, areas)
     published = system.values()
     published[np.repeat(~system.cells["published"].to_numpy(bool), 2)] = np.nan
@@ -1372,8 +1380,11 @@ def audit_run(
     if bad.any():
         log.debug("audit: %d relations do not hold in what is published", int(bad.sum()))
         system = system.drop(bad)
-    result = audit_system(system, primary_cells(tables, system), policy)
-    return dataclasses.replace(result, seconds=time.perf_counter() - t0)
+    primary = primary_cells(tables, system)
+    for name, frame in tables.items():  # labelled withheld, but not a level left out
+        primary[system.rows[name][labelled(frame)]] = True
+    result = audit_system(system, primary, policy)
+    return dataclasses.replace(result, seconds=time.perf_counter() - t0, withheld=describe(levels))
 
 
 def read_folder(path: str | Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None, SDCPolicy]:

@@ -101,6 +101,9 @@ class SDCPolicy:
             (OpenSAFELY-style: small counts redacted, the rest rounded to the nearest
             ``rounding_base``; see :func:`bsol_analytics.sdc.protect.protect_run`).
         rounding_base: the rounding step of the ``"round"`` method.
+        withhold_share: a small-area level (PCN, practice, ward) in which at least this
+            share of the rows are small counts is withheld whole
+            (:mod:`bsol_analytics.sdc.levels`); ``None`` never withholds one.
 
     Examples:
         >>> DEFAULT_POLICY.max_count, DEFAULT_POLICY.complement
@@ -117,8 +120,14 @@ class SDCPolicy:
     max_iterations: int = 1000
     method: str = "suppress"
     rounding_base: int = 5
+    withhold_share: float | None = 0.5
 
     def __post_init__(self) -> None:
+        if self.withhold_share is not None and not 0 < self.withhold_share <= 1:
+            raise ParameterError(
+                "SDCPolicy: withhold_share must be above 0 and at most 1, or None "
+                f"(got {self.withhold_share})."
+            )
         if self.method not in ("suppress", "round"):
             raise ParameterError(
                 f"SDCPolicy: method must be 'suppress' or 'round' (got {self.method!r})."
@@ -162,7 +171,8 @@ class SDCPolicy:
             BSOL small numbers 1-7: counts of 1 to 7, and rows where the denominator minus
             the numerator is 1 to 7, are suppressed; further cells are suppressed so that no
             suppressed count can be worked out from the other published figures (checked by
-            a linear-programming audit).
+            a linear-programming audit). A small-area level (PCN, practice or ward) in which
+            at least 50% of the counts are small is withheld whole.
         """
         lo, hi = self.min_count, self.max_count
         if self.method == "round":
@@ -170,6 +180,7 @@ class SDCPolicy:
                 f"{self.name}: counts of {lo} to {hi} are redacted and every other count is "
                 f"rounded to the nearest {self.rounding_base}; rates and percentages are "
                 "computed from the rounded counts (checked by a linear-programming audit)."
+                f"{self.withhold_text}"
             )
         comp = (
             f", and rows where the denominator minus the numerator is {lo} to {hi},"
@@ -182,7 +193,24 @@ class SDCPolicy:
             if self.secondary
             else ""
         )
-        return f"{self.name}: counts of {lo} to {hi}{comp} are suppressed{second}."
+        return (
+            f"{self.name}: counts of {lo} to {hi}{comp} are suppressed{second}.{self.withhold_text}"
+        )
+
+    @property
+    def withhold_text(self) -> str:
+        """The sentence on withheld small-area levels (empty when none is ever withheld).
+
+        Examples:
+            >>> SDCPolicy(withhold_share=None).withhold_text
+            ''
+        """
+        if self.withhold_share is None:
+            return ""
+        return (
+            " A small-area level (PCN, practice or ward) in which at least "
+            f"{self.withhold_share:.0%} of the counts are small is withheld whole."
+        )
 
     def disclosive(self, counts: np.ndarray | pd.Series) -> np.ndarray:
         """Whether each count lies in ``min_count..max_count`` (missing counts are not).

@@ -53,6 +53,7 @@ from bsol_analytics.sdc.core import (
     primary_suppression,
     secondary_suppression,
 )
+from bsol_analytics.sdc.levels import REASON_WITHHELD, describe, small_levels, withheld_rows
 from bsol_analytics.sdc.relations import (
     LinkedSystem,
     breakdown_dims,
@@ -137,23 +138,64 @@ def protect_and_audit(
     published totals, the audit as unknowns tied to what is published by the relations;
     they are never checked.
     """
-    system = build_system(tables, areas)
+    small = {name: _primary_rows(frame, policy)[0] for name, frame in tables.items()}
+    levels = small_levels(tables, small, areas, policy.withhold_share)
+    withheld = withheld_rows(tables, levels)
+    kept = {name: frame[~withheld[name]] for name, frame in tables.items()}
+    if levels:
+        n = sum(int(w.sum()) for w in withheld.values())
+        log.warning(
+            "Disclosure control: %s withheld whole (%d rows): at least %.0f%% of their "
+            "counts are small. Publish fewer breakdowns of small areas, or use a larger extract.",
+            " and ".join(describe(levels)),
+            n,
+            100 * (policy.withhold_share or 0),
+        )
+    system = build_system(kept, areas)
     bad = violated(system, system.values())
     if bad.any():
         kinds = system.relations.loc[bad, "kind"].value_counts().to_dict()
         log.debug("%d relations do not hold in the data and are left out: %s", bad.sum(), kinds)
         system = system.drop(bad)
-    primary, reasons = _primary(tables, system, policy)
+    primary, reasons = _primary(kept, system, policy)
     never = np.zeros(len(system.cells), bool)
     for name in unpublished:
         if name in system.rows:  # a run without that table has nothing to hide
             never[system.rows[name]] = True
     hidden, result = _secondary(system, primary, policy, never)
     out = {
-        name: _publish(frame, name, system, hidden, primary, reasons, policy)
+        name: _with_withheld(
+            frame,
+            _publish(kept[name], name, system, hidden, primary, reasons, policy),
+            withheld[name],
+        )
         for name, frame in tables.items()
     }
-    return out, result
+    return out, dataclasses.replace(result, withheld=describe(levels))
+
+
+def _with_withheld(
+    frame: pd.DataFrame, published: pd.DataFrame, withheld: np.ndarray
+) -> pd.DataFrame:
+    """All rows of ``frame``: ``published`` where kept, suppressed and blank where withheld."""
+    if not withheld.any():
+        return published
+    rest = frame[withheld].assign(suppressed=True, suppression_reason=REASON_WITHHELD)
+    rest = blank_suppressed(rest).astype({"suppression_reason": "str"})
+    order = np.argsort(np.concatenate([np.flatnonzero(~withheld), np.flatnonzero(withheld)]))
+    out = pd.concat([published, rest], ignore_index=True).iloc[order]
+    out.index = frame.index
+    return out
+
+
+def _primary_rows(frame: pd.DataFrame, policy: SDCPolicy) -> tuple[np.ndarray, pd.Series]:
+    """Per row of one table, whether primary suppression flags it, and its reason."""
+    f = frame.reset_index(drop=True)
+    if "denominator" not in f.columns:
+        f = f.assign(denominator=np.nan)
+    people = people_denominator(f["indicator_id"]) & f["denominator"].notna().to_numpy()
+    p = primary_suppression(f[["numerator", "denominator"]], policy, people=people)
+    return p["suppressed"].to_numpy(bool), p["suppression_reason"]
 
 
 def _primary(
@@ -163,14 +205,8 @@ def _primary(
     flag = np.zeros(len(system.cells), bool)
     reasons = {}
     for name, frame in tables.items():
-        f = frame.reset_index(drop=True)
-        if "denominator" not in f.columns:
-            f = f.assign(denominator=np.nan)
-        people = people_denominator(f["indicator_id"]) & f["denominator"].notna().to_numpy()
-        p = primary_suppression(f[["numerator", "denominator"]], policy, people=people)
-        rows = p["suppressed"].to_numpy(bool)
+        rows, reasons[name] = _primary_rows(frame, policy)
         np.logical_or.at(flag, system.rows[name], rows)
-        reasons[name] = p["suppression_reason"]
     return flag, reasons
 
 
