@@ -91,14 +91,7 @@ SYNTHETIC_NOTICE = (
 #: Registered patients generated per chunk (memory is proportional to this, not to the total).
 CHUNK_SIZE = 300_000
 #: The extract tables, in writing order.
-TABLES: tuple[str, ...] = (
-    "patients",
-    "clinical_events",
-    "screening",
-    "admissions",
-    "medications",
-    "ed_attendances",
-)
+TABLES: tuple[str, ...] = tuple(EXTRACT_TABLES)
 
 _DAY = 365.25
 _EPOCH = np.datetime64("1970-01-01", "D")
