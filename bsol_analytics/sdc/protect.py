@@ -145,11 +145,15 @@ def protect_and_audit(
     if levels:
         n = sum(int(w.sum()) for w in withheld.values())
         log.warning(
-            "Disclosure control: %s withheld whole (%d rows): at least %.0f%% of their "
-            "counts are small. Publish fewer breakdowns of small areas, or use a larger extract.",
+            "Disclosure control: the %s level%s withheld whole (%s rows, shown as "
+            "suppressed): at least %.0f%% of the counts there are %d-%d. Publish fewer "
+            "breakdowns of small areas, or use a larger extract.",
             " and ".join(describe(levels)),
-            n,
+            "s are" if len(levels) > 1 else " is",
+            f"{n:,}",
             100 * (policy.withhold_share or 0),
+            policy.min_count,
+            policy.max_count,
         )
     system = build_system(kept, areas)
     bad = violated(system, system.values())
