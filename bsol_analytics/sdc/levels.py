@@ -62,21 +62,6 @@ def _levels(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _parent_types(areas: pd.DataFrame | None) -> pd.DataFrame:
-    """``view, area_type, parent_type`` of the direct parents (``view`` ``*`` for any)."""
-    if areas is None or areas.empty:
-        return pd.DataFrame(columns=["view", "area_type", "parent_type"])
-    view = areas["view"] if "view" in areas.columns else pd.Series("*", index=areas.index)
-    out = pd.DataFrame(
-        {
-            "view": view.fillna("*").astype("str").to_numpy(),
-            "area_type": areas["area_type"].astype("str").to_numpy(),
-            "parent_type": areas["parent_type"].astype("str").to_numpy(),
-        }
-    )
-    return out.drop_duplicates().reset_index(drop=True)
-
-
 def withholdable(
     rows: pd.DataFrame, candidates: Collection[Level], areas: pd.DataFrame | None
 ) -> list[Level]:
@@ -105,7 +90,10 @@ def withholdable(
         >>> withholdable(rows, [("v", "practice"), ("v", "pcn")], areas)
         [('v', 'practice')]
     """
-    parents = _parent_types(areas)
+    if areas is None or not len(areas):
+        return []
+    closure = _closure(areas)  # every (area, ancestor) pair, with its view
+    type_up = closure[["view", "area_type", "parent_type"]].drop_duplicates()
     present = set(zip(rows["view"], rows["area_type"], strict=True))
     keys = {
         lv: set(map(tuple, g[_WITHIN].to_numpy().tolist()))
@@ -114,13 +102,8 @@ def withholdable(
 
     def ancestors(view: str, area_type: str) -> set[str]:
         """Every area type above ``area_type`` (through absent ones too)."""
-        seen: set[str] = set()
-        todo = {area_type}
-        while todo:
-            p = parents[parents["area_type"].isin(todo) & parents["view"].isin(["*", view])]
-            todo = set(p["parent_type"]) - seen
-            seen |= todo
-        return seen
+        hit = (type_up["area_type"] == area_type) & type_up["view"].isin(["*", view])
+        return set(type_up.loc[hit, "parent_type"])
 
     def parent_levels(level: Level) -> set[Level]:
         """The nearest levels above ``level`` that are present."""
@@ -129,7 +112,6 @@ def withholdable(
         above = set().union(*(ancestors(view, t) for t in up)) if up else set()
         return {(view, t) for t in up - above}
 
-    closure = _closure(areas) if areas is not None and len(areas) else None
     out: list[Level] = []
     todo = [lv for lv in candidates if lv in present and lv[1] in WITHHOLD_TYPES]
     changed = True
@@ -144,7 +126,6 @@ def withholdable(
                 len(up) == 1
                 and below <= set(out)
                 and keys[level] <= keys[next(iter(up))]
-                and closure is not None
                 and _areas_nest(rows, level, next(iter(up)), closure, present - {*out, level})
             ):
                 out.append(level)

@@ -138,8 +138,8 @@ def protect_and_audit(
     published totals, the audit as unknowns tied to what is published by the relations;
     they are never checked.
     """
-    small = {name: _primary_rows(frame, policy)[0] for name, frame in tables.items()}
-    levels = small_levels(tables, small, areas, policy.withhold_share)
+    rows = {name: _primary_rows(frame, policy) for name, frame in tables.items()}
+    levels = small_levels(tables, {n: r[0] for n, r in rows.items()}, areas, policy.withhold_share)
     withheld = withheld_rows(tables, levels)
     kept = {name: frame[~withheld[name]] for name, frame in tables.items()}
     if levels:
@@ -161,7 +161,13 @@ def protect_and_audit(
         kinds = system.relations.loc[bad, "kind"].value_counts().to_dict()
         log.debug("%d relations do not hold in the data and are left out: %s", bad.sum(), kinds)
         system = system.drop(bad)
-    primary, reasons = _primary(kept, system, policy)
+    primary, reasons = _primary(
+        {
+            n: (f[~withheld[n]], r[~withheld[n]].reset_index(drop=True))
+            for n, (f, r) in rows.items()
+        },
+        system,
+    )
     never = np.zeros(len(system.cells), bool)
     for name in unpublished:
         if name in system.rows:  # a run without that table has nothing to hide
@@ -203,15 +209,13 @@ def _primary_rows(frame: pd.DataFrame, policy: SDCPolicy) -> tuple[np.ndarray, p
 
 
 def _primary(
-    tables: Mapping[str, pd.DataFrame], system: LinkedSystem, policy: SDCPolicy
+    rows: Mapping[str, tuple[np.ndarray, pd.Series]], system: LinkedSystem
 ) -> tuple[np.ndarray, dict[str, pd.Series]]:
-    """Primary flags per cell and the primary reason of each row of each table."""
+    """Primary flags per cell, from each table's :func:`_primary_rows`, and its reasons."""
     flag = np.zeros(len(system.cells), bool)
-    reasons = {}
-    for name, frame in tables.items():
-        rows, reasons[name] = _primary_rows(frame, policy)
-        np.logical_or.at(flag, system.rows[name], rows)
-    return flag, reasons
+    for name, (flags, _) in rows.items():
+        np.logical_or.at(flag, system.rows[name], flags)
+    return flag, {name: reasons for name, (_, reasons) in rows.items()}
 
 
 def _with_published(system: LinkedSystem, hidden: np.ndarray, policy: SDCPolicy) -> LinkedSystem:
