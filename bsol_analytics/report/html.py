@@ -399,24 +399,28 @@ def reused_measurements() -> Iterator[None]:
 def settle_layout(fig: Any, svg: bool = False) -> None:
     """Run a figure's layout engine (constrained layout) once, then keep its result.
 
-    Saving a figure with a layout engine draws it twice (a layout pass, then the picture);
-    laid out beforehand (the engine alone, cheaper than a drawing) and frozen, it is drawn
-    once. With ``svg``, words are measured as the SVG writer measures them (at 72 dpi), so
-    the layout is the one that saving as SVG would have made.
+    Saving a figure that has a layout engine (even matplotlib's frozen placeholder) draws
+    it twice (a layout pass, then the picture); laid out beforehand (the engine alone,
+    cheaper than a drawing) and left with no engine, it is drawn once. With ``svg``, words
+    are measured as the SVG writer measures them (at 72 dpi), so the layout is the one
+    that saving as SVG would have made.
 
     Examples:
         >>> import matplotlib.pyplot as plt
         >>> fig, ax = plt.subplots(layout="constrained")
         >>> settle_layout(fig, svg=True)
-        >>> fig.get_layout_engine().__class__.__name__
-        'PlaceHolderLayoutEngine'
+        >>> fig.get_layout_engine() is None
+        True
     """
+    import matplotlib
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
     engine = fig.get_layout_engine()
-    if engine is None or isinstance(engine, PlaceHolderLayoutEngine):
+    if engine is None:
         return
-    if not svg:
+    if isinstance(engine, PlaceHolderLayoutEngine):
+        pass  # laid out already: only the placeholder goes
+    elif not svg:
         engine.execute(fig)
     else:
         from matplotlib.backends.backend_svg import RendererSVG
@@ -430,7 +434,10 @@ def settle_layout(fig: Any, svg: bool = False) -> None:
         finally:
             del fig._get_renderer
             fig.set_dpi(dpi)
-    fig.set_layout_engine("none")
+    # The layout is kept in the axes' positions; with no engine, saving draws once.
+    plain = {"figure.autolayout": False, "figure.constrained_layout.use": False}
+    with matplotlib.rc_context(plain):
+        fig.set_layout_engine(None)
 
 
 def svg_tight(fig: Any, pad: float = PAD_INCHES) -> str:
