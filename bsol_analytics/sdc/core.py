@@ -53,8 +53,22 @@ def cross_parts(groups: pd.Series) -> pd.DataFrame:
         >>> cross_parts(pd.Series(["Q1 (most deprived) | Asian", "All"])).to_numpy().tolist()
         [['Q1 (most deprived)', 'Asian'], ['All', nan]]
     """
-    split = groups.astype("str").str.split(CROSS_SEP, n=1, expand=True, regex=False)
-    return split.reindex(columns=[0, 1]).astype(object)
+    return split_pairs(groups, CROSS_SEP)
+
+
+def split_pairs(values: pd.Series, sep: str) -> pd.DataFrame:
+    """``values`` split at the first ``sep`` (columns 0 and 1; 1 missing if no ``sep``).
+
+    Each distinct value is split once (a published table repeats a few hundred labels).
+
+    Examples:
+        >>> split_pairs(pd.Series(["a*b", "a", "a*b"], index=[5, 6, 7]), "*").to_numpy().tolist()
+        [['a', 'b'], ['a', nan], ['a', 'b']]
+    """
+    codes, uniques = pd.factorize(values.astype("str"), use_na_sentinel=False)
+    split = pd.Series(uniques).str.split(sep, n=1, expand=True, regex=False)
+    split = split.reindex(columns=[0, 1]).astype(object)
+    return split.take(codes).set_axis(values.index)
 
 
 #: Indicator id suffixes whose denominator is not a count of people (``_RVE``: an expected

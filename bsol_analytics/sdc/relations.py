@@ -56,6 +56,7 @@ from bsol_analytics.sdc.core import (
     cross_parts,
     people_denominator,
     require_columns,
+    split_pairs,
 )
 
 #: Columns of the ``areas`` frame (``view`` is optional: a row without it holds in every view).
@@ -467,12 +468,7 @@ def _area_relations(
 def _map_groups(k: pd.DataFrame, fine: str, coarse: str, mapping: dict[str, str]) -> pd.DataFrame:
     """Cells of breakdowns using ``fine`` with their coarse breakdown and group."""
     mapping = {**mapping, "Unknown": "Unknown"}
-    parts = (
-        k["breakdown"]
-        .str.split("*", n=1, expand=True, regex=False)
-        .reindex(columns=[0, 1])
-        .astype(object)
-    )
+    parts = split_pairs(k["breakdown"], "*")
     groups = cross_parts(k["group"])
     out = []
     for pos in (0, 1):
