@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import multiprocessing
+import multiprocessing.synchronize
 import multiprocessing.util
 import os
 import re
@@ -173,7 +174,9 @@ def _page_exporter() -> type:
     return PageExporter
 
 
-def _warm_worker(work: str | None = None, turn: Any = None) -> None:
+def _warm_worker(
+    work: str | None = None, turn: multiprocessing.synchronize.Lock | None = None
+) -> None:
     """Load what building a pack needs (papermill, nbconvert, the page template) once.
 
     Run by every notebook worker as it starts, so that the imports are done while the
@@ -181,19 +184,24 @@ def _warm_worker(work: str | None = None, turn: Any = None) -> None:
     private folder) the worker also starts the kernel its packs run in, with the report's
     modules imported (see :func:`build_pack`). With ``turn`` (a lock shared by the
     workers) the workers warm up one after the other: the warm-ups overlap disclosure
-    control, which runs on one core, and one at a time they leave it the other core. A
-    failure here is left for the pack's own build to report.
+    control, which runs on one core, and one at a time they leave it the other core (a
+    worker waits at most :data:`KERNEL_TIMEOUT` for its turn). A failure here is left for
+    the pack's own build to report.
     """
-    with turn if turn is not None else contextlib.nullcontext():
-        try:
-            import nbformat
-            import papermill  # noqa: F401
+    # A worker killed while holding the turn must not hold up the others for good.
+    has_turn = turn is not None and turn.acquire(timeout=KERNEL_TIMEOUT)
+    try:
+        import nbformat
+        import papermill  # noqa: F401
 
-            _convert(nbformat.v4.new_notebook(), "warm-up")
-            if work is not None:
-                _warm_kernel(Path(work))
-        except Exception:
-            log.debug("Worker warm-up failed", exc_info=True)
+        _convert(nbformat.v4.new_notebook(), "warm-up")
+        if work is not None:
+            _warm_kernel(Path(work))
+    except Exception:
+        log.debug("Worker warm-up failed", exc_info=True)
+    finally:
+        if has_turn:
+            turn.release()
 
 
 #: Code a worker's kernel runs once as it starts: the imports of the report notebook, and
