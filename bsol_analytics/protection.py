@@ -232,7 +232,7 @@ MARGINS = "_population_margins"
 #: (``{"audit": AuditResult.summary(), "areas": [...]}``), for the run's manifest.
 SDC_ATTR = "sdc"
 #: Table names protected as tidy indicator frames.
-TIDY_TABLES: tuple[str, ...] = ("indicators", "wards")
+TIDY_TABLES: tuple[str, ...] = ("indicators", "wards", "blank_places")
 
 
 class DisclosureAuditError(BsolError):
@@ -545,8 +545,8 @@ def audit_published(path: str | Path) -> AuditResult:
     * a file (``.csv``/``.parquet``): the table, with the areas and policy of its
       :func:`manifest_path` manifest;
     * a pack tables folder (``indicators.parquet``, ``wards.parquet``,
-      ``population.parquet``, ``demography.parquet``, ``areas.parquet``): the whole pack
-      run, population counts included;
+      ``blank_places.parquet``, ``population.parquet``, ``demography.parquet``,
+      ``areas.parquet``): the whole pack run, population counts included;
     * any other folder: :func:`bsol_analytics.sdc.audit.audit_folder`'s format.
 
     Raises:
@@ -572,7 +572,7 @@ def audit_published(path: str | Path) -> AuditResult:
     if (path / "population.parquet").exists() and (path / "indicators.parquet").exists():
         tables = {
             name: pd.read_parquet(path / f"{name}.parquet")
-            for name in ("indicators", "wards", "population", "demography")
+            for name in (*TIDY_TABLES, "population", "demography")
             if (path / f"{name}.parquet").exists()
         }
         run_areas = (

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bsol_analytics.indicators.end_of_life import BLANK_PLACE_ID
 from bsol_analytics.packs import tables
 from bsol_analytics.packs.tables import blank_places_of_death
 from bsol_analytics.report.loading import PackData
@@ -23,6 +24,7 @@ from bsol_analytics.report.words import (
     data_quality_table,
 )
 from bsol_analytics.sdc import DEFAULT_POLICY
+from bsol_analytics.sdc.relations import build_system
 from bsol_analytics.vocabulary import BSOL, LOCALITIES
 
 RD = dt.date(2025, 3, 31)
@@ -125,19 +127,40 @@ def test_section_reads_old_metadata_without_the_table():
     assert out == "<p>The extract passed the checks.</p>"
 
 
-def test_pack_info_carries_table_and_blank_places(tmp_path, monkeypatch):
+def test_pack_info_carries_the_quality_table(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "skipped_indicators", lambda *a: {})  # no full extract here
     (tmp_path / "data_quality.json").write_text(json.dumps(SUMMARY))
-    areas = ["East"] * 20 + ["North"] * 9 + ["West"] * 3
-    _deaths(areas, [None] * 32).to_parquet(tmp_path / "patients.parquet")
     info = tables._pack_info(tmp_path, RD, "practice", "2025", "pandas", _Coverage())
     assert info["data_quality_table"] == data_quality_table(SUMMARY)
-    blank = json.loads(json.dumps(info["blank_place_of_death"]))  # survives pack_meta.json
+
+
+def test_blank_places_survive_pack_meta():
+    areas = ["East"] * 20 + ["North"] * 9 + ["West"] * 3
+    blank = blank_places_of_death(_deaths(areas, [None] * 32), RD, "practice")
+    blank = json.loads(json.dumps(blank))  # as pack_meta.json holds it
     assert blank["window"] == ["2024-04-01", "2025-03-31"]
     assert blank["counts"] == {
         **dict.fromkeys(LOCALITIES, 0),
         **{"East": 20, "North": "withheld", "West": SMALL, BSOL: 32},
     }
+
+
+def test_blank_places_are_linked_to_the_place_of_death_indicators():
+    rows = tables.blank_place_rows(_deaths(["East"] * 12, [None] * 12), RD, "practice")
+    key = rows[["reporting_date", "view", "area_type", "area", "breakdown", "group"]]
+    eol = pd.concat(
+        [key.assign(indicator_id=i, numerator=0.0, denominator=rows["denominator"])
+         for i in ("EOL_HOME_CARE_HOME", "EOL_HOSPITAL")],
+        ignore_index=True,
+    )  # fmt: skip
+    system = build_system({"indicators": eol, "blank_places": rows})
+    links = system.relations.loc[system.relations["kind"] == "link", "relation"]
+    terms = system.terms[system.terms["relation"].isin(links)]
+    linked = system.cells["indicator_id"].to_numpy()[terms["var"].to_numpy() // 2]
+    assert BLANK_PLACE_ID in set(linked)
+    # the three places (home or care home, hospital, none recorded) within the deaths
+    sizes = terms.groupby("relation").size()
+    assert (sizes == 4).any()
 
 
 class _Coverage:

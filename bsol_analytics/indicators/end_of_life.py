@@ -130,6 +130,12 @@ def _place(*places: str) -> nw.Expr:
     return nw.col("place_of_death").is_in(list(places)).fill_null(False)
 
 
+#: Id of the count of decedents with no recorded place of death (blank or empty): not an
+#: indicator of its own, but published beside the place-of-death indicators as a
+#: data-quality note, and protected with them (``indicators/links.py``).
+BLANK_PLACE_ID = "EOL_PLACE_BLANK"
+
+
 def _place_of_death(id: str, *places: str) -> Indicator:
     """A decedent indicator counting deaths in one of ``places``."""
     numerator = functools.partial(_place, *places)

@@ -34,6 +34,8 @@ from typing import Literal
 
 import pandas as pd
 
+from bsol_analytics.indicators.end_of_life import BLANK_PLACE_ID
+
 Field = Literal["numerator", "denominator"]
 Side = tuple[tuple[str, Field], ...]
 
@@ -103,6 +105,13 @@ COUNT_LINKS: tuple[CountLink, ...] = (
         (("EOL_HOME_CARE_HOME", NUM), ("EOL_HOSPITAL", NUM)),
         (("EOL_HOME_CARE_HOME", DEN),),
         "one place of death per decedent",
+    ),
+    # deaths with no recorded place (a pack's data-quality note) are none of those places
+    _eq(((BLANK_PLACE_ID, DEN),), ((_EOL[0], DEN),), _DECEDENTS),
+    _le(
+        (("EOL_HOME_CARE_HOME", NUM), ("EOL_HOSPITAL", NUM), (BLANK_PLACE_ID, NUM)),
+        (("EOL_HOME_CARE_HOME", DEN),),
+        "one place of death per decedent, or none recorded",
     ),
     # nested age ranges of the registered list
     _le((("DM_PREV", DEN),), (("HYP_PREV", DEN),), "aged 17+ within all ages"),

@@ -35,6 +35,7 @@ from bsol_analytics.indicators import (
     load_tables,
 )
 from bsol_analytics.indicators.base import Frames
+from bsol_analytics.indicators.end_of_life import BLANK_PLACE_ID
 from bsol_analytics.indicators.registry import registry_frame
 from bsol_analytics.io import atomic_write_text, make_private, private_directory
 from bsol_analytics.paths import PROCESSED_DIR
@@ -48,7 +49,7 @@ from bsol_analytics.report import (
 )
 from bsol_analytics.report.parameters import check_view_imd
 from bsol_analytics.report.words import data_quality_notes, data_quality_table
-from bsol_analytics.sdc import DEFAULT_POLICY
+from bsol_analytics.sdc import DEFAULT_POLICY, REASON_PRIMARY
 from bsol_analytics.stats import proportion
 from bsol_analytics.table import BREAKDOWNS as TABLE_BREAKDOWNS
 from bsol_analytics.table import (
@@ -710,6 +711,8 @@ def compute_tables(
         with step("write"):
             info = _pack_info(processed, rd, view, imd, engine, cov, frames)
             info["sdc_audit"] = protected.summary()  # recorded in the run manifest
+            blank = protected["blank_places"]
+            info["blank_place_of_death"] = blank_place_counts(blank, rd, view)
             population, demography = finish_counts(protected["population"], protected["demography"])
             _write_tables(
                 out,
@@ -720,6 +723,7 @@ def compute_tables(
                 info,
                 protected["wards"][list(WARD_COLUMNS)].reset_index(drop=True),
             )
+            blank.to_parquet(out / "blank_places.parquet", index=False)
             run_areas.to_parquet(out / "areas.parquet", index=False)
             make_private(out)
     timings["compute"] = time.perf_counter() - t0
@@ -782,8 +786,10 @@ def _unprotected_tables(
     with step("population"):
         from bsol_analytics.cleaning import read_prepared_table  # pandera: not at import
 
-        patients = read_prepared_table(processed, "patients", _patient_columns(imd))
+        columns = list(dict.fromkeys([*_patient_columns(imd), *BLANK_PLACE_COLUMNS]))
+        patients = read_prepared_table(processed, "patients", columns)
         population, demography = population_counts(patients, rd, view, imd)
+        blank_places = blank_place_rows(patients, rd, view)
         practices = (
             patients[
                 ["practice_code", "practice_name", "pcn_code", "pcn_name", "practice_locality"]
@@ -800,6 +806,7 @@ def _unprotected_tables(
         "population": population,
         "demography": demography,
         "wards": wards,
+        "blank_places": blank_places,
         "practices": practices,
     }
     with step("areas"):
@@ -835,7 +842,6 @@ def _pack_info(
         "sdc_rule": _sdc_rule(),
         "data_quality": _quality_notes(processed / "data_quality.json"),
         "data_quality_table": data_quality_table(_quality_summary(processed / "data_quality.json")),
-        "blank_place_of_death": _blank_places(processed, rd, view),
         "data_sources": _data_sources(processed),
         **_provenance(processed),
         "skipped": skipped_indicators(processed if frames is None else frames, engine),
@@ -867,36 +873,36 @@ def _sdc_rule() -> str:
     return rule_text() + " The population tables are protected with the rest."
 
 
-#: Columns of ``patients`` that :func:`blank_places_of_death` reads.
+#: Columns of ``patients`` that :func:`blank_place_rows` reads.
 BLANK_PLACE_COLUMNS: tuple[str, ...] = (
     *("patient_id", "registration_start", "registration_end", "date_of_death"),
     *("place_of_death", "practice_locality", "resident_locality"),
 )
 
 
-def blank_places_of_death(patients: pd.DataFrame, rd: dt.date, view: str) -> dict[str, Any]:
-    """Deaths with a blank place of death, for BSOL and each locality, disclosure-controlled.
+def blank_place_rows(patients: pd.DataFrame, rd: dt.date, view: str) -> pd.DataFrame:
+    """Deaths with a blank place of death, for BSOL and each locality, before protection.
 
     The deaths are those of the end-of-life indicators (``decedents``: died in the 12 months
     to ``rd`` and registered at death), counted in the locality of the practice
-    (``view="practice"``) or of residence. A count of 1-7 (the policy's small numbers), or
-    a non-zero one that leaves 1-7 deaths with a recorded place, becomes ``"fewer than 8"``
-    or ``"withheld"``; when a single locality is hidden, the smallest other non-zero one is
-    withheld too, so that no hidden count follows from BSOL's total.
-
-    Returns:
-        ``{"window": [first day, rd], "view": view, "counts": {area: int or str}}``.
+    (``view="practice"``) or of residence. One tidy row per area (indicator
+    :data:`~bsol_analytics.indicators.end_of_life.BLANK_PLACE_ID`): the blank places as
+    numerator, the deaths as denominator (the end-of-life indicators' denominator), so that
+    disclosure control protects them with the place-of-death indicators
+    (:func:`bsol_analytics.protection.protect_run`).
 
     Examples:
         >>> d = lambda *v: pd.to_datetime(list(v))
-        >>> people = pd.DataFrame({"patient_id": range(6),
-        ...     "registration_start": d(*["2000-01-01"] * 6), "registration_end": pd.NaT,
-        ...     "date_of_death": d(*["2024-06-01"] * 5, "2023-01-01"),
-        ...     "place_of_death": [None, None, "home", None, "hospital", None],
-        ...     "practice_locality": ["East"] * 6, "resident_locality": ["West"] * 6})
-        >>> out = blank_places_of_death(people, dt.date(2025, 3, 31), "practice")
-        >>> out["window"], out["counts"]["East"], out["counts"]["BSOL"], out["counts"]["West"]
-        (['2024-04-01', '2025-03-31'], 'fewer than 8', 'fewer than 8', 0)
+        >>> people = pd.DataFrame({"patient_id": range(3),
+        ...     "registration_start": d(*["2000-01-01"] * 3), "registration_end": pd.NaT,
+        ...     "date_of_death": d("2024-06-01", "2024-06-01", "2023-01-01"),
+        ...     "place_of_death": [None, "home", None],
+        ...     "practice_locality": ["East"] * 3, "resident_locality": ["West"] * 3})
+        >>> rows = blank_place_rows(people, dt.date(2025, 3, 31), "practice")
+        >>> rows.loc[rows["area"].isin(["East", "BSOL"]), ["area", "numerator", "denominator"]]
+           area  numerator  denominator
+        1  East        1.0          2.0
+        6  BSOL        1.0          2.0
     """
     start = pd.Timestamp(months_before(rd, 12))
     dod, end, begin = (
@@ -913,33 +919,67 @@ def blank_places_of_death(patients: pd.DataFrame, rd: dt.date, view: str) -> dic
     by_area = deaths.groupby("area", observed=True)["blank"].agg(["sum", "size"])
     by_area = by_area.reindex(list(LOCALITIES), fill_value=0)
     by_area.loc[BSOL] = [int(deaths["blank"].sum()), len(deaths)]
-    blank, total = by_area["sum"].to_numpy(), by_area["size"].to_numpy()
-    small = DEFAULT_POLICY.disclosive(blank)
-    complement = DEFAULT_POLICY.complement & DEFAULT_POLICY.disclosive(total - blank)
-    withheld = complement & (blank > 0) & ~small
-    hidden = small | withheld
-    local = by_area.index.isin(LOCALITIES)
-    if (hidden & local).sum() == 1 and (~hidden & local & (blank > 0)).any():
-        shown = np.where(~hidden & local & (blank > 0), blank, np.inf)
-        withheld[int(np.argmin(shown))] = True
+    return pd.DataFrame(
+        {
+            "indicator_id": BLANK_PLACE_ID,
+            "reporting_date": pd.Timestamp(rd),
+            "view": view,
+            "area_type": np.where(by_area.index == BSOL, "BSOL", "locality"),
+            "area": by_area.index.astype(str),
+            "breakdown": "overall",
+            "group": ALL,
+            "numerator": by_area["sum"].to_numpy(float),
+            "denominator": by_area["size"].to_numpy(float),
+        }
+    )
+
+
+def blank_place_counts(protected: pd.DataFrame, rd: dt.date, view: str) -> dict[str, Any]:
+    """``pack_meta.json``'s ``blank_place_of_death`` from protected :func:`blank_place_rows`.
+
+    A count hidden for being 1-7 (the policy's small numbers) reads ``"fewer than 8"``; one
+    hidden for any other reason (a small number of deaths with a recorded place, or to
+    protect another count) reads ``"withheld"``.
+
+    Returns:
+        ``{"window": [first day, rd], "view": view, "counts": {area: int or str}}``.
+    """
+    small = REASON_PRIMARY.format(hi=DEFAULT_POLICY.max_count)
     counts: dict[str, Any] = {}
-    for area, n, is_small, is_withheld in zip(by_area.index, blank, small, withheld, strict=True):
-        counts[str(area)] = (
-            f"fewer than {SMALL_COUNT}" if is_small else "withheld" if is_withheld else int(n)
-        )
-    first = start.date() + dt.timedelta(days=1)
+    for row in protected.itertuples(index=False):
+        if not row.suppressed:
+            counts[str(row.area)] = int(row.numerator)
+        else:
+            hidden = str(row.suppression_reason) == small
+            counts[str(row.area)] = f"fewer than {SMALL_COUNT}" if hidden else "withheld"
+    first = months_before(rd, 12) + dt.timedelta(days=1)
     return {"window": [first.isoformat(), rd.isoformat()], "view": view, "counts": counts}
 
 
-def _blank_places(processed: Path, rd: dt.date, view: str) -> dict[str, Any] | None:
-    """:func:`blank_places_of_death` of the prepared ``patients`` table (``None`` if absent)."""
-    path = processed / "patients.parquet"
-    if not path.exists():
-        return None
-    from bsol_analytics.cleaning import read_prepared_table  # pandera: not at import
+def blank_places_of_death(patients: pd.DataFrame, rd: dt.date, view: str) -> dict[str, Any]:
+    """:func:`blank_place_counts` of :func:`blank_place_rows` protected on their own.
 
-    patients = read_prepared_table(processed, "patients", BLANK_PLACE_COLUMNS)
-    return blank_places_of_death(patients, rd, view)
+    A pack run protects the rows with everything else it publishes; this is the same count
+    for one table alone (BSOL and its localities).
+
+    Examples:
+        >>> d = lambda *v: pd.to_datetime(list(v))
+        >>> people = pd.DataFrame({"patient_id": range(6),
+        ...     "registration_start": d(*["2000-01-01"] * 6), "registration_end": pd.NaT,
+        ...     "date_of_death": d(*["2024-06-01"] * 5, "2023-01-01"),
+        ...     "place_of_death": [None, None, "home", None, "hospital", None],
+        ...     "practice_locality": ["East"] * 6, "resident_locality": ["West"] * 6})
+        >>> out = blank_places_of_death(people, dt.date(2025, 3, 31), "practice")
+        >>> out["window"], out["counts"]["East"], out["counts"]["BSOL"]
+        (['2024-04-01', '2025-03-31'], 'fewer than 8', 'fewer than 8')
+    """
+    rows = blank_place_rows(patients, rd, view)
+    areas_ = pd.DataFrame(
+        {"area_type": "locality", "area": list(LOCALITIES), "parent_type": "BSOL", "parent": BSOL}
+    )
+    protected = protect_run({"blank_places": rows}, areas_)
+    protected.raise_if_failed()
+    return blank_place_counts(protected["blank_places"], rd, view)
 
 
 def _quality_summary(path: Path) -> dict[str, Any]:
