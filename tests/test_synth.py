@@ -21,7 +21,6 @@ from bsol_analytics.contract import EXTRACT_TABLES, PLACES_OF_DEATH, PLAUSIBLE_R
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.synth import (
     TABLES,
-    _lexorder,
     generate,
     patient_ids,
     practice_counts,
@@ -207,16 +206,6 @@ def test_worker_processes_write_the_same_bytes(tmp_path, fmt):
     assert _digest(one.out) == _digest(two.out)
     assert one.rows == two.rows and one.bytes == two.bytes
     assert not [p for p in two.out.rglob(".*")]  # no part left behind
-
-
-def test_lexorder_is_lexsort():
-    rng = np.random.default_rng(3)
-    keys = (rng.integers(0, 50, 5000), rng.integers(-3, 9, 5000), rng.integers(0, 7, 5000))
-    np.testing.assert_array_equal(_lexorder(keys), np.lexsort(keys))
-    wide = (rng.integers(0, 2**40, 100), rng.integers(0, 2**40, 100))  # too wide to combine
-    np.testing.assert_array_equal(_lexorder(wide), np.lexsort(wide))
-    floats = (rng.random(100), rng.integers(0, 3, 100))
-    np.testing.assert_array_equal(_lexorder(floats), np.lexsort(floats))
 
 
 def test_parquet_parts_make_one_table(tmp_path):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import time
@@ -41,6 +40,7 @@ from bsol_analytics.cleaning.quality import (
     example_rows,
 )
 from bsol_analytics.cleaning.readers import find_table_file, read_table_file, table_files
+from bsol_analytics.compute import repeated_rows
 from bsol_analytics.contract import (
     CATEGORICAL_COLUMNS,
     CLUSTERS,
@@ -56,7 +56,7 @@ from bsol_analytics.contract import (
     TableSpec,
 )
 from bsol_analytics.errors import BsolError, ExtractError, ParameterError
-from bsol_analytics.io import atomic_directory, atomic_write_text
+from bsol_analytics.io import atomic_directory, atomic_write_text, file_sha256
 
 __all__ = [
     "ALL_PROCESSED_TABLES",
@@ -860,58 +860,19 @@ def _clean_linked(
     return log.drop_in_turn(df.assign(_pos=pos), table, drops)
 
 
-def _duplicate_events(ev: pd.DataFrame) -> np.ndarray:
-    """Exact duplicates on (patient, date, code, value), via one integer key per row.
-
-    Equivalent to ``duplicate_rows`` on those columns, but hashing one int64 column instead
-    of four is several times faster on tens of millions of rows.
-    """
-    if not len(ev):
-        return np.zeros(0, dtype=bool)
-    days = ev["event_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    days = days - days.min()
-    code_id = pd.factorize(ev["snomed_code"])[0].astype(np.int64)
-    value_id = pd.factorize(ev["numeric_value"], use_na_sentinel=True)[0].astype(np.int64) + 1
-    pos = ev["_pos"].to_numpy().astype(np.int64)
-    sizes = [
-        int(pos.max()) + 1,
-        int(days.max()) + 1,
-        int(code_id.max()) + 1,
-        int(value_id.max()) + 1,
-    ]
-    if float(np.prod([float(x) for x in sizes])) >= 2.0**62:
-        frame = pd.DataFrame({"p": pos, "d": days, "c": code_id, "v": value_id})
-        return duplicate_rows(frame, ["p", "d", "c", "v"]).to_numpy()
-    key = ((pos * sizes[1] + days) * sizes[2] + code_id) * sizes[3] + value_id
-    return _repeats(key)
-
-
-def _repeats(key: np.ndarray) -> np.ndarray:
-    """``pd.Series(key).duplicated(keep="first")`` for integer keys, by one stable sort.
-
-    Rows grouped by patient, as extracts usually are, come nearly sorted, which a stable sort
-    orders in about linear time: many times faster than hashing millions of keys.
-
-    Examples:
-        >>> _repeats(np.array([5, 3, 5, 5, 3])).tolist()
-        [False, False, True, True, True]
-    """
-    if not len(key):
-        return np.zeros(0, dtype=bool)
-    order = np.argsort(key, kind="stable")  # equal keys keep row order: the first leads
-    ordered = key[order]
-    seen = np.empty(len(key), dtype=bool)
-    seen[0] = False
-    np.equal(ordered[1:], ordered[:-1], out=seen[1:])
-    out = np.empty(len(key), dtype=bool)
-    out[order] = seen
-    return out
-
-
 def _value_codes(s: pd.Series) -> np.ndarray:
-    """Integers from 0, equal exactly where the values are equal (missing values alike)."""
+    """Integers from 0, equal exactly where the values are equal (missing values alike).
+
+    Dense integers (no wider than the number of rows, such as row positions) are their own
+    codes; other values are numbered, each whole-day date by its day.
+    """
     if isinstance(s.dtype, pd.CategoricalDtype):
         return s.cat.codes.to_numpy().astype(np.int64) + 1
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" and len(s):
+        values = s.to_numpy().astype(np.int64)
+        low = int(values.min())
+        if int(values.max()) - low < len(values):
+            return values - low
     if s.dtype.kind == "M":
         values = s.to_numpy()
         days = values.astype("datetime64[D]")
@@ -922,18 +883,19 @@ def _value_codes(s: pd.Series) -> np.ndarray:
 
 
 def _duplicates(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """:func:`duplicate_rows` as a NumPy mask, via one integer key per row when it fits."""
+    """:func:`duplicate_rows` as a NumPy mask, by one sort of integer codes.
+
+    One stable sort of one int64 key per row (:func:`bsol_analytics.compute.repeated_rows`)
+    is several times faster than hashing several columns on tens of millions of rows.
+
+    Examples:
+        >>> df = pd.DataFrame({"a": [1, 1, 2, 1], "b": ["x", "x", "x", None]})
+        >>> _duplicates(df, ["a", "b"]).tolist()
+        [False, True, False, False]
+    """
     if not len(frame):
         return np.zeros(0, dtype=bool)
-    codes = [_value_codes(frame[c]) for c in columns]
-    sizes = [int(c.max()) + 1 for c in codes]
-    if float(np.prod([float(x) for x in sizes])) >= 2.0**62:
-        return duplicate_rows(frame, columns).to_numpy()
-    key = np.zeros(len(frame), dtype=np.int64)
-    for c, size in zip(codes, sizes, strict=True):
-        key *= size
-        key += c
-    return _repeats(key)
+    return repeated_rows([_value_codes(frame[c]) for c in columns])
 
 
 def _clean_events(
@@ -967,7 +929,7 @@ def _clean_events(
             Drop(implausible.to_numpy(), "numeric_value", "implausible_value", _LIMITLESS),
         ],
     )
-    dup = _duplicate_events(base)
+    dup = _duplicates(base, ["_pos", "event_date", "snomed_code", "numeric_value"])
     base = log.drop(base, dup, table, None, "duplicate", limit=_LIMITLESS)
     if len(extra):
         extra = extra[extra.index.isin(base.index)]
@@ -1206,14 +1168,6 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
     return pa.table(cols)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
 def prepare_tables(
     extract_dir: str | os.PathLike[str],
     *,
@@ -1368,13 +1322,13 @@ def prepare(
             early = _extract_files(extract_path)
         except (BsolError, OSError):
             early = []  # read_extract reports the problem
-        hashes = {p: pool.submit(_sha256, p) for p in early}
+        hashes = {p: pool.submit(file_sha256, p) for p in early}
         writer = _TableWriter(out_path, stack)
         tables, summary = _prepare_tables(extract_path, log, steps, writer.put)
         extract_files = _extract_files(extract_path)
         for p in extract_files:
             if p not in hashes:
-                hashes[p] = pool.submit(_sha256, p)
+                hashes[p] = pool.submit(file_sha256, p)
         # Patient-level tables: owner-only (0700 folder, 0600 files), whatever the umask.
         tmp = writer.finish(steps)
         atomic_write_text(
@@ -1393,7 +1347,7 @@ def prepare(
                 }
                 for p in extract_files
             ],
-            "reference_manifest_sha256": _sha256(Path(reference.paths.RAW_DIR) / "MANIFEST"),
+            "reference_manifest_sha256": file_sha256(Path(reference.paths.RAW_DIR) / "MANIFEST"),
             "admissions_supplied": bool(summary["admissions_supplied"]),
             **_provenance(extract_path),
             "tables_supplied": sorted(tables),
