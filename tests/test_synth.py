@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bsol_analytics import reference
+from bsol_analytics import reference, synth
 from bsol_analytics.cleaning.normalise import passes_nhs_modulus11
 from bsol_analytics.cli import main
 from bsol_analytics.contract import EXTRACT_TABLES, PLACES_OF_DEATH, PLAUSIBLE_RANGES
@@ -451,12 +452,47 @@ def test_practice_counts_sum_and_stay_proportional(sizes, total):
         {"patients": 5},
         {"seed": -1},
         {"fmt": "xlsx"},
+        {"workers": 0},
+        {"workers": -2},
+        {"workers": 1.5},
     ],
 )
 def test_bad_parameters_are_refused(tmp_path, kwargs):
     with pytest.raises(ParameterError):
         generate(tmp_path / "x", **({"patients": 1000} | kwargs))
     assert not (tmp_path / "x").exists()
+
+
+def test_workers_stop_before_a_failed_extract_is_removed(tmp_path, monkeypatch):
+    events = []
+    real_folder, real_pool = synth.atomic_directory, synth._worker_pool
+
+    @contextlib.contextmanager
+    def folder(out):
+        with real_folder(out) as tmp:
+            try:
+                yield tmp
+            finally:
+                events.append("folder closed")
+
+    @contextlib.contextmanager
+    def pool(workers):
+        with real_pool(workers) as p:
+            try:
+                yield p
+            finally:
+                events.append("pool closed")
+
+    def fail(*args):
+        raise RuntimeError("a chunk failed")
+
+    monkeypatch.setattr(synth, "atomic_directory", folder)
+    monkeypatch.setattr(synth, "_worker_pool", pool)
+    monkeypatch.setattr(synth, "_write_chunks", fail)
+    with pytest.raises(RuntimeError):
+        generate(tmp_path / "x", patients=1000)
+    assert events == ["pool closed", "folder closed"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_command_line_reports_user_errors_without_traceback(tmp_path, capsys):
