@@ -1,4 +1,4 @@
-"""Atomic output, and private output for patient-level files.
+"""Atomic output, private output for patient-level files, and file checksums.
 
 A run either replaces its target completely or leaves it as it was.
 
@@ -12,6 +12,7 @@ unsuppressed intermediate tables) is written with ``private=True``: files ``0600
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -266,3 +267,22 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, private: bool 
         'ok'
     """
     return atomic_write_bytes(path, text.encode("utf-8"), private=private)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file's bytes, as hex (read in blocks: any size of file).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The 64-character lower-case hex digest.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> p = atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "a.txt", "x")
+        >>> file_sha256(p)[:8]
+        '2d711642'
+    """
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -21,7 +21,6 @@ loader and summarised in ``docs/processed-tables.md``:
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -30,6 +29,7 @@ import pandas as pd
 
 from bsol_analytics import paths, vocabulary
 from bsol_analytics.errors import BsolError, ParameterError
+from bsol_analytics.io import file_sha256
 
 __all__ = [
     "AGE_BANDS_ESP2013",
@@ -1011,14 +1011,6 @@ def manifest(raw_dir: str | Path | None = None) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 _UNLISTED_OK = {"MANIFEST", "PROVENANCE.txt", "README.md"}
 
 
@@ -1051,7 +1043,7 @@ def verify_manifest(raw_dir: str | Path | None = None) -> list[str]:
                 f"Reference file data/raw/{rel} is listed in data/raw/MANIFEST but missing. "
                 "Restore it from the repository."
             )
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != expected.strip().lower():
             raise BsolError(
                 f"Reference file data/raw/{rel} does not match data/raw/MANIFEST "

@@ -1,5 +1,7 @@
 """Every drop or recode rule is applied and counted (table, column, rule, rows)."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,10 +20,12 @@ from bsol_analytics.cleaning import (
     implausible_values,
     load_prepared,
     missing_values,
+    pipeline,
     prepare,
     prepare_tables,
     render_data_quality,
 )
+from bsol_analytics.cleaning.quality import QualityLog
 from bsol_analytics.contract import PROCESSED_SCHEMAS, validate_processed
 
 N = 600
@@ -457,6 +461,57 @@ def test_life_date_rules():
 def test_duplicate_rows_keeps_first():
     df = pd.DataFrame({"a": [1, 1, 1], "b": [1.0, 1.0, np.nan], "c": ["x", "y", "x"]})
     pd.testing.assert_series_equal(duplicate_rows(df, ["a", "b"]), pd.Series([False, True, False]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.sampled_from(["2020-01-01", "2020-01-02", "1995-06-30"]),
+            st.sampled_from(["a", "b", None]),
+            st.sampled_from([1.0, 2.5, None]),
+            st.sampled_from([0, 7, 2**40]),
+        ),
+        max_size=30,
+    )
+)
+def test_fast_duplicates_are_duplicate_rows(rows):
+    df = pd.DataFrame(rows, columns=["_pos", "event_date", "snomed_code", "numeric_value", "n"])
+    df = df.astype(
+        {
+            "_pos": "int64",
+            "event_date": "datetime64[s]",
+            "snomed_code": "category",
+            "numeric_value": "float64",
+            "n": "int64",
+        }
+    )
+    for columns in (["_pos", "event_date", "snomed_code", "numeric_value"], ["n", "_pos"]):
+        want = duplicate_rows(df, columns).to_numpy()
+        np.testing.assert_array_equal(pipeline._duplicates(df, columns), want)
+
+
+def test_unused_categories_of_an_all_missing_column():
+    s = pd.Series(pd.Categorical([None, None], categories=pd.Index([], dtype="str")), name="x")
+    out = pipeline._without_unused_categories(s)
+    assert out.isna().all() and len(out.cat.categories) == 0 and out.name == "x"
+    s = pd.Series(pd.Categorical([None, "b"], categories=["a", "b"]))
+    assert pipeline._without_unused_categories(s).tolist() == [s[0], "b"]
+
+
+def test_merging_a_log_adds_every_count():
+    log = QualityLog(rows_read={"patients": 5}, notes=["n1"], facts={"a": 1}, extract="x")
+    part = QualityLog(rows_read={"screening": 3}, notes=["n2"], facts={"b": 2}, extract="y")
+    part.count("screening", None, "malformed_row", 2, "dropped")
+    log.merge(part)
+    assert log.rows_read == {"patients": 5, "screening": 3}
+    assert log.notes == ["n1", "n2"] and log.facts == {"a": 1, "b": 2}
+    assert log.entries == part.entries and log.extract == "x"
+    accumulating = {
+        f.name for f in dataclasses.fields(QualityLog) if f.default_factory in (dict, list)
+    }
+    assert accumulating == {"rows_read", "entries", "notes", "facts"}  # merge adds each of them
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
 """``bsol prepare`` and ``bsol validate`` on good extracts."""
 
+import contextlib
 import json
+import time
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -204,3 +206,27 @@ def test_a_check_refusal_keeps_every_read_count(frames, tmp_path):
     with pytest.raises(ExtractError, match="unique"):
         pipeline.read_extract(folder, log=log)
     assert list(log.rows_read) == list(EXTRACT_TABLES)
+
+
+def test_a_failed_prepare_cancels_the_writes_not_started(tmp_path, monkeypatch):
+    written = []
+    stack = contextlib.ExitStack()
+    writer = pipeline._TableWriter(tmp_path / "processed", stack)
+
+    def write(df, path):
+        written.append(path.stem)
+        deadline = time.monotonic() + 5
+        while path.stem == "first" and not writer.jobs["second"].cancelled():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        return 0.0
+
+    monkeypatch.setattr(pipeline, "_write_parquet", write)
+    with pytest.raises(RuntimeError), stack:
+        writer.put("first", pd.DataFrame())
+        writer.put("second", pd.DataFrame())
+        raise RuntimeError("a later table failed")
+    assert written == ["first"]
+    assert writer.jobs["second"].cancelled()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

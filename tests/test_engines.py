@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from test_indicators_definitions import RD
 from test_indicators_v2 import combined_extract
 
+from bsol_analytics.compute import row_order
 from bsol_analytics.errors import ExtractError, ParameterError
 from bsol_analytics.indicators import (
     DEFINITIONS,
@@ -21,7 +22,7 @@ from bsol_analytics.indicators import (
     load_tables,
     patient_flags,
 )
-from bsol_analytics.indicators.engines import _aggregate, _row_order, _sort_codes
+from bsol_analytics.indicators.engines import _aggregate, _sort_codes
 
 KEYS = ["practice_locality", "imd2025_quintile", "sex", "age_band"]
 DATES = [RD, "2024-12-31"]
@@ -113,7 +114,7 @@ def test_integer_sort_orders_rows_like_sorting_the_labels(rows):
     want = df.astype({"text": "str"}).sort_values(
         ["n", "text", "x"], na_position="last", kind="stable"
     )
-    np.testing.assert_array_equal(_row_order(codes), want.index.to_numpy())
+    np.testing.assert_array_equal(row_order(codes), want.index.to_numpy())
 
 
 @pytest.mark.parametrize(
@@ -125,7 +126,7 @@ def test_integer_sort_orders_rows_like_sorting_the_labels(rows):
     ],
 )
 def test_row_order_is_a_stable_lexicographic_sort(columns):
-    np.testing.assert_array_equal(_row_order(columns), np.lexsort(list(reversed(columns))))
+    np.testing.assert_array_equal(row_order(columns), np.lexsort(list(reversed(columns))))
 
 
 def test_duckdb_refuses_text_dates_in_parquet(extract, pandas_cube, tmp_path):

@@ -2,7 +2,7 @@
 
 The map, lowest layer first (``docs/architecture.md`` draws it)::
 
-    errors, vocabulary, paths, io
+    errors, vocabulary, paths, io, compute
     dates, contract, reference, stats
     cleaning, synth, indicators, sdc
     datafolder, protection
@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "vocabulary": 0,
     "paths": 0,
     "io": 0,
+    "compute": 0,
     "dates": 1,
     "contract": 1,
     "reference": 1,

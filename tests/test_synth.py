@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -14,14 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bsol_analytics import reference
+from bsol_analytics import reference, synth
 from bsol_analytics.cleaning.normalise import passes_nhs_modulus11
 from bsol_analytics.cli import main
 from bsol_analytics.contract import EXTRACT_TABLES, PLACES_OF_DEATH, PLAUSIBLE_RANGES
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.synth import (
     TABLES,
-    _lexorder,
     generate,
     patient_ids,
     practice_counts,
@@ -207,16 +207,6 @@ def test_worker_processes_write_the_same_bytes(tmp_path, fmt):
     assert _digest(one.out) == _digest(two.out)
     assert one.rows == two.rows and one.bytes == two.bytes
     assert not [p for p in two.out.rglob(".*")]  # no part left behind
-
-
-def test_lexorder_is_lexsort():
-    rng = np.random.default_rng(3)
-    keys = (rng.integers(0, 50, 5000), rng.integers(-3, 9, 5000), rng.integers(0, 7, 5000))
-    np.testing.assert_array_equal(_lexorder(keys), np.lexsort(keys))
-    wide = (rng.integers(0, 2**40, 100), rng.integers(0, 2**40, 100))  # too wide to combine
-    np.testing.assert_array_equal(_lexorder(wide), np.lexsort(wide))
-    floats = (rng.random(100), rng.integers(0, 3, 100))
-    np.testing.assert_array_equal(_lexorder(floats), np.lexsort(floats))
 
 
 def test_parquet_parts_make_one_table(tmp_path):
@@ -462,12 +452,47 @@ def test_practice_counts_sum_and_stay_proportional(sizes, total):
         {"patients": 5},
         {"seed": -1},
         {"fmt": "xlsx"},
+        {"workers": 0},
+        {"workers": -2},
+        {"workers": 1.5},
     ],
 )
 def test_bad_parameters_are_refused(tmp_path, kwargs):
     with pytest.raises(ParameterError):
         generate(tmp_path / "x", **({"patients": 1000} | kwargs))
     assert not (tmp_path / "x").exists()
+
+
+def test_workers_stop_before_a_failed_extract_is_removed(tmp_path, monkeypatch):
+    events = []
+    real_folder, real_pool = synth.atomic_directory, synth._worker_pool
+
+    @contextlib.contextmanager
+    def folder(out):
+        with real_folder(out) as tmp:
+            try:
+                yield tmp
+            finally:
+                events.append("folder closed")
+
+    @contextlib.contextmanager
+    def pool(workers):
+        with real_pool(workers) as p:
+            try:
+                yield p
+            finally:
+                events.append("pool closed")
+
+    def fail(*args):
+        raise RuntimeError("a chunk failed")
+
+    monkeypatch.setattr(synth, "atomic_directory", folder)
+    monkeypatch.setattr(synth, "_worker_pool", pool)
+    monkeypatch.setattr(synth, "_write_chunks", fail)
+    with pytest.raises(RuntimeError):
+        generate(tmp_path / "x", patients=1000)
+    assert events == ["pool closed", "folder closed"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_command_line_reports_user_errors_without_traceback(tmp_path, capsys):

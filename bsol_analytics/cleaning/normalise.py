@@ -23,6 +23,7 @@ __all__ = [
     "EARLIEST_DATE",
     "PLACE_OF_DEATH_VARIANTS",
     "SEX_VARIANTS",
+    "as_arrow_strings",
     "is_given",
     "map_ethnicity",
     "map_lsoa",
@@ -249,7 +250,7 @@ def normalise_codes(values: pd.Series, *, upper: bool = False) -> pd.Series:
     """
     if _categorical(values):
         return _via_categories(values, lambda c: normalise_codes(c, upper=upper))
-    arr = pc.utf8_trim_whitespace(_as_arrow_strings(values))
+    arr = pc.utf8_trim_whitespace(as_arrow_strings(values))
     if upper:
         arr = pc.utf8_upper(arr)
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
@@ -281,7 +282,7 @@ def normalise_icd10(values: pd.Series) -> pd.Series:
     """
     if _categorical(values):
         return _via_categories(values, normalise_icd10)
-    arr = pc.utf8_upper(_as_arrow_strings(values))
+    arr = pc.utf8_upper(as_arrow_strings(values))
     arr = pc.replace_substring_regex(arr, r"[\s.]", "")
     arr = pc.utf8_slice_codeunits(arr, 0, 4)
     ok = pc.fill_null(pc.match_substring_regex(arr, r"^[A-Z][0-9]{2}[0-9A-Z]?$"), False)
@@ -289,7 +290,17 @@ def normalise_icd10(values: pd.Series) -> pd.Series:
     return _string_series(arr, values)
 
 
-def _as_arrow_strings(values: pd.Series) -> pa.Array:
+def as_arrow_strings(values: pd.Series | pd.Index) -> pa.Array:
+    """Text values (or any values, as text) as one Arrow ``large_string`` array.
+
+    Text already held by Arrow is not copied into Python strings; a missing value stays null.
+
+    Examples:
+        >>> as_arrow_strings(pd.Series(["a", None])).to_pylist()
+        ['a', None]
+        >>> as_arrow_strings(pd.Index([1, 2])).type
+        DataType(large_string)
+    """
     if isinstance(values.dtype, pd.StringDtype) or values.dtype == object:
         arr = pa.array(values, from_pandas=True)
     else:
@@ -335,7 +346,7 @@ def parse_dates(values: pd.Series) -> pd.Series:
     first = values.dropna().iloc[:1].tolist()
     if values.dtype == object and first and isinstance(first[0], dt.date):
         return pd.to_datetime(values, errors="coerce").astype("datetime64[s]")
-    s = pc.utf8_trim_whitespace(_as_arrow_strings(values))
+    s = pc.utf8_trim_whitespace(as_arrow_strings(values))
     result = _parse_iso(s)
     todo = pc.and_(pc.is_null(result), pc.greater(pc.utf8_length(pc.fill_null(s, "")), 0))
     rest = np.flatnonzero(todo.to_numpy(zero_copy_only=False))
@@ -393,7 +404,7 @@ def parse_numbers(values: pd.Series) -> pd.Series:
         return _via_categories(values, parse_numbers)
     if pd.api.types.is_numeric_dtype(values.dtype):
         return values.astype("float64")
-    arr = pc.utf8_trim_whitespace(_as_arrow_strings(values))
+    arr = pc.utf8_trim_whitespace(as_arrow_strings(values))
     try:
         num = pc.cast(pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr), pa.float64())
         return pd.Series(num.to_numpy(zero_copy_only=False), index=values.index, name=values.name)
@@ -447,7 +458,7 @@ def _could_be_nhs_numbers(values: pd.Series) -> np.ndarray:
     the other values (pseudonymised keys such as ``P1f46806df6``) cannot pass the check.
     """
     try:
-        arr = _as_arrow_strings(values)
+        arr = as_arrow_strings(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return np.ones(len(values), dtype=bool)  # not plain text: check every value
     long_enough = pc.greater_equal(pc.utf8_length(arr), 10)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import time
@@ -41,6 +40,7 @@ from bsol_analytics.cleaning.quality import (
     example_rows,
 )
 from bsol_analytics.cleaning.readers import find_table_file, read_table_file, table_files
+from bsol_analytics.compute import repeated_rows
 from bsol_analytics.contract import (
     CATEGORICAL_COLUMNS,
     CLUSTERS,
@@ -56,7 +56,7 @@ from bsol_analytics.contract import (
     TableSpec,
 )
 from bsol_analytics.errors import BsolError, ExtractError, ParameterError
-from bsol_analytics.io import atomic_directory, atomic_write_text
+from bsol_analytics.io import atomic_directory, atomic_write_text, file_sha256
 
 __all__ = [
     "ALL_PROCESSED_TABLES",
@@ -138,12 +138,20 @@ class Steps:
             self._progress = None
 
     def show(self, name: str) -> None:
-        """Show ``name`` on the progress bar without timing it."""
+        """Show ``name`` on the progress bar without timing it.
+
+        Args:
+            name: the step's name, as the progress bar shows it.
+        """
         if self._progress is not None:
             self._progress.update(self._task, description=name)
 
     def record(self, name: str, seconds: float) -> None:
-        """Add ``seconds`` measured elsewhere (another thread) to the step ``name``.
+        """Add ``seconds`` to the step ``name`` (measured here or elsewhere, in another thread).
+
+        Args:
+            name: the step's name, the key of :attr:`timings`.
+            seconds: the time taken (kept to the millisecond).
 
         Examples:
             >>> steps = Steps()
@@ -170,7 +178,7 @@ class Steps:
         try:
             yield
         finally:
-            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 3)
+            self.record(name, time.perf_counter() - start)
             if self._progress is not None:
                 self._progress.advance(self._task)
 
@@ -210,7 +218,7 @@ class Extract:
     files: dict[str, Path]
     raw_patient_ids: pa.Array
     log: QualityLog = field(default_factory=QualityLog)
-    patient_index: Any = field(default=None, init=False, repr=False, compare=False)
+    patient_index: _PatientIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def admissions_supplied(self) -> bool:
@@ -232,11 +240,7 @@ def _positions(values: pd.Series, ids: pa.Array) -> np.ndarray:
 
 def _category_array(values: pd.Series) -> pa.Array:
     """The categories of a categorical Series as Arrow large strings."""
-    cats = values.cat.categories
-    if cats.dtype == "str":
-        arr = pa.array(cats, from_pandas=True)  # Arrow-backed already: no Python strings
-        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return pa.array(cats.to_numpy(dtype=object), type=pa.large_string())
+    return nm.as_arrow_strings(values.cat.categories)
 
 
 def _text_lookup(patients: pd.DataFrame) -> Callable[[pd.Series], np.ndarray]:
@@ -601,22 +605,15 @@ def _read_one(path: Path, spec: TableSpec) -> _Read:
     return _Read(frame, log, round(time.perf_counter() - start, 3))
 
 
-def _merge_logs(log: QualityLog, parts: Sequence[QualityLog]) -> None:
-    for part in parts:
-        log.rows_read.update(part.rows_read)
-        log.entries.extend(part.entries)
-        log.notes.extend(part.notes)
-        log.facts.update(part.facts)
-
-
 def _check_in_turn(
     reads: dict[str, concurrent.futures.Future[_Read]], log: QualityLog, steps: Steps
 ) -> tuple[dict[str, pd.DataFrame], pa.Array, _PatientIndex]:
     """Check each table once read (patients first); ``log`` gets everything at the end.
 
-    ``log`` ends as if every table had been read before any was checked: all the reads'
-    counts and notes first, in table order, then the checks'. So a table that cannot be read
-    refuses the extract before a check of an earlier table does, as it would then.
+    ``log`` ends as if every table had been read before any was checked: all the reads' counts
+    and notes first, in table order, then the checks'. So a table that cannot be read refuses
+    the extract before a check of an earlier table does, as it would then (which is why a
+    refusal by a check still waits for the later reads).
     """
     done: list[_Read] = []
     checks: list[QualityLog] = []
@@ -624,36 +621,35 @@ def _check_in_turn(
     raw_ids: pa.Array | None = None
     index: _PatientIndex | None = None
     kept: Callable[[pd.Series], np.ndarray] | None = None
-    for name, future in reads.items():
-        steps.show(f"Reading {name}")
-        read = future.result()
-        done.append(read)
-        steps.record(f"Reading {name}", read.seconds)
-        if read.error is not None:
-            _merge_logs(log, [r.log for r in done])
-            raise read.error
-        check = QualityLog(rows_read=dict(read.log.rows_read))
-        checks.append(check)
-        frame, read.frame = read.frame, None
-        try:
-            with steps.step(f"Checking {name}"):
-                if index is None or kept is None:
-                    tables[name], raw_ids, index = _type_patients(frame, check)
-                    kept = index.lookup(tables[name])
-                else:
-                    tables[name] = _type_linked(frame, EXTRACT_TABLES[name], index, kept, check)
-        except Exception:
-            for later in list(reads.values())[len(done) :]:
-                done.append(later.result())
-                if done[-1].error is not None:  # the read failure comes first
-                    _merge_logs(log, [r.log for r in done])
-                    raise done[-1].error from None
-            _merge_logs(log, [r.log for r in done] + checks)
-            raise
-        except BaseException:
-            _merge_logs(log, [r.log for r in done] + checks)
-            raise
-    _merge_logs(log, [r.log for r in done] + checks)
+    try:
+        for name, future in reads.items():
+            steps.show(f"Reading {name}")
+            read = future.result()
+            done.append(read)
+            steps.record(f"Reading {name}", read.seconds)
+            if read.error is not None:
+                checks.clear()  # no table is checked before every table is read
+                raise read.error
+            check = QualityLog(rows_read=dict(read.log.rows_read))
+            checks.append(check)
+            frame, read.frame = read.frame, None
+            try:
+                with steps.step(f"Checking {name}"):
+                    if index is None or kept is None:
+                        tables[name], raw_ids, index = _type_patients(frame, check)
+                        kept = index.lookup(tables[name])
+                    else:
+                        tables[name] = _type_linked(frame, EXTRACT_TABLES[name], index, kept, check)
+            except Exception:
+                for later in list(reads.values())[len(done) :]:
+                    done.append(later.result())
+                    if done[-1].error is not None:  # the read failure comes first
+                        checks.clear()
+                        raise done[-1].error from None
+                raise
+    finally:
+        for part in [r.log for r in done] + checks:
+            log.merge(part)
     assert raw_ids is not None and index is not None
     return tables, raw_ids, index
 
@@ -860,58 +856,19 @@ def _clean_linked(
     return log.drop_in_turn(df.assign(_pos=pos), table, drops)
 
 
-def _duplicate_events(ev: pd.DataFrame) -> np.ndarray:
-    """Exact duplicates on (patient, date, code, value), via one integer key per row.
-
-    Equivalent to ``duplicate_rows`` on those columns, but hashing one int64 column instead
-    of four is several times faster on tens of millions of rows.
-    """
-    if not len(ev):
-        return np.zeros(0, dtype=bool)
-    days = ev["event_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    days = days - days.min()
-    code_id = pd.factorize(ev["snomed_code"])[0].astype(np.int64)
-    value_id = pd.factorize(ev["numeric_value"], use_na_sentinel=True)[0].astype(np.int64) + 1
-    pos = ev["_pos"].to_numpy().astype(np.int64)
-    sizes = [
-        int(pos.max()) + 1,
-        int(days.max()) + 1,
-        int(code_id.max()) + 1,
-        int(value_id.max()) + 1,
-    ]
-    if float(np.prod([float(x) for x in sizes])) >= 2.0**62:
-        frame = pd.DataFrame({"p": pos, "d": days, "c": code_id, "v": value_id})
-        return duplicate_rows(frame, ["p", "d", "c", "v"]).to_numpy()
-    key = ((pos * sizes[1] + days) * sizes[2] + code_id) * sizes[3] + value_id
-    return _repeats(key)
-
-
-def _repeats(key: np.ndarray) -> np.ndarray:
-    """``pd.Series(key).duplicated(keep="first")`` for integer keys, by one stable sort.
-
-    Rows grouped by patient, as extracts usually are, come nearly sorted, which a stable sort
-    orders in about linear time: many times faster than hashing millions of keys.
-
-    Examples:
-        >>> _repeats(np.array([5, 3, 5, 5, 3])).tolist()
-        [False, False, True, True, True]
-    """
-    if not len(key):
-        return np.zeros(0, dtype=bool)
-    order = np.argsort(key, kind="stable")  # equal keys keep row order: the first leads
-    ordered = key[order]
-    seen = np.empty(len(key), dtype=bool)
-    seen[0] = False
-    np.equal(ordered[1:], ordered[:-1], out=seen[1:])
-    out = np.empty(len(key), dtype=bool)
-    out[order] = seen
-    return out
-
-
 def _value_codes(s: pd.Series) -> np.ndarray:
-    """Integers from 0, equal exactly where the values are equal (missing values alike)."""
+    """Integers from 0, equal exactly where the values are equal (missing values alike).
+
+    Dense integers (no wider than the number of rows, such as row positions) are their own
+    codes; other values are numbered, each whole-day date by its day.
+    """
     if isinstance(s.dtype, pd.CategoricalDtype):
         return s.cat.codes.to_numpy().astype(np.int64) + 1
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" and len(s):
+        values = s.to_numpy().astype(np.int64)
+        low = int(values.min())
+        if int(values.max()) - low < len(values):
+            return values - low
     if s.dtype.kind == "M":
         values = s.to_numpy()
         days = values.astype("datetime64[D]")
@@ -922,18 +879,19 @@ def _value_codes(s: pd.Series) -> np.ndarray:
 
 
 def _duplicates(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """:func:`duplicate_rows` as a NumPy mask, via one integer key per row when it fits."""
+    """:func:`duplicate_rows` as a NumPy mask, by one sort of integer codes.
+
+    One stable sort of one int64 key per row (:func:`bsol_analytics.compute.repeated_rows`)
+    is several times faster than hashing several columns on tens of millions of rows.
+
+    Examples:
+        >>> df = pd.DataFrame({"a": [1, 1, 2, 1], "b": ["x", "x", "x", None]})
+        >>> _duplicates(df, ["a", "b"]).tolist()
+        [False, True, False, False]
+    """
     if not len(frame):
         return np.zeros(0, dtype=bool)
-    codes = [_value_codes(frame[c]) for c in columns]
-    sizes = [int(c.max()) + 1 for c in codes]
-    if float(np.prod([float(x) for x in sizes])) >= 2.0**62:
-        return duplicate_rows(frame, columns).to_numpy()
-    key = np.zeros(len(frame), dtype=np.int64)
-    for c, size in zip(codes, sizes, strict=True):
-        key *= size
-        key += c
-    return _repeats(key)
+    return repeated_rows([_value_codes(frame[c]) for c in columns])
 
 
 def _clean_events(
@@ -967,7 +925,7 @@ def _clean_events(
             Drop(implausible.to_numpy(), "numeric_value", "implausible_value", _LIMITLESS),
         ],
     )
-    dup = _duplicate_events(base)
+    dup = _duplicates(base, ["_pos", "event_date", "snomed_code", "numeric_value"])
     base = log.drop(base, dup, table, None, "duplicate", limit=_LIMITLESS)
     if len(extra):
         extra = extra[extra.index.isin(base.index)]
@@ -1064,10 +1022,9 @@ def _without_unused_categories(s: pd.Series) -> pd.Series:
     codes = s.cat.codes.to_numpy()
     cats = s.cat.categories
     used = np.bincount(codes.astype(np.intp) + 1, minlength=len(cats) + 1)[1:] > 0
-    new = np.cumsum(used) - 1
+    new = np.append(np.cumsum(used) - 1, -1)  # code -1 (missing) takes the last: -1
     dtype = pd.CategoricalDtype(cats[used], ordered=s.cat.ordered)
-    recoded = np.where(codes >= 0, new[codes], -1)
-    cat = pd.Categorical.from_codes(recoded, dtype=dtype, validate=False)
+    cat = pd.Categorical.from_codes(new[codes], dtype=dtype, validate=False)
     return pd.Series(cat, index=s.index, name=s.name)
 
 
@@ -1206,14 +1163,6 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
     return pa.table(cols)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
 def prepare_tables(
     extract_dir: str | os.PathLike[str],
     *,
@@ -1300,7 +1249,9 @@ class _TableWriter:
             self.folder = self.stack.enter_context(
                 atomic_directory(self.out_path, private=True, keep=("README.md",))
             )
-            self.pool = self.stack.enter_context(concurrent.futures.ThreadPoolExecutor(1))
+            self.pool = concurrent.futures.ThreadPoolExecutor(1)
+            # on an error or an interruption, writes not started are cancelled
+            self.stack.callback(self.pool.shutdown, wait=True, cancel_futures=True)
         assert self.folder is not None
         self.jobs[name] = self.pool.submit(_write_parquet, df, self.folder / f"{name}.parquet")
 
@@ -1309,7 +1260,7 @@ class _TableWriter:
         with steps.step("Writing tables"):
             seconds = {name: job.result() for name, job in self.jobs.items()}
         for name, taken in seconds.items():
-            steps.timings[f"Writing {name}"] = taken
+            steps.record(f"Writing {name}", taken)
         assert self.folder is not None
         return self.folder
 
@@ -1364,17 +1315,16 @@ def prepare(
         # finished if the extract is refused)
         pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=1))
         stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+        unlisted: BsolError | OSError | None = None
         try:
-            early = _extract_files(extract_path)
-        except (BsolError, OSError):
-            early = []  # read_extract reports the problem
-        hashes = {p: pool.submit(_sha256, p) for p in early}
+            extract_files = _extract_files(extract_path)
+        except (BsolError, OSError) as err:
+            unlisted, extract_files = err, []  # read_extract reports the problem first
+        hashes = {p: pool.submit(file_sha256, p) for p in extract_files}
         writer = _TableWriter(out_path, stack)
         tables, summary = _prepare_tables(extract_path, log, steps, writer.put)
-        extract_files = _extract_files(extract_path)
-        for p in extract_files:
-            if p not in hashes:
-                hashes[p] = pool.submit(_sha256, p)
+        if unlisted is not None:
+            raise unlisted
         # Patient-level tables: owner-only (0700 folder, 0600 files), whatever the umask.
         tmp = writer.finish(steps)
         atomic_write_text(
@@ -1393,7 +1343,7 @@ def prepare(
                 }
                 for p in extract_files
             ],
-            "reference_manifest_sha256": _sha256(Path(reference.paths.RAW_DIR) / "MANIFEST"),
+            "reference_manifest_sha256": file_sha256(Path(reference.paths.RAW_DIR) / "MANIFEST"),
             "admissions_supplied": bool(summary["admissions_supplied"]),
             **_provenance(extract_path),
             "tables_supplied": sorted(tables),

@@ -86,7 +86,7 @@ class Drop:
         hint: what the user should do, for the refusal message.
     """
 
-    mask: Any
+    mask: np.ndarray | pd.Series
     column: str | None
     rule: str
     limit: float | None = MALFORMED_SHARE
@@ -227,6 +227,17 @@ class QualityLog:
         so the counts, example rows and refusals are those of calling :meth:`drop` rule by
         rule, provided each rule looks at its own row only (not, like duplicates, at others).
 
+        Args:
+            frame: the table (its index holds 0-based data-row numbers of the file).
+            table: the contract table.
+            drops: the rules, in the order they are counted.
+
+        Returns:
+            The rows that pass every rule (a new frame).
+
+        Raises:
+            ExtractError: when a rule's limit is exceeded (the rules before it are counted).
+
         Examples:
             >>> log = QualityLog(rows_read={"screening": 4})
             >>> df = pd.DataFrame({"x": [1, 2, 3, 4]})
@@ -281,6 +292,27 @@ class QualityLog:
         """
         if n:
             self.entries.append(Entry(table, column, rule, int(n), [], action))
+
+    def merge(self, other: QualityLog) -> None:
+        """Add ``other``'s counts, entries, notes and facts to this log (after its own).
+
+        ``extract`` and ``refusal`` describe this log's run and are kept.
+
+        Args:
+            other: a log filled elsewhere (a table read in another thread).
+
+        Examples:
+            >>> log = QualityLog(rows_read={"patients": 3}, notes=["a"])
+            >>> part = QualityLog(rows_read={"screening": 2}, notes=["b"])
+            >>> part.count("screening", None, "malformed_row", 1, "dropped")
+            >>> log.merge(part)
+            >>> log.rows_read, log.notes, log.dropped_by_table()
+            ({'patients': 3, 'screening': 2}, ['a', 'b'], {'screening': {'malformed_row': 1}})
+        """
+        self.rows_read.update(other.rows_read)
+        self.entries.extend(other.entries)
+        self.notes.extend(other.notes)
+        self.facts.update(other.facts)
 
     def dropped_by_table(self) -> dict[str, dict[str, int]]:
         """``{table: {rule: rows dropped}}`` (see :meth:`count` and the class example)."""

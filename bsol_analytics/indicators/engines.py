@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from bsol_analytics.compute import row_order
 from bsol_analytics.errors import BsolError, ExtractError, ParameterError
 from bsol_analytics.indicators import (
     cardiovascular,
@@ -924,35 +925,14 @@ def _sort_codes(values: pd.Series) -> np.ndarray:
     return np.where(codes < 0, len(uniques), codes)
 
 
-def _row_order(columns: Sequence[np.ndarray]) -> np.ndarray:
-    """Row positions sorting by ``columns`` (non-negative integer codes, first = major).
-
-    One stable ``argsort`` of a combined key when it fits in 63 bits; ``numpy.lexsort``
-    (also stable) otherwise.
-
-    Examples:
-        >>> _row_order([np.array([1, 0, 1]), np.array([0, 5, 0])]).tolist()
-        [1, 0, 2]
-    """
-    combined = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
-    span = 1
-    for col in columns:
-        size = int(col.max()) + 1 if len(col) else 1
-        span *= size
-        if span >= 2**62:
-            return np.lexsort(list(reversed(columns)))
-        combined = combined * size + col
-    return np.argsort(combined, kind="stable")
-
-
 def _finish_cube(
     cube: pd.DataFrame, dates: Sequence[dt.date], keys: Sequence[str], frames: Frames
 ) -> pd.DataFrame:
     """Sort the long cube by date, indicator (registry order) and keys; label the keys.
 
     Text keys become categorical codes ranked as text, so the sort runs on integers
-    (:func:`_row_order`) and the labels are made once per distinct value; rows end in
-    exactly the order that sorting the labelled columns would give.
+    (:func:`bsol_analytics.compute.row_order`) and the labels are made once per distinct
+    value; rows end in exactly the order that sorting the labelled columns would give.
     """
     kinds = _key_kinds(frames)
     cube = cube.copy()
@@ -967,7 +947,7 @@ def _finish_cube(
         ranks[ind_codes],
         *(_sort_codes(cube[k]) for k in keys),
     ]
-    rows = _row_order(order)
+    rows = row_order(order)
     cube = cube.take(rows)
     stamps = pd.to_datetime(pd.Series(dates)).astype("datetime64[ns]").to_numpy()
     cube.insert(0, "reporting_date", stamps[cube.pop("_rd").to_numpy()])

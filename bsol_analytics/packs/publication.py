@@ -8,7 +8,6 @@ carried over from the earlier run.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import html
 import json
 import logging
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bsol_analytics import __version__
-from bsol_analytics.io import pid_alive, recover_directory
+from bsol_analytics.io import file_sha256, pid_alive, recover_directory
 from bsol_analytics.report import (
     SYNTHETIC_LABEL,
     coverage_sentence,
@@ -122,8 +121,7 @@ def file_checksums(folder: Path) -> dict[str, str]:
     """
     out = {}
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        with path.open("rb") as fh:
-            out[path.relative_to(folder).as_posix()] = hashlib.file_digest(fh, "sha256").hexdigest()
+        out[path.relative_to(folder).as_posix()] = file_sha256(path)
     return out
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bsol_analytics import __version__
+from bsol_analytics.compute import PARALLEL_MIN_PATIENTS, available_cpus
 from bsol_analytics.datafolder import MANIFEST, coverage, open_data
 from bsol_analytics.dates import Coverage, months_before, quarter_series
 from bsol_analytics.errors import ParameterError
@@ -677,8 +677,9 @@ def compute_tables(
         timings: a dict that receives the seconds spent in ``prepare`` and ``compute``,
             and the steps of ``compute`` (:data:`TABLE_STEPS`, keys ``compute_<step>``).
         jobs: processes that evaluate the reporting dates (``indicators.compute_cubes``);
-            default :data:`CUBE_JOBS` for an extract of over :data:`PARALLEL_FROM`
-            patients on a machine with that many cores, else 1.
+            default :data:`CUBE_JOBS` for an extract of
+            :data:`~bsol_analytics.compute.PARALLEL_MIN_PATIENTS` patients or more when this
+            process may use that many cores, else 1.
         before_protect: called once the statistics are computed, just before protection
             (one core): :func:`bsol_analytics.packs.run.run_packs` starts its notebook
             workers there.
@@ -732,14 +733,15 @@ def compute_tables(
 
 #: Processes that evaluate the reporting dates of a large extract (:func:`compute_tables`).
 CUBE_JOBS = 2
-#: Patients from which :func:`compute_tables` shares the dates among :data:`CUBE_JOBS`.
-PARALLEL_FROM = 200_000
 
 
 def _cube_jobs(frames: Frames) -> int:
-    """:data:`CUBE_JOBS` for a large extract on the pandas engine with the cores, else 1."""
-    big = frames.backend == "pandas" and len(frames.patients) > PARALLEL_FROM
-    return CUBE_JOBS if big and (os.cpu_count() or 1) >= CUBE_JOBS else 1
+    """:data:`CUBE_JOBS` for a large extract on the pandas engine with the cores, else 1.
+
+    Large: :data:`~bsol_analytics.compute.PARALLEL_MIN_PATIENTS` patients or more.
+    """
+    big = frames.backend == "pandas" and len(frames.patients) >= PARALLEL_MIN_PATIENTS
+    return CUBE_JOBS if big and available_cpus() >= CUBE_JOBS else 1
 
 
 #: The steps of :func:`compute_tables` timed separately (``timings["compute_<step>"]``).
@@ -1086,7 +1088,6 @@ __all__ = [
     "CUBE_JOBS",
     "FAMILY_BREAKDOWNS",
     "LE_PACK_BREAKDOWNS",
-    "PARALLEL_FROM",
     "SMALL_COUNT",
     "TABLE_STEPS",
     "TREND_QUARTERS",
