@@ -77,6 +77,7 @@ from bsol_analytics.vocabulary import (
     ETHNICITY_BROAD,
     FAMILIES,
     LOCALITIES,
+    OUTSIDE_BSOL,
     PACK_AREAS,
     QUINTILE_LABELS,
     RVE_SUFFIX,
@@ -914,12 +915,17 @@ def blank_place_rows(patients: pd.DataFrame, rd: dt.date, view: str) -> pd.DataF
     dead = (dod > start) & (dod <= pd.Timestamp(rd)) & (begin <= dod) & (end.isna() | (end >= dod))
     place = patients["place_of_death"].astype("string").str.strip()
     column = "practice_locality" if view == "practice" else "resident_locality"
+    # residents elsewhere (or of no known locality) are an area of their own, as in the
+    # indicators, so that the localities add up to BSOL
+    areas_ = [*LOCALITIES, OUTSIDE_BSOL] if view == "resident" else list(LOCALITIES)
+    area = patients[column].astype("object")
+    area = area.where(area.isin(LOCALITIES), OUTSIDE_BSOL)
     deaths = pd.DataFrame(
-        {"area": patients[column], "blank": place.isna() | place.eq("")}, index=patients.index
+        {"area": area, "blank": place.isna() | place.eq("")}, index=patients.index
     )[dead.to_numpy()].assign(patient_id=patients["patient_id"])
     deaths = deaths.drop_duplicates("patient_id")
     by_area = deaths.groupby("area", observed=True)["blank"].agg(["sum", "size"])
-    by_area = by_area.reindex(list(LOCALITIES), fill_value=0)
+    by_area = by_area.reindex(areas_, fill_value=0)
     by_area.loc[BSOL] = [int(deaths["blank"].sum()), len(deaths)]
     return pd.DataFrame(
         {
@@ -976,8 +982,9 @@ def blank_places_of_death(patients: pd.DataFrame, rd: dt.date, view: str) -> dic
         (['2024-04-01', '2025-03-31'], 'fewer than 8', 'fewer than 8')
     """
     rows = blank_place_rows(patients, rd, view)
+    places = rows.loc[rows["area_type"] == "locality", "area"].tolist()
     areas_ = pd.DataFrame(
-        {"area_type": "locality", "area": list(LOCALITIES), "parent_type": "BSOL", "parent": BSOL}
+        {"area_type": "locality", "area": places, "parent_type": "BSOL", "parent": BSOL}
     )
     protected = protect_run({"blank_places": rows}, areas_)
     protected.raise_if_failed()
