@@ -25,7 +25,7 @@ from bsol_analytics.report.words import (
 )
 from bsol_analytics.sdc import DEFAULT_POLICY
 from bsol_analytics.sdc.relations import build_system
-from bsol_analytics.vocabulary import BSOL, LOCALITIES
+from bsol_analytics.vocabulary import BSOL, LOCALITIES, OUTSIDE_BSOL
 
 RD = dt.date(2025, 3, 31)
 SMALL = f"fewer than {DEFAULT_POLICY.max_count + 1}"
@@ -208,6 +208,16 @@ def test_only_deaths_of_the_window_and_registered_at_death_count():
 def test_resident_view_counts_by_locality_of_residence():
     counts = blank_places_of_death(_deaths(["East"] * 9, [None] * 9), RD, "resident")["counts"]
     assert counts["West"] == 9 and counts["East"] == 0
+
+
+def test_resident_view_has_residents_elsewhere_as_an_area_of_their_own():
+    frame = _deaths(["East"] * 30, [None] * 30)
+    frame["resident_locality"] = ["West"] * 20 + [None] * 10  # 10 live outside BSOL
+    rows = tables.blank_place_rows(frame, RD, "resident").set_index("area")
+    assert rows.loc[OUTSIDE_BSOL, "numerator"] == 10
+    localities = rows[rows["area_type"] == "locality"]
+    assert localities["numerator"].sum() == rows.loc[BSOL, "numerator"] == 30
+    assert localities["denominator"].sum() == rows.loc[BSOL, "denominator"]
 
 
 def test_one_hidden_locality_hides_another_so_bsol_does_not_reveal_it():
