@@ -54,7 +54,7 @@ def write_demo_tables(
 
         >>> folder = demo_tables()
         >>> sorted(p.name for p in folder.iterdir())[:2]
-        ['areas.parquet', 'demography.parquet']
+        ['areas.parquet', 'blank_places.parquet']
     """
     with tempfile.TemporaryDirectory(prefix="bsol-demo-") as tmp:
         extract = generate(Path(tmp) / "extract", patients=patients, seed=seed, fmt="parquet")
