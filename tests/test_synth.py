@@ -465,23 +465,20 @@ def test_bad_parameters_are_refused(tmp_path, kwargs):
 
 def test_workers_stop_before_a_failed_extract_is_removed(tmp_path, monkeypatch):
     events = []
-    real_folder, real_pool = synth.atomic_directory, synth._worker_pool
 
-    @contextlib.contextmanager
-    def folder(out):
-        with real_folder(out) as tmp:
-            try:
-                yield tmp
-            finally:
-                events.append("folder closed")
+    def recording(real, closed):
+        @contextlib.contextmanager
+        def wrapped(arg):
+            with real(arg) as value:
+                try:
+                    yield value
+                finally:
+                    events.append(closed)
 
-    @contextlib.contextmanager
-    def pool(workers):
-        with real_pool(workers) as p:
-            try:
-                yield p
-            finally:
-                events.append("pool closed")
+        return wrapped
+
+    folder = recording(synth.atomic_directory, "folder closed")
+    pool = recording(synth._worker_pool, "pool closed")
 
     def fail(*args):
         raise RuntimeError("a chunk failed")
