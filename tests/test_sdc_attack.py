@@ -184,6 +184,7 @@ def pack_cells(tables: dict[str, pd.DataFrame], view: str = "practice") -> dict[
             group="All",
         ),
         "population": population_cells(tables["population"], demo, view),
+        "blank_places": _tidy(tables["blank_places"]),
     }
 
 
@@ -191,7 +192,7 @@ def published_pack(folder: Path) -> dict[str, pd.DataFrame]:
     """What the pack tables step wrote, as tidy cell tables."""
     read = {
         n: pd.read_parquet(folder / f"{n}.parquet")
-        for n in ("indicators", "wards", "population", "demography")
+        for n in ("indicators", "wards", "population", "demography", "blank_places")
     }
     return pack_cells(read)
 
