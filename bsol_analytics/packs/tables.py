@@ -77,12 +77,12 @@ from bsol_analytics.vocabulary import (
     ETHNICITY_BROAD,
     FAMILIES,
     LOCALITIES,
-    OUTSIDE_BSOL,
     PACK_AREAS,
     QUINTILE_LABELS,
     RVE_SUFFIX,
     UNKNOWN,
     area_column,
+    missing_area,
     quantile_label,
 )
 
@@ -915,17 +915,17 @@ def blank_place_rows(patients: pd.DataFrame, rd: dt.date, view: str) -> pd.DataF
     dead = (dod > start) & (dod <= pd.Timestamp(rd)) & (begin <= dod) & (end.isna() | (end >= dod))
     place = patients["place_of_death"].astype("string").str.strip()
     column = "practice_locality" if view == "practice" else "resident_locality"
-    # residents elsewhere (or of no known locality) are an area of their own, as in the
-    # indicators, so that the localities add up to BSOL
-    areas_ = [*LOCALITIES, OUTSIDE_BSOL] if view == "resident" else list(LOCALITIES)
+    # a death with no locality is in the indicators' area for it (residents elsewhere in the
+    # resident view), so that the localities add up to BSOL
     area = patients[column].astype("object")
-    area = area.where(area.isin(LOCALITIES), OUTSIDE_BSOL)
+    area = area.where(area.notna(), missing_area("locality", view))
     deaths = pd.DataFrame(
         {"area": area, "blank": place.isna() | place.eq("")}, index=patients.index
     )[dead.to_numpy()].assign(patient_id=patients["patient_id"])
     deaths = deaths.drop_duplicates("patient_id")
     by_area = deaths.groupby("area", observed=True)["blank"].agg(["sum", "size"])
-    by_area = by_area.reindex(areas_, fill_value=0)
+    others = sorted(set(by_area.index) - set(LOCALITIES))
+    by_area = by_area.reindex([*LOCALITIES, *others], fill_value=0)
     by_area.loc[BSOL] = [int(deaths["blank"].sum()), len(deaths)]
     return pd.DataFrame(
         {
@@ -962,33 +962,6 @@ def blank_place_counts(protected: pd.DataFrame, rd: dt.date, view: str) -> dict[
             counts[str(row.area)] = f"fewer than {SMALL_COUNT}" if hidden else "withheld"
     first = months_before(rd, 12) + dt.timedelta(days=1)
     return {"window": [first.isoformat(), rd.isoformat()], "view": view, "counts": counts}
-
-
-def blank_places_of_death(patients: pd.DataFrame, rd: dt.date, view: str) -> dict[str, Any]:
-    """:func:`blank_place_counts` of :func:`blank_place_rows` protected on their own.
-
-    A pack run protects the rows with everything else it publishes; this is the same count
-    for one table alone (BSOL and its localities).
-
-    Examples:
-        >>> d = lambda *v: pd.to_datetime(list(v))
-        >>> people = pd.DataFrame({"patient_id": range(6),
-        ...     "registration_start": d(*["2000-01-01"] * 6), "registration_end": pd.NaT,
-        ...     "date_of_death": d(*["2024-06-01"] * 5, "2023-01-01"),
-        ...     "place_of_death": [None, None, "home", None, "hospital", None],
-        ...     "practice_locality": ["East"] * 6, "resident_locality": ["West"] * 6})
-        >>> out = blank_places_of_death(people, dt.date(2025, 3, 31), "practice")
-        >>> out["window"], out["counts"]["East"], out["counts"]["BSOL"]
-        (['2024-04-01', '2025-03-31'], 'fewer than 8', 'fewer than 8')
-    """
-    rows = blank_place_rows(patients, rd, view)
-    places = rows.loc[rows["area_type"] == "locality", "area"].tolist()
-    areas_ = pd.DataFrame(
-        {"area_type": "locality", "area": places, "parent_type": "BSOL", "parent": BSOL}
-    )
-    protected = protect_run({"blank_places": rows}, areas_)
-    protected.raise_if_failed()
-    return blank_place_counts(protected["blank_places"], rd, view)
 
 
 def _quality_summary(path: Path) -> dict[str, Any]:
@@ -1099,7 +1072,8 @@ __all__ = [
     "TABLE_STEPS",
     "TREND_QUARTERS",
     "WARD_COLUMNS",
-    "blank_places_of_death",
+    "blank_place_counts",
+    "blank_place_rows",
     "compute_tables",
     "family_breakdowns_only",
     "finish_counts",
