@@ -208,6 +208,43 @@ def test_unsplit_denominator_is_equal_not_summed() -> None:
     assert not violated(system, system.values()).any()
 
 
+def test_unsplit_denominator_of_an_absent_group_breaks_no_relation() -> None:
+    """L2 has no Type 1 patient, so it has no Type 1 row, though its list is not zero.
+
+    Sums of the groups' denominators over areas or over a cross's other part would not
+    hold; each cell's denominator is tied to its whole one instead (overall, or the
+    cross's other part), and the numerators still add up.
+    """
+    rows = []
+    for area_type, area, t1, t2, women, men in (
+        ("BSOL", "BSOL", 4, 20, 150, 200),
+        ("locality", "L1", 4, 12, 50, 100),
+        ("locality", "L2", 0, 8, 100, 100),
+    ):
+        den, half = women + men, t2 // 2
+        rows += [
+            row("DM_PREV", area_type, area, "overall", "All", t1 + t2, den),
+            row("DM_PREV", area_type, area, "sex", "Female", half + t1, women),
+            row("DM_PREV", area_type, area, "sex", "Male", t2 - half, men),
+            row("DM_PREV", area_type, area, "diabetes_type", "Type 2", t2, den),
+            row("DM_PREV", area_type, area, "sex*diabetes_type", "Female | Type 2", half, women),
+            row("DM_PREV", area_type, area, "sex*diabetes_type", "Male | Type 2", t2 - half, men),
+        ]
+        if t1:
+            rows += [
+                row("DM_PREV", area_type, area, "diabetes_type", "Type 1", t1, den),
+                row("DM_PREV", area_type, area, "sex*diabetes_type", "Female | Type 1", t1, women),
+            ]
+    system = build_system({"t": frame(rows)}, AREAS)
+    assert not violated(system, system.values()).any()
+    cells = system.cells.reset_index(drop=True)
+    female_t1 = cells.index[(cells["area"] == "L1") & (cells["group"] == "Female | Type 1")]
+    for field in (0, 1):  # its numerator and its denominator are each tied to others
+        broken = system.values()
+        broken[2 * int(female_t1[0]) + field] += 1
+        assert violated(system, broken).any()
+
+
 def test_inconsistent_counts_for_one_cell_are_refused() -> None:
     rows = [row("X", "BSOL", "BSOL", "overall", "All", 5, 50)]
     other = [row("X", "BSOL", "BSOL", "overall", "All", 6, 50)]

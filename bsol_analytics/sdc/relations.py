@@ -185,9 +185,19 @@ def build_system(
     ).to_numpy()
     keyed = keyed[~odd]
     parts += _group_relations(keyed)
-    parts += _cross_relations(keyed)
-    parts += _area_relations(keyed, areas)
-    parts += _nest_relations(keyed)
+    # a cell whose denominator is not split by its groups exists only where its group has
+    # patients, so sums of its denominators over areas or groups do not hold: those
+    # relations keep their numerators, and the denominator equals its whole one instead
+    unsplit = _unsplit_cells(keyed, len(cells))
+    parts += [
+        (kind, sense, _numerators_only(part, unsplit))
+        for kind, sense, part in (
+            *_cross_relations(keyed),
+            *_area_relations(keyed, areas),
+            *_nest_relations(keyed),
+        )
+    ]
+    parts += _unsplit_cross_relations(keyed)
     ids = [str(i) for i in pd.unique(cells["indicator_id"])]
     parts += _link_relations(keyed, (*links, *links_mod.derived_links(ids)))
     parts += _cell_relations(cells)
@@ -336,6 +346,79 @@ def _group_relations(k: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
         )
     )
     return [("groups", "eq", _stack(parts))]
+
+
+def _unsplit_keys(k: pd.DataFrame) -> pd.Series:
+    """Per keyed cell, the part of its breakdown that does not split its denominator, or ""."""
+    base = k["indicator_id"].str.replace(r"_(DSR|RVE|ISR)$", "", regex=True)
+    out = pd.Series("", index=k.index, dtype=object)
+    for ind, key in links_mod.UNSPLIT_DENOMINATORS:
+        uses = [b for b in pd.unique(k["breakdown"]) if key in str(b).split("*")]
+        out[((base == ind) & k["breakdown"].isin(uses)).to_numpy()] = key
+    return out
+
+
+def _unsplit_cells(k: pd.DataFrame, n_cells: int) -> np.ndarray:
+    """Per cell, whether its denominator is not split by its breakdown's groups.
+
+    Examples:
+        >>> k = _keyed(pd.DataFrame({"indicator_id": "DM_PREV", "reporting_date": "d",
+        ...     "view": "v", "area_type": "BSOL", "area": "BSOL",
+        ...     "breakdown": ["overall", "diabetes_type", "sex*diabetes_type"],
+        ...     "group": ["All", "Type 1", "Female | Type 1"]}))
+        >>> _unsplit_cells(k, 3).tolist()
+        [False, True, True]
+    """
+    out = np.zeros(n_cells, bool)
+    out[k.loc[_unsplit_keys(k).ne("").to_numpy(), "cell"].to_numpy(np.int64)] = True
+    return out
+
+
+def _numerators_only(part: pd.DataFrame, unsplit: np.ndarray) -> pd.DataFrame:
+    """``part`` without its denominator relations that hold a cell of ``unsplit``."""
+    if part.empty:
+        return part
+    den = part["field"].to_numpy() == 1
+    bad = den & unsplit[part["cell"].to_numpy(np.int64)]
+    if not bad.any():
+        return part
+    return part[~part["rel"].isin(part.loc[bad, "rel"]).to_numpy()]
+
+
+def _unsplit_cross_relations(k: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """A cross cell's unsplit denominator equals that of its other part's group.
+
+    DM_PREV by ``sex*diabetes_type``: the ``Female | Type 1`` denominator is the
+    ``sex`` breakdown's ``Female`` denominator (the whole list of women).
+    """
+    keys = _unsplit_keys(k)
+    cross = k[keys.ne("").to_numpy() & k["breakdown"].str.contains("*", regex=False).to_numpy()]
+    if cross.empty:
+        return []
+    key = keys[cross.index]
+    names = cross["breakdown"].str.split("*", n=1, expand=True, regex=False)
+    groups = cross_parts(cross["group"])
+    first = (names[0] != key).to_numpy()  # the other part is the first one
+    other = cross.assign(
+        breakdown=np.where(first, names[0], names[1]),
+        group=np.where(first, groups[0], groups[1].fillna("")),
+    )
+    margins = k[["t", "area_type", "area", "breakdown", "group", "cell"]].rename(
+        columns={"cell": "tot"}
+    )
+    eq = other[["t", "area_type", "area", "breakdown", "group", "cell"]].merge(
+        margins, on=["t", "area_type", "area", "breakdown", "group"]
+    )
+    n = np.arange(len(eq))
+    part = pd.DataFrame(
+        {
+            "rel": np.r_[n, n],
+            "cell": np.r_[eq["cell"], eq["tot"]],
+            "coef": np.r_[np.ones(len(eq)), -np.ones(len(eq))],
+            "field": 1,
+        }
+    )
+    return [("cross", "eq", part)] if len(part) else []
 
 
 def _cross_relations(k: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
