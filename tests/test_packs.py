@@ -240,6 +240,27 @@ def test_population_tables_counts_and_suppression():
     assert pop.loc[pop["suppressed"], "count"].isna().all()
 
 
+@pytest.mark.parametrize(
+    ("view", "column", "area"),
+    [
+        ("resident", "resident_locality", "Outside BSOL or unknown"),
+        ("practice", "practice_locality", "Unknown"),
+    ],
+)
+def test_population_of_no_locality_is_an_area_so_localities_add_up_to_bsol(view, column, area):
+    patients = _patients(400, seed=5)
+    patients.loc[patients.index[:30], column] = None  # e.g. living outside BSOL
+    rd = dt.date(2025, 3, 31)
+    pop, demo = packs.population_counts(patients, rd, view)
+    assert area in set(pop["area"]) and area in set(demo["area"])
+    for table, keys in ((pop, ["sex", "age_band"]), (demo, ["breakdown", "group"])):
+        local = table[table["area"] != "BSOL"].groupby(keys)["count"].sum()
+        whole = table[table["area"] == "BSOL"].set_index(keys)["count"]
+        pdt.assert_series_equal(local.sort_index(), whole.sort_index(), check_names=False)
+    other = pop[pop["area"] == area]
+    assert (other["area_type"] == "locality").all() and other["count"].sum() == 30
+
+
 @pytest.mark.parametrize("n_unknown", [0, 1, 2, 3, 7, 8, 25])
 @pytest.mark.parametrize("sex_code", ["U", None])
 def test_population_cells_account_for_total_and_hide_small_unknown_sex(n_unknown, sex_code):

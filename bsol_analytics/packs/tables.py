@@ -121,7 +121,9 @@ def population_counts(
     are not yet protected: :func:`bsol_analytics.protection.protect_run` suppresses them
     with the lines whose totals are published (the area, the area and sex, and the sex and
     age band across areas), so a ``U`` count of 1 to 7 is suppressed together with a
-    complement and cannot be found by subtraction.
+    complement and cannot be found by subtraction. A patient with no locality is counted in
+    the area the indicators use for them (:func:`~bsol_analytics.vocabulary.missing_area`:
+    ``Outside BSOL or unknown`` in the resident view), so the localities add up to BSOL.
 
     Args:
         patients: the processed ``patients`` table.
@@ -163,13 +165,18 @@ def population_counts(
     sex = _positions(p["sex"], ["F", "M"])
     # one population cell per patient: F and M by age band, then one "U" cell
     cell = np.where(sex >= 0, sex * len(AGE_BANDS) + band, 2 * len(AGE_BANDS))
-    area = _positions(p[area_column("locality", view)], PACK_AREAS)
+    # a patient with no locality is in the indicators' area for it (residents elsewhere in
+    # the resident view), so that the localities add up to BSOL as in every other table
+    where = p[area_column("locality", view)].fillna(missing_area("locality", view))
+    others = sorted(set(pd.unique(where)) - set(LOCALITIES))
+    names = (*LOCALITIES, *others, BSOL)
+    area = _positions(where, names)
     cells = [*((x, band) for x in ("F", "M") for band in AGE_BANDS), ("U", ALL_AGES)]
-    counts = _area_counts(area, cell, len(cells))  # every row has a cell
-    areas = [a for a, n in zip(PACK_AREAS, counts.sum(axis=1), strict=True) if n]
+    counts = _area_counts(area, cell, len(cells), names)  # every row has a cell
+    areas = [a for a, n in zip(names, counts.sum(axis=1), strict=True) if n]
     pop = pd.DataFrame(
         [(a, x, b) for a in areas for x, b in cells], columns=["area", "sex", "age_band"]
-    ).assign(count=_by_areas(counts, areas))
+    ).assign(count=_by_areas(counts, areas, names))
     pop.insert(0, "area_type", np.where(pop["area"] == BSOL, "BSOL", "locality"))
     labels = {q: quantile_label(q, 5) for q in quint.dropna().unique()}  # once per value
     q_labels = quint.astype(object).map(labels).astype(object)
@@ -184,8 +191,8 @@ def population_counts(
             groups, codes = list(CORE20_LABELS), values
         else:
             codes = _positions(values, groups)
-        by_area = _area_counts(area, codes, len(groups))
-        count = _by_areas(by_area, areas)
+        by_area = _area_counts(area, codes, len(groups), names)
+        count = _by_areas(by_area, areas, names)
         demo = pd.DataFrame(
             [(a, g) for a in areas for g in groups], columns=["area", "group"]
         ).assign(count=count)
@@ -211,14 +218,16 @@ def _positions(values: pd.Series, labels: Sequence[str]) -> np.ndarray:
     return lookup[codes]  # code -1 (missing) takes the last entry, -1
 
 
-def _by_areas(counts: np.ndarray, areas: Sequence[str]) -> np.ndarray:
-    """The rows of ``counts`` (one per :data:`PACK_AREAS` entry) of ``areas``, end to end."""
-    rows = [counts[PACK_AREAS.index(a)] for a in areas]
+def _by_areas(counts: np.ndarray, areas: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """The rows of ``counts`` (one per ``labels`` entry) of ``areas``, end to end."""
+    rows = [counts[list(labels).index(a)] for a in areas]
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
 
 
-def _area_counts(area: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Counts by :data:`PACK_AREAS` entry and group code (rows with group -1 left out).
+def _area_counts(
+    area: np.ndarray, group: np.ndarray, n_groups: int, labels: Sequence[str] = PACK_AREAS
+) -> np.ndarray:
+    """Counts by area (one row per ``labels`` entry) and group code (group -1 left out).
 
     The BSOL row counts every row whatever its locality.
 
@@ -230,9 +239,9 @@ def _area_counts(area: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarr
     """
     ok = group >= 0
     local = ok & (area >= 0)
-    flat = np.bincount(area[local] * n_groups + group[local], minlength=len(PACK_AREAS) * n_groups)
-    out = flat.reshape(len(PACK_AREAS), n_groups)
-    out[PACK_AREAS.index(BSOL)] = np.bincount(group[ok], minlength=n_groups)
+    flat = np.bincount(area[local] * n_groups + group[local], minlength=len(labels) * n_groups)
+    out = flat.reshape(len(labels), n_groups)
+    out[list(labels).index(BSOL)] = np.bincount(group[ok], minlength=n_groups)
     return out
 
 
