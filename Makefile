@@ -15,6 +15,9 @@ $(BIN)/bsol: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# bytecode of the package, written even where PYTHONDONTWRITEBYTECODE is set (each
+	# command, notebook kernel and worker would otherwise compile it again at start-up)
+	$(BIN)/python -m compileall -q bsol_analytics
 	touch $@
 
 install: $(BIN)/bsol

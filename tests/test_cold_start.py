@@ -3,7 +3,9 @@
 The command layer imports the cleaning schemas (pandera, which pulls in geopandas and
 pyspark.pandas), the packs (matplotlib) and scipy.stats only inside the commands that use
 them; the statistics take their normal and chi-squared quantiles from scipy.special, with
-the same numbers as scipy.stats.
+the same numbers as scipy.stats. scipy's sparse matrices, which only disclosure control
+uses, load on their first use; the prepared tables are read with jemalloc (or the system
+allocator), whose first allocations cost less than mimalloc's.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from scipy import stats as sps
 
 from bsol_analytics.stats._common import chi2_ppf, norm_ppf
 
-HEAVY = ("pandera", "geopandas", "matplotlib", "pyspark", "scipy.stats", "bsol_analytics.packs")
+HEAVY = (
+    "pandera",
+    "geopandas",
+    "matplotlib",
+    "pyspark",
+    "scipy.stats",
+    "scipy.sparse._base",  # what ``import scipy.sparse`` runs; the lazy module itself is named
+    "scipy.sparse.csgraph",
+    "bsol_analytics.packs",
+)
 
 
 def test_indicator_command_imports_no_heavy_library():
@@ -30,6 +41,48 @@ def test_indicator_command_imports_no_heavy_library():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_sparse_matrices_load_on_first_use():
+    code = (
+        "import sys, bsol_analytics.protection\n"
+        "from bsol_analytics.sdc.audit import sparse\n"
+        "before = 'scipy.sparse._base' in sys.modules\n"
+        "print(before, sparse.csr_matrix((2, 3)).shape)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False (2, 3)"
+
+
+def test_prepared_tables_are_read_with_the_reading_pool(monkeypatch):
+    import pyarrow as pa
+
+    from bsol_analytics.indicators.engines import READING_POOLS, use_reading_memory_pool
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before = pa.default_memory_pool()
+    try:
+        name = use_reading_memory_pool()
+        assert name in READING_POOLS
+        assert pa.default_memory_pool().backend_name == name
+    finally:
+        pa.set_memory_pool(before)
+
+
+def test_a_pool_chosen_by_the_user_is_kept(monkeypatch):
+    import pyarrow as pa
+
+    from bsol_analytics.indicators.engines import use_reading_memory_pool
+
+    before = pa.default_memory_pool()
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        assert use_reading_memory_pool() == "system"
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(before)
 
 
 #: What a pack notebook's kernel does not need: the orchestration, publication and demo.

@@ -421,6 +421,37 @@ _OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Arrow's memory pools in the order :func:`use_reading_memory_pool` tries them.
+READING_POOLS: tuple[str, ...] = ("jemalloc", "system")
+
+
+def use_reading_memory_pool() -> str:
+    """Make jemalloc (else the system allocator) Arrow's default pool; return its name.
+
+    pyarrow's usual default, mimalloc, hands memory back to the system eagerly: reading
+    the prepared tables of the full default extract took 4.6-5.0 s with it, about half
+    of it in the kernel, against 2.9-3.2 s with jemalloc, which also peaked 10% lower.
+    A pool chosen with the ``ARROW_DEFAULT_MEMORY_POOL`` environment variable is kept.
+    Buffers allocated before the switch stay with their own pool, so this is safe at
+    any time. Forked workers inherit the choice.
+
+    Examples:
+        >>> use_reading_memory_pool() in ("jemalloc", "system", "mimalloc")
+        True
+    """
+    chosen = os.environ.get("ARROW_DEFAULT_MEMORY_POOL")
+    if chosen:
+        return pa.default_memory_pool().backend_name
+    for name in READING_POOLS:
+        try:
+            pool = getattr(pa, f"{name}_memory_pool")()
+        except (NotImplementedError, AttributeError):  # not built into this pyarrow
+            continue
+        pa.set_memory_pool(pool)
+        return name
+    return pa.default_memory_pool().backend_name  # pragma: no cover - system always exists
+
+
 def _read_arrow(table: str, source: str, keys: Sequence[str] | None = None) -> pa.Table:
     """One prepared table for the pandas engine, reading only what the definitions use.
 
@@ -484,6 +515,7 @@ def _load_folder(
             )
     supplied = _admissions_flag(folder)
     if engine == "pandas":
+        use_reading_memory_pool()
         wanted = _tables_for(indicators) or set(sources)
         tables = {
             t: _read_arrow(t, src, keys)

@@ -47,8 +47,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -57,8 +59,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.sdc.core import CELL_KEYS, DEFAULT_POLICY, SDCPolicy
@@ -66,6 +66,35 @@ from bsol_analytics.sdc.levels import describe, labelled, published_withheld, wi
 from bsol_analytics.sdc.relations import LinkedSystem, breakdown_dims, build_system, violated
 
 log = logging.getLogger(__name__)
+
+
+def _lazy_module(name: str) -> Any:
+    """The module ``name``, executed on first attribute access (Python's ``LazyLoader``).
+
+    A command that protects nothing (``bsol indicators --no-sdc``) does not pay for
+    importing scipy's sparse matrices, about a tenth of its start-up.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:  # pragma: no cover - scipy is a dependency
+        raise ImportError(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+sparse = _lazy_module("scipy.sparse")
+
+
+def connected_components(graph: Any, directed: bool = True) -> tuple[int, np.ndarray]:
+    """:func:`scipy.sparse.csgraph.connected_components`, imported on first use."""
+    from scipy.sparse.csgraph import connected_components as components
+
+    return components(graph, directed=directed)
+
 
 QUANTITIES: tuple[str, ...] = ("numerator", "denominator", "complement")
 #: The same kinds, denominators first (the order of the stages over large components and
