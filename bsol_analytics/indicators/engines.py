@@ -311,13 +311,14 @@ def _with_inputs(frames: Frames) -> Frames:
         have.add("admissions.primary_diagnosis")
     if "underlying_cause_of_death" in _schema_names(frames.patients):
         have.add("patients.underlying_cause_of_death")
-    chol = frames.clinical_events.filter(
-        nw.col("cluster").is_in(list(cardiovascular.CHOLESTEROL_CLUSTERS))
-    ).select(nw.len().alias("n"))
+    # the pandas engine keeps these rows for the cholesterol definitions (Frames.events)
+    chol = frames.events(*cardiovascular.CHOLESTEROL_CLUSTERS).select(nw.len().alias("n"))
     n = chol.item() if isinstance(chol, nw.DataFrame) else chol.collect().item()
     if n:
         have.add("cholesterol")
-    return dataclasses.replace(frames, inputs=frozenset(have))
+    out = dataclasses.replace(frames, inputs=frozenset(have))
+    out._events.update(frames._events)  # rows already selected (not copied by replace)
+    return out
 
 
 def _schema_names(frame: Any) -> list[str]:
