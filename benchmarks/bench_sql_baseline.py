@@ -19,9 +19,12 @@ How the two are timed, so that the ratio is fair:
   indicators`` as typed, and a process that imports DuckDB and runs the query. Start-up
   and imports included on both sides.
 
-Each is the best of ``--repeat`` runs (the least disturbed by other work on the machine);
-wall and CPU seconds are both printed (CPU time counts every thread and is less sensitive
-to a busy machine).
+The two sides run in turns (baseline, command, baseline, ...), ``--repeat`` times each, so
+that a slow spell of the machine falls on both. Each figure is the best of its runs (the
+least disturbed by other work on the machine), and each ratio is printed twice: of the
+best runs, and the median of the ratios of the runs made one after the other. Wall and CPU
+seconds are both printed (CPU time counts every thread and is less sensitive to a busy
+machine).
 
     python benchmarks/bench_sql_baseline.py                    # 400,000 patients
     python benchmarks/bench_sql_baseline.py --patients 50000   # a quick run
@@ -36,6 +39,7 @@ import contextlib
 import io
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -176,28 +180,59 @@ def _bsol(*argv: str) -> float:
     return time.perf_counter() - t0
 
 
-def _best(run: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """The least (wall, CPU) seconds of ``repeat`` calls of ``run`` in this process."""
-    times = []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        run()
-        times.append((time.perf_counter() - wall, time.process_time() - cpu))
+def _in_process(run: Callable[[], object]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call of ``run`` in this process."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _cold(argv: list[str]) -> tuple[float, float]:
+    """(wall, CPU of the child) seconds of one run of ``argv`` in a new process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return time.perf_counter() - wall, cpu
+
+
+Times = list[tuple[float, float]]
+
+
+def _in_turns(
+    baseline: Callable[[], tuple[float, float]],
+    ours: Callable[[], tuple[float, float]],
+    repeat: int,
+) -> tuple[Times, Times]:
+    """``repeat`` (wall, CPU) timings of each, run in turns; who goes first alternates."""
+    base_times: Times = []
+    our_times: Times = []
+    for turn in range(repeat):
+        if turn % 2:
+            our_times.append(ours())
+            base_times.append(baseline())
+        else:
+            base_times.append(baseline())
+            our_times.append(ours())
+    return base_times, our_times
+
+
+def _best(times: Times) -> tuple[float, float]:
+    """The least wall and the least CPU seconds."""
     return min(t[0] for t in times), min(t[1] for t in times)
 
 
-def _cold(argv: list[str], repeat: int) -> tuple[float, float]:
-    """The least (wall, CPU of the child) seconds of ``repeat`` runs of ``argv``, each a
-    new process."""
-    times = []
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        wall = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        times.append((time.perf_counter() - wall, cpu))
-    return min(t[0] for t in times), min(t[1] for t in times)
+def _ratios(base_times: Times, our_times: Times) -> str:
+    """The ratios of the best runs, and the medians of the ratios of paired runs."""
+    best_base, best_ours = _best(base_times), _best(our_times)
+    pairs = list(zip(base_times, our_times, strict=True))
+    wall = statistics.median(o[0] / b[0] for b, o in pairs)
+    cpu = statistics.median(o[1] / b[1] for b, o in pairs)
+    return (
+        f"best {best_ours[0] / best_base[0]:.2f} wall, {best_ours[1] / best_base[1]:.2f} CPU; "
+        f"median of pairs {wall:.2f} wall, {cpu:.2f} CPU"
+    )
 
 
 def _row(label: str, wall: float, cpu: float) -> str:
@@ -209,7 +244,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=400_000)
     parser.add_argument("--date", default="2025-03-31")
     parser.add_argument("--engine", default="pandas")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each; best kept")
+    parser.add_argument("--repeat", type=int, default=7, help="runs of each, in turns")
     parser.add_argument("--work", default=None, help="working folder (kept; default temp)")
     parser.add_argument("--sql-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -238,11 +273,17 @@ def main() -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         base = sql_baseline(prepared, args.date)  # warm-ups: imports, page cache
         ours()
-        sql_in = _best(lambda: sql_baseline(prepared, args.date), args.repeat)
-        ours_in = _best(ours, args.repeat)
+        sql_in, ours_in = _in_turns(
+            lambda: _in_process(lambda: sql_baseline(prepared, args.date)),
+            lambda: _in_process(ours),
+            args.repeat,
+        )
     me = [sys.executable, str(Path(__file__).resolve())]
-    sql_cold = _cold([*me, "--sql-only", "--work", str(work), "--date", args.date], args.repeat)
-    ours_cold = _cold([sys.executable, "-m", "bsol_analytics", *argv], args.repeat)
+    sql_cold, ours_cold = _in_turns(
+        lambda: _cold([*me, "--sql-only", "--work", str(work), "--date", args.date]),
+        lambda: _cold([sys.executable, "-m", "bsol_analytics", *argv]),
+        args.repeat,
+    )
 
     table = pd.read_parquet(out)
     mine = table[(table["area_type"] == "locality") & (table["breakdown"] == "overall")]
@@ -256,15 +297,13 @@ def main() -> None:
     print(f"patients: {args.patients:,}; reporting date {args.date}; engine {args.engine}; "
           f"best of {args.repeat}")  # fmt: skip
     print("In-process (after a warm-up run; start-up and imports excluded):")
-    print(_row("  SQL baseline (one DuckDB query)", *sql_in))
-    print(_row("  bsol indicators --by locality", *ours_in))
-    print(f"  ratio bsol indicators / SQL baseline: {ours_in[0] / sql_in[0]:.2f} wall, "
-          f"{ours_in[1] / sql_in[1]:.2f} CPU (target 1.5)")  # fmt: skip
+    print(_row("  SQL baseline (one DuckDB query)", *_best(sql_in)))
+    print(_row("  bsol indicators --by locality", *_best(ours_in)))
+    print(f"  ratio bsol indicators / SQL baseline (target 1.5): {_ratios(sql_in, ours_in)}")
     print("Whole commands, each a new process (start-up and imports included):")
-    print(_row("  SQL baseline (python + duckdb + query)", *sql_cold))
-    print(_row("  bsol indicators --by locality", *ours_cold))
-    print(f"  ratio bsol indicators / SQL baseline: {ours_cold[0] / sql_cold[0]:.2f} wall, "
-          f"{ours_cold[1] / sql_cold[1]:.2f} CPU")  # fmt: skip
+    print(_row("  SQL baseline (python + duckdb + query)", *_best(sql_cold)))
+    print(_row("  bsol indicators --by locality", *_best(ours_cold)))
+    print(f"  ratio bsol indicators / SQL baseline: {_ratios(sql_cold, ours_cold)}")
     print(f"counts agree in {int(agree.sum())} of {len(merged)} locality x indicator cells")
     if not agree.all():
         print(merged[~agree].to_string(index=False))
