@@ -295,7 +295,7 @@ def main() -> None:
         merged["denominator_sql"] == merged["denominator"]
     )
     print(f"patients: {args.patients:,}; reporting date {args.date}; engine {args.engine}; "
-          f"best of {args.repeat}")  # fmt: skip
+          f"{args.repeat} runs of each, in turns")  # fmt: skip
     print("In-process (after a warm-up run; start-up and imports excluded):")
     print(_row("  SQL baseline (one DuckDB query)", *_best(sql_in)))
     print(_row("  bsol indicators --by locality", *_best(ours_in)))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import narwhals as nw
@@ -416,6 +416,12 @@ class Frames:
         if key not in self._events:
             self._events[key] = self.clinical_events.filter(wanted)
         return self._events[key]
+
+    def with_inputs(self, inputs: frozenset[str]) -> Frames:
+        """These frames with :attr:`inputs` set; the event rows already selected come along."""
+        out = replace(self, inputs=inputs)
+        out._events.update(self._events)
+        return out
 
     @property
     def admissions_supplied(self) -> bool:

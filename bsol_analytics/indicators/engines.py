@@ -17,7 +17,6 @@ the engine. See ``docs/engines.md``.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -316,9 +315,7 @@ def _with_inputs(frames: Frames) -> Frames:
     n = chol.item() if isinstance(chol, nw.DataFrame) else chol.collect().item()
     if n:
         have.add("cholesterol")
-    out = dataclasses.replace(frames, inputs=frozenset(have))
-    out._events.update(frames._events)  # rows already selected (not copied by replace)
-    return out
+    return frames.with_inputs(frozenset(have))
 
 
 def _schema_names(frame: Any) -> list[str]:
@@ -422,10 +419,6 @@ _OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: Arrow's memory pools in the order :func:`use_reading_memory_pool` tries them.
-READING_POOLS: tuple[str, ...] = ("jemalloc", "system")
-
-
 def use_reading_memory_pool() -> str:
     """Make jemalloc (else the system allocator) Arrow's default pool; return its name.
 
@@ -440,17 +433,14 @@ def use_reading_memory_pool() -> str:
         >>> use_reading_memory_pool() in ("jemalloc", "system", "mimalloc")
         True
     """
-    chosen = os.environ.get("ARROW_DEFAULT_MEMORY_POOL")
-    if chosen:
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return pa.default_memory_pool().backend_name
-    for name in READING_POOLS:
-        try:
-            pool = getattr(pa, f"{name}_memory_pool")()
-        except (NotImplementedError, AttributeError):  # not built into this pyarrow
-            continue
-        pa.set_memory_pool(pool)
-        return name
-    return pa.default_memory_pool().backend_name  # pragma: no cover - system always exists
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        pool = pa.system_memory_pool()
+    pa.set_memory_pool(pool)
+    return pool.backend_name
 
 
 def _read_arrow(table: str, source: str, keys: Sequence[str] | None = None) -> pa.Table:
