@@ -7,7 +7,7 @@ Usage::
     python benchmarks/bench_prepare.py --extract DIR        # an existing extract
 
 The extract is written by ``bsol synth`` when that command is available, otherwise by the
-test fixture generator (``tests/test_cleaning_fixtures.py``), in a child process so that its
+test fixture generator (``tests/helpers/extracts.py``), in a child process so that its
 memory does not count. ``prepare`` then runs in this process; the figures printed are wall
 time, CPU time and peak resident memory of this process (``resource.getrusage``).
 Target: the default full-size extract in under 2 minutes and under 8 GiB on 2 cores.
@@ -38,7 +38,7 @@ def _synthesise(out: Path, patients: int, events_per_patient: int) -> str:
         return "bsol synth"
     code = (
         "import sys; sys.path.insert(0, {tests!r});"
-        "from test_cleaning_fixtures import extract_frames, write_extract;"
+        "from helpers.extracts import extract_frames, write_extract;"
         "write_extract({out!r}, extract_frames({n}, {k}, seed=7))"
     ).format(tests=str(REPO / "tests"), out=str(out), n=patients, k=events_per_patient)
     subprocess.run([sys.executable, "-c", code], check=True)

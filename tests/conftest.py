@@ -3,7 +3,13 @@
 * ``synthetic_extract``: a 3,000-patient synthetic extract (Parquet), made once per session;
 * ``prepared_extract``: the same extract after ``bsol prepare``;
 * ``pack_tables``: demonstration pack tables, built by the real pipeline
-  (:func:`bsol_analytics.packs.demo.demo_tables`) on a 6,000-patient synthetic extract.
+  (:func:`bsol_analytics.packs.demo.demo_tables`) on a 6,000-patient synthetic extract;
+* ``extract_frames``, ``write_extract``: build and write small contract-shaped extracts;
+* ``build_extract``, ``build_v2_extract``, ``combined_extract``: processed tables for the
+  known-answer cases of the version 1 and version 2 indicators.
+
+The builders are factories (each call gives new frames, so a test may change them); they
+and the known-answer cases live in the ``helpers`` package next to this file.
 
 The demonstration tables (these, and the same ones in the docstring examples) are built once
 per test run, not once per worker: the run's processes share one folder for them
@@ -15,9 +21,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from helpers import REPORTING_DATE, extracts, known_answers, known_answers_v2
 
 from bsol_analytics.cli import main
 from bsol_analytics.packs.demo import DEMO_CACHE_ENV, DEMO_PATIENTS, demo_tables
@@ -42,10 +51,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-#: The reporting date of the shared extracts and tables (the synthetic extract ends on it).
-REPORTING_DATE = "2025-03-31"
-
-
 @pytest.fixture(scope="session")
 def synthetic_extract(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 3,000-patient synthetic extract in Parquet (``bsol synth``)."""
@@ -67,3 +72,33 @@ def prepared_extract(synthetic_extract: Path) -> Path:
 def pack_tables() -> Path:
     """The demonstration pack tables for :data:`REPORTING_DATE` (the real pipeline; read only)."""
     return demo_tables(DEMO_PATIENTS, REPORTING_DATE)
+
+
+@pytest.fixture(scope="session")
+def extract_frames() -> Callable[..., dict[str, pd.DataFrame]]:
+    """:func:`helpers.extracts.extract_frames`: a small valid extract, every table as text."""
+    return extracts.extract_frames
+
+
+@pytest.fixture(scope="session")
+def write_extract() -> Callable[..., Path]:
+    """:func:`helpers.extracts.write_extract`: write extract frames as CSV or Parquet."""
+    return extracts.write_extract
+
+
+@pytest.fixture(scope="session")
+def build_extract() -> Callable[..., dict[str, pd.DataFrame]]:
+    """:func:`helpers.known_answers.build_extract`: version 1 known-answer tables."""
+    return known_answers.build_extract
+
+
+@pytest.fixture(scope="session")
+def build_v2_extract() -> Callable[..., dict[str, pd.DataFrame]]:
+    """:func:`helpers.known_answers_v2.build_v2_extract`: version 2 known-answer tables."""
+    return known_answers_v2.build_v2_extract
+
+
+@pytest.fixture(scope="session")
+def combined_extract() -> Callable[[], dict[str, pd.DataFrame]]:
+    """:func:`helpers.known_answers_v2.combined_extract`: version 1 and 2 cases in one extract."""
+    return known_answers_v2.combined_extract

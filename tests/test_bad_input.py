@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_cleaning_fixtures import extract_frames, write_extract
 
 from bsol_analytics.cleaning import prepare
 from bsol_analytics.cli import main
@@ -20,7 +19,7 @@ N = 400
 
 
 @pytest.fixture(scope="module")
-def good_extract(tmp_path_factory):
+def good_extract(extract_frames, write_extract, tmp_path_factory):
     return write_extract(tmp_path_factory.mktemp("good") / "extract", extract_frames(N, 5, seed=5))
 
 
@@ -291,7 +290,7 @@ def test_console_script_refuses_without_traceback(good_extract, tmp_path):
     assert not out.exists()
 
 
-def test_version1_extract_prepares_and_runs(tmp_path, capsys):
+def test_version1_extract_prepares_and_runs(extract_frames, write_extract, tmp_path, capsys):
     v1 = write_extract(tmp_path / "v1", extract_frames(N, 5, seed=5, version=1))
     out = tmp_path / "processed"
     assert main(["-q", "prepare", str(v1), "--out", str(out)]) == 0

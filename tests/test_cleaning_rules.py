@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_cleaning_fixtures import extract_frames, write_extract
 
 from bsol_analytics import reference
 from bsol_analytics.cleaning import (
@@ -34,7 +33,7 @@ HYP = reference.codelist("HYP_COD")["code"].iloc[0]
 
 
 @pytest.fixture(scope="module")
-def base_frames():
+def base_frames(extract_frames):
     return extract_frames(N, 6, seed=11)
 
 
@@ -314,7 +313,7 @@ def _entries(summary):
     }
 
 
-def test_clean_fixture_drops_nothing(base_frames, tmp_path):
+def test_clean_fixture_drops_nothing(write_extract, base_frames, tmp_path):
     tables, summary = prepare_tables(write_extract(tmp_path / "x", _copy(base_frames)))
     assert summary["dropped"] == [] and summary["recoded"] == [
         e for e in summary["recoded"] if e["rule"] == "blank_sex"
@@ -328,7 +327,9 @@ def test_clean_fixture_drops_nothing(base_frames, tmp_path):
 @pytest.mark.parametrize(
     ("mutate", "table", "column", "rule", "rows", "action"), CASES, ids=[c[3] for c in CASES]
 )
-def test_rule_is_counted(base_frames, tmp_path, mutate, table, column, rule, rows, action):
+def test_rule_is_counted(
+    write_extract, base_frames, tmp_path, mutate, table, column, rule, rows, action
+):
     frames = _copy(base_frames)
     mutate(frames)
     folder = write_extract(tmp_path / "x", frames)
@@ -347,7 +348,7 @@ def test_rule_is_counted(base_frames, tmp_path, mutate, table, column, rule, row
     assert written[table] <= summary["rows_read"][table]
 
 
-def test_events_of_dropped_patients_are_counted(base_frames, tmp_path):
+def test_events_of_dropped_patients_are_counted(write_extract, base_frames, tmp_path):
     frames = _copy(base_frames)
     pid = frames["patients"].loc[5, "patient_id"]
     n_events = int((frames["clinical_events"]["patient_id"] == pid).sum())
@@ -357,7 +358,7 @@ def test_events_of_dropped_patients_are_counted(base_frames, tmp_path):
     assert e["rows"] == n_events
 
 
-def test_dropped_row_numbers_are_file_rows(base_frames, tmp_path):
+def test_dropped_row_numbers_are_file_rows(write_extract, base_frames, tmp_path):
     frames = _copy(base_frames)
     frames["screening"].loc[9, "test_date"] = "not a date"
     _, summary = prepare_tables(write_extract(tmp_path / "x", frames))
@@ -365,7 +366,7 @@ def test_dropped_row_numbers_are_file_rows(base_frames, tmp_path):
     assert e["example_rows"] == [10]
 
 
-def test_summary_facts(base_frames, tmp_path):
+def test_summary_facts(write_extract, base_frames, tmp_path):
     frames = _copy(base_frames)
     m_unmapped_code(frames)
     m_unknown_practice(frames)
@@ -395,7 +396,7 @@ def test_dual_cluster_code_gives_a_row_per_cluster():
     )
 
 
-def test_dual_cluster_events_survive_deduplication(base_frames, tmp_path):
+def test_dual_cluster_events_survive_deduplication(write_extract, base_frames, tmp_path):
     frames = _copy(base_frames)
     pid = _add_event(frames, "394703002", "", "2024-05-01")
     tables, summary = prepare_tables(write_extract(tmp_path / "x", frames))
@@ -528,7 +529,7 @@ def test_default_reporting_date(last, expected):
     assert str(default_reporting_date(pd.Timestamp(last).date())) == expected
 
 
-def test_prepare_writes_schema_conformant_tables(base_frames, tmp_path):
+def test_prepare_writes_schema_conformant_tables(write_extract, base_frames, tmp_path):
     folder = write_extract(tmp_path / "x", _copy(base_frames))
     summary = prepare(folder, tmp_path / "out", progress=False)
     tables = load_prepared(tmp_path / "out")
@@ -538,7 +539,7 @@ def test_prepare_writes_schema_conformant_tables(base_frames, tmp_path):
     assert data_quality_summary  # re-exported
 
 
-def test_parquet_extract_gives_the_same_tables(base_frames, tmp_path):
+def test_parquet_extract_gives_the_same_tables(write_extract, base_frames, tmp_path):
     a, _ = prepare_tables(write_extract(tmp_path / "csv", _copy(base_frames)))
     b, _ = prepare_tables(write_extract(tmp_path / "pq", _copy(base_frames), fmt="parquet"))
     for name in a:
@@ -551,7 +552,9 @@ def test_parquet_extract_gives_the_same_tables(base_frames, tmp_path):
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.lists(st.integers(0, 2_000), min_size=1, max_size=25, unique=True))
-def test_appending_exact_duplicates_changes_nothing(base_frames, tmp_path_factory, rows):
+def test_appending_exact_duplicates_changes_nothing(
+    write_extract, base_frames, tmp_path_factory, rows
+):
     """Property: duplicated input rows are all counted and the output does not change."""
     clean, _ = prepare_tables(write_extract(tmp_path_factory.mktemp("a"), _copy(base_frames)))
     frames = _copy(base_frames)
@@ -565,7 +568,7 @@ def test_appending_exact_duplicates_changes_nothing(base_frames, tmp_path_factor
     )
 
 
-def test_icd10_codes_are_normalised_once(base_frames, tmp_path):
+def test_icd10_codes_are_normalised_once(write_extract, base_frames, tmp_path):
     frames = _copy(base_frames)
     _set(frames, "admissions", 0, primary_diagnosis="i10.x")
     _set(frames, "admissions", 1, primary_diagnosis="E11.9")
@@ -582,7 +585,9 @@ def test_icd10_codes_are_normalised_once(base_frames, tmp_path):
     assert not [e for e in summary["recoded"] if e["rule"] == "invalid_icd10_code"]
 
 
-def test_medications_get_their_group_and_unknown_codes_are_listed(base_frames, tmp_path):
+def test_medications_get_their_group_and_unknown_codes_are_listed(
+    write_extract, base_frames, tmp_path
+):
     frames = _copy(base_frames)
     m_unknown_dmd(frames)
     tables, summary = prepare_tables(write_extract(tmp_path / "x", frames))
@@ -592,7 +597,7 @@ def test_medications_get_their_group_and_unknown_codes_are_listed(base_frames, t
     validate_processed("ed_attendances", tables["ed_attendances"])
 
 
-def test_version1_extract_still_prepares(tmp_path):
+def test_version1_extract_still_prepares(extract_frames, write_extract, tmp_path):
     from bsol_analytics.indicators import computable_indicators, compute_cube
 
     frames = extract_frames(200, 4, seed=3, version=1)
@@ -611,7 +616,7 @@ def test_version1_extract_still_prepares(tmp_path):
     assert "HYP_PREV" in set(cube["indicator_id"]) and set(cube["indicator_id"]) <= set(ok)
 
 
-def test_version2_extract_computes_every_indicator(base_frames, tmp_path):
+def test_version2_extract_computes_every_indicator(write_extract, base_frames, tmp_path):
     from bsol_analytics.indicators import DEFINITIONS, computable_indicators
 
     frames = _copy(base_frames)

@@ -7,7 +7,6 @@ import time
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from test_cleaning_fixtures import extract_frames, write_extract
 
 from bsol_analytics import __version__
 from bsol_analytics.cleaning import load_prepared, pipeline, processed_tables
@@ -20,12 +19,12 @@ TABLES = ["admissions", "clinical_events", "ed_attendances", "medications", "pat
 
 
 @pytest.fixture(scope="module")
-def frames():
+def frames(extract_frames):
     return extract_frames(250, 5, seed=21)
 
 
 @pytest.fixture
-def extract(frames, tmp_path):
+def extract(write_extract, frames, tmp_path):
     return write_extract(tmp_path / "extract", {k: v.copy() for k, v in frames.items()})
 
 
@@ -101,7 +100,7 @@ def test_interrupted_prepare_leaves_earlier_output(extract, tmp_path, monkeypatc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["extract", "processed"]
 
 
-def test_prepare_without_admissions(frames, tmp_path):
+def test_prepare_without_admissions(write_extract, frames, tmp_path):
     folder = write_extract(
         tmp_path / "extract", {k: v.copy() for k, v in frames.items() if k != "admissions"}
     )
@@ -120,14 +119,14 @@ def test_prepare_without_admissions(frames, tmp_path):
     validate_processed("admissions", adm)
 
 
-def test_prepare_parquet_extract(frames, tmp_path):
+def test_prepare_parquet_extract(write_extract, frames, tmp_path):
     folder = write_extract(
         tmp_path / "extract", {k: v.copy() for k, v in frames.items()}, fmt="parquet"
     )
     assert main(["-q", "prepare", str(folder), "--out", str(tmp_path / "out")]) == 0
 
 
-def test_prepare_parquet_parts(frames, tmp_path):
+def test_prepare_parquet_parts(write_extract, frames, tmp_path):
     """A table may be a folder of Parquet parts, read in file-name order."""
     whole = write_extract(tmp_path / "whole", {k: v.copy() for k, v in frames.items()})
     folder = tmp_path / "parts"
@@ -183,7 +182,9 @@ def test_load_prepared_refuses_other_folders(tmp_path):
         load_prepared(tmp_path)
 
 
-def test_an_unreadable_later_table_refuses_before_an_earlier_tables_check(frames, tmp_path):
+def test_an_unreadable_later_table_refuses_before_an_earlier_tables_check(
+    write_extract, frames, tmp_path
+):
     # Tables are checked while the next ones are read; the refusal and the counts are still
     # those of reading every table first: the unreadable file, with no check counted.
     f = {k: v.copy() for k, v in frames.items()}
@@ -198,7 +199,7 @@ def test_an_unreadable_later_table_refuses_before_an_earlier_tables_check(frames
     assert log.entries == []
 
 
-def test_a_check_refusal_keeps_every_read_count(frames, tmp_path):
+def test_a_check_refusal_keeps_every_read_count(write_extract, frames, tmp_path):
     f = {k: v.copy() for k, v in frames.items()}
     f["patients"].loc[1, "patient_id"] = f["patients"].loc[0, "patient_id"]
     folder = write_extract(tmp_path / "extract", f)

@@ -8,10 +8,9 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import REPORTING_DATE as RD
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_indicators_definitions import RD
-from test_indicators_v2 import combined_extract
 
 from bsol_analytics.compute import row_order
 from bsol_analytics.errors import ExtractError, ParameterError
@@ -29,7 +28,7 @@ DATES = [RD, "2024-12-31"]
 
 
 @pytest.fixture(scope="module")
-def extract() -> dict[str, pd.DataFrame]:
+def extract(combined_extract) -> dict[str, pd.DataFrame]:
     """The version 1 and version 2 known-answer patients: every indicator has cases."""
     return combined_extract()
 
@@ -182,9 +181,7 @@ def test_duckdb_matches_pandas_on_version2_keys(extract, pandas_cube_v2_keys):
     pd.testing.assert_frame_equal(got, pandas_cube_v2_keys)
 
 
-def test_duckdb_skips_the_same_indicators_on_a_version1_folder(tmp_path):
-    from test_indicators_definitions import build_extract
-
+def test_duckdb_skips_the_same_indicators_on_a_version1_folder(build_extract, tmp_path):
     for name, df in build_extract().items():
         df.to_parquet(tmp_path / f"{name}.parquet", index=False)
     from bsol_analytics.indicators import computable_indicators

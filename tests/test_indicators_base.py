@@ -8,8 +8,9 @@ import hypothesis.strategies as st
 import narwhals as nw
 import pandas as pd
 import pytest
+from helpers import REPORTING_DATE as RD
+from helpers.known_answers import Case
 from hypothesis import HealthCheck, given, settings
-from test_indicators_definitions import RD, Case, build_extract
 
 from bsol_analytics.errors import ExtractError, ParameterError
 from bsol_analytics.indicators import compute_cube, load_tables, months_before, patient_flags
@@ -65,34 +66,34 @@ def test_whole_years(born, at, age):
         ({"tables": [1, 2]}, ParameterError, "folder of prepared Parquet files or a dict"),
     ],
 )
-def test_parameter_errors(kwargs, error, match):
+def test_parameter_errors(build_extract, kwargs, error, match):
     args = {"tables": build_extract(), "reporting_dates": RD, "keys": None} | kwargs
     with pytest.raises(error, match=match):
         compute_cube(**args)
 
 
-def test_missing_column_names_table_and_column():
+def test_missing_column_names_table_and_column(build_extract):
     tables = build_extract()
     tables["clinical_events"] = tables["clinical_events"].drop(columns="cluster")
     with pytest.raises(ExtractError, match="Table 'clinical_events', column 'cluster'"):
         compute_cube(tables, RD, None)
 
 
-def test_missing_table_is_refused():
+def test_missing_table_is_refused(build_extract):
     tables = build_extract()
     del tables["screening"]
     with pytest.raises(ExtractError, match="Table 'screening'"):
         compute_cube(tables, RD, None)
 
 
-def test_duplicate_patient_ids_are_refused():
+def test_duplicate_patient_ids_are_refused(build_extract):
     tables = build_extract()
     tables["patients"] = pd.concat([tables["patients"], tables["patients"].head(1)])
     with pytest.raises(ExtractError, match=r"patient_id.*must be unique"):
         compute_cube(tables, RD, None)
 
 
-def test_unreadable_dates_are_refused():
+def test_unreadable_dates_are_refused(build_extract):
     tables = build_extract()
     tables["screening"] = tables["screening"].assign(test_date="not a date")
     with pytest.raises(ExtractError, match="Table 'screening', column 'test_date'"):
@@ -115,7 +116,9 @@ def _as_seconds(df: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("convert", [_as_iso_text, _as_date_objects, _as_seconds])
-def test_dates_in_any_typed_or_iso_form_give_the_same_cube_without_warnings(convert, recwarn):
+def test_dates_in_any_typed_or_iso_form_give_the_same_cube_without_warnings(
+    build_extract, convert, recwarn
+):
     tables = build_extract()
     expected = compute_cube(tables, RD, ["sex"])
     converted = {name: convert(df) for name, df in tables.items()}
@@ -136,7 +139,7 @@ def test_dates_in_any_typed_or_iso_form_give_the_same_cube_without_warnings(conv
         (["2024-01-02", "soon", None, "later"], [2, 4], "'soon'"),
     ],
 )
-def test_unreadable_dates_name_rows_and_an_example(values, rows, example, recwarn):
+def test_unreadable_dates_name_rows_and_an_example(build_extract, values, rows, example, recwarn):
     tables = build_extract()
     tables["screening"] = tables["screening"].head(len(values)).assign(test_date=values)
     with pytest.raises(ExtractError, match="Table 'screening', column 'test_date'") as info:
@@ -153,7 +156,7 @@ def test_missing_folder_is_a_parameter_error(tmp_path):
         load_tables(tmp_path)
 
 
-def test_without_admissions_eol_3plus_is_not_computed():
+def test_without_admissions_eol_3plus_is_not_computed(build_extract):
     tables = build_extract(admissions=False)
     cube = compute_cube(tables, RD, None)
     assert "EOL_3PLUS_EMERG" not in set(cube["indicator_id"])
@@ -161,7 +164,7 @@ def test_without_admissions_eol_3plus_is_not_computed():
         compute_cube(tables, RD, None, indicators=["EOL_3PLUS_EMERG"])
 
 
-def test_empty_admissions_table_counts_as_not_supplied(tmp_path):
+def test_empty_admissions_table_counts_as_not_supplied(build_extract, tmp_path):
     tables = build_extract()
     tables["admissions"] = tables["admissions"].head(0)
     assert "EOL_3PLUS_EMERG" not in set(compute_cube(tables, RD, None)["indicator_id"])
@@ -171,7 +174,7 @@ def test_empty_admissions_table_counts_as_not_supplied(tmp_path):
     assert "EOL_3PLUS_EMERG" not in set(compute_cube(tmp_path, RD, None)["indicator_id"])
 
 
-def test_callers_frames_are_not_modified():
+def test_callers_frames_are_not_modified(build_extract):
     tables = build_extract()
     before = {name: df.copy() for name, df in tables.items()}
     compute_cube(tables, RD, ["practice_locality", "age_band"])
@@ -180,7 +183,7 @@ def test_callers_frames_are_not_modified():
         pd.testing.assert_frame_equal(df, before[name])
 
 
-def test_events_for_unknown_patients_are_ignored():
+def test_events_for_unknown_patients_are_ignored(build_extract):
     tables = build_extract([Case("a", {}, events=[("2010-01-01", "HYP_COD", None)])])
     ghost = pd.DataFrame(
         {
@@ -206,7 +209,7 @@ people = st.lists(
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(people)
-def test_totals_do_not_depend_on_the_keys(rows):
+def test_totals_do_not_depend_on_the_keys(build_extract, rows):
     cases = [
         Case(
             "p",
@@ -229,7 +232,7 @@ def test_totals_do_not_depend_on_the_keys(rows):
     assert (by_keys["denominator"] > 0).all()
 
 
-def test_loaded_tables_are_reused_and_tied_to_their_engine(tmp_path):
+def test_loaded_tables_are_reused_and_tied_to_their_engine(build_extract, tmp_path):
     for name, df in build_extract().items():
         df.to_parquet(tmp_path / f"{name}.parquet", index=False)
     frames = load_tables(tmp_path, "pandas")

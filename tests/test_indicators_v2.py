@@ -3,17 +3,15 @@
 Each case is one patient; ``expect`` maps an indicator to (denominator, numerator) counts
 in the cube for that patient alone (the cube is keyed by the patient's ``case`` column).
 Mortality indicators count deaths outside their denominator, so a death is ``(0, 1)``.
-Window bounds at RD = 2025-03-31: 6 months -> (2024-09-30, RD], 12 -> (2024-03-31, RD],
-36 -> (2022-03-31, RD]; 90 days before a death on 2024-10-01 is 2024-07-03 (excluded).
+The cases, and the window bounds they test, are in ``helpers/known_answers_v2.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pandas as pd
 import pytest
-from test_indicators_definitions import build_extract as build_v1_extract
+from helpers import REPORTING_DATE as RD
+from helpers.known_answers_v2 import CASES, DEAD, DM, Case, born
 
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.indicators import (
@@ -29,386 +27,10 @@ from bsol_analytics.indicators.mortality import (
     life_table_counts,
 )
 
-RD = "2025-03-31"
-DOD = "2024-10-01"  # a death inside the 12 months before RD
-
-
-@dataclass
-class Case:
-    name: str
-    expect: dict[str, tuple[int, int]]
-    patient: dict = field(default_factory=dict)
-    events: list[tuple[str, str, float | None]] = field(default_factory=list)
-    meds: list[tuple[str, str]] = field(default_factory=list)
-    ed: list[str] = field(default_factory=list)
-    admissions: list[tuple[str, str, str | None]] = field(default_factory=list)
-
-
-def born(age: int, birthday_passed: bool = True) -> str:
-    return f"{2025 - age}-03-31" if birthday_passed else f"{2025 - age - 1}-04-01"
-
-
-HYP = [("2010-01-01", "HYP_COD", None)]
-DM = [("2010-01-01", "DM_COD", None)]
-CHD = [("2010-01-01", "CHD_COD", None)]
-DEAD = {"date_of_death": DOD, "place_of_death": "hospital"}
-
-
-def bp(day: str, sys: float, dia: float) -> list[tuple[str, str, float]]:
-    return [(day, "SBP", sys), (day, "DBP", dia)]
-
-
-def chol(day: str, **values: float) -> list[tuple[str, str, float]]:
-    return [(day, cluster.upper(), v) for cluster, v in values.items()]
-
-
-CASES: list[Case] = [
-    # --- cholesterol in range (HYP_CHOL_RANGE) ---
-    Case(
-        "LDL exactly 2.0", {"HYP_CHOL_RANGE": (1, 1)}, events=[*HYP, *chol("2024-06-01", ldl=2.0)]
-    ),
-    Case("LDL 2.01", {"HYP_CHOL_RANGE": (1, 0)}, events=[*HYP, *chol("2024-06-01", ldl=2.01)]),
-    Case(
-        "non-HDL code exactly 2.6",
-        {"HYP_CHOL_RANGE": (1, 1)},
-        events=[*HYP, *chol("2024-06-01", nonhdl=2.6)],
-    ),
-    Case(
-        "non-HDL code 2.61",
-        {"HYP_CHOL_RANGE": (1, 0)},
-        events=[*HYP, *chol("2024-06-01", nonhdl=2.61)],
-    ),
-    Case(
-        "non-HDL from total 4.2 minus HDL 1.6 is 2.6 after rounding",
-        {"HYP_CHOL_RANGE": (1, 1)},
-        events=[*HYP, *chol("2024-06-01", chol=4.2, hdl=1.6)],
-    ),
-    Case(
-        "total and HDL on different dates give no non-HDL",
-        {"HYP_CHOL_RANGE": (1, 0)},
-        events=[*HYP, *chol("2024-06-01", chol=3.0), *chol("2024-06-02", hdl=1.5)],
-    ),
-    Case(
-        "a non-HDL code wins over total minus HDL",
-        {"HYP_CHOL_RANGE": (1, 0)},
-        events=[*HYP, *chol("2024-06-01", chol=3.0, hdl=1.5, nonhdl=2.7)],
-    ),
-    Case(
-        "reading exactly 12 months before RD is outside",
-        {"HYP_CHOL_RANGE": (1, 0)},
-        events=[*HYP, *chol("2024-03-31", ldl=1.5)],
-    ),
-    Case(
-        "reading the day after is inside",
-        {"HYP_CHOL_RANGE": (1, 1)},
-        events=[*HYP, *chol("2024-04-01", ldl=1.5)],
-    ),
-    Case(
-        "LDL out and non-HDL in on the same latest date",
-        {"HYP_CHOL_RANGE": (1, 1)},
-        events=[*HYP, *chol("2024-06-01", ldl=2.5, nonhdl=2.5)],
-    ),
-    Case(
-        "LDL in and non-HDL out on the same latest date",
-        {"HYP_CHOL_RANGE": (1, 1)},
-        events=[*HYP, *chol("2024-06-01", ldl=1.9, nonhdl=3.0)],
-    ),
-    Case(
-        "latest LDL out of range, earlier in range",
-        {"HYP_CHOL_RANGE": (1, 0)},
-        events=[*HYP, *chol("2024-06-01", ldl=1.5), *chol("2024-09-01", ldl=2.5)],
-    ),
-    Case(
-        "a later total cholesterol alone is not a cholesterol date",
-        {"HYP_CHOL_RANGE": (1, 1)},
-        events=[*HYP, *chol("2024-06-01", ldl=1.5), *chol("2024-09-01", chol=6.0)],
-    ),
-    Case(
-        "two LDL values on one date: the lowest",
-        {"HYP_CHOL_RANGE": (1, 1)},
-        events=[*HYP, ("2024-06-01", "LDL", 2.5), ("2024-06-01", "LDL", 1.9)],
-    ),
-    Case(
-        "two HDL values on one date: the highest",
-        {"HYP_CHOL_RANGE": (1, 1)},
-        events=[
-            *HYP,
-            *chol("2024-06-01", chol=4.5),
-            ("2024-06-01", "HDL", 1.8),
-            ("2024-06-01", "HDL", 1.9),
-        ],
-    ),
-    Case("not on the register", {"HYP_CHOL_RANGE": (0, 0)}, events=chol("2024-06-01", ldl=1.0)),
-    # --- BP and cholesterol together (HYP_BP_CHOL) ---
-    Case(
-        "BP and cholesterol both in range",
-        {"HYP_BP_CHOL": (1, 1), "HYP_BP_TARGET": (1, 1)},
-        events=[*HYP, *bp("2024-06-01", 130, 80), *chol("2024-06-01", ldl=1.8)],
-    ),
-    Case(
-        "BP out, cholesterol in",
-        {"HYP_BP_CHOL": (1, 0), "HYP_BP_TARGET": (1, 0)},
-        events=[*HYP, *bp("2024-06-01", 150, 80), *chol("2024-06-01", ldl=1.8)],
-    ),
-    Case(
-        "BP in, cholesterol out",
-        {"HYP_BP_CHOL": (1, 0), "HYP_BP_TARGET": (1, 1)},
-        events=[*HYP, *bp("2024-06-01", 130, 80), *chol("2024-06-01", ldl=2.5)],
-    ),
-    # --- CVD register, lipid-lowering therapy ---
-    Case(
-        "statin exactly 6 months before RD is outside",
-        {"CVD_LLT": (1, 0)},
-        {"date_of_birth": born(18)},
-        events=CHD,
-        meds=[("2024-09-30", "LLT")],
-    ),
-    Case(
-        "statin the day after is inside",
-        {"CVD_LLT": (1, 1)},
-        events=CHD,
-        meds=[("2024-10-01", "LLT")],
-    ),
-    Case(
-        "statin after RD",
-        {"CVD_LLT": (1, 0)},
-        events=[("2015-01-01", "STRK_COD", None)],
-        meds=[("2025-04-01", "LLT")],
-    ),
-    Case(
-        "antihypertensive is not lipid-lowering",
-        {"CVD_LLT": (1, 0)},
-        events=[("2015-01-01", "TIA_COD", None)],
-        meds=[("2025-01-01", "ANTIHYP")],
-    ),
-    Case(
-        "CVD register aged 17",
-        {"CVD_LLT": (0, 0), "CVD_CHOL_RANGE": (0, 0)},
-        {"date_of_birth": born(17)},
-        events=CHD,
-        meds=[("2025-01-01", "LLT")],
-    ),
-    Case(
-        "CVD code after RD",
-        {"CVD_LLT": (0, 0)},
-        events=[("2025-04-01", "PAD_COD", None)],
-        meds=[("2025-01-01", "LLT")],
-    ),
-    Case(
-        "PAD with LDL in range",
-        {"CVD_CHOL_RANGE": (1, 1), "CVD_LLT": (1, 0)},
-        events=[("2015-01-01", "PAD_COD", None), *chol("2024-12-01", ldl=1.5)],
-    ),
-    # --- diabetes ---
-    Case(
-        "diabetes BP exactly 140/80",
-        {"DM_BP_140_80": (1, 1)},
-        events=[*DM, *bp("2024-06-01", 140, 80)],
-    ),
-    Case("diabetes BP 141/80", {"DM_BP_140_80": (1, 0)}, events=[*DM, *bp("2024-06-01", 141, 80)]),
-    Case("diabetes BP 140/81", {"DM_BP_140_80": (1, 0)}, events=[*DM, *bp("2024-06-01", 140, 81)]),
-    Case(
-        "3TT: age exactly 40 without a statin",
-        {"DM_3TT": (1, 0), "DM_HBA1C_58": (1, 1), "DM_BP_140_80": (1, 1)},
-        {"date_of_birth": born(40)},
-        events=[*DM, *bp("2024-06-01", 140, 80), ("2024-06-01", "HBA1C", 58.0)],
-    ),
-    Case(
-        "3TT: age exactly 40 with a statin",
-        {"DM_3TT": (1, 1)},
-        {"date_of_birth": born(40)},
-        events=[*DM, *bp("2024-06-01", 140, 80), ("2024-06-01", "HBA1C", 58.0)],
-        meds=[("2025-03-31", "LLT")],
-    ),
-    Case(
-        "3TT: age 39 needs no statin",
-        {"DM_3TT": (1, 1)},
-        {"date_of_birth": born(39, False)},
-        events=[*DM, *bp("2024-06-01", 120, 70), ("2024-06-01", "HBA1C", 50.0)],
-    ),
-    Case(
-        "3TT: HbA1c 59 fails",
-        {"DM_3TT": (1, 0)},
-        {"date_of_birth": born(30)},
-        events=[*DM, *bp("2024-06-01", 120, 70), ("2024-06-01", "HBA1C", 59.0)],
-    ),
-    # --- end of life ---
-    Case(
-        "care plan the day before death",
-        {"EOL_CARE_PLAN": (1, 1)},
-        DEAD,
-        events=[("2024-09-30", "CARE_PLAN", None)],
-    ),
-    Case(
-        "care plan on the day of death",
-        {"EOL_CARE_PLAN": (1, 0)},
-        DEAD,
-        events=[(DOD, "CARE_PLAN", None)],
-    ),
-    Case(
-        "3 ED attendances, the first the day after the 90-day bound",
-        {"EOL_ED_3PLUS": (1, 1), "EOL_ED_MEAN": (1, 3)},
-        DEAD,
-        ed=["2024-07-04", "2024-08-01", DOD],
-    ),
-    Case(
-        "an attendance exactly 90 days before death is outside",
-        {"EOL_ED_3PLUS": (1, 0), "EOL_ED_MEAN": (1, 2)},
-        DEAD,
-        ed=["2024-07-03", "2024-08-01", "2024-09-01"],
-    ),
-    Case(
-        "a decedent with no ED attendance",
-        {"EOL_ED_3PLUS": (1, 0), "EOL_ED_MEAN": (1, 0), "EOL_CARE_PLAN": (1, 0)},
-        DEAD,
-    ),
-    # --- chronic ACSC emergency admissions ---
-    Case(
-        "3-character ACSC code padded with X",
-        {"ACSC_EMERG": (1, 1)},
-        admissions=[("2024-06-01", "emergency", "I10")],
-    ),
-    Case(
-        "4-character code under a whole 3-character category",
-        {"ACSC_EMERG": (1, 1)},
-        admissions=[("2024-06-01", "emergency", "E119")],
-    ),
-    Case(
-        "a 3-character category code itself",
-        {"ACSC_EMERG": (1, 1)},
-        admissions=[("2024-06-01", "emergency", "E11")],
-    ),
-    Case(
-        "elective admission with an ACSC diagnosis",
-        {"ACSC_EMERG": (1, 0)},
-        admissions=[("2024-06-01", "elective", "J440")],
-    ),
-    Case(
-        "two ACSC admissions count twice",
-        {"ACSC_EMERG": (1, 2)},
-        admissions=[("2024-06-01", "emergency", "J440"), ("2024-07-01", "emergency", "I500")],
-    ),
-    Case(
-        "admission exactly 12 months before RD",
-        {"ACSC_EMERG": (1, 0)},
-        admissions=[("2024-03-31", "emergency", "I10X")],
-    ),
-    Case(
-        "acute bronchitis does not count",
-        {"ACSC_EMERG": (1, 0)},
-        admissions=[("2024-06-01", "emergency", "J200")],
-    ),
-    Case(
-        "a subdivision not in the list",
-        {"ACSC_EMERG": (1, 0)},
-        admissions=[("2024-06-01", "emergency", "I109"), ("2024-06-02", "emergency", None)],
-    ),
-    # --- mortality ---
-    Case(
-        "cancer death aged 74",
-        {"MORT_CANCER_U75": (0, 1), "LE_BIRTH": (0, 1)},
-        {"date_of_birth": "1950-01-01", "underlying_cause_of_death": "C349", **DEAD},
-    ),
-    Case(
-        "cancer death aged 75",
-        {"MORT_CANCER_U75": (0, 0), "LE_BIRTH": (0, 1)},
-        {"date_of_birth": "1949-01-01", "underlying_cause_of_death": "C34", **DEAD},
-    ),
-    Case(
-        "non-cancer death aged 60",
-        {"MORT_CANCER_U75": (0, 0)},
-        {"date_of_birth": "1964-01-01", "underlying_cause_of_death": "I219", **DEAD},
-    ),
-    Case(
-        "C97 counts, D00 does not",
-        {"MORT_CANCER_U75": (0, 1)},
-        {"date_of_birth": "1964-01-01", "underlying_cause_of_death": "C97", **DEAD},
-    ),
-    Case(
-        "not registered at death",
-        {"MORT_CANCER_U75": (0, 0), "LE_BIRTH": (0, 0)},
-        {"registration_end": "2024-09-30", "underlying_cause_of_death": "C349", **DEAD},
-    ),
-    Case(
-        "registered aged 74 at RD",
-        {"MORT_CANCER_U75": (1, 0), "LE_BIRTH": (1, 0)},
-        {"date_of_birth": born(74, False)},
-    ),
-    Case("registered aged 75 at RD", {"MORT_CANCER_U75": (0, 0)}, {"date_of_birth": born(75)}),
-    Case(
-        "death exactly 36 months before RD",
-        {"LE_BIRTH": (0, 0), "MORT_CANCER_U75": (0, 0)},
-        {"date_of_death": "2022-03-31", "underlying_cause_of_death": "C349"},
-    ),
-    Case(
-        "death the day after",
-        {"LE_BIRTH": (0, 1), "MORT_CANCER_U75": (0, 0)},
-        {"date_of_death": "2022-04-01", "underlying_cause_of_death": "C349"},
-    ),
-]
-
-
-def build_extract(cases: list[Case] = CASES) -> dict[str, pd.DataFrame]:
-    """Processed tables (version 2) for ``cases``: patient ``v{n}`` is case n."""
-    patients, events, meds, ed, adms = [], [], [], [], []
-    for n, case in enumerate(cases):
-        pid = f"v{n:03d}"
-        row = {
-            "patient_id": pid,
-            "sex": "F" if n % 2 else "M",
-            "date_of_birth": "1970-06-15",
-            "registration_start": "2000-01-01",
-            "registration_end": None,
-            "date_of_death": None,
-            "place_of_death": None,
-            "underlying_cause_of_death": None,
-            "practice_locality": ["Central", "East", "Solihull"][n % 3],
-            "imd2025_quintile": [1, 3, None, 5][n % 4],
-            "case": pid,
-        }
-        row.update(case.patient)
-        patients.append(row)
-        events += [(pid, d, c, v) for d, c, v in case.events]
-        meds += [(pid, d, g) for d, g in case.meds]
-        ed += [(pid, d) for d in case.ed]
-        adms += [(pid, d, m, x) for d, m, x in case.admissions]
-    p = pd.DataFrame(patients)
-    for col in ("date_of_birth", "registration_start", "registration_end", "date_of_death"):
-        p[col] = pd.to_datetime(p[col])
-    p["imd2025_quintile"] = p["imd2025_quintile"].astype("Int8")
-    e = pd.DataFrame(events, columns=["patient_id", "event_date", "cluster", "numeric_value"])
-    e = e.astype({"event_date": "datetime64[s]", "numeric_value": "float64"})
-    m = pd.DataFrame(meds, columns=["patient_id", "issue_date", "drug_group"])
-    a = pd.DataFrame(
-        adms, columns=["patient_id", "admission_date", "admission_method", "primary_diagnosis"]
-    )
-    return {
-        "patients": p,
-        "clinical_events": e,
-        "screening": pd.DataFrame(columns=["patient_id", "programme", "test_date", "outcome"]),
-        "admissions": a.astype({"admission_date": "datetime64[s]"}),
-        "medications": m.astype({"issue_date": "datetime64[s]"}),
-        "ed_attendances": pd.DataFrame(ed, columns=["patient_id", "attendance_date"]).astype(
-            {"attendance_date": "datetime64[s]"}
-        ),
-    }
-
-
-def combined_extract() -> dict[str, pd.DataFrame]:
-    """The version 1 known-answer patients and these, in one extract (for the engine tests)."""
-    v1, v2 = build_v1_extract(), build_extract()
-    out = {}
-    for name in v2:
-        frames = [f for f in (v1.get(name), v2[name]) if f is not None and len(f.columns)]
-        out[name] = pd.concat(frames, ignore_index=True)
-    out["patients"] = out["patients"].assign(case=out["patients"]["patient_id"])
-    out["screening"] = v1["screening"]
-    return out
-
 
 @pytest.fixture(scope="module")
-def cube() -> pd.DataFrame:
-    return compute_cube(build_extract(), RD, ["case"])
+def cube(build_v2_extract) -> pd.DataFrame:
+    return compute_cube(build_v2_extract(), RD, ["case"])
 
 
 EXPECTATIONS = [
@@ -427,7 +49,7 @@ def test_known_answer(cube: pd.DataFrame, n: int, indicator: str, want: tuple[in
 
 
 def test_every_version2_indicator_has_known_answers():
-    from test_indicators_definitions import CASES as V1_CASES
+    from helpers.known_answers import CASES as V1_CASES
 
     covered = {i for case in [*CASES, *V1_CASES] for i in case.expect}
     assert covered == set(DEFINITIONS)
@@ -444,13 +66,13 @@ def test_every_version2_indicator_has_known_answers():
     ],
     ids=["type 1 then later type 2", "type 2 then type 1", "same day", "after RD", "none"],
 )
-def test_diabetes_type(events, want):
+def test_diabetes_type(build_v2_extract, events, want):
     case = Case("t", {}, events=[*DM, *((d, c, None) for d, c in events)])
-    cube = compute_cube(build_extract([case]), RD, ["diabetes_type"], indicators=["DM_PREV"])
+    cube = compute_cube(build_v2_extract([case]), RD, ["diabetes_type"], indicators=["DM_PREV"])
     assert cube["diabetes_type"].tolist() == [want]
 
 
-def test_dm_prev_by_type_keeps_its_denominator():
+def test_dm_prev_by_type_keeps_its_denominator(build_v2_extract):
     cases = [
         Case("t1", {}, events=[*DM, ("2020-01-01", "DMTYPE1_COD", None)]),
         Case("t2", {}, events=[*DM, ("2020-01-01", "DMTYPE2_COD", None)]),
@@ -459,7 +81,7 @@ def test_dm_prev_by_type_keeps_its_denominator():
         Case("child", {}, {"date_of_birth": born(10)}, events=DM),
     ]
     keys = ["diabetes_type"]
-    cube = compute_cube(build_extract(cases), RD, keys, indicators=["DM_PREV", "DM_HBA1C_58"])
+    cube = compute_cube(build_v2_extract(cases), RD, keys, indicators=["DM_PREV", "DM_HBA1C_58"])
     prev = cube[cube["indicator_id"] == "DM_PREV"].set_index("diabetes_type")
     pd.testing.assert_series_equal(
         prev["numerator"], pd.Series({"Type 1": 1, "Type 2": 2, "Unknown": 0}, name="numerator"),
@@ -470,14 +92,14 @@ def test_dm_prev_by_type_keeps_its_denominator():
     assert hba1c["denominator"].to_dict() == {"Type 1": 1, "Type 2": 2}
 
 
-def test_le_birth_counts_by_life_table_band_and_sex():
+def test_le_birth_counts_by_life_table_band_and_sex(build_v2_extract):
     cases = [
         Case("infant death", {}, {"date_of_birth": "2024-05-01", **DEAD}),
         Case("baby", {}, {"date_of_birth": "2024-06-01", "sex": "F"}),
         Case("age 1 at RD", {}, {"date_of_birth": born(1)}),
         Case("age 92 death", {}, {"date_of_birth": "1932-01-01", **DEAD}),
     ]
-    tables = build_extract(cases)
+    tables = build_v2_extract(cases)
     tables["patients"]["sex"] = ["M", "F", "M", "M"]
     cube = compute_cube(tables, RD, ["sex", "le_age_band"], indicators=["LE_BIRTH"])
     got = cube[["sex", "le_age_band", "numerator", "denominator"]].values.tolist()
@@ -507,15 +129,15 @@ def test_life_expectancy_size_rule(population, deaths, ok):
     assert result["computable"].tolist() == [ok]
 
 
-def test_mortality_flags_count_deaths_outside_the_denominator():
-    flags = patient_flags(build_extract(CASES), RD, indicators=["MORT_CANCER_U75"])
+def test_mortality_flags_count_deaths_outside_the_denominator(build_v2_extract):
+    flags = patient_flags(build_v2_extract(CASES), RD, indicators=["MORT_CANCER_U75"])
     death = flags[flags["patient_id"] == "v{:03d}".format(
         next(n for n, c in enumerate(CASES) if c.name == "cancer death aged 74"))]  # fmt: skip
     assert death[["denominator", "numerator"]].values.tolist() == [[False, True]]
 
 
-def test_version1_tables_skip_the_version2_indicators():
-    v1 = build_v1_extract()
+def test_version1_tables_skip_the_version2_indicators(build_extract):
+    v1 = build_extract()
     ok, skipped = computable_indicators(v1)
     assert set(skipped) == {
         "HYP_CHOL_RANGE", "HYP_BP_CHOL", "DM_3TT", "EOL_ED_3PLUS", "EOL_ED_MEAN", "CVD_LLT",
@@ -530,6 +152,6 @@ def test_version1_tables_skip_the_version2_indicators():
         compute_cube(v1, RD, None, indicators=["DM_3TT"])
 
 
-def test_version2_tables_compute_everything():
+def test_version2_tables_compute_everything(combined_extract):
     ok, skipped = computable_indicators(combined_extract())
     assert skipped == {} and ok == list(DEFINITIONS)
