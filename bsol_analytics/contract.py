@@ -21,6 +21,7 @@ with warnings.catch_warnings():
 
 from bsol_analytics.errors import ExtractError, ParameterError
 from bsol_analytics.reference import ETHNICITY_BROAD, LOCALITIES
+from bsol_analytics.vocabulary import PATIENT_ROW
 
 __all__ = [
     "ADMISSION_METHODS",
@@ -48,7 +49,6 @@ __all__ = [
 
 #: Version of docs/data-contract.md implemented here.
 CONTRACT_VERSION = 2
-
 #: A rule failed by more than this share of a table's rows refuses the extract.
 MALFORMED_SHARE = 0.01
 
@@ -320,6 +320,12 @@ def _schema(name: str, columns: dict[str, pa.Column]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=True, ordered=True, name=name)
 
 
+def _linked(name: str, columns: dict[str, pa.Column]) -> pa.DataFrameSchema:
+    """A table linked to ``patients``: ``columns``, then :data:`PATIENT_ROW` when present."""
+    row = _col("int32", required=False, checks=pa.Check.ge(0))
+    return _schema(name, {**columns, PATIENT_ROW: row})
+
+
 #: pandera schemas of the processed tables, as loaded by ``cleaning.load_prepared``
 #: (Parquet ``date32`` columns read as ``datetime64[s]``).
 PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
@@ -359,7 +365,7 @@ PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
             ),
         },
     ),
-    "clinical_events": _schema(
+    "clinical_events": _linked(
         "clinical_events",
         {
             "patient_id": _col("category"),
@@ -369,7 +375,7 @@ PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "cluster": _col("category", checks=pa.Check.isin(list(CLUSTERS))),
         },
     ),
-    "screening": _schema(
+    "screening": _linked(
         "screening",
         {
             "patient_id": _col("str"),
@@ -378,7 +384,7 @@ PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "outcome": _col("str", checks=pa.Check.isin(list(SCREENING_OUTCOMES))),
         },
     ),
-    "admissions": _schema(
+    "admissions": _linked(
         "admissions",
         {
             "patient_id": _col("str"),
@@ -389,7 +395,7 @@ PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
             ),
         },
     ),
-    "medications": _schema(
+    "medications": _linked(
         "medications",
         {
             "patient_id": _col("str"),
@@ -398,7 +404,7 @@ PROCESSED_SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "drug_group": _col("str", checks=pa.Check.isin(list(DRUG_GROUPS))),
         },
     ),
-    "ed_attendances": _schema(
+    "ed_attendances": _linked(
         "ed_attendances",
         {"patient_id": _col("str"), "attendance_date": _col(_DATE)},
     ),

@@ -22,10 +22,10 @@ import pandas as pd
 
 from bsol_analytics.dates import Coverage
 from bsol_analytics.errors import ParameterError
-from bsol_analytics.vocabulary import WINDOWED_CLUSTERS
+from bsol_analytics.vocabulary import PREPARE_MANIFEST, WINDOWED_CLUSTERS
 
 #: The file ``bsol prepare`` writes last; a folder holding it is prepared.
-MANIFEST = "prepare_manifest.json"
+MANIFEST = PREPARE_MANIFEST
 
 #: table -> (date column, coverage source).
 _DATED: dict[str, tuple[str, str]] = {

@@ -1,4 +1,4 @@
-"""Atomic output, private output for patient-level files, and file checksums.
+"""Atomic output, private output for patient-level files, and checksums.
 
 A run either replaces its target completely or leaves it as it was.
 
@@ -18,6 +18,9 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 #: Modes of patient-level files and folders: owner only.
 PRIVATE_FILE_MODE = 0o600
@@ -286,3 +289,42 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     """
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def text_sha256(values: Any) -> str:
+    """The SHA-256 of a column of text in row order, as hex.
+
+    The same values give the same digest however they are split into chunks.
+
+    Args:
+        values: an Arrow ``string`` or ``large_string`` array, or a chunked array of one,
+            with no nulls.
+
+    Returns:
+        The 64-character lower-case hex digest.
+
+    Raises:
+        ValueError: a value is null.
+
+    Examples:
+        >>> import pyarrow as pa
+        >>> one = text_sha256(pa.chunked_array([["a", "bc"], ["d"]]))
+        >>> one == text_sha256(pa.array(["a", "bc", "d"]).slice(0))
+        True
+        >>> one == text_sha256(pa.array(["ab", "c", "d"]))
+        False
+    """
+    lengths, text = hashlib.sha256(), hashlib.sha256()
+    for chunk in getattr(values, "chunks", [values]):
+        if chunk.null_count:
+            raise ValueError("text_sha256: a value is null")
+        if not len(chunk):
+            continue
+        wide = str(chunk.type) in ("large_string", "large_utf8")
+        _, offsets_buffer, data = chunk.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if wide else np.int32)
+        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+        lengths.update(np.diff(offsets).astype("<i8").tobytes())
+        if data is not None:
+            text.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+    return hashlib.sha256(lengths.digest() + text.digest()).hexdigest()

@@ -124,6 +124,19 @@ QUINTILE_LABELS: tuple[str, ...] = tuple(quantile_label(q, 5) for q in range(1, 
 #: IMD decile labels, most deprived first.
 DECILE_LABELS: tuple[str, ...] = tuple(quantile_label(d, 10) for d in range(1, 11))
 
+#: The file that marks a folder written by ``bsol prepare`` and describes its tables.
+PREPARE_MANIFEST = "prepare_manifest.json"
+
+#: The column of every prepared table linked to ``patients`` that holds the patient's row
+#: number in ``patients`` (0-based), written by ``bsol prepare`` beside ``patient_id``: the
+#: tables then link by position, with no text keys to match when they are read.
+PATIENT_ROW = "patient_row"
+
+#: The key, in the Parquet metadata of every table ``bsol prepare`` writes, of the SHA-256 of
+#: the ``patient_id`` values of ``patients`` in row order (``io.text_sha256``): the rows
+#: that :data:`PATIENT_ROW` counts.
+PATIENTS_DIGEST = "bsol_patients_sha256"
+
 #: Clinical-event clusters read within a window of the reporting date (not registers).
 WINDOWED_CLUSTERS: tuple[str, ...] = ("SBP", "DBP", "HBA1C", "COPD_REVIEW")
 
@@ -160,6 +173,9 @@ __all__ = [
     "LOOKBACK_MONTHS",
     "OUTSIDE_BSOL",
     "PACK_AREAS",
+    "PATIENTS_DIGEST",
+    "PATIENT_ROW",
+    "PREPARE_MANIFEST",
     "QUINTILE_LABELS",
     "RVE_SUFFIX",
     "SEX_LABELS",

@@ -115,6 +115,7 @@ def test_prepare_without_admissions(write_extract, frames, tmp_path):
         "admission_date",
         "admission_method",
         "primary_diagnosis",
+        "patient_row",
     ]
     validate_processed("admissions", adm)
 
@@ -214,7 +215,7 @@ def test_a_failed_prepare_cancels_the_writes_not_started(tmp_path, monkeypatch):
     stack = contextlib.ExitStack()
     writer = pipeline._TableWriter(tmp_path / "processed", stack)
 
-    def write(df, path):
+    def write(self, name, df, path):
         written.append(path.stem)
         deadline = time.monotonic() + 5
         while path.stem == "first" and not writer.jobs["second"].cancelled():
@@ -223,7 +224,7 @@ def test_a_failed_prepare_cancels_the_writes_not_started(tmp_path, monkeypatch):
             time.sleep(0.01)
         return 0.0
 
-    monkeypatch.setattr(pipeline, "_write_parquet", write)
+    monkeypatch.setattr(pipeline._TableWriter, "_write", write)
     with pytest.raises(RuntimeError), stack:
         writer.put("first", pd.DataFrame())
         writer.put("second", pd.DataFrame())

@@ -56,7 +56,8 @@ from bsol_analytics.contract import (
     TableSpec,
 )
 from bsol_analytics.errors import BsolError, ExtractError, ParameterError
-from bsol_analytics.io import atomic_directory, atomic_write_text, file_sha256
+from bsol_analytics.io import atomic_directory, atomic_write_text, file_sha256, text_sha256
+from bsol_analytics.vocabulary import PATIENT_ROW, PATIENTS_DIGEST, PREPARE_MANIFEST
 
 __all__ = [
     "ALL_PROCESSED_TABLES",
@@ -841,7 +842,8 @@ def _clean_linked(
 ) -> pd.DataFrame:
     """Drop rows of dropped patients and rows dated before birth or after death.
 
-    Adds ``_pos`` (the patient's row in ``patients``, found by ``locate``) for later steps.
+    Adds :data:`~bsol_analytics.contract.PATIENT_ROW` (the patient's row in ``patients``,
+    found by ``locate``), which ``prepare`` writes with the table.
     """
     pos = locate(df["patient_id"])
     dob, dod = _life_dates(patients, pos)  # NaT for dropped patients: neither rule fails
@@ -853,7 +855,7 @@ def _clean_linked(
     drops = [Drop(pos < 0, "patient_id", "patient_dropped", limit=_LIMITLESS)]
     for rule, func in (("before_birth", before_birth), ("after_death", after_death)):
         drops.append(Drop(func(light, date_col).to_numpy(), date_col, rule, limit=_LIMITLESS))
-    return log.drop_in_turn(df.assign(_pos=pos), table, drops)
+    return log.drop_in_turn(df.assign(**{PATIENT_ROW: pos.astype(np.int32)}), table, drops)
 
 
 def _value_codes(s: pd.Series) -> np.ndarray:
@@ -925,7 +927,7 @@ def _clean_events(
             Drop(implausible.to_numpy(), "numeric_value", "implausible_value", _LIMITLESS),
         ],
     )
-    dup = _duplicates(base, ["_pos", "event_date", "snomed_code", "numeric_value"])
+    dup = _duplicates(base, [PATIENT_ROW, "event_date", "snomed_code", "numeric_value"])
     base = log.drop(base, dup, table, None, "duplicate", limit=_LIMITLESS)
     if len(extra):
         extra = extra[extra.index.isin(base.index)]
@@ -1153,6 +1155,8 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
             )
         elif isinstance(s.dtype, pd.Int8Dtype):
             arr = pa.array(s, type=pa.int8(), from_pandas=True)
+        elif isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu":  # patient_row
+            arr = pa.array(s.to_numpy())
         elif isinstance(s.dtype, pd.BooleanDtype):
             arr = pa.array(s, type=pa.bool_(), from_pandas=True)
         elif pd.api.types.is_float_dtype(s.dtype):
@@ -1219,13 +1223,6 @@ def _extract_files(extract_path: Path) -> list[Path]:
     )
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> float:
-    """Write one processed table; returns the seconds taken."""
-    start = time.perf_counter()
-    pq.write_table(_to_arrow(df), path, compression="zstd", store_schema=False)
-    return round(time.perf_counter() - start, 3)
-
-
 class _TableWriter:
     """Writes the processed tables in a background thread while the next ones are cleaned.
 
@@ -1242,6 +1239,7 @@ class _TableWriter:
         self.folder: Path | None = None
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.jobs: dict[str, concurrent.futures.Future[float]] = {}
+        self.patients_digest: str | None = None
 
     def put(self, name: str, df: pd.DataFrame) -> None:
         """Start writing ``<name>.parquet``."""
@@ -1253,7 +1251,23 @@ class _TableWriter:
             # on an error or an interruption, writes not started are cancelled
             self.stack.callback(self.pool.shutdown, wait=True, cancel_futures=True)
         assert self.folder is not None
-        self.jobs[name] = self.pool.submit(_write_parquet, df, self.folder / f"{name}.parquet")
+        self.jobs[name] = self.pool.submit(self._write, name, df, self.folder / f"{name}.parquet")
+
+    def _write(self, name: str, df: pd.DataFrame, path: Path) -> float:
+        """Write one table in the writer's thread; returns the seconds taken.
+
+        Patients come first: every file records the digest of their ``patient_id`` values
+        in row order (:data:`PATIENTS_DIGEST`), the rows its :data:`PATIENT_ROW` counts.
+        """
+        start = time.perf_counter()
+        table = _to_arrow(df)
+        if name == "patients":
+            self.patients_digest = text_sha256(table["patient_id"])
+        assert self.patients_digest is not None, "patients are written first"
+        with pq.ParquetWriter(path, table.schema, compression="zstd", store_schema=False) as out:
+            out.write_table(table)
+            out.add_key_value_metadata({PATIENTS_DIGEST: self.patients_digest})
+        return round(time.perf_counter() - start, 3)
 
     def finish(self, steps: Steps) -> Path:
         """Wait for the writes (raising their errors); their timings go to ``steps``."""
@@ -1355,7 +1369,7 @@ def prepare(
             },
         }
         atomic_write_text(
-            tmp / "prepare_manifest.json", json.dumps(manifest, indent=2) + "\n", private=True
+            tmp / PREPARE_MANIFEST, json.dumps(manifest, indent=2) + "\n", private=True
         )
     return summary
 
@@ -1467,7 +1481,7 @@ def processed_tables(data_dir: str | os.PathLike[str]) -> dict[str, pd.DataFrame
         True
     """
     folder = Path(data_dir)
-    if (folder / "prepare_manifest.json").is_file():
+    if (folder / PREPARE_MANIFEST).is_file():
         return load_prepared(folder)
     tables, _ = prepare_tables(folder)
     return tables

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from bsol_analytics.compute import row_order
 from bsol_analytics.errors import BsolError, ExtractError, ParameterError
@@ -62,6 +63,8 @@ from bsol_analytics.indicators.base import (
     unique,
     whole_years,
 )
+from bsol_analytics.io import text_sha256
+from bsol_analytics.vocabulary import PATIENT_ROW, PATIENTS_DIGEST, PREPARE_MANIFEST
 
 log = logging.getLogger(__name__)
 
@@ -157,15 +160,44 @@ def _parquet_source(folder: Path, table: str) -> str | None:
     return None
 
 
-def _admissions_flag(folder: Path) -> bool | None:
-    manifest = folder / "prepare_manifest.json"
-    if manifest.is_file():
-        try:
-            value = json.loads(manifest.read_text(encoding="utf-8")).get("admissions_supplied")
-        except (OSError, ValueError):
+def _manifest(folder: Path) -> dict[str, Any]:
+    """The folder's ``prepare_manifest.json`` (empty when missing or unreadable)."""
+    try:
+        manifest = json.loads((folder / PREPARE_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _admissions_flag(manifest: Mapping[str, Any]) -> bool | None:
+    value = manifest.get("admissions_supplied")
+    return None if value is None else bool(value)
+
+
+def _row_linked(sources: Mapping[str, str]) -> str | None:
+    """The digest of the patients that the linked tables in ``sources`` count rows of.
+
+    ``bsol prepare`` writes :data:`PATIENT_ROW` in every linked table and records in each
+    file the digest of the patients it counts (:data:`PATIENTS_DIGEST`). ``None`` unless
+    every linked table has both and they agree; the caller checks the digest against the
+    patients it reads.
+    """
+    digests = set()
+    for table, source in sources.items():
+        if table == "patients":
+            continue
+        if source.endswith("*.parquet"):  # a folder of parts: not written by prepare
             return None
-        return None if value is None else bool(value)
-    return None
+        meta = pq.read_metadata(source)
+        if PATIENT_ROW not in meta.schema.names:
+            return None
+        digests.add((meta.metadata or {}).get(PATIENTS_DIGEST.encode(), b"").decode())
+    return digests.pop() if len(digests) == 1 and "" not in digests else None
+
+
+def _path(source: str) -> str:
+    """A Parquet source (a file, or a glob over a folder of parts) as a dataset path."""
+    return source.removesuffix("/*.parquet")
 
 
 def _parse_dates(table: str, column: str, values: pd.Series) -> pd.Series:
@@ -267,26 +299,60 @@ def _patient_codes(columns: Sequence[pa.ChunkedArray], ids: pa.Array) -> list[pa
     return out
 
 
-def _frames_pandas(tables: Mapping[str, pa.Table]) -> Frames:
-    """Pandas frames with patient ids replaced by integer codes (row number in patients)."""
-    patients = tables["patients"]
-    ids = patients["patient_id"].combine_chunks()
+def _matched_codes(tables: Mapping[str, pa.Table], ids: pa.Array) -> dict[str, pa.ChunkedArray]:
+    """Each linked table's patient codes, by matching ``patient_id`` text to ``ids``."""
     others = [t for t in tables if t != "patients"]
     own, *found = _patient_codes(
-        [patients["patient_id"], *(tables[t]["patient_id"] for t in others)], ids
+        [tables["patients"]["patient_id"], *(tables[t]["patient_id"] for t in others)], ids
     )
-    rows = pa.array(np.arange(len(ids), dtype=np.int64))
-    if not own.equals(pa.chunked_array([rows])):  # a repeated id finds its first row
-        dup = ids.to_pandas().duplicated()
+    if not own.equals(pa.chunked_array([np.arange(len(ids), dtype=np.int64)])):
+        dup = ids.to_pandas().duplicated()  # a repeated id finds its first row
         raise ExtractError(
             "patients", "patient_id", "must be unique", rows=(dup[dup].index + 1)[:5].tolist()
         )
-    codes = dict(zip(others, found, strict=True))
+    return dict(zip(others, found, strict=True))
+
+
+def _row_codes(tables: Mapping[str, pa.Table], n: int) -> dict[str, pa.ChunkedArray]:
+    """Each linked table's patient codes: the :data:`PATIENT_ROW` that prepare wrote."""
+    codes = {}
+    for table, data in tables.items():
+        if table == "patients":
+            continue
+        rows = data[PATIENT_ROW]
+        low, high = pc.min_max(rows).values()
+        if rows.null_count or (len(rows) and (low.as_py() < 0 or high.as_py() >= n)):
+            raise ExtractError(
+                table,
+                PATIENT_ROW,
+                f"must be a row of patients (0 to {n - 1:,})",
+                hint="The prepared folder's files do not belong together: run 'bsol prepare' "
+                "again.",
+            )
+        codes[table] = rows.cast(pa.int64())
+    return codes
+
+
+def _frames_pandas(tables: Mapping[str, pa.Table], by_row: bool = False) -> Frames:
+    """Pandas frames with patient ids replaced by integer codes (row number in patients).
+
+    The codes are the :data:`PATIENT_ROW` columns when ``by_row`` (a prepared folder whose
+    tables carry them), else found by matching ``patient_id``.
+    """
+    patients = tables["patients"]
+    ids = patients["patient_id"].combine_chunks()
+    codes = _row_codes(tables, len(ids)) if by_row else _matched_codes(tables, ids)
+    rows = pa.array(np.arange(len(ids), dtype=np.int64))
 
     def recode(table: str) -> nw.DataFrame:
         data = tables[table]
         code = codes[table]
-        data = data.set_column(data.column_names.index("patient_id"), "patient_id", code)
+        if PATIENT_ROW in data.column_names:
+            data = data.drop_columns([PATIENT_ROW])
+        if "patient_id" in data.column_names:
+            data = data.set_column(data.column_names.index("patient_id"), "patient_id", code)
+        else:
+            data = data.append_column("patient_id", code)
         if code.null_count:  # rows of people not in patients are dropped
             data = data.filter(pc.is_valid(code))
         return nw.from_native(_arrow_to_pandas(table, data), eager_only=True)
@@ -443,19 +509,24 @@ def use_reading_memory_pool() -> str:
     return pool.backend_name
 
 
-def _read_arrow(table: str, source: str, keys: Sequence[str] | None = None) -> pa.Table:
+def _read_arrow(
+    table: str, source: str, keys: Sequence[str] | None = None, by_row: bool = False
+) -> pa.Table:
     """One prepared table for the pandas engine, reading only what the definitions use.
 
     The :data:`REQUIRED` and :data:`_OPTIONAL_COLUMNS`, and for ``patients`` the ``keys``
     (every column when ``keys`` is ``None``); text other than ``patient_id`` is read as
-    dictionaries (integer codes, categorical in pandas).
+    dictionaries (integer codes, categorical in pandas). With ``by_row``, a linked table's
+    :data:`PATIENT_ROW` is read instead of its ``patient_id``.
     """
-    path = source.removesuffix("/*.parquet")
+    path = _path(source)
     schema = ds.dataset(path, format="parquet").schema
     _check_columns(table, schema.names)
     wanted = set(REQUIRED[table]) | set(_OPTIONAL_COLUMNS.get(table, ()))
     whole = table == "patients" and keys is None
     wanted |= set(keys or ()) if table == "patients" else set()
+    if by_row and table != "patients":
+        wanted = (wanted - {"patient_id"}) | {PATIENT_ROW}
     columns = [c for c in schema.names if whole or c in wanted]
     text = [c for c in columns if pa.types.is_string(schema.field(c).type) and c != "patient_id"]
     options = ds.ParquetReadOptions(dictionary_columns=text)
@@ -504,18 +575,20 @@ def _load_folder(
                 f"has no Parquet file in {folder}",
                 hint="Run 'bsol prepare' first; the indicators read its Parquet output.",
             )
-    supplied = _admissions_flag(folder)
+    supplied = _admissions_flag(_manifest(folder))
     if engine == "pandas":
         use_reading_memory_pool()
         wanted = _tables_for(indicators) or set(sources)
-        tables = {
-            t: _read_arrow(t, src, keys)
-            for t, src in sources.items()
-            if src is not None and t in wanted
-        }
+        chosen = {t: src for t, src in sources.items() if src is not None and t in wanted}
+        digest = _row_linked(chosen)
+        tables = {t: _read_arrow(t, src, keys, digest is not None) for t, src in chosen.items()}
+        by_row = digest is not None and text_sha256(tables["patients"]["patient_id"]) == digest
+        if digest is not None and not by_row:  # patients rewritten since: match the ids
+            tables |= {t: _read_arrow(t, src, keys) for t, src in chosen.items() if t != "patients"}
         if supplied is False or ("admissions" in tables and tables["admissions"].num_rows == 0):
             tables.pop("admissions", None)
-        return _frames_pandas(tables)  # medications and ed_attendances: present = supplied
+        # medications and ed_attendances: present = supplied
+        return _frames_pandas(tables, by_row)
 
     if engine == "duckdb":
         con = duckdb_connection()
@@ -523,9 +596,7 @@ def _load_folder(
     else:
         spark = spark_session()
         lazy = {
-            t: nw.from_native(spark.read.parquet(src.removesuffix("/*.parquet")))
-            for t, src in sources.items()
-            if src
+            t: nw.from_native(spark.read.parquet(_path(src))) for t, src in sources.items() if src
         }
     for table, frame in lazy.items():
         _check_columns(table, _lazy_columns(frame))
