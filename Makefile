@@ -59,7 +59,7 @@ lint: install
 
 # Print the timing and memory figures (full-size data; takes several minutes).
 bench: install
-	for b in synth prepare indicators engines packs stats; do $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
+	for b in synth prepare indicators engines packs stats sql_baseline; do $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) data/processed/* reports/* .pytest_cache

@@ -12,27 +12,18 @@ Examples:
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from bsol_analytics.dates import Coverage
+from bsol_analytics.dates import DATED_TABLES, Coverage, coverage_of_ranges, frame_coverage
 from bsol_analytics.errors import ParameterError
+from bsol_analytics.paths import parquet_source
 from bsol_analytics.vocabulary import PREPARE_MANIFEST, WINDOWED_CLUSTERS
 
 #: The file ``bsol prepare`` writes last; a folder holding it is prepared.
 MANIFEST = PREPARE_MANIFEST
-
-#: table -> (date column, coverage source).
-_DATED: dict[str, tuple[str, str]] = {
-    "clinical_events": ("event_date", "measurements"),
-    "screening": ("test_date", "screening"),
-    "admissions": ("admission_date", "admissions"),
-}
 
 
 def is_prepared(folder: str | Path) -> bool:
@@ -95,24 +86,13 @@ def open_data(data: Any, work_dir: str | Path | None = None) -> Iterator[Any]:
         yield out
 
 
-def parquet_source(folder: Path, table: str) -> str | None:
-    """The Parquet file of ``table`` in ``folder``, or a glob over its folder of parts."""
-    single = folder / f"{table}.parquet"
-    if single.is_file():
-        return str(single)
-    for parts in (folder / table, single):
-        if parts.is_dir() and any(parts.glob("*.parquet")):
-            return str(parts / "*.parquet")
-    return None
-
-
 def _folder_ranges(folder: Path) -> list[tuple[str, Any, Any]]:
     import duckdb
 
     out = []
     con = duckdb.connect()
     try:
-        for table, (column, source) in _DATED.items():
+        for table, (column, source) in DATED_TABLES.items():
             src = parquet_source(folder, table)
             if src is None:
                 continue
@@ -131,24 +111,11 @@ def _folder_ranges(folder: Path) -> list[tuple[str, Any, Any]]:
     return out
 
 
-def _frame_ranges(tables: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    out = []
-    for table, (column, source) in _DATED.items():
-        frame = tables.get(table)
-        if frame is None or column not in getattr(frame, "columns", ()) or not len(frame):
-            continue
-        dates = pd.to_datetime(frame[column], errors="coerce")
-        windowed = dates
-        if table == "clinical_events" and "cluster" in frame.columns:
-            windowed = dates[frame["cluster"].isin(WINDOWED_CLUSTERS).to_numpy()]
-        out.append((source, dates.max(), windowed.min()))
-    return out
-
-
 def coverage(tables: Any) -> Coverage:
     """The dates ``tables`` (a prepared folder or a mapping of frames) cover.
 
     Examples:
+        >>> import pandas as pd
         >>> ev = pd.DataFrame({"event_date": pd.to_datetime(["2019-04-01", "2025-03-30"]),
         ...     "cluster": ["SBP", "HYP_COD"]})
         >>> c = coverage({"clinical_events": ev})
@@ -156,20 +123,10 @@ def coverage(tables: Any) -> Coverage:
         (datetime.date(2025, 3, 30), datetime.date(2019, 4, 1), datetime.date(2024, 12, 31))
     """
     if isinstance(tables, str | Path):
-        ranges = _folder_ranges(Path(tables))
-    elif isinstance(tables, Mapping):
-        ranges = _frame_ranges(tables)
-    else:
-        raise ParameterError("coverage(): give a prepared folder or a mapping of tables.")
-    last: dt.date | None = None
-    starts: dict[str, dt.date] = {}
-    for source, hi, lo in ranges:
-        if hi is not None and not pd.isna(hi):
-            hi = pd.Timestamp(hi).date()
-            last = hi if last is None else max(last, hi)
-        if lo is not None and not pd.isna(lo):
-            starts[source] = pd.Timestamp(lo).date()
-    return Coverage(last, starts)
+        return coverage_of_ranges(_folder_ranges(Path(tables)))
+    if isinstance(tables, Mapping):
+        return frame_coverage(tables)
+    raise ParameterError("coverage(): give a prepared folder or a mapping of tables.")
 
 
 __all__ = ["MANIFEST", "coverage", "is_prepared", "open_data", "parquet_source"]

@@ -20,10 +20,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bsol_analytics.errors import ParameterError
-from bsol_analytics.vocabulary import LOOKBACK_MONTHS
+from bsol_analytics.vocabulary import LOOKBACK_MONTHS, WINDOWED_CLUSTERS
 
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -32,7 +33,8 @@ def parse_date(value: Any, what: str = "The reporting date") -> dt.date:
     """Parse a date written ``YYYY-MM-DD`` (dates and timestamps pass through).
 
     Args:
-        value: the text, a ``datetime.date`` or a ``pandas.Timestamp``.
+        value: the text, a ``datetime.date``, a ``pandas.Timestamp`` or a NumPy
+            ``datetime64``.
         what: how the error names the value, e.g. ``"--date"``.
 
     Raises:
@@ -46,6 +48,8 @@ def parse_date(value: Any, what: str = "The reporting date") -> dt.date:
         ...
         bsol_analytics.errors.ParameterError: The reporting date '31/03/2025' is not a date in the form YYYY-MM-DD (for example 2025-03-31).
     """  # noqa: E501
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
     if isinstance(value, pd.Timestamp):
         if pd.isna(value):
             raise ParameterError(f"{what} is missing; write it as YYYY-MM-DD.")
@@ -194,9 +198,55 @@ class Coverage:
         """The coverage in one sentence (used in every refusal)."""
         if self.last is None:
             return "The extract holds no event, screening or admission dates."
-        first = max(self.starts.values()) if self.starts else None
+        first = min(self.starts.values()) if self.starts else None
         span = f"{first} to {self.last}" if first else f"dates up to {self.last}"
-        return f"The extract covers {span} (last complete quarter {self.last_quarter})."
+        sources = ", ".join(f"{k} from {v}" for k, v in sorted(self.starts.items()))
+        detail = f"{sources}; " if len(self.starts) > 1 else ""
+        return f"The extract covers {span} ({detail}last complete quarter {self.last_quarter})."
+
+
+#: table -> (date column, coverage source): the dates that make an extract's coverage.
+DATED_TABLES: dict[str, tuple[str, str]] = {
+    "clinical_events": ("event_date", "measurements"),
+    "screening": ("test_date", "screening"),
+    "admissions": ("admission_date", "admissions"),
+}
+
+
+def coverage_of_ranges(ranges: Iterable[tuple[str, Any, Any]]) -> Coverage:
+    """The coverage from ``(source, latest date, earliest windowed date)`` per table."""
+    last: dt.date | None = None
+    starts: dict[str, dt.date] = {}
+    for source, hi, lo in ranges:
+        if hi is not None and not pd.isna(hi):
+            hi = pd.Timestamp(hi).date()
+            last = hi if last is None else max(last, hi)
+        if lo is not None and not pd.isna(lo):
+            starts[source] = pd.Timestamp(lo).date()
+    return Coverage(last, starts)
+
+
+def frame_coverage(tables: Mapping[str, Any]) -> Coverage:
+    """The dates a mapping of table name to pandas frame covers (see :data:`DATED_TABLES`).
+
+    Examples:
+        >>> ev = pd.DataFrame({"event_date": pd.to_datetime(["2019-04-01", "2025-03-30"]),
+        ...     "cluster": ["SBP", "HYP_COD"]})
+        >>> c = frame_coverage({"clinical_events": ev})
+        >>> c.last, c.starts["measurements"], c.last_quarter
+        (datetime.date(2025, 3, 30), datetime.date(2019, 4, 1), datetime.date(2024, 12, 31))
+    """
+    ranges = []
+    for table, (column, source) in DATED_TABLES.items():
+        frame = tables.get(table)
+        if frame is None or column not in getattr(frame, "columns", ()) or not len(frame):
+            continue
+        dates = pd.to_datetime(frame[column], errors="coerce")
+        windowed = dates
+        if table == "clinical_events" and "cluster" in frame.columns:
+            windowed = dates[frame["cluster"].isin(WINDOWED_CLUSTERS).to_numpy()]
+        ranges.append((source, dates.max(), windowed.min()))
+    return coverage_of_ranges(ranges)
 
 
 def default_reporting_date(coverage: Coverage) -> dt.date:
@@ -251,21 +301,45 @@ def check_reporting_date(
         )
     ids = LOOKBACK_MONTHS if indicator_ids is None else list(indicator_ids)
     for ind in ids:
-        source, months = LOOKBACK_MONTHS.get(ind, ("", 0))
-        start = coverage.starts.get(source)
-        if start is not None and months_before(reporting_date, months) < start - dt.timedelta(1):
+        gap = lookback_gap(reporting_date, coverage, ind)
+        if gap is not None:
             raise ParameterError(
-                f"The reporting date {reporting_date} is too early: {ind} looks back "
-                f"{months} months, to {months_before(reporting_date, months)}, but the "
-                f"{source} data start on {start}. {coverage.describe()}"
+                f"The reporting date {reporting_date} is too early: {gap}. {coverage.describe()}"
             )
     return reporting_date
 
 
+def lookback_gap(reporting_date: dt.date, coverage: Coverage, indicator_id: str) -> str | None:
+    """Why the extract cannot give ``indicator_id`` at ``reporting_date``, or ``None``.
+
+    The indicator's look-back window (:data:`~bsol_analytics.vocabulary.LOOKBACK_MONTHS`),
+    ``RD - N months < date <= RD``, must start within the data it reads.
+
+    Examples:
+        >>> c = Coverage(dt.date(2025, 3, 31), {"measurements": dt.date(2019, 3, 31)})
+        >>> lookback_gap(dt.date(2024, 3, 31), c, "HYP_BP_CHECK_45") is None
+        True
+        >>> lookback_gap(dt.date(2023, 12, 31), c, "HYP_BP_CHECK_45")
+        'HYP_BP_CHECK_45 looks back 60 months, to 2018-12-31, but the measurements data start on 2019-03-31'
+    """  # noqa: E501
+    source, months = LOOKBACK_MONTHS.get(indicator_id, ("", 0))
+    start = coverage.starts.get(source)
+    if start is None or months_before(reporting_date, months) >= start - dt.timedelta(1):
+        return None
+    return (
+        f"{indicator_id} looks back {months} months, to {months_before(reporting_date, months)}, "
+        f"but the {source} data start on {start}"
+    )
+
+
 __all__ = [
+    "DATED_TABLES",
     "Coverage",
     "check_reporting_date",
+    "coverage_of_ranges",
     "default_reporting_date",
+    "frame_coverage",
+    "lookback_gap",
     "months_before",
     "parse_date",
     "parse_series",

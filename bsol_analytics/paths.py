@@ -36,6 +36,7 @@ __all__ = [
     "REPORTS_DIR",  # noqa: F822 (module __getattr__)
     "REPO_ROOT",
     "bundled_dir",
+    "parquet_source",
 ]
 
 #: The installed package folder (``.../site-packages/bsol_analytics`` from a wheel).
@@ -82,6 +83,21 @@ _CWD_RELATIVE: dict[str, tuple[str, ...]] = {
     "PROCESSED_DIR": ("data", "processed"),
     "REPORTS_DIR": ("reports",),
 }
+
+
+def parquet_source(folder: Path, table: str) -> str | None:
+    """The Parquet file of ``table`` in ``folder``, or a glob over its folder of parts.
+
+    ``<table>.parquet`` (a file), else the parts in ``<table>/`` or ``<table>.parquet/``;
+    ``None`` when there is neither.
+    """
+    single = folder / f"{table}.parquet"
+    if single.is_file():
+        return str(single)
+    for parts in (folder / table, single):
+        if parts.is_dir() and any(parts.glob("*.parquet")):
+            return str(parts / "*.parquet")
+    return None
 
 
 def __getattr__(name: str) -> Path:

@@ -55,6 +55,10 @@ RVE_SUFFIX = "_RVE"
 #: ESP2013 five-year age bands (19), youngest first.
 AGE_BANDS: tuple[str, ...] = (*(f"{lo}-{lo + 4}" for lo in range(0, 90, 5)), "90+")
 #: ONS 2021 five broad ethnic groups plus ``Unknown``.
+#: The 20 age bands of the abridged life table: ``0``, ``1-4``, ``5-9``, ..., ``85-89``,
+#: ``90+`` (the key ``le_age_band`` of LE_BIRTH).
+LE_AGE_BANDS: tuple[str, ...] = ("0", "1-4", *(f"{a}-{a + 4}" for a in range(5, 90, 5)), "90+")
+
 ETHNICITY_BROAD: tuple[str, ...] = ("Asian", "Black", "Mixed", "White", "Other", "Unknown")
 #: Sex codes of the processed tables -> labels (``U``, not known, is shown as ``Unknown``).
 SEX_LABELS: dict[str, str] = {"F": "Female", "M": "Male"}
@@ -169,6 +173,7 @@ __all__ = [
     "ENGLAND",
     "ETHNICITY_BROAD",
     "FAMILIES",
+    "LE_AGE_BANDS",
     "LOCALITIES",
     "LOOKBACK_MONTHS",
     "OUTSIDE_BSOL",

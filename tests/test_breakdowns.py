@@ -558,7 +558,10 @@ def test_check_reporting_date(rd, ids, message):
     else:
         with pytest.raises(ParameterError, match=message) as err:
             dates.check_reporting_date(day, COVERAGE, ids)
-        assert "The extract covers 2019-04-01 to 2025-03-31" in str(err.value)
+        assert (
+            "The extract covers 2019-03-31 to 2025-03-31 (measurements from 2019-03-31, "
+            "screening from 2019-04-01; last complete quarter 2025-03-31)"
+        ) in str(err.value)
 
 
 def test_coverage_starts_at_the_windowed_events_not_old_diagnoses():

@@ -14,7 +14,6 @@ from bsol_analytics.cleaning import (
     assign_clusters,
     before_birth,
     data_quality_summary,
-    default_reporting_date,
     duplicate_rows,
     implausible_values,
     load_prepared,
@@ -26,6 +25,7 @@ from bsol_analytics.cleaning import (
 )
 from bsol_analytics.cleaning.quality import QualityLog
 from bsol_analytics.contract import PROCESSED_SCHEMAS, validate_processed
+from bsol_analytics.dates import Coverage
 
 N = 600
 SBP = reference.codelist("SBP")["code"].iloc[0]
@@ -526,7 +526,7 @@ def test_merging_a_log_adds_every_count():
     ],
 )
 def test_default_reporting_date(last, expected):
-    assert str(default_reporting_date(pd.Timestamp(last).date())) == expected
+    assert str(Coverage(pd.Timestamp(last).date()).last_quarter) == expected
 
 
 def test_prepare_writes_schema_conformant_tables(write_extract, base_frames, tmp_path):

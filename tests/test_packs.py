@@ -1014,3 +1014,40 @@ def test_the_tables_step_keeps_full_collections_rare_and_puts_the_thresholds_bac
     with packs_run._rare_full_collections():
         assert gc.get_threshold() == packs_run.GC_THRESHOLDS
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize(
+    ("measurements_start", "kept"),
+    [
+        ("2019-03-31", ["2024-03-31"]),  # the 60-month window of 2023-12-31 starts before
+        ("2018-12-31", ["2023-12-31", "2024-03-31"]),  # ... and here exactly at the start
+        ("2019-04-02", []),  # the window of 2024-03-31 is after 2019-03-31: one day short
+    ],
+)
+def test_trend_quarters_the_data_cannot_support_are_left_out(measurements_start, kept):
+    from bsol_analytics.packs.tables import supported_rows
+
+    cube = pd.DataFrame(
+        {
+            "reporting_date": pd.to_datetime(["2023-12-31", "2024-03-31", "2023-12-31"]),
+            "indicator_id": ["HYP_BP_CHECK_45", "HYP_BP_CHECK_45", "HYP_PREV"],
+            "numerator": [1, 2, 3],
+        }
+    )
+    start = dt.date.fromisoformat(measurements_start)
+    out = supported_rows(cube, dates.Coverage(dt.date(2025, 3, 31), {"measurements": start}))
+    expected = cube[
+        (cube["indicator_id"] == "HYP_PREV") | cube["reporting_date"].isin(pd.to_datetime(kept))
+    ]
+    pdt.assert_frame_equal(out, expected.reset_index(drop=True))
+
+
+def test_the_notebook_checks_the_date_against_the_default_data(
+    prepared_extract, tmp_path, monkeypatch
+):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "processed").symlink_to(prepared_extract, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    assert report.validate_parameters("East", "2025-03-31") == ("East", dt.date(2025, 3, 31))
+    with pytest.raises(ParameterError, match="after the last complete quarter"):
+        report.validate_parameters("East", "2026-06-30")

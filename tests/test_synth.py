@@ -757,10 +757,7 @@ _REGISTER_GROWTH = {"HYP_PREV": 3.0, "DM_PREV": 4.0, "COPD_PREV": 3.0, "PC_REG":
 @pytest.fixture(scope="module")
 def quarterly(tmp_path_factory) -> pd.DataFrame:
     """BSOL values of the v1/v2 proportion indicators at the 12 quarter ends to 2025-03-31."""
-    try:
-        from bsol_analytics.table import indicator_table
-    except ImportError:  # before the module rename
-        from bsol_analytics.breakdowns import indicator_table
+    from bsol_analytics.table import indicator_table
 
     out = tmp_path_factory.mktemp("stationary") / "x"
     generate(out, patients=N, seed=5, fmt="parquet", clean=True)

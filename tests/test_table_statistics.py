@@ -15,7 +15,7 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 from bsol_analytics import stats
 from bsol_analytics import table as tb
 from bsol_analytics.indicators import compute_cube
-from bsol_analytics.indicators.base import LE_AGE_BANDS
+from bsol_analytics.vocabulary import LE_AGE_BANDS
 
 RD = pd.Timestamp("2025-03-31")
 COLS = ["value", "lower", "upper", "numerator", "denominator"]

@@ -50,7 +50,6 @@ from bsol_analytics.cleaning.quality import (
     RULES,
     QualityLog,
     data_quality_summary,
-    default_reporting_date,
     render_data_quality,
 )
 from bsol_analytics.cleaning.readers import find_table_file, read_table_file, table_files
@@ -67,7 +66,6 @@ __all__ = [
     "before_birth",
     "clean_tables",
     "data_quality_summary",
-    "default_reporting_date",
     "duplicate_rows",
     "find_table_file",
     "implausible_values",

@@ -36,7 +36,6 @@ from bsol_analytics.cleaning.quality import (
     Drop,
     QualityLog,
     data_quality_summary,
-    default_reporting_date,
     example_rows,
 )
 from bsol_analytics.cleaning.readers import find_table_file, read_table_file, table_files
@@ -55,6 +54,7 @@ from bsol_analytics.contract import (
     PROCESSED_SCHEMAS,
     TableSpec,
 )
+from bsol_analytics.dates import frame_coverage
 from bsol_analytics.errors import BsolError, ExtractError, ParameterError
 from bsol_analytics.io import atomic_directory, atomic_write_text, file_sha256, text_sha256
 from bsol_analytics.vocabulary import PATIENT_ROW, PATIENTS_DIGEST, PREPARE_MANIFEST
@@ -1131,8 +1131,8 @@ def _clean_tables(
     if len(ev_dates):
         lo, hi = ev_dates.min(), ev_dates.max()
         log.facts["event_date_range"] = [str(lo.date()), str(hi.date())]
-        rd = default_reporting_date(hi)
-        log.facts["default_reporting_date"] = str(rd) if rd else None
+    rd = frame_coverage(out).last_quarter  # the default of every command
+    log.facts["default_reporting_date"] = str(rd) if rd else None
     log.facts["rows_written"] = {name: len(df) for name, df in out.items()}
     return out
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from bsol_analytics.contract import CONTRACT_VERSION, MALFORMED_SHARE
-from bsol_analytics.dates import quarter_end
 from bsol_analytics.errors import ExtractError
 
 __all__ = [
@@ -18,7 +16,6 @@ __all__ = [
     "Drop",
     "QualityLog",
     "data_quality_summary",
-    "default_reporting_date",
     "example_rows",
     "render_data_quality",
 ]
@@ -322,26 +319,6 @@ class QualityLog:
                 by_rule = out.setdefault(e.table, {})
                 by_rule[e.rule] = by_rule.get(e.rule, 0) + e.rows
         return out
-
-
-def default_reporting_date(last_date: dt.date | pd.Timestamp | None) -> dt.date | None:
-    """The end of the latest calendar quarter that ``last_date`` covers completely.
-
-    Args:
-        last_date: the latest date in the data.
-
-    Returns:
-        The latest quarter end on or before ``last_date`` (``None`` if no date).
-
-    Examples:
-        >>> default_reporting_date(dt.date(2025, 3, 31))
-        datetime.date(2025, 3, 31)
-        >>> default_reporting_date(dt.date(2025, 3, 30))
-        datetime.date(2024, 12, 31)
-    """
-    if last_date is None or pd.isna(last_date):
-        return None
-    return quarter_end(pd.Timestamp(last_date).date())
 
 
 def data_quality_summary(log: QualityLog) -> dict[str, Any]:

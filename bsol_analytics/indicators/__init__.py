@@ -13,7 +13,7 @@ Public API:
 
 from __future__ import annotations
 
-from bsol_analytics.indicators.base import AGE_BANDS, LE_AGE_BANDS, months_before
+from bsol_analytics.indicators.base import AGE_BANDS, months_before
 from bsol_analytics.indicators.engines import (
     DEFINITIONS,
     ENGINES,
@@ -30,6 +30,7 @@ from bsol_analytics.indicators.registry import (
     list_indicators,
     registry_frame,
 )
+from bsol_analytics.vocabulary import LE_AGE_BANDS
 
 __all__ = [
     "AGE_BANDS",

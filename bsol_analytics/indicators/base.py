@@ -45,10 +45,6 @@ AGE_BANDS: tuple[str, ...] = AGE_BANDS_ESP2013
 #: was within 12 months of RD).
 Population = Literal["registered", "decedents", "mortality"]
 
-#: Life-table age bands (``0``, ``1-4``, ``5-9`` ... ``85-89``, ``90+``): the derived key
-#: ``le_age_band`` used by LE_BIRTH.
-LE_AGE_BANDS: tuple[str, ...] = ("0", "1-4", *(f"{a}-{a + 4}" for a in range(5, 90, 5)), "90+")
-
 
 def age_band_label(code: int) -> str:
     """Return the ESP2013 band label for a band code (0 = ``0-4`` … 18 = ``90+``).
@@ -173,12 +169,15 @@ def age_band_code(age: nw.Expr) -> nw.Expr:
 
 
 def le_age_band_code(age: nw.Expr) -> nw.Expr:
-    """Life-table band code (0-19) for an age in whole years; labels in :data:`LE_AGE_BANDS`.
+    """Life-table band code (0-19) for an age in whole years.
+
+    The labels are :data:`~bsol_analytics.vocabulary.LE_AGE_BANDS`.
 
     Examples:
         >>> import pandas as pd
         >>> df = nw.from_native(pd.DataFrame({"age": [0, 1, 4, 5, 89, 90, 104]}))
         >>> codes = df.select(le_age_band_code(nw.col("age")).alias("b")).to_native()["b"]
+        >>> from bsol_analytics.vocabulary import LE_AGE_BANDS
         >>> [LE_AGE_BANDS[c] for c in codes]
         ['0', '1-4', '1-4', '5-9', '85-89', '90+', '90+']
     """

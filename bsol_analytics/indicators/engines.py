@@ -37,6 +37,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from bsol_analytics.compute import row_order
+from bsol_analytics.dates import parse_date
 from bsol_analytics.errors import BsolError, ExtractError, ParameterError
 from bsol_analytics.indicators import (
     cardiovascular,
@@ -52,7 +53,6 @@ from bsol_analytics.indicators.base import (
     AGE_BANDS,
     INPUT_NAMES,
     INPUTS,
-    LE_AGE_BANDS,
     Context,
     Feature,
     Frames,
@@ -64,7 +64,8 @@ from bsol_analytics.indicators.base import (
     whole_years,
 )
 from bsol_analytics.io import text_sha256
-from bsol_analytics.vocabulary import PATIENT_ROW, PATIENTS_DIGEST, PREPARE_MANIFEST
+from bsol_analytics.paths import parquet_source
+from bsol_analytics.vocabulary import LE_AGE_BANDS, PATIENT_ROW, PATIENTS_DIGEST, PREPARE_MANIFEST
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ OPTIONAL_TABLES: tuple[str, ...] = ("admissions", "medications", "ed_attendances
 #: Position of each indicator in registry order, for sorting outputs.
 _REGISTRY_ORDER: dict[str, int] = {i: n for n, i in enumerate(DEFINITIONS)}
 #: Keys computed by the engine rather than read from ``patients``: ``age_band`` (ESP2013),
-#: ``age``, ``le_age_band`` (life-table bands, :data:`~.base.LE_AGE_BANDS`) and
+#: ``age``, ``le_age_band`` (life-table bands, :data:`~bsol_analytics.vocabulary.LE_AGE_BANDS`) and
 #: ``diabetes_type`` (``Type 1``, ``Type 2``, ``Unknown`` at RD).
 DERIVED_KEYS: tuple[str, ...] = ("age_band", "age", "le_age_band", "diabetes_type")
 #: Derived keys held as band codes inside the engines and labelled in the output.
@@ -145,19 +146,6 @@ def _check_columns(table: str, columns: Iterable[str]) -> None:
                 "is required by the indicator definitions but is missing",
                 hint="Run 'bsol prepare' on the extract and point the suite at its output.",
             )
-
-
-def _parquet_source(folder: Path, table: str) -> str | None:
-    """The Parquet file, or a glob over a folder of parts, holding ``table``."""
-    single = folder / f"{table}.parquet"
-    if single.is_file():
-        return str(single)
-    parts = folder / table
-    if parts.is_dir() and any(parts.glob("*.parquet")):
-        return str(parts / "*.parquet")
-    if single.is_dir() and any(single.glob("*.parquet")):
-        return str(single / "*.parquet")
-    return None
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
@@ -566,7 +554,7 @@ def _load_folder(
             f"The folder {folder} does not exist. Point the suite at a folder written by "
             "'bsol prepare'."
         )
-    sources = {t: _parquet_source(folder, t) for t in REQUIRED}
+    sources = {t: parquet_source(folder, t) for t in REQUIRED}
     for table in ("patients", "clinical_events", "screening"):
         if sources[table] is None:
             raise ExtractError(
@@ -701,17 +689,7 @@ def load_tables(
 def _reporting_dates(values: Any) -> list[dt.date]:
     if isinstance(values, str | dt.date | pd.Timestamp):
         values = [values]
-    out = []
-    for value in values:
-        try:
-            stamp = pd.Timestamp(value)
-        except (ValueError, TypeError):
-            stamp = pd.NaT
-        if pd.isna(stamp):
-            raise ParameterError(
-                f"The reporting date {value!r} is not a date; write it as YYYY-MM-DD."
-            )
-        out.append(stamp.date())
+    out = [parse_date(value) for value in values]
     if not out:
         raise ParameterError("Give at least one reporting date.")
     return sorted(set(out))

@@ -26,7 +26,8 @@ import narwhals as nw
 import pandas as pd
 
 from bsol_analytics.errors import ParameterError
-from bsol_analytics.indicators.base import LE_AGE_BANDS, Context, Feature, Frames, Indicator, age
+from bsol_analytics.indicators.base import Context, Feature, Frames, Indicator, age
+from bsol_analytics.vocabulary import LE_AGE_BANDS
 
 _FOURTH = string.digits + string.ascii_uppercase
 #: Years of deaths pooled by LE_BIRTH (person-years = population at RD x this).

@@ -24,6 +24,7 @@ import pandas as pd
 from bsol_analytics import paths
 from bsol_analytics.errors import BsolError, ParameterError
 from bsol_analytics.indicators.base import AGE_BANDS
+from bsol_analytics.vocabulary import CONDITION_INDICATORS
 
 Polarity = Literal["higher is better", "lower is better", "no judgement"]
 
@@ -984,14 +985,6 @@ def registry_frame() -> pd.DataFrame:
     return pd.DataFrame([dataclasses.asdict(i) for i in list_indicators()])
 
 
-#: expected-prevalence condition -> the recorded-prevalence indicator it is compared with
-CONDITION_INDICATOR: dict[str, str] = {
-    "hypertension": "HYP_PREV",
-    "diabetes": "DM_PREV",
-    "copd": "COPD_PREV",
-}
-
-
 @functools.lru_cache(maxsize=1)
 def _expected() -> pd.DataFrame:
     path = paths.RAW_DIR / "expected_prevalence" / "expected_prevalence_age_sex.csv"
@@ -1044,7 +1037,7 @@ def expected_prevalence(condition: str | None = None) -> pd.DataFrame:
         hit = chosen[(chosen["age_from"] <= middle) & (chosen["age_to"] >= middle)]
         rows.append(hit.assign(age_band=band))
     out = pd.concat(rows, ignore_index=True)
-    out = out.assign(indicator_id=out["condition"].map(CONDITION_INDICATOR))
+    out = out.assign(indicator_id=out["condition"].map(CONDITION_INDICATORS))
     out = out[["condition", "indicator_id", "sex", "age_band", "prevalence", "source"]]
     order = {b: n for n, b in enumerate(AGE_BANDS)}
     return (

@@ -25,7 +25,7 @@ import pandas as pd
 from bsol_analytics import __version__
 from bsol_analytics.compute import PARALLEL_MIN_PATIENTS, available_cpus
 from bsol_analytics.datafolder import MANIFEST, coverage, open_data
-from bsol_analytics.dates import Coverage, months_before, quarter_series
+from bsol_analytics.dates import Coverage, lookback_gap, months_before, quarter_series
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.indicators import (
     computable_indicators,
@@ -481,7 +481,10 @@ def indicator_frame(
         ``(statistics, cube)``: the unprotected statistics and the cube of the areas at the
         reporting date (its area keys make the run's areas frame).
     """
-    stats, cube, _, _ = _indicator_parts(processed, reporting_date, view, imd, engine, timings)
+    cov = coverage(processed) if isinstance(processed, str | Path) else None
+    stats, cube, _, _ = _indicator_parts(
+        processed, reporting_date, view, imd, engine, timings, cov=cov
+    )
     return stats, cube
 
 
@@ -536,14 +539,21 @@ def _indicator_parts(
     engine: str,
     timings: dict[str, float] | None = None,
     jobs: int = 1,
+    cov: Coverage | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str], pd.DataFrame]:
-    """The statistics, the areas cube, the ids in published order and the ward cube."""
+    """The statistics, the areas cube, the ids in published order and the ward cube.
+
+    With ``cov``, the trends leave out each indicator's quarters that the extract cannot
+    support (:func:`supported_rows`).
+    """
     step = _Steps({} if timings is None else timings)
     processed = load_tables(processed, engine)  # read once for every cube
     requests = _cube_requests(processed, reporting_date, view, imd, engine)
     with step("cube"):
         computed = compute_cubes(processed, list(requests.values()), engine, jobs=jobs)
         cubes = dict(zip(requests, computed, strict=True))
+        if cov is not None:
+            cubes["1"] = supported_rows(cubes["1"], cov)
     derived = derived_ids()
     reference = normalise_reference_rates(expected_prevalence())
     frames = []
@@ -569,6 +579,33 @@ def _indicator_parts(
     ids += [i for i in pd.unique(cubes["2"]["indicator_id"]) if i not in ids]
     stats = family_breakdowns_only(stats).reset_index(drop=True)
     return stats, cubes["2"], [str(i) for i in ids], cubes["wards"]
+
+
+def supported_rows(cube: pd.DataFrame, cov: Coverage) -> pd.DataFrame:
+    """``cube`` without the rows of an indicator at a date its look-back window cannot reach.
+
+    An earlier quarter of a trend whose window (e.g. 60 months for the blood-pressure
+    check) starts before the extract's data would count too few events; its rows are left
+    out, so the trend starts at the first quarter the data support
+    (:func:`bsol_analytics.dates.lookback_gap`).
+
+    Examples:
+        >>> cube = pd.DataFrame({"reporting_date": pd.to_datetime(["2023-12-31",
+        ...     "2024-03-31", "2023-12-31"]), "indicator_id": ["HYP_BP_CHECK_45"] * 2
+        ...     + ["HYP_PREV"]})
+        >>> cov = Coverage(dt.date(2025, 3, 31), {"measurements": dt.date(2019, 3, 31)})
+        >>> supported_rows(cube, cov)["reporting_date"].dt.date.astype(str).tolist()
+        ['2024-03-31', '2023-12-31']
+    """
+    pairs = cube[["indicator_id", "reporting_date"]].drop_duplicates()
+    gaps = [
+        lookback_gap(pd.Timestamp(d).date(), cov, str(i)) for i, d in pairs.itertuples(index=False)
+    ]
+    bad = pairs[[g is not None for g in gaps]]
+    if bad.empty:
+        return cube
+    drop = cube.merge(bad.assign(_bad=True), on=["indicator_id", "reporting_date"], how="left")
+    return cube[drop["_bad"].isna().to_numpy()].reset_index(drop=True)
 
 
 def life_expectancy_frame(
@@ -713,7 +750,9 @@ def compute_tables(
         with step("load"):  # the prepared tables, read once per run
             frames = load_tables(processed, engine, keys=_pack_keys(rd, view, imd))
         jobs = _cube_jobs(frames) if jobs is None else jobs
-        tables, run_areas, ids = _unprotected_tables(processed, frames, rd, view, imd, step, jobs)
+        tables, run_areas, ids = _unprotected_tables(
+            processed, frames, rd, view, imd, step, jobs, cov
+        )
         if before_protect is not None:
             before_protect()
         with step("protect"):
@@ -785,7 +824,14 @@ class _Steps:
 
 
 def _unprotected_tables(
-    processed: Path, frames: Frames, rd: dt.date, view: str, imd: str, step: _Steps, jobs: int = 1
+    processed: Path,
+    frames: Frames,
+    rd: dt.date,
+    view: str,
+    imd: str,
+    step: _Steps,
+    jobs: int,
+    cov: Coverage,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
     """Every table the run publishes, before disclosure control, the run's areas and ids.
 
@@ -793,7 +839,7 @@ def _unprotected_tables(
     """
     engine = frames.backend
     indicators, cube, ids, ward_cube = _indicator_parts(
-        frames, rd, view, imd, engine, step.timings, jobs
+        frames, rd, view, imd, engine, step.timings, jobs, cov
     )
     with step("population"):
         from bsol_analytics.cleaning import read_prepared_table  # pandera: not at import

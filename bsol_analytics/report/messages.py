@@ -26,7 +26,7 @@ import pandas as pd
 
 from bsol_analytics.report.formatting import fmt_count, fmt_date, fmt_number
 from bsol_analytics.report.loading import PackData
-from bsol_analytics.report.selection import TREND_QUARTERS, at_a_glance, recent_trends
+from bsol_analytics.report.selection import RECENT_TREND_QUARTERS, at_a_glance, recent_trends
 from bsol_analytics.vocabulary import BSOL, DSR_SUFFIX, comparator_of
 
 #: How a gap's size is written, by unit.
@@ -299,7 +299,7 @@ def biggest_change(data: PackData, area: str) -> pd.Series | None:
 
 
 def _change_sentence(row: pd.Series | None, area: str, data: PackData) -> str:
-    window = f"over the {TREND_QUARTERS} quarters to {fmt_date(data.reporting_date)}"
+    window = f"over the {RECENT_TREND_QUARTERS} quarters to {fmt_date(data.reporting_date)}"
     if row is None:
         return (
             f"No indicator in {area} changed significantly {window} (chi-squared test for "

@@ -11,7 +11,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from bsol_analytics.datafolder import coverage, open_data
+from bsol_analytics import paths
+from bsol_analytics.datafolder import coverage, is_prepared, open_data
 from bsol_analytics.dates import Coverage, check_reporting_date, parse_date
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.vocabulary import LOCALITIES, PACK_AREAS
@@ -27,8 +28,9 @@ def validate_parameters(
 ) -> tuple[str, dt.date]:
     """Check a pack's parameters; return the canonical locality name and the date.
 
-    With ``tables_dir`` (pack tables) or ``data_dir`` (an extract or prepared folder) the
-    date is also checked against what the data cover
+    With ``tables_dir`` (pack tables) or ``data_dir`` (an extract or prepared folder), or
+    without either when the pack's default data (``data/processed`` under the current
+    folder) are prepared, the date is also checked against what the data cover
     (:func:`bsol_analytics.dates.check_reporting_date`).
 
     Raises:
@@ -43,20 +45,34 @@ def validate_parameters(
         ...
         bsol_analytics.errors.ParameterError: Unknown locality 'Narnia'. Choose one of Central, East, North, South, West, Solihull or BSOL.
     """  # noqa: E501
+    canonical = canonical_locality(locality)
+    check_view_imd(view, imd)
+    rd = parse_date(reporting_date)
+    if tables_dir is not None:
+        check_reporting_date(rd, tables_coverage(tables_dir))
+    elif data_dir is not None or is_prepared(paths.PROCESSED_DIR):  # the pack's default data
+        with open_data(data_dir or paths.PROCESSED_DIR) as tables:
+            check_reporting_date(rd, coverage(tables))
+    return canonical, rd
+
+
+def canonical_locality(locality: str) -> str:
+    """The pack area ``locality`` names, in its own spelling (any case, spaces trimmed).
+
+    Raises:
+        ParameterError: not a locality or BSOL.
+
+    Examples:
+        >>> canonical_locality(" solihull"), canonical_locality("bsol")
+        ('Solihull', 'BSOL')
+    """
     names = {p.lower(): p for p in PACK_AREAS}
     canonical = names.get(str(locality).strip().lower())
     if canonical is None:
         raise ParameterError(
             f"Unknown locality {locality!r}. Choose one of {', '.join(LOCALITIES)} or BSOL."
         )
-    check_view_imd(view, imd)
-    rd = parse_date(reporting_date)
-    if tables_dir is not None:
-        check_reporting_date(rd, tables_coverage(tables_dir))
-    elif data_dir is not None:
-        with open_data(data_dir) as tables:
-            check_reporting_date(rd, coverage(tables))
-    return canonical, rd
+    return canonical
 
 
 def check_view_imd(view: str, imd: str | int) -> None:
@@ -100,10 +116,16 @@ def parse_localities(text: str | Sequence[str] | None) -> list[str]:
     if text is None:
         return list(PACK_AREAS)
     items = text.split(",") if isinstance(text, str) else list(text)
-    out = [validate_parameters(i, "2000-01-01")[0] for i in items if str(i).strip()]
+    out = [canonical_locality(i) for i in items if str(i).strip()]
     if not out:
         raise ParameterError("--localities is empty: name at least one locality or BSOL.")
     return list(dict.fromkeys(out))
 
 
-__all__ = ["check_view_imd", "parse_localities", "tables_coverage", "validate_parameters"]
+__all__ = [
+    "canonical_locality",
+    "check_view_imd",
+    "parse_localities",
+    "tables_coverage",
+    "validate_parameters",
+]

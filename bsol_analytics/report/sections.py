@@ -29,7 +29,7 @@ from bsol_analytics.report.html import (
 from bsol_analytics.report.loading import PackData
 from bsol_analytics.report.selection import (
     NO_ENGLAND,
-    TREND_QUARTERS,
+    RECENT_TREND_QUARTERS,
     _comparator_value,
     _family_meta,
     areas_side_by_side,
@@ -69,7 +69,15 @@ from bsol_analytics.report.words import (
     sii_sentence,
 )
 from bsol_analytics.stats import funnel_limits
-from bsol_analytics.vocabulary import BSOL, DECILE_LABELS, DSR_SUFFIX, FAMILIES, comparator_of
+from bsol_analytics.vocabulary import (
+    AGE_BANDS,
+    BSOL,
+    DECILE_LABELS,
+    DSR_SUFFIX,
+    FAMILIES,
+    QUINTILE_LABELS,
+    comparator_of,
+)
 
 
 def title_html(data: PackData, area: str) -> str:
@@ -212,8 +220,8 @@ def trend_note(data: PackData) -> str:
     """
     return (
         "Trend: Fingertips' recent-trend test (chi-squared test for trend, 99.8% level) over "
-        f"the {TREND_QUARTERS} quarters to {fmt_date(data.reporting_date)}, the quarters the "
-        "extract supports for every look-back window. Only percentages are tested; rates, "
+        f"the {RECENT_TREND_QUARTERS} quarters to {fmt_date(data.reporting_date)}, the quarters "
+        "the extract supports for every look-back window. Only percentages are tested; rates, "
         "ratios and age-standardised values say 'not tested', and an indicator with a "
         "suppressed quarter in the window is not tested."
     )
@@ -319,7 +327,7 @@ def population_section(data: PackData, area: str) -> str:
     pyr = population_pyramid(data, area)
     fig, alt = plots.pyramid(pyr[pyr["sex"].isin(["F", "M"])], area)
     total = registered_total(data, area)
-    older = pyr[pyr["age_band"].isin(["65-69", "70-74", "75-79", "80-84", "85-89", "90+"])]
+    older = pyr[pyr["age_band"].isin(AGE_BANDS[AGE_BANDS.index("65-69") :])]
     old_pct = older["percent"].sum()
     bsol_old = older["bsol_percent"].sum()
     cmp_word = "more" if old_pct > bsol_old else "fewer"
@@ -413,7 +421,7 @@ def deprivation_map_section(data: PackData, area: str) -> str:
     scores = reference.imd2025() if imd == "2025" else reference.imd2019_for_lsoa21()
     qcol = "imd_quintile" if "imd_quintile" in scores else scores.filter(like="quintile").columns[0]
     gdf = shapes.merge(scores[["lsoa21_code", qcol]], on="lsoa21_code", how="left")
-    labels = {1: "Q1 (most deprived)", 2: "Q2", 3: "Q3", 4: "Q4", 5: "Q5 (least deprived)"}
+    labels = dict(enumerate(QUINTILE_LABELS, start=1))
     gdf = gdf.assign(quintile=gdf[qcol].map(lambda q: labels.get(int(q)) if pd.notna(q) else None))
     fig, alt = plots.choropleth(
         gdf,

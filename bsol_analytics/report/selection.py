@@ -13,7 +13,7 @@ from bsol_analytics.errors import BsolError
 from bsol_analytics.indicators.registry import get_indicator, list_indicators, registry_frame
 from bsol_analytics.report.formatting import CELL_COLUMNS, NO_COMPARISON
 from bsol_analytics.report.loading import PackData
-from bsol_analytics.vocabulary import BSOL, ETHNICITY_BROAD, LOCALITIES, comparator_of
+from bsol_analytics.vocabulary import BSOL, ETHNICITY_BROAD, LOCALITIES, SEX_LABELS, comparator_of
 
 _PREFIX_FAMILY = {
     "HYP": "hypertension",
@@ -152,7 +152,7 @@ def trend_direction(series: pd.DataFrame) -> str:
 
 
 #: Quarters of Fingertips' recent-trend test (chi-squared test for trend).
-TREND_QUARTERS = 5
+RECENT_TREND_QUARTERS = 5
 #: Trend words where the recent-trend test does not apply (a ratio, rate or standardised
 #: value) or cannot run (fewer than 5 published quarters).
 NOT_TESTED = "not tested"
@@ -193,7 +193,7 @@ def _recent_trends(data: PackData, area: str) -> pd.DataFrame:
     series = _one_row_per_cell(
         _rows_of(data, area, latest=False), ["indicator_id", "reporting_date"]
     )
-    quarters = sorted(pd.unique(data.indicators["reporting_date"]))[-TREND_QUARTERS:]
+    quarters = sorted(pd.unique(data.indicators["reporting_date"]))[-RECENT_TREND_QUARTERS:]
     series = series[
         series["indicator_id"].isin(tested)
         & series["reporting_date"].isin(quarters)
@@ -201,10 +201,12 @@ def _recent_trends(data: PackData, area: str) -> pd.DataFrame:
         & series["numerator"].notna()
         & (series["denominator"] > 0)
     ].sort_values("reporting_date")
-    window = series.groupby("indicator_id", sort=False).tail(TREND_QUARTERS)
+    window = series.groupby("indicator_id", sort=False).tail(RECENT_TREND_QUARTERS)
     out = pd.DataFrame({"indicator_id": meta["indicator_id"].to_numpy()})
     out["trend"] = np.where(out["indicator_id"].isin(tested), NOT_ENOUGH, NOT_TESTED)
-    full = window.groupby("indicator_id")["reporting_date"].transform("size") == TREND_QUARTERS
+    full = (
+        window.groupby("indicator_id")["reporting_date"].transform("size") == RECENT_TREND_QUARTERS
+    )
     window = window[full]
     if window.empty:
         return out.assign(period_from=pd.NaT, period_to=pd.NaT, first=np.nan, last=np.nan)
@@ -216,7 +218,7 @@ def _recent_trends(data: PackData, area: str) -> pd.DataFrame:
         "denominator",
         period="reporting_date",
         by="indicator_id",
-        points=TREND_QUARTERS,
+        points=RECENT_TREND_QUARTERS,
     )
     ends = window.groupby("indicator_id")["value"].agg(first="first", last="last")
     test = test.set_index("indicator_id").join(ends)
@@ -721,7 +723,7 @@ NO_ENGLAND = "no published England figure"
 #: Groups of the ``diabetes_type`` breakdown compared in the diabetes section.
 DIABETES_TYPES: tuple[str, str] = ("Type 1", "Type 2")
 _ENGLAND_CODE = "E92000001"
-_SEX_WORD = {"F": "Female", "M": "Male"}
+_SEX_WORD = SEX_LABELS
 
 
 def _le_england(indicator_id: str, sex: str) -> tuple[float, str]:
@@ -950,7 +952,7 @@ __all__ = [
     "NOT_ENOUGH",
     "NOT_TESTED",
     "NO_ENGLAND",
-    "TREND_QUARTERS",
+    "RECENT_TREND_QUARTERS",
     "areas_side_by_side",
     "at_a_glance",
     "breakdown_rows",

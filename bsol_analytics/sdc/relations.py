@@ -58,12 +58,14 @@ from bsol_analytics.sdc.core import (
     require_columns,
     split_pairs,
 )
+from bsol_analytics.vocabulary import CORE20_LABELS, DECILE_LABELS, QUINTILE_LABELS
 
 #: Columns of the ``areas`` frame (``view`` is optional: a row without it holds in every view).
 AREA_COLUMNS: tuple[str, ...] = ("area_type", "area", "parent_type", "parent")
 
-_DECILES = ["D1 (most deprived)", *(f"D{k}" for k in range(2, 10)), "D10 (least deprived)"]
-_QUINTILES = ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5 (least deprived)"]
+_DECILES = DECILE_LABELS
+_QUINTILES = QUINTILE_LABELS
+_CORE20, _REST = CORE20_LABELS
 _AGE_WIDE = {
     **{b: "0-17" for b in ("0-4", "5-9", "10-14")},
     **{b: "15-44" for b in ("15-19", "20-24", "25-29", "30-34", "35-39", "40-44")},
@@ -80,9 +82,9 @@ BREAKDOWN_NESTING: tuple[tuple[str, str, dict[str, str]], ...] = (
     (
         "imd_quintile",
         "core20",
-        {q: "Core20" if k == 0 else "Rest" for k, q in enumerate(_QUINTILES)},
+        {q: _CORE20 if k == 0 else _REST for k, q in enumerate(_QUINTILES)},
     ),
-    ("imd_decile", "core20", {d: "Core20" if k < 2 else "Rest" for k, d in enumerate(_DECILES)}),
+    ("imd_decile", "core20", {d: _CORE20 if k < 2 else _REST for k, d in enumerate(_DECILES)}),
     ("age_band", "age_band_wide", _AGE_WIDE),
     ("ethnicity_detailed", "ethnicity_broad", dict(NHS_ETHNIC_CATEGORIES.values())),
 )

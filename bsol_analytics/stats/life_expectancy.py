@@ -21,17 +21,13 @@ from bsol_analytics.stats._common import (
     z_value,
 )
 from bsol_analytics.stats.dsr import normalise_age_band
+from bsol_analytics.vocabulary import LE_AGE_BANDS
 
 #: Start age of each of the 20 bands of the abridged life table.
 LE_START_AGES: tuple[int, ...] = (0, 1, *range(5, 95, 5))
 
 #: The 20 band labels: ``0``, ``1-4``, ``5-9``, ..., ``85-89``, ``90+``.
-LE_BANDS: tuple[str, ...] = (
-    "0",
-    "1-4",
-    *(f"{a}-{a + 4}" for a in range(5, 90, 5)),
-    "90+",
-)
+LE_BANDS: tuple[str, ...] = LE_AGE_BANDS
 
 #: The reference implementation's size rule: no life expectancy at or below this many
 #: person-years in total (Toson & Baker 2003).
