@@ -20,8 +20,9 @@
 # demonstration set), pick an indicator, and draw the same accessible charts as the packs.
 # Everything here is a library call, so the numbers match the published packs.
 #
-# Set `tables_dir` to the `tables` folder of a run, or to `None` to use invented
-# demonstration numbers (no extract needed).
+# Set `tables_dir` to the `tables` folder of a run, or to `None` for demonstration tables:
+# the real pipeline run on a small synthetic extract (every patient invented; no extract
+# needed).
 
 # %%
 import pandas as pd

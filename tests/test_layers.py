@@ -172,9 +172,10 @@ def _code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) 
 
 
 def _function_lengths(source: str) -> dict[str, int]:
+    """``"name:line"`` -> lines of code of every function (two of one name both count)."""
     lines = source.splitlines()
     return {
-        node.name: _code_lines(node, lines)
+        f"{node.name}:{node.lineno}": _code_lines(node, lines)
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
@@ -190,10 +191,11 @@ def test_functions_are_short(path):
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("def f():\n    return 1\n", {"f": 2}),
-        ('def f():\n    """Doc.\n\n    More.\n    """\n    return 1\n', {"f": 2}),
-        ("def f():\n    # note\n\n    x = 1\n    return x\n", {"f": 3}),
-        ("@cache\ndef f():\n    def g():\n        pass\n    return g\n", {"f": 5, "g": 2}),
+        ("def f():\n    return 1\n", {"f:1": 2}),
+        ('def f():\n    """Doc.\n\n    More.\n    """\n    return 1\n', {"f:1": 2}),
+        ("def f():\n    # note\n\n    x = 1\n    return x\n", {"f:1": 3}),
+        ("@cache\ndef f():\n    def g():\n        pass\n    return g\n", {"f:2": 5, "g:3": 2}),
+        ("def f():\n    return 1\n\n\ndef f():\n    x = 1\n    return x\n", {"f:1": 2, "f:5": 3}),
     ],
 )
 def test_the_length_check_counts_code_only(source, expected):
