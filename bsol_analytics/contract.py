@@ -49,6 +49,7 @@ __all__ = [
 
 #: Version of docs/data-contract.md implemented here.
 CONTRACT_VERSION = 2
+
 #: A rule failed by more than this share of a table's rows refuses the extract.
 MALFORMED_SHARE = 0.01
 

@@ -22,13 +22,10 @@ from bsol_analytics.errors import ParameterError
 from bsol_analytics.paths import parquet_source
 from bsol_analytics.vocabulary import PREPARE_MANIFEST, WINDOWED_CLUSTERS
 
-#: The file ``bsol prepare`` writes last; a folder holding it is prepared.
-MANIFEST = PREPARE_MANIFEST
-
 
 def is_prepared(folder: str | Path) -> bool:
     """Whether ``folder`` was written by ``bsol prepare`` (it holds the manifest)."""
-    return (Path(folder) / MANIFEST).is_file()
+    return (Path(folder) / PREPARE_MANIFEST).is_file()
 
 
 @contextlib.contextmanager
@@ -129,4 +126,4 @@ def coverage(tables: Any) -> Coverage:
     raise ParameterError("coverage(): give a prepared folder or a mapping of tables.")
 
 
-__all__ = ["MANIFEST", "coverage", "is_prepared", "open_data", "parquet_source"]
+__all__ = ["coverage", "is_prepared", "open_data", "parquet_source"]

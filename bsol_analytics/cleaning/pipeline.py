@@ -842,7 +842,7 @@ def _clean_linked(
 ) -> pd.DataFrame:
     """Drop rows of dropped patients and rows dated before birth or after death.
 
-    Adds :data:`~bsol_analytics.contract.PATIENT_ROW` (the patient's row in ``patients``,
+    Adds :data:`~bsol_analytics.vocabulary.PATIENT_ROW` (the patient's row in ``patients``,
     found by ``locate``), which ``prepare`` writes with the table.
     """
     pos = locate(df["patient_id"])

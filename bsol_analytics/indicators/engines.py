@@ -148,18 +148,15 @@ def _check_columns(table: str, columns: Iterable[str]) -> None:
             )
 
 
-def _manifest(folder: Path) -> dict[str, Any]:
-    """The folder's ``prepare_manifest.json`` (empty when missing or unreadable)."""
-    try:
-        manifest = json.loads((folder / PREPARE_MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
-
-
-def _admissions_flag(manifest: Mapping[str, Any]) -> bool | None:
-    value = manifest.get("admissions_supplied")
-    return None if value is None else bool(value)
+def _admissions_flag(folder: Path) -> bool | None:
+    manifest = folder / PREPARE_MANIFEST
+    if manifest.is_file():
+        try:
+            value = json.loads(manifest.read_text(encoding="utf-8")).get("admissions_supplied")
+        except (OSError, ValueError):
+            return None
+        return None if value is None else bool(value)
+    return None
 
 
 def _row_linked(sources: Mapping[str, str]) -> str | None:
@@ -307,7 +304,7 @@ def _row_codes(tables: Mapping[str, pa.Table], n: int) -> dict[str, pa.ChunkedAr
     for table, data in tables.items():
         if table == "patients":
             continue
-        rows = data[PATIENT_ROW]
+        rows = data["patient_id"]  # read from PATIENT_ROW (see _read_arrow)
         low, high = pc.min_max(rows).values()
         if rows.null_count or (len(rows) and (low.as_py() < 0 or high.as_py() >= n)):
             raise ExtractError(
@@ -335,12 +332,9 @@ def _frames_pandas(tables: Mapping[str, pa.Table], by_row: bool = False) -> Fram
     def recode(table: str) -> nw.DataFrame:
         data = tables[table]
         code = codes[table]
-        if PATIENT_ROW in data.column_names:
+        if PATIENT_ROW in data.column_names:  # frames from clean_tables: ids are matched
             data = data.drop_columns([PATIENT_ROW])
-        if "patient_id" in data.column_names:
-            data = data.set_column(data.column_names.index("patient_id"), "patient_id", code)
-        else:
-            data = data.append_column("patient_id", code)
+        data = data.set_column(data.column_names.index("patient_id"), "patient_id", code)
         if code.null_count:  # rows of people not in patients are dropped
             data = data.filter(pc.is_valid(code))
         return nw.from_native(_arrow_to_pandas(table, data), eager_only=True)
@@ -505,7 +499,7 @@ def _read_arrow(
     The :data:`REQUIRED` and :data:`_OPTIONAL_COLUMNS`, and for ``patients`` the ``keys``
     (every column when ``keys`` is ``None``); text other than ``patient_id`` is read as
     dictionaries (integer codes, categorical in pandas). With ``by_row``, a linked table's
-    :data:`PATIENT_ROW` is read instead of its ``patient_id``.
+    :data:`PATIENT_ROW` is read in place of its ``patient_id``, under that name.
     """
     path = _path(source)
     schema = ds.dataset(path, format="parquet").schema
@@ -519,7 +513,10 @@ def _read_arrow(
     text = [c for c in columns if pa.types.is_string(schema.field(c).type) and c != "patient_id"]
     options = ds.ParquetReadOptions(dictionary_columns=text)
     dataset = ds.dataset(path, format=ds.ParquetFileFormat(read_options=options))
-    return dataset.to_table(columns=columns)
+    data = dataset.to_table(columns=columns)
+    if by_row and table != "patients":
+        data = data.rename_columns(["patient_id" if c == PATIENT_ROW else c for c in columns])
+    return data
 
 
 def _tables_for(indicators: Sequence[str] | str | None) -> set[str] | None:
@@ -563,7 +560,7 @@ def _load_folder(
                 f"has no Parquet file in {folder}",
                 hint="Run 'bsol prepare' first; the indicators read its Parquet output.",
             )
-    supplied = _admissions_flag(_manifest(folder))
+    supplied = _admissions_flag(folder)
     if engine == "pandas":
         use_reading_memory_pool()
         wanted = _tables_for(indicators) or set(sources)

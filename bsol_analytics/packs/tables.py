@@ -24,7 +24,7 @@ import pandas as pd
 
 from bsol_analytics import __version__
 from bsol_analytics.compute import PARALLEL_MIN_PATIENTS, available_cpus
-from bsol_analytics.datafolder import MANIFEST, coverage, open_data
+from bsol_analytics.datafolder import coverage, open_data
 from bsol_analytics.dates import Coverage, lookback_gap, months_before, quarter_series
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.indicators import (
@@ -78,6 +78,7 @@ from bsol_analytics.vocabulary import (
     FAMILIES,
     LOCALITIES,
     PACK_AREAS,
+    PREPARE_MANIFEST,
     QUINTILE_LABELS,
     RVE_SUFFIX,
     UNKNOWN,
@@ -1035,7 +1036,7 @@ def _quality_notes(path: Path) -> list[str]:
 
 def _provenance(processed: Path) -> dict[str, Any]:
     """``synthetic`` and ``source_description`` carried from the prepared manifest."""
-    path = processed / MANIFEST
+    path = processed / PREPARE_MANIFEST
     info = json.loads(path.read_text()) if path.exists() else {}
     info = info if isinstance(info, dict) else {}
     return {
@@ -1055,7 +1056,7 @@ def _data_sources(processed: Path) -> list[str]:
         "lookups (ONS), Census 2021 ethnic group (ONS): see data/raw/MANIFEST.",
         "Practice, PCN and locality lookups of BSOL ICB; QOF 2023-24 (NHS England).",
     ]
-    manifest = processed / MANIFEST
+    manifest = processed / PREPARE_MANIFEST
     if manifest.exists():
         info = json.loads(manifest.read_text())
         if isinstance(info, dict) and info.get("admissions_supplied") is False:
