@@ -63,11 +63,13 @@ def short_window_ids() -> list[str]:
     The synthetic extract's measurements and screening start in 2019, so reporting dates
     from 2022 are refused for the 60- and 66-month windows (``bsol_analytics.dates``).
     """
+    from bsol_analytics.indicators import lookback_windows
     from bsol_analytics.indicators.registry import list_indicators
     from bsol_analytics.table import derived_ids
-    from bsol_analytics.vocabulary import LOOKBACK_MONTHS
 
-    base = [i.id for i in list_indicators() if LOOKBACK_MONTHS.get(i.id, ("", 0))[1] <= 12]
+    ids = [i.id for i in list_indicators()]
+    longest = {i: max(w.months for w in ws) for i, ws in lookback_windows(ids).items()}
+    base = [i for i in ids if longest.get(i, 0) <= 12]
     return base + sorted(d for d in derived_ids() if d.rsplit("_", 1)[0] in base)
 
 

@@ -17,10 +17,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from bsol_analytics.dates import DATED_TABLES, Coverage, coverage_of_ranges, frame_coverage
+from bsol_analytics.dates import SOURCES, Coverage, coverage_of_ranges, frame_coverage
 from bsol_analytics.errors import ParameterError
 from bsol_analytics.paths import parquet_source
-from bsol_analytics.vocabulary import PREPARE_MANIFEST, WINDOWED_CLUSTERS
+from bsol_analytics.vocabulary import PREPARE_MANIFEST
 
 
 def is_prepared(folder: str | Path) -> bool:
@@ -84,25 +84,40 @@ def open_data(data: Any, work_dir: str | Path | None = None) -> Iterator[Any]:
 
 
 def _folder_ranges(folder: Path) -> list[tuple[str, Any, Any]]:
+    """``(source, latest date, earliest date)`` of each of :data:`SOURCES`, one scan a table.
+
+    A table whose sources count some clusters is read by cluster (a group-by over the
+    dictionary-coded column is quicker than one filtered minimum per source).
+    """
     import duckdb
 
+    by_table: dict[str, list[str]] = {}
+    for name, source in SOURCES.items():
+        by_table.setdefault(source.table, []).append(name)
     out = []
     con = duckdb.connect()
     try:
-        for table, (column, source) in DATED_TABLES.items():
+        for table, names in by_table.items():
             src = parquet_source(folder, table)
             if src is None:
                 continue
-            names = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [src]).fetchall()
-            windowed = (
-                "cluster IN ?"
-                if table == "clinical_events" and any(n[0] == "cluster" for n in names)
-                else "true"
-            )
-            params: list[Any] = [list(WINDOWED_CLUSTERS)] if windowed != "true" else []
-            sql = f"SELECT max({column}), min({column}) FILTER (WHERE {windowed}) "
-            row = con.execute(sql + "FROM read_parquet(?)", [*params, src]).fetchone()
-            out.append((source, row[0], row[1]))
+            column = SOURCES[names[0]].column
+            described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [src]).fetchall()
+            by_cluster = "cluster" in {r[0] for r in described}
+            group = "cluster" if by_cluster else "NULL"
+            rows = con.execute(
+                f"SELECT {group}, max({column}), min({column}) FROM read_parquet(?) GROUP BY 1",
+                [src],
+            ).fetchall()
+            latest = max((r[1] for r in rows if r[1] is not None), default=None)
+            for name in names:
+                wanted = set(SOURCES[name].clusters)
+                firsts = [
+                    r[2]
+                    for r in rows
+                    if r[2] is not None and (not wanted or not by_cluster or r[0] in wanted)
+                ]
+                out.append((name, latest, min(firsts, default=None)))
     finally:
         con.close()
     return out

@@ -5,7 +5,8 @@
 * :func:`quarter_ends` and :func:`quarter_series` are the quarterly series;
 * :class:`Coverage` says which dates an extract covers; :func:`default_reporting_date` is
   its last complete quarter, and :func:`check_reporting_date` refuses a reporting date
-  after that quarter or too early for the indicators' look-back windows.
+  after that quarter or too early for the indicators' look-back windows (:class:`Window`,
+  declared with each indicator definition, over the dated :data:`SOURCES`).
 
 Examples:
     >>> quarter_end(dt.date(2025, 5, 10)), quarter_end(dt.date(2025, 3, 31))
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bsol_analytics.errors import ParameterError
-from bsol_analytics.vocabulary import LOOKBACK_MONTHS, WINDOWED_CLUSTERS
+from bsol_analytics.vocabulary import CHOLESTEROL_CLUSTERS, WINDOWED_CLUSTERS
 
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -171,14 +172,73 @@ def parse_series(text: str) -> list[dt.date]:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Dated rows of one table whose earliest date says where an extract's recording starts.
+
+    Attributes:
+        table: the prepared table.
+        column: its date column (one per table).
+        clusters: for ``clinical_events``, the clusters counted (empty: every row).
+    """
+
+    table: str
+    column: str
+    clusters: tuple[str, ...] = ()
+
+
+#: The dated sources of an extract's coverage: name -> :class:`Source`. The windowed
+#: measurements, not diagnoses (registers reach back decades), mark where the events start.
+#: Deaths are not a source: ``patients`` holds everyone registered during the extract, so
+#: its earliest death is the first that happened, not where recording starts, and a small
+#: extract would be refused for its few deaths.
+SOURCES: dict[str, Source] = {
+    "measurements": Source("clinical_events", "event_date", WINDOWED_CLUSTERS),
+    "cholesterol": Source("clinical_events", "event_date", CHOLESTEROL_CLUSTERS),
+    "screening": Source("screening", "test_date"),
+    "admissions": Source("admissions", "admission_date"),
+    "medications": Source("medications", "issue_date"),
+    "ed_attendances": Source("ed_attendances", "attendance_date"),
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """How far back from the reporting date a definition reads one dated source.
+
+    The rows read are dated after ``RD - months - days`` (``days`` for a window that
+    reaches back from each death in a 12-month window: the admissions in the 90 days
+    before death are ``Window("admissions", 12, 90)``).
+
+    Attributes:
+        source: a key of :data:`SOURCES`, or ``"deaths"`` (declared, never checked).
+        months: calendar months back from RD (:func:`months_before`).
+        days: further days back.
+
+    Examples:
+        >>> Window("admissions", 12, 90).start(dt.date(2025, 3, 31))
+        datetime.date(2024, 1, 1)
+    """
+
+    source: str
+    months: int
+    days: int = 0
+
+    def start(self, reporting_date: dt.date) -> dt.date:
+        """The excluded lower bound of the window at ``reporting_date``."""
+        return months_before(reporting_date, self.months) - dt.timedelta(days=self.days)
+
+    def describe(self) -> str:
+        """The window in words, e.g. ``60 months`` or ``12 months and 90 days``."""
+        return f"{self.months} months" + (f" and {self.days} days" if self.days else "")
+
+
+@dataclass(frozen=True)
 class Coverage:
     """The dates an extract covers.
 
     Attributes:
-        last: the latest event, screening-test or admission date.
-        starts: source -> its earliest date (``measurements``: the windowed events of
-            :data:`~bsol_analytics.vocabulary.WINDOWED_CLUSTERS`; ``screening``;
-            ``admissions``).
+        last: the latest date of any of the :data:`SOURCES`.
+        starts: source -> its earliest date (see :data:`SOURCES`).
 
     Examples:
         >>> c = Coverage(dt.date(2025, 3, 31), {"measurements": dt.date(2019, 3, 31)})
@@ -197,7 +257,7 @@ class Coverage:
     def describe(self) -> str:
         """The coverage in one sentence (used in every refusal)."""
         if self.last is None:
-            return "The extract holds no event, screening or admission dates."
+            return "The extract holds no dated events, tests, admissions or prescriptions."
         first = min(self.starts.values()) if self.starts else None
         span = f"{first} to {self.last}" if first else f"dates up to {self.last}"
         sources = ", ".join(f"{k} from {v}" for k, v in sorted(self.starts.items()))
@@ -205,16 +265,8 @@ class Coverage:
         return f"The extract covers {span} ({detail}last complete quarter {self.last_quarter})."
 
 
-#: table -> (date column, coverage source): the dates that make an extract's coverage.
-DATED_TABLES: dict[str, tuple[str, str]] = {
-    "clinical_events": ("event_date", "measurements"),
-    "screening": ("test_date", "screening"),
-    "admissions": ("admission_date", "admissions"),
-}
-
-
 def coverage_of_ranges(ranges: Iterable[tuple[str, Any, Any]]) -> Coverage:
-    """The coverage from ``(source, latest date, earliest windowed date)`` per table."""
+    """The coverage from ``(source, latest date, earliest date)`` per source."""
     last: dt.date | None = None
     starts: dict[str, dt.date] = {}
     for source, hi, lo in ranges:
@@ -227,25 +279,25 @@ def coverage_of_ranges(ranges: Iterable[tuple[str, Any, Any]]) -> Coverage:
 
 
 def frame_coverage(tables: Mapping[str, Any]) -> Coverage:
-    """The dates a mapping of table name to pandas frame covers (see :data:`DATED_TABLES`).
+    """The dates a mapping of table name to pandas frame covers (see :data:`SOURCES`).
 
     Examples:
         >>> ev = pd.DataFrame({"event_date": pd.to_datetime(["2019-04-01", "2025-03-30"]),
         ...     "cluster": ["SBP", "HYP_COD"]})
         >>> c = frame_coverage({"clinical_events": ev})
-        >>> c.last, c.starts["measurements"], c.last_quarter
-        (datetime.date(2025, 3, 30), datetime.date(2019, 4, 1), datetime.date(2024, 12, 31))
-    """
+        >>> c.last, c.starts, c.last_quarter
+        (datetime.date(2025, 3, 30), {'measurements': datetime.date(2019, 4, 1)}, datetime.date(2024, 12, 31))
+    """  # noqa: E501
     ranges = []
-    for table, (column, source) in DATED_TABLES.items():
-        frame = tables.get(table)
-        if frame is None or column not in getattr(frame, "columns", ()) or not len(frame):
+    for name, source in SOURCES.items():
+        frame = tables.get(source.table)
+        if frame is None or source.column not in getattr(frame, "columns", ()) or not len(frame):
             continue
-        dates = pd.to_datetime(frame[column], errors="coerce")
-        windowed = dates
-        if table == "clinical_events" and "cluster" in frame.columns:
-            windowed = dates[frame["cluster"].isin(WINDOWED_CLUSTERS).to_numpy()]
-        ranges.append((source, dates.max(), windowed.min()))
+        dates = pd.to_datetime(frame[source.column], errors="coerce")
+        counted = dates
+        if source.clusters and "cluster" in frame.columns:
+            counted = dates[frame["cluster"].isin(source.clusters).to_numpy()]
+        ranges.append((name, dates.max(), counted.min()))
     return coverage_of_ranges(ranges)
 
 
@@ -268,18 +320,20 @@ def default_reporting_date(coverage: Coverage) -> dt.date:
 
 
 def check_reporting_date(
-    reporting_date: dt.date, coverage: Coverage, indicator_ids: Iterable[str] | None = None
+    reporting_date: dt.date,
+    coverage: Coverage,
+    windows: Mapping[str, Iterable[Window]] | None = None,
 ) -> dt.date:
     """Refuse a reporting date the extract cannot support; return it otherwise.
 
     A date after the last complete quarter in the data is refused, and so is one too early
-    for an indicator's look-back window (:data:`~bsol_analytics.vocabulary.LOOKBACK_MONTHS`):
-    the window ``RD - N months < date <= RD`` must start within the extract.
+    for a look-back window of an indicator computed (:func:`lookback_gap`).
 
     Args:
         reporting_date: the date asked for.
         coverage: what the extract covers.
-        indicator_ids: the indicators computed (default every one with a window).
+        windows: indicator id -> its look-back windows, for the indicators computed
+            (``bsol_analytics.indicators.lookback_windows``); ``None`` checks no window.
 
     Raises:
         ParameterError: naming the extract's coverage (exit code 2).
@@ -292,6 +346,10 @@ def check_reporting_date(
         Traceback (most recent call last):
         ...
         bsol_analytics.errors.ParameterError: The reporting date 2025-06-30 is after the last complete quarter in the data. The extract covers 2019-03-31 to 2025-03-31 (last complete quarter 2025-03-31).
+        >>> check_reporting_date(dt.date(2023, 12, 31), c, {"X": [Window("measurements", 60)]})
+        Traceback (most recent call last):
+        ...
+        bsol_analytics.errors.ParameterError: The reporting date 2023-12-31 is too early: X looks back 60 months, to 2018-12-31, but the measurements data start on 2019-03-31. The extract covers 2019-03-31 to 2025-03-31 (last complete quarter 2025-03-31).
     """  # noqa: E501
     default_reporting_date(coverage)
     if reporting_date > coverage.last_quarter:
@@ -299,9 +357,8 @@ def check_reporting_date(
             f"The reporting date {reporting_date} is after the last complete quarter in the "
             f"data. {coverage.describe()}"
         )
-    ids = LOOKBACK_MONTHS if indicator_ids is None else list(indicator_ids)
-    for ind in ids:
-        gap = lookback_gap(reporting_date, coverage, ind)
+    for ind, ind_windows in (windows or {}).items():
+        gap = lookback_gap(reporting_date, coverage, ind, ind_windows)
         if gap is not None:
             raise ParameterError(
                 f"The reporting date {reporting_date} is too early: {gap}. {coverage.describe()}"
@@ -309,32 +366,39 @@ def check_reporting_date(
     return reporting_date
 
 
-def lookback_gap(reporting_date: dt.date, coverage: Coverage, indicator_id: str) -> str | None:
+def lookback_gap(
+    reporting_date: dt.date, coverage: Coverage, indicator_id: str, windows: Iterable[Window]
+) -> str | None:
     """Why the extract cannot give ``indicator_id`` at ``reporting_date``, or ``None``.
 
-    The indicator's look-back window (:data:`~bsol_analytics.vocabulary.LOOKBACK_MONTHS`),
-    ``RD - N months < date <= RD``, must start within the data it reads.
+    Each look-back window ``RD - N months < date <= RD`` must start within the data it
+    reads: the day before the window may be at most the day before the source's first
+    date. A source with no start in ``coverage`` (absent, or ``deaths``) is not checked.
 
     Examples:
         >>> c = Coverage(dt.date(2025, 3, 31), {"measurements": dt.date(2019, 3, 31)})
-        >>> lookback_gap(dt.date(2024, 3, 31), c, "HYP_BP_CHECK_45") is None
+        >>> five_years = [Window("measurements", 60)]
+        >>> lookback_gap(dt.date(2024, 3, 31), c, "HYP_BP_CHECK_45", five_years) is None
         True
-        >>> lookback_gap(dt.date(2023, 12, 31), c, "HYP_BP_CHECK_45")
+        >>> lookback_gap(dt.date(2023, 12, 31), c, "HYP_BP_CHECK_45", five_years)
         'HYP_BP_CHECK_45 looks back 60 months, to 2018-12-31, but the measurements data start on 2019-03-31'
     """  # noqa: E501
-    source, months = LOOKBACK_MONTHS.get(indicator_id, ("", 0))
-    start = coverage.starts.get(source)
-    if start is None or months_before(reporting_date, months) >= start - dt.timedelta(1):
-        return None
-    return (
-        f"{indicator_id} looks back {months} months, to {months_before(reporting_date, months)}, "
-        f"but the {source} data start on {start}"
-    )
+    for window in windows:
+        start = coverage.starts.get(window.source)
+        bound = window.start(reporting_date)
+        if start is not None and bound < start - dt.timedelta(1):
+            return (
+                f"{indicator_id} looks back {window.describe()}, to {bound}, but the "
+                f"{window.source} data start on {start}"
+            )
+    return None
 
 
 __all__ = [
-    "DATED_TABLES",
+    "SOURCES",
     "Coverage",
+    "Source",
+    "Window",
     "check_reporting_date",
     "coverage_of_ranges",
     "default_reporting_date",

@@ -51,6 +51,7 @@ from bsol_analytics.indicators import (
     expected_prevalence,
     get_indicator,
     load_tables,
+    lookback_windows,
 )
 from bsol_analytics.indicators.links import UNSPLIT_DENOMINATORS
 from bsol_analytics.indicators.mortality import life_table_counts
@@ -66,6 +67,7 @@ from bsol_analytics.vocabulary import (
     DECILE_LABELS,
     DSR_SUFFIX,
     ETHNICITY_BROAD,
+    ISR_SUFFIX,
     LOCALITIES,
     QUINTILE_LABELS,
     RVE_SUFFIX,
@@ -108,10 +110,6 @@ TIDY_COLUMNS: tuple[str, ...] = (
 #: Indicators with an age-standardised version (id + ``_DSR``, per 100, ESP2013): the
 #: registry's ``age_standardised`` flag.
 DSR_BASES: tuple[str, ...] = tuple(i.id for i in list_indicators() if i.age_standardised)
-
-#: Suffix of the indirectly standardised ratio against BSOL's own age-sex rates (for every
-#: :data:`DSR_BASES` indicator, ``overall`` only): the ratio the practice funnels plot.
-ISR_SUFFIX = "_ISR"
 
 #: Indicators with a recorded-versus-expected ratio (id + ``_RVE``): the registry's
 #: ``recorded_vs_expected`` flag.
@@ -1585,9 +1583,9 @@ def reporting_dates_for(
     elif isinstance(reporting_dates, str | dt.date | pd.Timestamp):
         reporting_dates = [reporting_dates]
     dates = [parse_date(d) for d in reporting_dates]
-    ids = None if indicator_ids is None else list(indicator_ids)
+    windows = lookback_windows(indicator_ids)
     for d in dates:
-        check_reporting_date(d, cov, ids)
+        check_reporting_date(d, cov, windows)
     return dates
 
 

@@ -51,6 +51,24 @@ CONDITION_INDICATORS: dict[str, str] = {
 DSR_SUFFIX = "_DSR"
 #: Suffix of the recorded-versus-expected ratio of an indicator.
 RVE_SUFFIX = "_RVE"
+#: Suffix of the indirectly standardised ratio against BSOL's own age-sex rates.
+ISR_SUFFIX = "_ISR"
+#: The suffixes of rows derived from a base indicator's cell (its counts, the same keys).
+DERIVED_SUFFIXES: tuple[str, ...] = (DSR_SUFFIX, RVE_SUFFIX, ISR_SUFFIX)
+#: A derived id's suffix as a regular expression (group 1: ``DSR``, ``RVE`` or ``ISR``).
+DERIVED_PATTERN = "_(" + "|".join(s[1:] for s in DERIVED_SUFFIXES) + ")$"
+
+
+def base_ids(ids: Any) -> Any:
+    """The base indicator of each id of a pandas Series: a derived id without its suffix.
+
+    Examples:
+        >>> import pandas as pd
+        >>> base_ids(pd.Series(["HYP_PREV_DSR", "COPD_PREV_ISR", "DM_PREV"])).tolist()
+        ['HYP_PREV', 'COPD_PREV', 'DM_PREV']
+    """
+    return ids.astype("str").str.replace(DERIVED_PATTERN, "", regex=True)
+
 
 #: ESP2013 five-year age bands (19), youngest first.
 AGE_BANDS: tuple[str, ...] = (*(f"{lo}-{lo + 4}" for lo in range(0, 90, 5)), "90+")
@@ -141,41 +159,33 @@ PATIENT_ROW = "patient_row"
 #: that :data:`PATIENT_ROW` counts.
 PATIENTS_DIGEST = "bsol_patients_sha256"
 
-#: Clinical-event clusters read within a window of the reporting date (not registers).
+#: The measurement clusters (blood pressure, HbA1c, COPD review) read within a window of the
+#: reporting date: where they start is where an extract's events start (registers reach back
+#: decades).
 WINDOWED_CLUSTERS: tuple[str, ...] = ("SBP", "DBP", "HBA1C", "COPD_REVIEW")
 
-#: Indicator -> (the data its window reads: ``measurements`` are the
-#: :data:`WINDOWED_CLUSTERS` events, the window in months back from the reporting
-#: date). A reporting date needs that many months of the source before it (see
-#: :func:`bsol_analytics.dates.check_reporting_date`); indicators not listed look back 12
-#: months or not at all.
-LOOKBACK_MONTHS: dict[str, tuple[str, int]] = {
-    "HYP_BP_TARGET": ("measurements", 12),
-    "HYP_BP_CHECK_45": ("measurements", 60),
-    "HYP_POSSIBLE": ("measurements", 12),
-    "DM_HBA1C_58": ("measurements", 12),
-    "COPD_REVIEW": ("measurements", 12),
-    "SCR_BREAST": ("screening", 36),
-    "SCR_CERVICAL_25_49": ("screening", 42),
-    "SCR_CERVICAL_50_64": ("screening", 66),
-    "SCR_BOWEL": ("screening", 30),
-}
+#: The clusters of a cholesterol test, read within 12 months of RD (a dated source of their
+#: own: version 1 extracts have none).
+CHOLESTEROL_CLUSTERS: tuple[str, ...] = ("CHOL", "HDL", "LDL", "NONHDL")
 
 __all__ = [
     "AGE_BANDS",
     "ALL",
     "AREA_TYPES",
     "BSOL",
+    "CHOLESTEROL_CLUSTERS",
     "CONDITION_INDICATORS",
     "CORE20_LABELS",
     "DECILE_LABELS",
+    "DERIVED_PATTERN",
+    "DERIVED_SUFFIXES",
     "DSR_SUFFIX",
     "ENGLAND",
     "ETHNICITY_BROAD",
     "FAMILIES",
+    "ISR_SUFFIX",
     "LE_AGE_BANDS",
     "LOCALITIES",
-    "LOOKBACK_MONTHS",
     "OUTSIDE_BSOL",
     "PACK_AREAS",
     "PATIENTS_DIGEST",
@@ -187,6 +197,7 @@ __all__ = [
     "UNKNOWN",
     "WINDOWED_CLUSTERS",
     "area_column",
+    "base_ids",
     "comparator_of",
     "missing_area",
     "quantile_label",

@@ -14,6 +14,7 @@ from bsol_analytics import dates, protection, stats, vocabulary
 from bsol_analytics import table as bd
 from bsol_analytics.datafolder import coverage
 from bsol_analytics.errors import ParameterError
+from bsol_analytics.indicators import lookback_windows
 
 AGE_BANDS = [*(f"{lo}-{lo + 4}" for lo in range(0, 90, 5)), "90+"]
 PRACTICES = {  # practice -> (pcn, locality)
@@ -553,11 +554,12 @@ def test_quarter_series_are_quarter_ends_three_months_apart(day, n):
 )
 def test_check_reporting_date(rd, ids, message):
     day = dt.date.fromisoformat(rd)
+    windows = lookback_windows(ids)
     if message is None:
-        assert dates.check_reporting_date(day, COVERAGE, ids) == day
+        assert dates.check_reporting_date(day, COVERAGE, windows) == day
     else:
         with pytest.raises(ParameterError, match=message) as err:
-            dates.check_reporting_date(day, COVERAGE, ids)
+            dates.check_reporting_date(day, COVERAGE, windows)
         assert (
             "The extract covers 2019-03-31 to 2025-03-31 (measurements from 2019-03-31, "
             "screening from 2019-04-01; last complete quarter 2025-03-31)"
@@ -575,6 +577,91 @@ def test_coverage_starts_at_the_windowed_events_not_old_diagnoses():
     cov = coverage({"clinical_events": ev, "screening": sc})
     assert cov.last == dt.date(2025, 3, 31)
     assert cov.starts == {"measurements": dt.date(2019, 3, 31), "screening": dt.date(2019, 6, 1)}
+
+
+WIDE_COVERAGE = dates.Coverage(
+    dt.date(2025, 3, 31),
+    {
+        "measurements": dt.date(2016, 3, 31),
+        "screening": dt.date(2016, 3, 31),
+        "cholesterol": dt.date(2023, 4, 1),
+        "medications": dt.date(2024, 1, 1),
+        "admissions": dt.date(2024, 1, 2),
+        "ed_attendances": dt.date(2024, 1, 1),
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("rd", "ids", "message"),
+    [
+        ("2024-03-31", ["HYP_CHOL_RANGE", "CVD_CHOL_RANGE"], None),
+        ("2024-03-30", ["CVD_CHOL_RANGE"], "CVD_CHOL_RANGE looks back 12 months, to 2023-03-30"),
+        ("2024-07-01", ["CVD_LLT"], None),  # 6 months back: from 2024-01-02
+        ("2024-06-30", ["CVD_LLT"], "the medications data start on 2024-01-01"),
+        ("2024-06-30", ["DM_3TT"], "DM_3TT looks back 6 months"),  # the statin window
+        ("2025-03-31", ["ACSC_EMERG", "EOL_3PLUS_EMERG", "EOL_ED_MEAN"], None),
+        # 12 months of deaths and the 90 days before each
+        ("2024-12-31", ["EOL_3PLUS_EMERG"], "looks back 12 months and 90 days, to 2023-10-02"),
+        ("2025-03-30", ["EOL_ED_3PLUS"], None),  # the window starts on 2024-01-01
+        ("2025-03-29", ["EOL_ED_3PLUS"], "the ed_attendances data start on 2024-01-01"),
+        ("2025-01-01", ["ACSC_EMERG"], None),  # the window starts on 2024-01-02
+        ("2024-12-31", ["ACSC_EMERG"], "the admissions data start on 2024-01-02"),
+        ("2020-03-31", ["HYP_PREV", "EOL_HOSPITAL", "MORT_CANCER_U75"], None),  # no window
+    ],
+)
+def test_every_window_is_checked_against_its_own_source(rd, ids, message):
+    day = dt.date.fromisoformat(rd)
+    if message is None:
+        assert dates.check_reporting_date(day, WIDE_COVERAGE, lookback_windows(ids)) == day
+    else:
+        with pytest.raises(ParameterError, match=message):
+            dates.check_reporting_date(day, WIDE_COVERAGE, lookback_windows(ids))
+
+
+def test_windows_are_those_the_definitions_read():
+    from bsol_analytics.indicators import engines, screening
+
+    windows = lookback_windows()
+    assert windows["HYP_BP_CHECK_45"] == (dates.Window("measurements", 60),)
+    assert windows["HYP_BP_CHOL"] == (
+        dates.Window("measurements", 12),
+        dates.Window("cholesterol", 12),
+    )
+    for ind, (_, _, _, column) in screening.COVERAGE.items():
+        assert windows[ind] == (dates.Window("screening", screening.WINDOWS[column][1]),)
+    # every windowed feature reads a dated source (a refusal can name it)
+    used = {w.source for f in engines.FEATURES.values() for w in f.windows}
+    assert used <= set(dates.SOURCES)
+    assert "HYP_PREV" not in windows and "EOL_HOSPITAL" not in windows
+
+
+def test_a_prepared_folder_and_its_frames_have_one_coverage(tmp_path):
+    ev = pd.DataFrame(
+        {
+            "event_date": pd.to_datetime(["1990-05-01", "2019-03-31", "2020-02-01", "2025-03-31"]),
+            "cluster": pd.Categorical(["HYP_COD", "SBP", "LDL", "HBA1C"]),
+        }
+    )
+    tables = {
+        "clinical_events": ev,
+        "medications": pd.DataFrame({"issue_date": pd.to_datetime(["2021-09-30", "2025-01-01"])}),
+        "ed_attendances": pd.DataFrame({"attendance_date": pd.to_datetime(["2018-08-02"])}),
+    }
+    for name, frame in tables.items():
+        frame.to_parquet(tmp_path / f"{name}.parquet")
+    (tmp_path / vocabulary.PREPARE_MANIFEST).write_text("{}")
+    expected = dates.Coverage(
+        dt.date(2025, 3, 31),
+        {
+            "measurements": dt.date(2019, 3, 31),
+            "cholesterol": dt.date(2020, 2, 1),
+            "medications": dt.date(2021, 9, 30),
+            "ed_attendances": dt.date(2018, 8, 2),
+        },
+    )
+    assert coverage(tables) == expected
+    assert coverage(tmp_path) == expected
 
 
 def test_derived_rows_follow_the_registry_flags():

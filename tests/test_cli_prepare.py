@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bsol_analytics import __version__
-from bsol_analytics.cleaning import load_prepared, pipeline, processed_tables
+from bsol_analytics.cleaning import load_prepared, pipeline
 from bsol_analytics.cleaning.quality import QualityLog
 from bsol_analytics.cli import main
 from bsol_analytics.contract import EXTRACT_TABLES, validate_processed
@@ -141,7 +141,7 @@ def test_prepare_parquet_parts(write_extract, frames, tmp_path):
     assert main(["-q", "prepare", str(folder), "--out", str(out)]) == 0
     manifest = json.loads((out / "prepare_manifest.json").read_text())
     assert "patients.parquet/part-00001.parquet" in {i["file"] for i in manifest["inputs"]}
-    a, b = processed_tables(whole), load_prepared(out)
+    a, b = pipeline.prepare_tables(whole)[0], load_prepared(out)
     for name in TABLES:
         pd.testing.assert_frame_equal(a[name], b[name], check_categorical=False)
 
@@ -170,8 +170,8 @@ def test_validate_json(extract, capsys):
 def test_load_tables_same_from_extract_or_prepared(extract, tmp_path):
     out = tmp_path / "processed"
     assert main(["-q", "prepare", str(extract), "--out", str(out)]) == 0
-    a = processed_tables(extract)
-    b = processed_tables(out)
+    a = pipeline.prepare_tables(extract)[0]  # cleaned in memory
+    b = load_prepared(out)
     for name in TABLES:
         pd.testing.assert_frame_equal(a[name], b[name], check_categorical=False)
 

@@ -228,6 +228,17 @@ def test_compute_cubes_on_duckdb_equal_pandas(extract):
         pd.testing.assert_frame_equal(lazy, eager)
 
 
+@pytest.mark.spark
+def test_compute_cubes_on_spark_equal_pandas(spark, extract):
+    requests = CUBE_REQUESTS[1:3]  # both include RD: its patients are cached for the two
+    for lazy, eager in zip(
+        compute_cubes(extract, requests, engine="spark"),
+        compute_cubes(extract, requests),
+        strict=True,
+    ):
+        pd.testing.assert_frame_equal(lazy, eager)
+
+
 def test_loading_only_the_key_columns_keeps_the_cube(extract, pandas_cube, tmp_path):
     for name, df in extract.items():
         df.to_parquet(tmp_path / f"{name}.parquet", index=False)

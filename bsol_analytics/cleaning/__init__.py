@@ -42,7 +42,6 @@ from bsol_analytics.cleaning.pipeline import (
     missing_values,
     prepare,
     prepare_tables,
-    processed_tables,
     read_extract,
     read_prepared_table,
 )
@@ -86,7 +85,6 @@ __all__ = [
     "passes_nhs_modulus11",
     "prepare",
     "prepare_tables",
-    "processed_tables",
     "read_extract",
     "read_prepared_table",
     "read_table_file",

@@ -74,7 +74,6 @@ __all__ = [
     "missing_values",
     "prepare",
     "prepare_tables",
-    "processed_tables",
     "read_extract",
     "read_prepared_table",
 ]
@@ -1454,34 +1453,3 @@ def read_prepared_table(
     ).to_pandas(date_as_object=False, types_mapper=_types_mapper)
     dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c].dtype)]
     return df.astype(dict.fromkeys(dates, "datetime64[s]")) if dates else df
-
-
-def processed_tables(data_dir: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
-    """Processed tables from a prepared folder, or from an extract cleaned in memory.
-
-    A folder with ``prepare_manifest.json`` is read with :func:`load_prepared`; any other
-    folder is treated as an extract and cleaned in memory. Dates are ``datetime64[s]``.
-
-    Args:
-        data_dir: a folder written by ``bsol prepare``, or an extract folder.
-
-    Returns:
-        ``{"patients", "clinical_events", "screening", "admissions"}`` -> DataFrame.
-
-    Raises:
-        ExtractError: when an extract is refused.
-
-    Examples:
-        >>> from bsol_analytics import synth
-        >>> ext = synth.sample_extract()
-        >>> from_extract = processed_tables(ext)
-        >>> _ = prepare(ext, ext.parent / "prepared", progress=False)
-        >>> from_folder = processed_tables(ext.parent / "prepared")
-        >>> len(from_folder["patients"]) == len(from_extract["patients"])
-        True
-    """
-    folder = Path(data_dir)
-    if (folder / PREPARE_MANIFEST).is_file():
-        return load_prepared(folder)
-    tables, _ = prepare_tables(folder)
-    return tables

@@ -6,6 +6,7 @@ Public API:
 * :func:`compute_cubes` — several cubes from one evaluation per date (grouping sets).
 * :func:`patient_flags` — the per-patient flags behind the cube.
 * :func:`computable_indicators` — the ids the tables can give, and why others are skipped.
+* :func:`lookback_windows` — the dated windows each indicator reads back from RD.
 * :func:`load_tables` — open a prepared folder for an engine.
 * :func:`get_indicator`, :func:`list_indicators`, :func:`registry_frame` — metadata.
 * :func:`expected_prevalence` — reference age/sex prevalence for recorded-vs-expected.
@@ -21,6 +22,7 @@ from bsol_analytics.indicators.engines import (
     compute_cube,
     compute_cubes,
     load_tables,
+    lookback_windows,
     patient_flags,
 )
 from bsol_analytics.indicators.registry import (
@@ -45,6 +47,7 @@ __all__ = [
     "get_indicator",
     "list_indicators",
     "load_tables",
+    "lookback_windows",
     "months_before",
     "patient_flags",
     "registry_frame",

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import narwhals as nw
 
-from bsol_analytics.dates import months_before
+from bsol_analytics.dates import Window, months_before
 from bsol_analytics.reference import AGE_BANDS_ESP2013
 
 #: ESP2013 five-year age bands (``reference.AGE_BANDS_ESP2013``); the index is the band code
@@ -44,6 +44,11 @@ AGE_BANDS: tuple[str, ...] = AGE_BANDS_ESP2013
 #: of patients registered at death (``_role`` 1, age at death; ``_recent`` 1 when the death
 #: was within 12 months of RD).
 Population = Literal["registered", "decedents", "mortality"]
+
+#: The decedents' window: deaths within this many months of RD.
+DECEDENT_MONTHS = 12
+#: The mortality population's window of deaths (life expectancy over three years).
+MORTALITY_MONTHS = 36
 
 
 def age_band_label(code: int) -> str:
@@ -460,11 +465,15 @@ class Feature:
         population: the population it belongs to.
         build: ``build(frames, ctx, population_frame)`` returns a frame with ``patient_id``
             and the feature's columns (at most one row per patient).
+        windows: the dated rows it reads back from RD (the build uses the same
+            :class:`~bsol_analytics.dates.Window`); a reporting date too early for one is
+            refused for every indicator using the feature.
     """
 
     name: str
     population: Population
     build: Callable[[Frames, Context, Any], Any]
+    windows: tuple[Window, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -486,6 +495,8 @@ class Indicator:
             denominator (the population at RD) are different rows of a mortality population.
         whole_denominator_keys: keys by which only the numerator is split: each cell keeps
             the denominator of all values of the key (DM_PREV by ``diabetes_type``).
+        windows: look-back windows of its own, beside its features' (a feature read by
+            several indicators with different windows, as screening's, leaves them here).
     """
 
     id: str
@@ -498,6 +509,7 @@ class Indicator:
     count_numerator: bool = False
     numerator_in_denominator: bool = True
     whole_denominator_keys: tuple[str, ...] = ()
+    windows: tuple[Window, ...] = ()
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -622,6 +634,7 @@ def flag_indicator(
     features: Iterable[str],
     denominator: Callable[[], nw.Expr] = always,
     population: Population = "registered",
+    windows: tuple[Window, ...] = (),
 ) -> Indicator:
     """An indicator whose numerator is a 0/1 feature column (see :func:`flag`).
 
@@ -631,6 +644,7 @@ def flag_indicator(
         features: the features the expressions need.
         denominator: the denominator expression (default: the whole population).
         population: ``"registered"`` (default) or ``"decedents"``.
+        windows: look-back windows of the indicator's own (see :class:`Indicator`).
 
     Examples:
         >>> ind = flag_indicator("COPD_PREV", "on_copd_register", ["copd_register"])
@@ -643,4 +657,5 @@ def flag_indicator(
         denominator=denominator,
         numerator=functools.partial(flag, column),
         features=tuple(features),
+        windows=windows,
     )

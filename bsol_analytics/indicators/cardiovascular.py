@@ -24,6 +24,7 @@ from typing import Any
 
 import narwhals as nw
 
+from bsol_analytics.dates import Window
 from bsol_analytics.indicators.base import (
     Context,
     Feature,
@@ -33,11 +34,13 @@ from bsol_analytics.indicators.base import (
     flag,
     patients_with,
 )
+from bsol_analytics.vocabulary import CHOLESTEROL_CLUSTERS
 
-#: The clusters of a cholesterol test.
-CHOLESTEROL_CLUSTERS: tuple[str, ...] = ("CHOL", "HDL", "LDL", "NONHDL")
 #: The four CVD registers.
 CVD_CLUSTERS: tuple[str, ...] = ("CHD_COD", "STRK_COD", "TIA_COD", "PAD_COD")
+#: Cholesterol is read within 12 months of RD, statins issued within 6 months.
+CHOLESTEROL_WINDOW = Window("cholesterol", 12)
+STATIN_WINDOW = Window("medications", 6)
 LDL_TARGET = 2.0
 NONHDL_TARGET = 2.6
 
@@ -114,11 +117,12 @@ def cholesterol_in_range(events: Any, keep: nw.Expr, column: str) -> Any:
 
 def _chol_12m(frames: Frames, ctx: Context, population: Any) -> Any:
     events = frames.events(*CHOLESTEROL_CLUSTERS)
-    return cholesterol_in_range(events, ctx.within("event_date", 12), "chol_in_range")
+    keep = ctx.within("event_date", CHOLESTEROL_WINDOW.months)
+    return cholesterol_in_range(events, keep, "chol_in_range")
 
 
 def _llt_6m(frames: Frames, ctx: Context, population: Any) -> Any:
-    keep = (nw.col("drug_group") == "LLT") & ctx.within("issue_date", 6)
+    keep = (nw.col("drug_group") == "LLT") & ctx.within("issue_date", STATIN_WINDOW.months)
     return patients_with(frames.medications, keep, "on_llt")
 
 
@@ -128,8 +132,8 @@ def _cvd_register(frames: Frames, ctx: Context, population: Any) -> Any:
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("chol_12m", "registered", _chol_12m),
-    Feature("llt_6m", "registered", _llt_6m),
+    Feature("chol_12m", "registered", _chol_12m, (CHOLESTEROL_WINDOW,)),
+    Feature("llt_6m", "registered", _llt_6m, (STATIN_WINDOW,)),
     Feature("cvd_register", "registered", _cvd_register),
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bsol_analytics.dates import Window
 from bsol_analytics.indicators.base import (
     Context,
     Feature,
@@ -20,15 +21,18 @@ from bsol_analytics.indicators.base import (
     register_feature,
 )
 
+#: A COPD review counts within 12 months of RD.
+REVIEW_WINDOW = Window("measurements", 12)
+
 
 def _review(frames: Frames, ctx: Context, population: Any) -> Any:
-    keep = ctx.coded_within("COPD_REVIEW", 12)
+    keep = ctx.coded_within("COPD_REVIEW", REVIEW_WINDOW.months)
     return patients_with(frames.events("COPD_REVIEW"), keep, "copd_review_12m")
 
 
 FEATURES: tuple[Feature, ...] = (
     register_feature("copd_register", "COPD_COD", "COPDRES_COD", "on_copd_register"),
-    Feature("copd_review_12m", "registered", _review),
+    Feature("copd_review_12m", "registered", _review, (REVIEW_WINDOW,)),
 )
 
 INDICATORS: tuple[Indicator, ...] = (

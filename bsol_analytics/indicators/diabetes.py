@@ -23,6 +23,7 @@ from typing import Any
 
 import narwhals as nw
 
+from bsol_analytics.dates import Window
 from bsol_analytics.indicators.base import (
     Context,
     Feature,
@@ -71,14 +72,18 @@ def diabetes_type(events: Any, ctx: Context) -> Any:
     return last.select("patient_id", kind.alias("diabetes_type"))
 
 
+#: The latest HbA1c is read within 12 months of RD.
+HBA1C_WINDOW = Window("measurements", 12)
+
+
 def _hba1c(frames: Frames, ctx: Context, population: Any) -> Any:
-    keep = ctx.coded_within("HBA1C", 12)
+    keep = ctx.coded_within("HBA1C", HBA1C_WINDOW.months)
     return latest_value(frames.events("HBA1C"), keep, "hba1c_latest_12m")
 
 
 FEATURES: tuple[Feature, ...] = (
     register_feature("dm_register", "DM_COD", "DMRES_COD", "on_dm_register"),
-    Feature("hba1c_12m", "registered", _hba1c),
+    Feature("hba1c_12m", "registered", _hba1c, (HBA1C_WINDOW,)),
 )
 
 

@@ -33,7 +33,9 @@ from typing import Any
 
 import narwhals as nw
 
+from bsol_analytics.dates import Window
 from bsol_analytics.indicators.base import (
+    DECEDENT_MONTHS,
     Context,
     Feature,
     Frames,
@@ -45,8 +47,14 @@ from bsol_analytics.indicators.base import (
     register_flag,
 )
 
+#: Admissions and ED attendances count in the 90 days up to each death.
+DAYS_BEFORE_DEATH = 90
+#: The windows they read back from RD: the decedents' 12 months, then 90 days more.
+ADMISSIONS_WINDOW = Window("admissions", DECEDENT_MONTHS, DAYS_BEFORE_DEATH)
+ED_WINDOW = Window("ed_attendances", DECEDENT_MONTHS, DAYS_BEFORE_DEATH)
 
-def decedents(patients: Any, ctx: Context, months: int = 12) -> nw.Expr:
+
+def decedents(patients: Any, ctx: Context, months: int = DECEDENT_MONTHS) -> nw.Expr:
     """Row filter for the decedent population at ``ctx.rd`` (see the module docstring).
 
     Args:
@@ -92,7 +100,7 @@ def _emergency_90d(frames: Frames, ctx: Context, population: Any) -> Any:
     return (
         frames.admissions.filter(nw.col("admission_method") == "emergency")
         .join(deaths, on="patient_id", how="inner")
-        .filter((day <= dod) & (day > dod.dt.offset_by("-90d")))
+        .filter((day <= dod) & (day > dod.dt.offset_by(f"-{DAYS_BEFORE_DEATH}d")))
         .group_by("patient_id")
         .agg(nw.len().alias("emergency_admissions_90d"))
     )
@@ -111,7 +119,7 @@ def _ed_90d(frames: Frames, ctx: Context, population: Any) -> Any:
     day = nw.col("attendance_date")
     return (
         frames.ed_attendances.join(deaths, on="patient_id", how="inner")
-        .filter((day <= dod) & (day > dod.dt.offset_by("-90d")))
+        .filter((day <= dod) & (day > dod.dt.offset_by(f"-{DAYS_BEFORE_DEATH}d")))
         .group_by("patient_id")
         .agg(nw.len().alias("ed_attendances_90d"))
     )
@@ -120,9 +128,9 @@ def _ed_90d(frames: Frames, ctx: Context, population: Any) -> Any:
 FEATURES: tuple[Feature, ...] = (
     register_feature("pc_register", "PALCARE_COD", "PALCARENI_COD", "on_pc_register"),
     Feature("pc_register_before_death", "decedents", _pc_before_death),
-    Feature("emergency_admissions_90d", "decedents", _emergency_90d),
+    Feature("emergency_admissions_90d", "decedents", _emergency_90d, (ADMISSIONS_WINDOW,)),
     Feature("care_plan_before_death", "decedents", _care_plan),
-    Feature("ed_attendances_90d", "decedents", _ed_90d),
+    Feature("ed_attendances_90d", "decedents", _ed_90d, (ED_WINDOW,)),
 )
 
 

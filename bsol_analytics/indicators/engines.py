@@ -37,7 +37,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from bsol_analytics.compute import row_order
-from bsol_analytics.dates import parse_date
+from bsol_analytics.dates import Window, parse_date
 from bsol_analytics.errors import BsolError, ExtractError, ParameterError
 from bsol_analytics.indicators import (
     cardiovascular,
@@ -51,8 +51,10 @@ from bsol_analytics.indicators import (
 )
 from bsol_analytics.indicators.base import (
     AGE_BANDS,
+    DECEDENT_MONTHS,
     INPUT_NAMES,
     INPUTS,
+    MORTALITY_MONTHS,
     Context,
     Feature,
     Frames,
@@ -88,6 +90,32 @@ _FAMILIES = (
 #: Every executable definition, in registry order.
 DEFINITIONS: dict[str, Indicator] = {i.id: i for f in _FAMILIES for i in f.INDICATORS}
 FEATURES: dict[str, Feature] = {x.name: x for f in _FAMILIES for x in f.FEATURES}
+
+
+def lookback_windows(indicator_ids: Iterable[str] | None = None) -> dict[str, tuple[Window, ...]]:
+    """Each indicator's look-back windows: its own and its features', as the definitions read.
+
+    A reporting date is checked against them (:func:`bsol_analytics.dates.check_reporting_date`);
+    indicators that read no dated window (registers, place of death) are left out.
+
+    Args:
+        indicator_ids: the indicators (default every definition); unknown ids are ignored.
+
+    Examples:
+        >>> lookback_windows(["HYP_PREV", "HYP_BP_CHECK_45", "SCR_BOWEL"])
+        {'HYP_BP_CHECK_45': (Window(source='measurements', months=60, days=0),), 'SCR_BOWEL': (Window(source='screening', months=30, days=0),)}
+    """  # noqa: E501
+    out = {}
+    for i in DEFINITIONS if indicator_ids is None else indicator_ids:
+        definition = DEFINITIONS.get(i)
+        if definition is None:
+            continue
+        windows = [*definition.windows]
+        windows += [w for name in definition.features for w in FEATURES[name].windows]
+        if windows:
+            out[i] = tuple(dict.fromkeys(windows))
+    return out
+
 
 #: Columns each table must have, and which of them are dates.
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -830,8 +858,8 @@ def population_frame(frames: Frames, ctx: Context, population: str, keys: Sequen
         at_rd_rows = p.filter(registered_at(ctx)).select(
             *cols, at_rd.alias("age"), zero.alias("_role"), zero.alias("_recent")
         )
-        recent = ctx.within("date_of_death", 12).cast(nw.Int64)
-        dead = p.filter(end_of_life.decedents(p, ctx, 36)).select(
+        recent = ctx.within("date_of_death", DECEDENT_MONTHS).cast(nw.Int64)
+        dead = p.filter(end_of_life.decedents(p, ctx, MORTALITY_MONTHS)).select(
             *cols,
             at_death.alias("age"),
             nw.lit(1, nw.Int64).alias("_role"),
@@ -1099,9 +1127,11 @@ def compute_cubes(
     include the date (with the union of their keys and indicators) and then summed by each
     request's own keys, like SQL grouping sets: a run that needs fine keys at one date and
     coarse keys at others sums far fewer cells than one cube with every key at every date.
-    With ``jobs`` above 1 (pandas, where processes can be forked) the dates are shared
-    among that many worker processes, which read the tables already in memory; the cubes
-    are the same.
+    The lazy engines do the same: DuckDB computes each date's shared patients into memory
+    once (Arrow) and sums every request from them; Spark caches them and runs one job per
+    request and population. With ``jobs`` above 1 (pandas, where processes can be forked)
+    the dates are shared among that many worker processes, which read the tables already
+    in memory; the cubes are the same.
 
     Args:
         tables: as for :func:`compute_cube`.
@@ -1130,8 +1160,6 @@ def compute_cubes(
         >>> len(fine), coarse["denominator"].tolist()
         (2, [2, 2])
     """
-    if engine != "pandas":  # lazy engines: one query per cube, as compute_cube
-        return [_cube(tables, dates, keys, engine, ids) for dates, keys, ids in requests]
     frames = load_tables(tables, engine)
     parsed = []
     for dates, keys, indicators in requests:
@@ -1139,7 +1167,11 @@ def compute_cubes(
         parsed.append((_reporting_dates(dates), ids, keys))
     all_dates = sorted({d for dates, _, _ in parsed for d in dates})
     parts: list[list[pd.DataFrame]] = [[] for _ in parsed]
-    for done in _map_dates(frames, parsed, all_dates, jobs):
+    if engine == "spark":
+        done_parts: Iterable[list[tuple[int, pd.DataFrame]]] = [_spark_parts(frames, parsed)]
+    else:
+        done_parts = _map_dates(frames, parsed, all_dates, jobs if engine == "pandas" else 1)
+    for done in done_parts:
         for j, part in done:
             parts[j].append(part)
     return [
@@ -1185,52 +1217,72 @@ def _date_parts(
     """
     out = []
     for population in _POPULATIONS:
-        users = [
-            (j, [i for i in ids if DEFINITIONS[i].population == population], keys)
-            for j, (dates, ids, keys) in enumerate(parsed)
-            if rd in dates
-        ]
-        users = [u for u in users if u[1]]
+        users, ids, keys = _date_users(parsed, rd, population)
         if not users:
             continue
-        union = {i for _, chosen, _ in users for i in chosen}
-        ids = [i for i in DEFINITIONS if i in union]
-        keys = unique(k for _, _, ks in users for k in ks)
         wide = _wide(frames, Context(rd, frames.backend), population, ids, keys)
+        if frames.backend == "duckdb" and len(users) > 1:  # evaluated once for every request
+            wide = _in_memory(wide)
         for j, chosen, ks in users:
             n = parsed[j][0].index(rd)
             out.append((j, _long(_collect(_aggregate(wide, chosen, ks, n)), chosen, ks)))
     return out
 
 
-def _cube(
-    tables: Any,
-    reporting_dates: Any,
-    keys: Sequence[str] | str | None,
-    engine: str,
-    indicators: Sequence[str] | None,
-) -> pd.DataFrame:
-    """One cube, one query per date (one Spark job for all dates): the lazy engines."""
-    frames, ids, keys = _setup(tables, engine, indicators, keys)
-    dates = _reporting_dates(reporting_dates)
-    parts = []
+def _in_memory(wide: Any) -> Any:
+    """A DuckDB frame computed once into memory (Arrow), for several sums to read."""
+    import duckdb  # imported only when DuckDB runs, as in duckdb_connection
+
+    return nw.from_native(duckdb.from_arrow(wide.to_native().to_arrow_table()))
+
+
+def _date_users(
+    parsed: list[tuple[list[dt.date], list[str], list[str]]], rd: dt.date, population: str
+) -> tuple[list[tuple[int, list[str], list[str]]], list[str], list[str]]:
+    """The requests that include ``rd`` with indicators of ``population``, and their union.
+
+    Returns ``(users, ids, keys)``: ``(request number, its ids, its keys)`` per request, and
+    the union of their ids (registry order) and keys, which the date's patients carry.
+    """
+    users = [
+        (j, [i for i in ids if DEFINITIONS[i].population == population], keys)
+        for j, (dates, ids, keys) in enumerate(parsed)
+        if rd in dates
+    ]
+    users = [u for u in users if u[1]]
+    union = {i for _, chosen, _ in users for i in chosen}
+    ids = [i for i in DEFINITIONS if i in union]
+    return users, ids, unique(k for _, _, ks in users for k in ks)
+
+
+def _spark_parts(
+    frames: Frames, parsed: list[tuple[list[dt.date], list[str], list[str]]]
+) -> list[tuple[int, pd.DataFrame]]:
+    """:func:`_date_parts` of every date on Spark: one job per request and population.
+
+    Each date's patients are cached, so the requests that share a date evaluate it once;
+    per-job overhead dominates Spark's run time, so each request's dates are one job.
+    """
+    all_dates = sorted({d for dates, _, _ in parsed for d in dates})
+    out = []
     for population in _POPULATIONS:
-        chosen = [i for i in ids if DEFINITIONS[i].population == population]
-        if not chosen:
-            continue
-        aggs = [
-            _aggregate(
-                _wide(frames, Context(rd, engine), population, chosen, keys), chosen, keys, n
-            )
-            for n, rd in enumerate(dates)
-        ]
-        if engine == "spark" and len(aggs) > 1:
-            # One Spark job for all dates: per-job overhead dominates Spark's run time.
-            parts.append(_long(_collect(nw.concat(aggs, how="vertical")), chosen, keys))
-        else:
-            # pandas has already computed; DuckDB runs one date at a time (lower peak memory).
-            parts += [_long(_collect(agg), chosen, keys) for agg in aggs]
-    return _finish_cube(pd.concat(parts, ignore_index=True), dates, keys, frames)
+        wides, uses = {}, {}
+        for rd in all_dates:
+            users, ids, keys = _date_users(parsed, rd, population)
+            if users:
+                wide = _wide(frames, Context(rd, "spark"), population, ids, keys).to_native()
+                wides[rd] = wide.cache() if len(users) > 1 else wide
+                uses.update({(j, rd): (chosen, ks) for j, chosen, ks in users})
+        for j, (dates, _, _) in enumerate(parsed):
+            mine = [(n, rd) for n, rd in enumerate(dates) if (j, rd) in uses]
+            if not mine:
+                continue
+            chosen, ks = uses[(j, mine[0][1])]
+            aggs = [_aggregate(nw.from_native(wides[rd]), chosen, ks, n) for n, rd in mine]
+            out.append((j, _long(_collect(nw.concat(aggs, how="vertical")), chosen, ks)))
+        for wide in wides.values():
+            wide.unpersist()
+    return out
 
 
 def patient_flags(

@@ -25,6 +25,7 @@ from typing import Any
 
 import narwhals as nw
 
+from bsol_analytics.dates import Window
 from bsol_analytics.indicators.base import (
     Context,
     Feature,
@@ -38,25 +39,30 @@ from bsol_analytics.indicators.base import (
     register_feature,
 )
 
+#: The latest blood pressure is read within 12 months of RD (also for diabetes).
+BP_WINDOW = Window("measurements", 12)
+#: The blood-pressure check reads any systolic reading within 60 months.
+BP_CHECK_WINDOW = Window("measurements", 60)
+
 
 def _latest_bp(frames: Frames, ctx: Context, population: Any) -> Any:
     return latest_paired_reading(
         frames.events("SBP", "DBP"),
-        ctx.within("event_date", 12),
+        ctx.within("event_date", BP_WINDOW.months),
         ("SBP", "bp_systolic"),
         ("DBP", "bp_diastolic"),
     )
 
 
 def _sbp_60m(frames: Frames, ctx: Context, population: Any) -> Any:
-    keep = ctx.coded_within("SBP", 60)
+    keep = ctx.coded_within("SBP", BP_CHECK_WINDOW.months)
     return patients_with(frames.events("SBP"), keep, "sbp_within_60m")
 
 
 FEATURES: tuple[Feature, ...] = (
     register_feature("hyp_register", "HYP_COD", "HYPRES_COD", "on_hyp_register"),
-    Feature("bp_latest_12m", "registered", _latest_bp),
-    Feature("sbp_60m", "registered", _sbp_60m),
+    Feature("bp_latest_12m", "registered", _latest_bp, (BP_WINDOW,)),
+    Feature("sbp_60m", "registered", _sbp_60m, (BP_CHECK_WINDOW,)),
 )
 
 

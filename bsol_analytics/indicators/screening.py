@@ -15,6 +15,7 @@ from typing import Any
 
 import narwhals as nw
 
+from bsol_analytics.dates import Window
 from bsol_analytics.indicators.base import (
     Context,
     Feature,
@@ -75,6 +76,12 @@ def eligible(sex: str | None, lo: int, hi: int) -> nw.Expr:
 
 
 INDICATORS: tuple[Indicator, ...] = tuple(
-    flag_indicator(id, column, ["screening_tests"], functools.partial(eligible, sex, lo, hi))
+    flag_indicator(
+        id,
+        column,
+        ["screening_tests"],
+        functools.partial(eligible, sex, lo, hi),
+        windows=(Window("screening", WINDOWS[column][1]),),
+    )
     for id, (sex, lo, hi, column) in COVERAGE.items()
 )

@@ -24,6 +24,7 @@ from typing import Any
 import narwhals as nw
 
 from bsol_analytics import reference
+from bsol_analytics.dates import Window
 from bsol_analytics.indicators.base import Context, Feature, Frames, Indicator, always
 
 _FOURTH = string.digits + string.ascii_uppercase
@@ -53,10 +54,14 @@ def acsc_match_codes() -> frozenset[str]:
     return frozenset(out)
 
 
+#: Admissions are counted within 12 months of RD.
+ACSC_WINDOW = Window("admissions", 12)
+
+
 def _acsc_12m(frames: Frames, ctx: Context, population: Any) -> Any:
     keep = (
         (nw.col("admission_method") == "emergency")
-        & ctx.within("admission_date", 12)
+        & ctx.within("admission_date", ACSC_WINDOW.months)
         & nw.col("primary_diagnosis").is_in(sorted(acsc_match_codes()))
     )
     return (
@@ -66,7 +71,9 @@ def _acsc_12m(frames: Frames, ctx: Context, population: Any) -> Any:
     )
 
 
-FEATURES: tuple[Feature, ...] = (Feature("acsc_emergency_12m", "registered", _acsc_12m),)
+FEATURES: tuple[Feature, ...] = (
+    Feature("acsc_emergency_12m", "registered", _acsc_12m, (ACSC_WINDOW,)),
+)
 
 INDICATORS: tuple[Indicator, ...] = (
     Indicator(

@@ -33,6 +33,7 @@ from bsol_analytics.indicators import (
     compute_cubes,
     expected_prevalence,
     load_tables,
+    lookback_windows,
 )
 from bsol_analytics.indicators.base import Frames
 from bsol_analytics.indicators.end_of_life import BLANK_PLACE_ID
@@ -74,6 +75,7 @@ from bsol_analytics.vocabulary import (
     AREA_TYPES,
     BSOL,
     CORE20_LABELS,
+    DERIVED_PATTERN,
     ETHNICITY_BROAD,
     FAMILIES,
     LOCALITIES,
@@ -83,6 +85,7 @@ from bsol_analytics.vocabulary import (
     RVE_SUFFIX,
     UNKNOWN,
     area_column,
+    base_ids,
     missing_area,
     quantile_label,
 )
@@ -397,7 +400,7 @@ def indicator_metadata(indicator_ids: Iterable[str]) -> pd.DataFrame:
     reg = registry_frame().rename(columns={"id": "indicator_id"})
     reg = reg.reset_index(drop=True).assign(_order=lambda f: np.arange(len(f)))
     frame = pd.DataFrame({"indicator_id": ids})
-    suffix = frame["indicator_id"].str.extract(r"_(DSR|RVE|ISR)$", expand=False).fillna("")
+    suffix = frame["indicator_id"].str.extract(DERIVED_PATTERN, expand=False).fillna("")
     frame["base"] = np.where(suffix != "", frame["indicator_id"].str[:-4], frame["indicator_id"])
     frame["derived"] = suffix
     cols = [*_REGISTRY_COLUMNS, "_order"]
@@ -599,8 +602,10 @@ def supported_rows(cube: pd.DataFrame, cov: Coverage) -> pd.DataFrame:
         ['2024-03-31', '2023-12-31']
     """
     pairs = cube[["indicator_id", "reporting_date"]].drop_duplicates()
+    windows = lookback_windows(pd.unique(pairs["indicator_id"].astype(str)))
     gaps = [
-        lookback_gap(pd.Timestamp(d).date(), cov, str(i)) for i, d in pairs.itertuples(index=False)
+        lookback_gap(pd.Timestamp(d).date(), cov, str(i), windows.get(str(i), ()))
+        for i, d in pairs.itertuples(index=False)
     ]
     bad = pairs[[g is not None for g in gaps]]
     if bad.empty:
@@ -654,7 +659,7 @@ def family_breakdowns_only(stats: pd.DataFrame) -> pd.DataFrame:
         >>> family_breakdowns_only(s)["indicator_id"].tolist()
         ['DM_3TT', 'HYP_PREV']
     """
-    base = stats["indicator_id"].astype(str).str.replace(r"_(DSR|RVE)$", "", regex=True)
+    base = base_ids(stats["indicator_id"])
     family = base.map(indicator_metadata(base.unique()).set_index("indicator_id")["family"])
     breakdown = stats["breakdown"].astype(str)
     keep = pd.Series(True, index=stats.index)

@@ -15,6 +15,7 @@ from bsol_analytics import paths
 from bsol_analytics.datafolder import coverage, is_prepared, open_data
 from bsol_analytics.dates import Coverage, check_reporting_date, parse_date
 from bsol_analytics.errors import ParameterError
+from bsol_analytics.indicators import lookback_windows
 from bsol_analytics.vocabulary import LOCALITIES, PACK_AREAS
 
 
@@ -49,10 +50,10 @@ def validate_parameters(
     check_view_imd(view, imd)
     rd = parse_date(reporting_date)
     if tables_dir is not None:
-        check_reporting_date(rd, tables_coverage(tables_dir))
+        check_reporting_date(rd, tables_coverage(tables_dir), lookback_windows())
     elif data_dir is not None or is_prepared(paths.PROCESSED_DIR):  # the pack's default data
         with open_data(data_dir or paths.PROCESSED_DIR) as tables:
-            check_reporting_date(rd, coverage(tables))
+            check_reporting_date(rd, coverage(tables), lookback_windows())
     return canonical, rd
 
 
