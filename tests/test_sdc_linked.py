@@ -16,6 +16,7 @@ from bsol_analytics.sdc import DEFAULT_POLICY, ROUNDING_POLICY, SDCPolicy
 from bsol_analytics.sdc.audit import audit_folder, audit_run, peel, small_recoveries
 from bsol_analytics.sdc.protect import protect_and_audit, protect_run
 from bsol_analytics.sdc.relations import build_system, residuals, violated
+from bsol_analytics.vocabulary import base_ids
 
 KEY = {"reporting_date": "2025-03-31", "view": "practice"}
 AREAS = pd.DataFrame(
@@ -338,16 +339,82 @@ def test_protect_run_never_mutates_and_blanks_hidden_rows() -> None:
     assert not DEFAULT_POLICY.disclosive(published["numerator"]).any()
 
 
+def with_derived(truth: pd.DataFrame) -> pd.DataFrame:
+    """``truth`` with the derived rows of a pack: HYP_PREV_DSR, COPD_PREV_RVE, COPD_PREV_ISR.
+
+    The ratios' denominators are expected counts (a rate times the population), as in a
+    run: a reader who knows the rate could solve them for the population.
+    """
+    hyp, copd = (
+        truth[truth["indicator_id"] == "HYP_PREV"],
+        truth[truth["indicator_id"] == "COPD_PREV"],
+    )
+    expected = copd["denominator"] * 0.0481
+    return pd.concat(
+        [
+            truth,
+            hyp.assign(indicator_id="HYP_PREV_DSR"),
+            copd.assign(indicator_id="COPD_PREV_RVE", denominator=expected, method="Byar"),
+            copd.assign(indicator_id="COPD_PREV_ISR", denominator=expected, method="Byar"),
+        ],
+        ignore_index=True,
+    )
+
+
+def shown_with_hidden_base(out: pd.DataFrame) -> pd.DataFrame:
+    """Derived rows of ``out`` published while their base row is suppressed."""
+    keys = ["area_type", "area", "breakdown", "group"]
+    derived = out[out["indicator_id"] != base_ids(out["indicator_id"])]
+    base = out[["indicator_id", *keys, "suppressed"]].rename(columns={"indicator_id": "base"})
+    both = derived.assign(base=base_ids(derived["indicator_id"])).merge(
+        base, on=["base", *keys], suffixes=("", "_base")
+    )
+    return both[~both["suppressed"] & both["suppressed_base"]]
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(patients_strategy())
 def test_property_protected_runs_pass_the_audit_and_resist_peeling(pats: pd.DataFrame) -> None:
-    truth = aggregate(pats, ["sex", "core20", "sex*core20"])
+    truth = with_derived(aggregate(pats, ["sex", "core20", "sex*core20"]))
     out, result = protect_and_audit({"t": truth}, AREAS)
     assert result.passed, result.describe()
     again = audit_run(out, AREAS)
     assert again.passed, again.describe()
     recovered = peel(build_system(out, AREAS))
     assert small_recoveries(recovered, build_system({"t": truth}, AREAS)).empty
+    assert shown_with_hidden_base(out["t"]).empty
+
+
+def test_a_ratio_is_hidden_with_its_base_so_its_expected_count_gives_nothing_away() -> None:
+    # 0 of 6 aged 65-69 with COPD: the base is hidden for its population of 6; its ratio's
+    # expected count, 0.393 = 4 x 0.0481 + 2 x 0.1003, would give the 6 (and their sexes)
+    base = [
+        row("COPD_PREV", "BSOL", "BSOL", "overall", "All", 40, 400),
+        row("COPD_PREV", "BSOL", "BSOL", "age_band", "65-69", 0, 6),
+        row("COPD_PREV", "BSOL", "BSOL", "age_band", "70-74", 40, 394),
+    ]
+    ratio = [
+        {**r, "indicator_id": "COPD_PREV_RVE", "denominator": e}
+        for r, e in zip(base, [30.2, 0.393, 29.8], strict=True)
+    ]
+    out = protect_run({"t": frame(base + ratio)})["t"]
+    got = out[["indicator_id", "group", "suppressed", "suppression_reason"]]
+    expected = pd.DataFrame(
+        {
+            "indicator_id": ["COPD_PREV"] * 3 + ["COPD_PREV_RVE"] * 3,
+            "group": ["All", "65-69", "70-74"] * 2,
+            "suppressed": [False, True, True, False, True, True],
+            "suppression_reason": [
+                None,
+                "primary: count 1-7",
+                "secondary: protects another cell",
+                None,
+                "linked: same counts as COPD_PREV",
+                "linked: same counts as COPD_PREV",
+            ],
+        }
+    ).astype({"suppression_reason": "str"})
+    pd.testing.assert_frame_equal(got, expected)
 
 
 # -- rounding -----------------------------------------------------------------------

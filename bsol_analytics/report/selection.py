@@ -13,7 +13,15 @@ from bsol_analytics.errors import BsolError
 from bsol_analytics.indicators.registry import get_indicator, list_indicators, registry_frame
 from bsol_analytics.report.formatting import CELL_COLUMNS, NO_COMPARISON
 from bsol_analytics.report.loading import PackData
-from bsol_analytics.vocabulary import BSOL, ETHNICITY_BROAD, LOCALITIES, SEX_LABELS, comparator_of
+from bsol_analytics.vocabulary import (
+    BSOL,
+    DERIVED_PATTERN,
+    ETHNICITY_BROAD,
+    LOCALITIES,
+    SEX_LABELS,
+    base_ids,
+    comparator_of,
+)
 
 _PREFIX_FAMILY = {
     "HYP": "hypertension",
@@ -630,7 +638,7 @@ def definitions_table(meta: pd.DataFrame) -> pd.DataFrame:
         "lower is better": "lower is better",
         "no judgement": "no judgement: shown as higher or lower",
     }
-    base = meta["indicator_id"].str.replace(r"_(DSR|RVE|ISR)$", "", regex=True)
+    base = base_ids(meta["indicator_id"])
     caveats, england = [], []
     eng = england_comparators(meta["indicator_id"]).set_index("indicator_id")
     for ind, root in zip(meta["indicator_id"], base, strict=True):
@@ -691,7 +699,7 @@ def reader_text(text: str) -> str:
 
     def title(match: re.Match[str]) -> str:
         word = match.group(0)
-        return str(titles.get(word, titles.get(re.sub(r"_(DSR|RVE|ISR)$", "", word), word)))
+        return str(titles.get(word, titles.get(re.sub(DERIVED_PATTERN, "", word), word)))
 
     return _ID_PATTERN.sub(title, str(text or ""))
 

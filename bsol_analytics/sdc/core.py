@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from bsol_analytics.errors import ParameterError
+from bsol_analytics.vocabulary import ISR_SUFFIX, RVE_SUFFIX
 
 #: ``suppression_reason`` values.
 REASON_PRIMARY = "primary: count 1-{hi}"
@@ -74,7 +75,7 @@ def split_pairs(values: pd.Series, sep: str) -> pd.DataFrame:
 #: Indicator id suffixes whose denominator is not a count of people (``_RVE``: an expected
 #: count). Only their numerator is tested by the primary rules; they are still suppressed
 #: whenever their base cell is (see ``linked`` in :func:`apply_sdc`).
-EXPECTED_DENOMINATOR_SUFFIXES: tuple[str, ...] = ("_RVE", "_ISR")
+EXPECTED_DENOMINATOR_SUFFIXES: tuple[str, ...] = (RVE_SUFFIX, ISR_SUFFIX)
 
 #: Columns blanked in a suppressed row of the tidy indicator frame.
 BLANKED_COLUMNS: tuple[str, ...] = (

@@ -10,6 +10,9 @@ The heuristic, deterministic (same input, same output):
    :func:`~bsol_analytics.sdc.core.secondary_suppression`: a relation with one hidden cell,
    or whose hidden cells hold a small count between them, gets its smallest published cell
    hidden too (smallest numerator, then denominator); repeated to a fixed point.
+   A derived row (``_DSR``, ``_RVE``, ``_ISR``) is hidden whenever its base cell is: a
+   ratio's expected count is a sum of the population by age and sex times public rates,
+   which the audit does not model, so it would give a hidden small population away.
 3. **Audit** (:func:`~bsol_analytics.sdc.audit.audit_system`, linear programming, with the
    unsuppressed counts as a first witness). A cell with a count not shown to be safe gets
    more cells hidden, coarser each round it fails again (:func:`_escalate`). Then back to
@@ -60,6 +63,7 @@ from bsol_analytics.sdc.relations import (
     build_system,
     violated,
 )
+from bsol_analytics.vocabulary import base_ids
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +176,12 @@ def protect_and_audit(
     for name in unpublished:
         if name in system.rows:  # a run without that table has nothing to hide
             never[system.rows[name]] = True
-    hidden, result = _secondary(system, primary, policy, never)
+    bases = base_cells(system)
+    hidden, result = _secondary(system, primary, policy, never, bases)
     out = {
         name: _with_withheld(
             frame,
-            _publish(kept[name], name, system, hidden, primary, reasons, policy),
+            _publish(kept[name], name, system, hidden, primary, reasons, policy, bases),
             withheld[name],
         )
         for name, frame in tables.items()
@@ -241,10 +246,42 @@ def round_counts(counts: pd.Series | np.ndarray, base: int = 5) -> np.ndarray:
     return np.floor(x / base + 0.5) * base
 
 
+def base_cells(system: LinkedSystem) -> np.ndarray:
+    """Each cell's base cell: the same keys and the id without its derived suffix, or -1.
+
+    Examples:
+        >>> cells = pd.DataFrame({k: ["x"] * 3 for k in CELL_KEYS}).assign(
+        ...     indicator_id=["HYP_PREV", "HYP_PREV_RVE", "DM_PREV_DSR"])
+        >>> base_cells(LinkedSystem(cells, pd.DataFrame(), pd.DataFrame())).tolist()
+        [-1, 0, -1]
+    """
+    keys = [k for k in CELL_KEYS if k != "indicator_id"]
+    cells = system.cells[list(CELL_KEYS)].astype("str").assign(_cell=np.arange(len(system.cells)))
+    derived = cells.assign(indicator_id=base_ids(cells["indicator_id"]))
+    derived = derived[(derived["indicator_id"] != cells["indicator_id"]).to_numpy()]
+    found = derived.merge(cells, on=["indicator_id", *keys], suffixes=("", "_base"))
+    out = np.full(len(cells), -1, np.int64)
+    out[found["_cell"].to_numpy()] = found["_cell_base"].to_numpy()
+    return out
+
+
+def _with_bases(hidden: np.ndarray, bases: np.ndarray) -> np.ndarray:
+    """``hidden`` with every derived cell whose base cell is hidden hidden too."""
+    derived = np.flatnonzero(bases >= 0)
+    out = hidden.copy()
+    out[derived] |= hidden[bases[derived]]
+    return out
+
+
 def _secondary(
-    system: LinkedSystem, primary: np.ndarray, policy: SDCPolicy, never: np.ndarray | None = None
+    system: LinkedSystem,
+    primary: np.ndarray,
+    policy: SDCPolicy,
+    never: np.ndarray | None = None,
+    bases: np.ndarray | None = None,
 ) -> tuple[np.ndarray, AuditResult]:
     """Hide further cells until the audit passes (the heuristic of the module docstring)."""
+    bases = np.full(len(primary), -1, np.int64) if bases is None else bases
     hidden = primary.copy()
     never = np.zeros(len(hidden), bool) if never is None else never
     truth = system.values()
@@ -299,6 +336,7 @@ def _secondary(
                 policy=policy,
                 max_iterations=policy.max_iterations,
             )
+        hidden = _with_bases(hidden, bases)  # before the audit, which checks what is shown
         result = audit(exact_seconds=EXACT_SECONDS_PROTECT, whole=whole)
         if result.passed or not policy.secondary:
             break
@@ -332,7 +370,7 @@ def _secondary(
             break
         hidden[extra] = True
     assert result is not None
-    return hidden, result
+    return _with_bases(hidden, bases), result
 
 
 def _dense_blocks(system: LinkedSystem, primary: np.ndarray) -> np.ndarray:
@@ -606,23 +644,27 @@ def _publish(
     primary: np.ndarray,
     reasons: dict[str, pd.Series],
     policy: SDCPolicy,
+    bases: np.ndarray,
 ) -> pd.DataFrame:
-    """One table as published: flags, reasons, blanks (and rounding)."""
+    """One table as published: flags, reasons, blanks (and rounding).
+
+    A derived row hidden with its base cell (and not for a count of its own) gives the
+    base as its reason; hidden for another cell, it is secondary like any other.
+    """
     cell = system.rows[name]
     out = frame.reset_index(drop=True).copy()
     rows_hidden = hidden[cell]
     reason = reasons[name].astype(object).to_numpy().copy()
     own = pd.notna(reason)
-    ids = out["indicator_id"].astype("str")
-    base = ids.str.replace(r"_(DSR|RVE)$", "", regex=True)
-    derived = (base != ids).to_numpy()
+    base = base_ids(out["indicator_id"])
     sec = REASON_REDACTED if policy.method == "round" else REASON_SECONDARY
     first_reason = pd.Series(reason).groupby(cell).transform("first").to_numpy()
     reason = np.where(
         own, reason, np.where(primary[cell] & pd.notna(first_reason), first_reason, sec)
     )
+    with_base = (bases[cell] >= 0) & hidden[np.maximum(bases[cell], 0)]
     linked = base.map(lambda b: REASON_LINKED.format(base=b)).to_numpy()
-    reason = np.where(derived & ~own & ~primary[cell], linked, reason)
+    reason = np.where(with_base & ~own & ~primary[cell], linked, reason)
     out["suppressed"] = rows_hidden
     out["suppression_reason"] = pd.Series(np.where(rows_hidden, reason, None), dtype="str")
     if policy.method == "round":

@@ -58,7 +58,7 @@ from bsol_analytics.sdc.core import (
     require_columns,
     split_pairs,
 )
-from bsol_analytics.vocabulary import CORE20_LABELS, DECILE_LABELS, QUINTILE_LABELS
+from bsol_analytics.vocabulary import CORE20_LABELS, DECILE_LABELS, QUINTILE_LABELS, base_ids
 
 #: Columns of the ``areas`` frame (``view`` is optional: a row without it holds in every view).
 AREA_COLUMNS: tuple[str, ...] = ("area_type", "area", "parent_type", "parent")
@@ -180,7 +180,7 @@ def build_system(
     keyed = _keyed(cells)
     # derived rows (age-standardised, recorded vs expected) of a breakdown whose denominator
     # is not split by group carry no group sums: they take part in no relation
-    base = keyed["indicator_id"].str.replace(r"_(DSR|RVE|ISR)$", "", regex=True)
+    base = base_ids(keyed["indicator_id"])
     pair = pd.Series(list(zip(base, keyed["breakdown"], strict=True)), dtype=object)
     odd = (base != keyed["indicator_id"]).to_numpy() & pair.isin(
         links_mod.UNSPLIT_DENOMINATORS
@@ -282,7 +282,7 @@ def _gather_cells(tables: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, dic
     ids = cells["indicator_id"]
     has_den = g["has_den"].any().to_numpy()
     cells["people"] = people_denominator(ids) & has_den
-    base = ids.str.replace(r"_(DSR|RVE)$", "", regex=True)
+    base = base_ids(ids)
     cells["proportion"] = cells["people"] & ~base.isin(list(links_mod.NOT_PROPORTIONS)).to_numpy()
     cells = cells.reset_index(drop=True)
     rows, start = {}, 0
@@ -325,7 +325,7 @@ def _group_relations(k: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     overall = k[k["breakdown"] == "overall"]
     one = k[(k["breakdown"] != "overall") & ~k["breakdown"].str.contains("*", regex=False)]
     key = ["t", "area_type", "area"]
-    base = one["indicator_id"].str.replace(r"_(DSR|RVE|ISR)$", "", regex=True)
+    base = base_ids(one["indicator_id"])
     unsplit = pd.Series(list(zip(base, one["breakdown"], strict=True)), dtype=object)
     flag = unsplit.isin(links_mod.UNSPLIT_DENOMINATORS).to_numpy()
     m = one.assign(bk=one["breakdown"])
@@ -352,7 +352,7 @@ def _group_relations(k: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
 
 def _unsplit_keys(k: pd.DataFrame) -> pd.Series:
     """Per keyed cell, the part of its breakdown that does not split its denominator, or ""."""
-    base = k["indicator_id"].str.replace(r"_(DSR|RVE|ISR)$", "", regex=True)
+    base = base_ids(k["indicator_id"])
     out = pd.Series("", index=k.index, dtype=object)
     for ind, key in links_mod.UNSPLIT_DENOMINATORS:
         uses = [b for b in pd.unique(k["breakdown"]) if key in str(b).split("*")]
