@@ -179,11 +179,13 @@ class Source:
         table: the prepared table.
         column: its date column (one per table).
         clusters: for ``clinical_events``, the clusters counted (empty: every row).
+        label: the source in words, for messages.
     """
 
     table: str
     column: str
     clusters: tuple[str, ...] = ()
+    label: str = ""
 
 
 #: The dated sources of an extract's coverage: name -> :class:`Source`. The windowed
@@ -192,13 +194,28 @@ class Source:
 #: its earliest death is the first that happened, not where recording starts, and a small
 #: extract would be refused for its few deaths.
 SOURCES: dict[str, Source] = {
-    "measurements": Source("clinical_events", "event_date", WINDOWED_CLUSTERS),
-    "cholesterol": Source("clinical_events", "event_date", CHOLESTEROL_CLUSTERS),
-    "screening": Source("screening", "test_date"),
-    "admissions": Source("admissions", "admission_date"),
-    "medications": Source("medications", "issue_date"),
-    "ed_attendances": Source("ed_attendances", "attendance_date"),
+    "measurements": Source(
+        "clinical_events", "event_date", WINDOWED_CLUSTERS, "blood pressure, HbA1c and COPD reviews"
+    ),
+    "cholesterol": Source(
+        "clinical_events", "event_date", CHOLESTEROL_CLUSTERS, "cholesterol tests"
+    ),
+    "screening": Source("screening", "test_date", label="screening tests"),
+    "admissions": Source("admissions", "admission_date", label="hospital admissions"),
+    "medications": Source("medications", "issue_date", label="prescriptions"),
+    "ed_attendances": Source("ed_attendances", "attendance_date", label="ED attendances"),
 }
+
+
+def source_label(source: str) -> str:
+    """The words for a key of :data:`SOURCES` (the key itself when unknown).
+
+    Examples:
+        >>> source_label("medications"), source_label("deaths")
+        ('prescriptions', 'deaths')
+    """
+    known = SOURCES.get(source)
+    return known.label if known is not None and known.label else source
 
 
 @dataclass(frozen=True)
@@ -260,7 +277,8 @@ class Coverage:
             return "The extract holds no dated events, tests, admissions or prescriptions."
         first = min(self.starts.values()) if self.starts else None
         span = f"{first} to {self.last}" if first else f"dates up to {self.last}"
-        sources = ", ".join(f"{k} from {v}" for k, v in sorted(self.starts.items()))
+        order = [k for k in SOURCES if k in self.starts] + sorted(set(self.starts) - set(SOURCES))
+        sources = ", ".join(f"{source_label(k)} from {self.starts[k]}" for k in order)
         detail = f"{sources}; " if len(self.starts) > 1 else ""
         return f"The extract covers {span} ({detail}last complete quarter {self.last_quarter})."
 
@@ -349,7 +367,7 @@ def check_reporting_date(
         >>> check_reporting_date(dt.date(2023, 12, 31), c, {"X": [Window("measurements", 60)]})
         Traceback (most recent call last):
         ...
-        bsol_analytics.errors.ParameterError: The reporting date 2023-12-31 is too early: X looks back 60 months, to 2018-12-31, but the measurements data start on 2019-03-31. The extract covers 2019-03-31 to 2025-03-31 (last complete quarter 2025-03-31).
+        bsol_analytics.errors.ParameterError: The reporting date 2023-12-31 is too early: X looks back 60 months, to 2018-12-31, but the blood pressure, HbA1c and COPD reviews start on 2019-03-31. The extract covers 2019-03-31 to 2025-03-31 (last complete quarter 2025-03-31).
     """  # noqa: E501
     default_reporting_date(coverage)
     if reporting_date > coverage.last_quarter:
@@ -381,7 +399,7 @@ def lookback_gap(
         >>> lookback_gap(dt.date(2024, 3, 31), c, "HYP_BP_CHECK_45", five_years) is None
         True
         >>> lookback_gap(dt.date(2023, 12, 31), c, "HYP_BP_CHECK_45", five_years)
-        'HYP_BP_CHECK_45 looks back 60 months, to 2018-12-31, but the measurements data start on 2019-03-31'
+        'HYP_BP_CHECK_45 looks back 60 months, to 2018-12-31, but the blood pressure, HbA1c and COPD reviews start on 2019-03-31'
     """  # noqa: E501
     for window in windows:
         start = coverage.starts.get(window.source)
@@ -389,7 +407,7 @@ def lookback_gap(
         if start is not None and bound < start - dt.timedelta(1):
             return (
                 f"{indicator_id} looks back {window.describe()}, to {bound}, but the "
-                f"{window.source} data start on {start}"
+                f"{source_label(window.source)} start on {start}"
             )
     return None
 
@@ -410,4 +428,5 @@ __all__ = [
     "quarter_end",
     "quarter_ends",
     "quarter_series",
+    "source_label",
 ]

@@ -546,7 +546,7 @@ def test_quarter_series_are_quarter_ends_three_months_apart(day, n):
         ("2024-03-31", ["HYP_BP_CHECK_45"], None),  # 60 months back: 2019-03-31
         ("2024-03-30", ["HYP_BP_CHECK_45"], None),  # window from 2019-03-31 on
         ("2024-03-29", ["HYP_BP_CHECK_45"], "HYP_BP_CHECK_45 looks back 60 months"),
-        ("2024-09-30", ["SCR_CERVICAL_50_64"], "the screening data start on 2019-04-01"),
+        ("2024-09-30", ["SCR_CERVICAL_50_64"], "the screening tests start on 2019-04-01"),
         ("2024-12-31", ["SCR_CERVICAL_50_64"], None),
         ("2020-03-31", ["HYP_PREV", "DM_HBA1C_58"], None),  # registers; a 12-month window
         ("2020-03-31", None, "too early"),
@@ -561,8 +561,8 @@ def test_check_reporting_date(rd, ids, message):
         with pytest.raises(ParameterError, match=message) as err:
             dates.check_reporting_date(day, COVERAGE, windows)
         assert (
-            "The extract covers 2019-03-31 to 2025-03-31 (measurements from 2019-03-31, "
-            "screening from 2019-04-01; last complete quarter 2025-03-31)"
+            "The extract covers 2019-03-31 to 2025-03-31 (blood pressure, HbA1c and COPD reviews "
+            "from 2019-03-31, screening tests from 2019-04-01; last complete quarter 2025-03-31)"
         ) in str(err.value)
 
 
@@ -598,15 +598,15 @@ WIDE_COVERAGE = dates.Coverage(
         ("2024-03-31", ["HYP_CHOL_RANGE", "CVD_CHOL_RANGE"], None),
         ("2024-03-30", ["CVD_CHOL_RANGE"], "CVD_CHOL_RANGE looks back 12 months, to 2023-03-30"),
         ("2024-07-01", ["CVD_LLT"], None),  # 6 months back: from 2024-01-02
-        ("2024-06-30", ["CVD_LLT"], "the medications data start on 2024-01-01"),
+        ("2024-06-30", ["CVD_LLT"], "the prescriptions start on 2024-01-01"),
         ("2024-06-30", ["DM_3TT"], "DM_3TT looks back 6 months"),  # the statin window
         ("2025-03-31", ["ACSC_EMERG", "EOL_3PLUS_EMERG", "EOL_ED_MEAN"], None),
         # 12 months of deaths and the 90 days before each
         ("2024-12-31", ["EOL_3PLUS_EMERG"], "looks back 12 months and 90 days, to 2023-10-02"),
         ("2025-03-30", ["EOL_ED_3PLUS"], None),  # the window starts on 2024-01-01
-        ("2025-03-29", ["EOL_ED_3PLUS"], "the ed_attendances data start on 2024-01-01"),
+        ("2025-03-29", ["EOL_ED_3PLUS"], "the ED attendances start on 2024-01-01"),
         ("2025-01-01", ["ACSC_EMERG"], None),  # the window starts on 2024-01-02
-        ("2024-12-31", ["ACSC_EMERG"], "the admissions data start on 2024-01-02"),
+        ("2024-12-31", ["ACSC_EMERG"], "the hospital admissions start on 2024-01-02"),
         ("2020-03-31", ["HYP_PREV", "EOL_HOSPITAL", "MORT_CANCER_U75"], None),  # no window
     ],
 )
