@@ -178,14 +178,14 @@ class Source:
     Attributes:
         table: the prepared table.
         column: its date column (one per table).
-        clusters: for ``clinical_events``, the clusters counted (empty: every row).
         label: the source in words, for messages.
+        clusters: for ``clinical_events``, the clusters counted (empty: every row).
     """
 
     table: str
     column: str
+    label: str
     clusters: tuple[str, ...] = ()
-    label: str = ""
 
 
 #: The dated sources of an extract's coverage: name -> :class:`Source`. The windowed
@@ -195,15 +195,15 @@ class Source:
 #: extract would be refused for its few deaths.
 SOURCES: dict[str, Source] = {
     "measurements": Source(
-        "clinical_events", "event_date", WINDOWED_CLUSTERS, "blood pressure, HbA1c and COPD reviews"
+        "clinical_events", "event_date", "blood pressure, HbA1c and COPD reviews", WINDOWED_CLUSTERS
     ),
     "cholesterol": Source(
-        "clinical_events", "event_date", CHOLESTEROL_CLUSTERS, "cholesterol tests"
+        "clinical_events", "event_date", "cholesterol tests", CHOLESTEROL_CLUSTERS
     ),
-    "screening": Source("screening", "test_date", label="screening tests"),
-    "admissions": Source("admissions", "admission_date", label="hospital admissions"),
-    "medications": Source("medications", "issue_date", label="prescriptions"),
-    "ed_attendances": Source("ed_attendances", "attendance_date", label="ED attendances"),
+    "screening": Source("screening", "test_date", "screening tests"),
+    "admissions": Source("admissions", "admission_date", "hospital admissions"),
+    "medications": Source("medications", "issue_date", "prescriptions"),
+    "ed_attendances": Source("ed_attendances", "attendance_date", "ED attendances"),
 }
 
 
@@ -214,8 +214,7 @@ def source_label(source: str) -> str:
         >>> source_label("medications"), source_label("deaths")
         ('prescriptions', 'deaths')
     """
-    known = SOURCES.get(source)
-    return known.label if known is not None and known.label else source
+    return SOURCES[source].label if source in SOURCES else source
 
 
 @dataclass(frozen=True)
@@ -255,7 +254,7 @@ class Coverage:
 
     Attributes:
         last: the latest date of any of the :data:`SOURCES`.
-        starts: source -> its earliest date (see :data:`SOURCES`).
+        starts: source -> its earliest date, in the order of :data:`SOURCES`.
 
     Examples:
         >>> c = Coverage(dt.date(2025, 3, 31), {"measurements": dt.date(2019, 3, 31)})
@@ -277,8 +276,7 @@ class Coverage:
             return "The extract holds no dated events, tests, admissions or prescriptions."
         first = min(self.starts.values()) if self.starts else None
         span = f"{first} to {self.last}" if first else f"dates up to {self.last}"
-        order = [k for k in SOURCES if k in self.starts] + sorted(set(self.starts) - set(SOURCES))
-        sources = ", ".join(f"{source_label(k)} from {self.starts[k]}" for k in order)
+        sources = ", ".join(f"{source_label(k)} from {v}" for k, v in self.starts.items())
         detail = f"{sources}; " if len(self.starts) > 1 else ""
         return f"The extract covers {span} ({detail}last complete quarter {self.last_quarter})."
 
